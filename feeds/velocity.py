@@ -1,0 +1,450 @@
+"""Attention velocity: is professional attention on a child rising unusually fast?
+
+This module is deliberately pure (no I/O, no ORM, stdlib ``math`` only) so it can be
+recomputed for every child in a few seconds and tested with hand-built histories.
+
+Method, in one paragraph (the long version with measurements is docs/velocity.md):
+each day's activity is counted as *distinct agencies active that day*, with an agency
+that raised a hunch or concern counting double.  For a 2-day and a 7-day window ending
+at ``now`` we ask how surprising that count is given the child's own previous 12 weeks,
+using a gamma-Poisson (negative-binomial) predictive distribution whose prior comes from
+the whole cohort, so that a child with no history is compared with a typical child.
+The score is ``-log10`` of the smallest window p-value (Bonferroni-corrected for trying
+two windows).  It measures *professional attention*, not risk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+KINDS: tuple[str, ...] = ("update", "hunch", "concern", "visit", "positive")
+CONCERN_KINDS: frozenset[str] = frozenset({"hunch", "concern"})
+SPARKLINE_DAYS = 28
+DAY_SECONDS = 86_400.0
+_LN10 = math.log(10.0)
+# Floor for p-values: a score of 300 is already absurdly certain; this avoids log(0).
+_MIN_LOG_P = -300.0 * _LN10
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    """One post on a child's feed, reduced to what the detector needs."""
+
+    at: datetime  # timezone-aware; compared as absolute instants
+    kind: str  # one of KINDS
+    author: str
+    agency: str
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at, "ActivityEvent.at")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown post kind {self.kind!r}; expected one of {KINDS}")
+
+
+@dataclass(frozen=True)
+class VelocityParams:
+    """Tuning knobs.  Defaults are the ones measured in docs/velocity.md."""
+
+    windows: tuple[int, ...] = (2, 7)  # test windows, in days ending at `now`
+    baseline_days: int = 84  # history used as the child's own baseline (12 weeks)
+    prior_mean: float = 0.25  # cohort mean of the daily signal on a weekday
+    prior_shape: float = 1.0  # gamma shape of the cohort prior (1 = exponential, vague)
+    dispersion: float = 2.0  # variance / mean of the daily signal: activity comes in clumps
+    weekend_weight: float = 0.35  # a weekend day is expected to carry this share of a weekday
+    concern_bonus: float = 1.0  # extra signal for an agency-day that includes a hunch/concern
+    flag_threshold: float = 3.0  # score at or above which an unflagged child is flagged
+    release_threshold: float = 2.0  # a flagged child stays flagged until score drops below this
+    min_recent_posts: int = 3  # never newly flag on fewer posts than this in the 7-day window
+
+    def __post_init__(self) -> None:
+        if not self.windows or min(self.windows) < 1:
+            raise ValueError("windows must be a non-empty tuple of positive day counts")
+        if self.release_threshold > self.flag_threshold:
+            raise ValueError("release_threshold must not exceed flag_threshold")
+        if self.prior_mean <= 0 or self.prior_shape <= 0 or self.dispersion < 1:
+            raise ValueError("prior_mean, prior_shape must be > 0 and dispersion >= 1")
+
+    @property
+    def test_days(self) -> int:
+        """Days at the recent end that are never part of the baseline."""
+        return max(self.windows)
+
+    @property
+    def span(self) -> int:
+        """Days of history the detector looks at in total."""
+        return self.test_days + self.baseline_days
+
+
+DEFAULT_PARAMS = VelocityParams()
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The detector's verdict for one child at one moment."""
+
+    score: float  # -log10(corrected p-value); higher = more unusual, comparable across children
+    flagged: bool
+    reasons: list[str]  # plain-language explanation, always filled in
+    recent_posts: int = 0  # posts in the last 72 h
+    usual_posts: float = 0.0  # posts expected in 72 h from the child's own baseline
+    agencies: list[str] = field(default_factory=list)  # agencies active in the last 7 days
+    new_agencies: list[str] = field(default_factory=list)  # of those, silent in the baseline
+    concerns: int = 0  # hunches + concerns in the last 7 days
+    window_days: int = 0  # the test window that produced the score
+    p_value: float = 1.0  # corrected for the number of windows tried
+    sparkline: list[int] = field(default_factory=list)  # daily posts, oldest first, 28 days
+
+
+@dataclass(frozen=True)
+class PeriodStats:
+    """Activity inside one half-open period [start, end)."""
+
+    posts_by_kind: dict[str, int]  # every kind in KINDS is present, zero if unused
+    total_posts: int
+    distinct_authors: int
+    distinct_agencies: int
+
+
+@dataclass(frozen=True)
+class PeriodComparison:
+    """Two periods side by side; ``change`` is always ``b - a``."""
+
+    a: PeriodStats
+    b: PeriodStats
+    change: PeriodStats  # same shape, holding differences (may be negative)
+
+
+@dataclass
+class _Digest:
+    """Per-day tallies for one child; index 0 is the 24 h ending at `now`."""
+
+    signal: list[float]
+    posts: list[int]
+    recent_agencies: set[str]
+    baseline_agencies: set[str]
+    hunches: int = 0  # in the test window
+    concerns: int = 0  # hunches + concerns in the test window
+
+
+@dataclass(frozen=True)
+class _WindowTest:
+    days: int
+    log10_p: float  # uncorrected, <= 0
+
+
+def _require_aware(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware (UTC)")
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+# --- negative-binomial tail ------------------------------------------------------------
+
+
+def nb_log10_sf(k: float, shape: float, p: float) -> float:
+    """Return log10 P(X >= k) for X ~ NegBin(shape, p), P(X=j) ∝ C(j+shape-1, j) p^shape q^j.
+
+    Uses the identity P(X >= k) = I_q(k, shape) (regularised incomplete beta, q = 1 - p),
+    which also extends the tail smoothly to non-integer ``k`` (needed because counts are
+    scaled for over-dispersion).  Works in log space, so tiny tails do not underflow.
+    """
+    if k <= 0.0:
+        return 0.0
+    if not 0.0 < p < 1.0 or shape <= 0.0:
+        raise ValueError("need 0 < p < 1 and shape > 0")
+    q = 1.0 - p
+    if q < (k + 1.0) / (k + shape + 2.0):
+        # Upper tail is the small side: evaluate it directly for full relative precision.
+        log_sf = _log_beta_front(k, shape, q) + math.log(_beta_cf(k, shape, q) / k)
+        return max(log_sf, _MIN_LOG_P) / _LN10
+    lower = math.exp(_log_beta_front(shape, k, p)) * _beta_cf(shape, k, p) / shape
+    return math.log10(max(1.0 - lower, 1e-300))
+
+
+def _log_beta_front(a: float, b: float, x: float) -> float:
+    """log of x^a (1-x)^b / B(a, b)."""
+    return (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+
+
+def _beta_cf(a: float, b: float, x: float) -> float:
+    """Continued fraction for the incomplete beta (modified Lentz, as in Numerical Recipes).
+
+    Converges in a handful of terms when x < (a+1)/(a+b+2), which the caller ensures.
+    """
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1.0) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1.0)),
+        ):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-12:
+            break
+    return h
+
+
+# --- binning ---------------------------------------------------------------------------
+
+
+def _digest(events: Iterable[ActivityEvent], now: datetime, params: VelocityParams) -> _Digest:
+    """Bin events into 24 h days before `now`; events in the future or too old are ignored."""
+    length = max(params.span, SPARKLINE_DAYS)
+    dig = _Digest([0.0] * length, [0] * length, set(), set())
+    # (day, agency) -> did that agency raise a hunch/concern that day
+    marks: dict[tuple[int, str], bool] = {}
+    limit = length * DAY_SECONDS
+    test_days = params.test_days
+    for ev in events:
+        age = (now - ev.at).total_seconds()
+        if 0.0 <= age < limit:
+            day = int(age // DAY_SECONDS)
+            _note(dig, marks, day, ev, test_days)
+    for (day, _agency), concerned in marks.items():
+        dig.signal[day] += 1.0 + (params.concern_bonus if concerned else 0.0)
+    return dig
+
+
+def _note(
+    dig: _Digest, marks: dict[tuple[int, str], bool], day: int, ev: ActivityEvent, test_days: int
+) -> None:
+    dig.posts[day] += 1
+    concerned = ev.kind in CONCERN_KINDS
+    key = (day, ev.agency)
+    marks[key] = marks.get(key, False) or concerned
+    if day < test_days:
+        dig.recent_agencies.add(ev.agency)
+        dig.concerns += concerned
+        dig.hunches += ev.kind == "hunch"
+    else:
+        dig.baseline_agencies.add(ev.agency)
+
+
+@lru_cache(maxsize=256)
+def _exposure_prefix(weekday_of_day0: int, length: int, weekend_weight: float) -> tuple[float, ...]:
+    """Cumulative expected-activity weight of days 0..n-1 (weekend days weigh less).
+
+    Without this, a Monday-Tuesday window would look busier than a Saturday-Sunday one
+    for every child, purely because practitioners work weekdays.
+    """
+    prefix = [0.0]
+    for day in range(length):
+        weekend = (weekday_of_day0 - day) % 7 >= 5
+        prefix.append(prefix[-1] + (weekend_weight if weekend else 1.0))
+    return tuple(prefix)
+
+
+def _exposure(now: datetime, params: VelocityParams, length: int) -> tuple[float, ...]:
+    # Day 0's midpoint is 12 h before `now`; its weekday stands for the whole day.
+    middle = now - timedelta(hours=12)
+    return _exposure_prefix(middle.weekday(), length, params.weekend_weight)
+
+
+def _known_days(now: datetime, known_since: datetime | None, span: int) -> int:
+    """How many whole days before `now` the child has been known for (capped at span)."""
+    if known_since is None:
+        return span
+    _require_aware(known_since, "known_since")
+    return max(0, min(span, math.ceil((now - known_since).total_seconds() / DAY_SECONDS)))
+
+
+# --- the test --------------------------------------------------------------------------
+
+
+def _window_test(
+    dig: _Digest, exposure: Sequence[float], days: int, known: int, params: VelocityParams
+) -> _WindowTest:
+    """Gamma-Poisson predictive test of the last `days` against the baseline period.
+
+    Counts are divided by ``dispersion`` (quasi-Poisson): activity arrives in clumps
+    (a meeting, a busy afternoon), so one signal unit is less than one independent event.
+    """
+    phi = params.dispersion
+    observed = sum(dig.signal[:days]) / phi
+    start, end = params.test_days, max(params.test_days, known)
+    shape = params.prior_shape + sum(dig.signal[start:end]) / phi
+    rate = params.prior_shape * phi / params.prior_mean + exposure[end] - exposure[start]
+    p = rate / (rate + exposure[days])
+    return _WindowTest(days, nb_log10_sf(observed, shape, p))
+
+
+def _score(tests: Sequence[_WindowTest]) -> tuple[float, _WindowTest]:
+    """Best window, Bonferroni-corrected for having looked at several windows."""
+    best = min(tests, key=lambda t: t.log10_p)
+    corrected = min(0.0, best.log10_p + math.log10(len(tests)))
+    return -corrected + 0.0, best  # + 0.0 turns -0.0 into 0.0
+
+
+def _decide(score: float, recent: int, previously_flagged: bool, params: VelocityParams) -> bool:
+    # Hysteresis: staying flagged needs less evidence than becoming flagged, so a child
+    # whose score wobbles around one threshold does not flap on and off every day.
+    if previously_flagged and score >= params.release_threshold:
+        return True
+    return score >= params.flag_threshold and recent >= params.min_recent_posts
+
+
+# --- plain-language reasons ------------------------------------------------------------
+
+
+def _posts_reason(recent: int, usual: float, has_history: bool, weeks: int) -> str:
+    head = f"{_plural(recent, 'post')} in the last 72 h"
+    if not has_history:
+        return f"{head}, no earlier history to compare with"
+    if usual == 0.0:
+        return f"{head}, none in the {weeks} weeks before"
+    if usual < 0.05:
+        return f"{head}, usually under 0.1"
+    return f"{head}, usually {usual:.1f}"
+
+
+def _agency_reasons(agencies: list[str], new: list[str], weeks: int, days: int) -> list[str]:
+    if not agencies:
+        return [f"no posts in the last {days} days"]
+    reasons = [f"{_plural(len(agencies), 'agency', 'agencies')} in the last {days} days: "]
+    reasons[0] += ", ".join(agencies)
+    if new:
+        reasons.append(
+            f"{_plural(len(new), 'agency', 'agencies')} not heard from in the {weeks} weeks "
+            f"before: {', '.join(new)}"
+        )
+    return reasons
+
+
+def _concern_reason(hunches: int, concerns: int, days: int) -> list[str]:
+    """``concerns`` counts hunches too (both are worries); the sentence names them apart."""
+    parts = [_plural(hunches, "hunch", "hunches"), _plural(concerns - hunches, "concern")]
+    named = [part for part in parts if not part.startswith("0 ")]
+    return [f"{' and '.join(named)} in the last {days} days"] if named else []
+
+
+# --- public API ------------------------------------------------------------------------
+
+
+def assess(
+    events: Sequence[ActivityEvent],
+    now: datetime,
+    previously_flagged: bool = False,
+    *,
+    known_since: datetime | None = None,
+    params: VelocityParams = DEFAULT_PARAMS,
+) -> Assessment:
+    """Score how unusually fast professional attention on one child is rising.
+
+    ``events`` may be in any order; events after ``now`` or older than ``params.span``
+    days are ignored (pass only the last ~91 days for speed).  ``previously_flagged`` is
+    the child's last ``flagged`` value: it applies the lower release threshold.
+    ``known_since`` (e.g. when the child's record was created) stops days before the
+    child existed from counting as quiet history; when omitted the whole span counts.
+    """
+    _require_aware(now, "now")
+    dig = _digest(events, now, params)
+    exposure = _exposure(now, params, len(dig.signal))
+    known = _known_days(now, known_since, params.span)
+    tests = [_window_test(dig, exposure, days, known, params) for days in params.windows]
+    score, best = _score(tests)
+    recent_7d = sum(dig.posts[: params.test_days])
+    return _build(dig, exposure, known, params, score, best, recent_7d, previously_flagged)
+
+
+def _build(
+    dig: _Digest,
+    exposure: Sequence[float],
+    known: int,
+    params: VelocityParams,
+    score: float,
+    best: _WindowTest,
+    recent_7d: int,
+    previously_flagged: bool,
+) -> Assessment:
+    start, end = params.test_days, max(params.test_days, known)
+    history_exposure = exposure[end] - exposure[start]
+    usual = sum(dig.posts[start:end]) * exposure[3] / history_exposure if end > start else 0.0
+    agencies = sorted(dig.recent_agencies)
+    new = [a for a in agencies if a not in dig.baseline_agencies] if end > start else []
+    weeks = params.baseline_days // 7
+    recent = sum(dig.posts[:3])
+    reasons = [_posts_reason(recent, usual, end > start, weeks)]
+    reasons += _agency_reasons(agencies, new, weeks, params.test_days)
+    reasons += _concern_reason(dig.hunches, dig.concerns, params.test_days)
+    return Assessment(
+        score=score,
+        flagged=_decide(score, recent_7d, previously_flagged, params),
+        reasons=reasons,
+        recent_posts=recent,
+        usual_posts=usual,
+        agencies=agencies,
+        new_agencies=new,
+        concerns=dig.concerns,
+        window_days=best.days,
+        p_value=min(1.0, 10.0 ** (best.log10_p + math.log10(len(params.windows)))),
+        sparkline=dig.posts[SPARKLINE_DAYS - 1 :: -1],
+    )
+
+
+def daily_counts(
+    events: Iterable[ActivityEvent], now: datetime, days: int = SPARKLINE_DAYS
+) -> list[int]:
+    """Posts per 24 h day for the last `days` days, oldest first; the last element is the
+    24 h ending at `now`.  Events in the future or older than `days` are ignored."""
+    _require_aware(now, "now")
+    counts = [0] * days
+    for ev in events:
+        age = (now - ev.at).total_seconds()
+        if 0.0 <= age < days * DAY_SECONDS:
+            counts[days - 1 - int(age // DAY_SECONDS)] += 1
+    return counts
+
+
+def period_stats(events: Iterable[ActivityEvent], start: datetime, end: datetime) -> PeriodStats:
+    """Posts by kind, distinct authors and distinct agencies in the half-open [start, end)."""
+    _require_aware(start, "period start")
+    _require_aware(end, "period end")
+    if end < start:
+        raise ValueError("period end is before its start")
+    inside = [ev for ev in events if start <= ev.at < end]
+    by_kind = dict.fromkeys(KINDS, 0)
+    for ev in inside:
+        by_kind[ev.kind] += 1
+    return PeriodStats(
+        posts_by_kind=by_kind,
+        total_posts=len(inside),
+        distinct_authors=len({ev.author for ev in inside}),
+        distinct_agencies=len({ev.agency for ev in inside}),
+    )
+
+
+def compare_periods(
+    events: Sequence[ActivityEvent],
+    a_start: datetime,
+    a_end: datetime,
+    b_start: datetime,
+    b_end: datetime,
+) -> PeriodComparison:
+    """Summarise periods A = [a_start, a_end) and B = [b_start, b_end) and their change B - A.
+
+    Periods may overlap or be of different lengths; counts are raw, not per day.
+    """
+    a = period_stats(events, a_start, a_end)
+    b = period_stats(events, b_start, b_end)
+    change = PeriodStats(
+        posts_by_kind={kind: b.posts_by_kind[kind] - a.posts_by_kind[kind] for kind in KINDS},
+        total_posts=b.total_posts - a.total_posts,
+        distinct_authors=b.distinct_authors - a.distinct_authors,
+        distinct_agencies=b.distinct_agencies - a.distinct_agencies,
+    )
+    return PeriodComparison(a=a, b=b, change=change)

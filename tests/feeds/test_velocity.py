@@ -1,0 +1,294 @@
+"""The velocity detector, driven with hand-built histories (pure functions, no database)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+import pytest
+
+from feeds.velocity import (
+    KINDS,
+    SPARKLINE_DAYS,
+    ActivityEvent,
+    VelocityParams,
+    assess,
+    compare_periods,
+    daily_counts,
+    nb_log10_sf,
+    period_stats,
+)
+
+NOW = datetime(2024, 6, 5, 18, 0, tzinfo=UTC)  # a Wednesday evening
+
+
+def ev(days_ago: float, kind: str = "update", agency: str = "school") -> ActivityEvent:
+    """One post `days_ago` days before NOW, written by the agency's one practitioner."""
+    return ActivityEvent(NOW - timedelta(days=days_ago), kind, f"{agency}/a", agency)
+
+
+def fortnightly_school_updates() -> list[ActivityEvent]:
+    """A light, steady history: one school update every two weeks for 12 weeks."""
+    return [ev(day) for day in range(10, 91, 14)]
+
+
+def burst(posts: int) -> list[ActivityEvent]:
+    """`posts` updates in the last 48 h, rotating through three agencies."""
+    agencies = ("school", "health", "police")
+    return [ev(0.1 + 0.3 * i, "update", agencies[i % 3]) for i in range(posts)]
+
+
+# --- assess: who gets flagged ----------------------------------------------------------
+
+
+def test_quiet_child_with_usual_activity_is_not_flagged() -> None:
+    weekly = [ev(day) for day in range(3, 91, 7)] + [ev(0.5)]
+    result = assess(weekly, NOW)
+    assert not result.flagged
+    assert result.score < 1.0
+    assert result.reasons[0].startswith("1 post in the last 72 h, usually 0.")
+
+
+def test_busy_child_at_its_usual_busy_rate_is_not_flagged() -> None:
+    weekdays = [d for d in range(91) if (NOW - timedelta(days=d + 0.3)).weekday() < 5]
+    daily = [ev(d + 0.3, "update", agency) for d in weekdays for agency in ("school", "health")]
+    result = assess(daily, NOW)
+    assert result.recent_posts == 6
+    assert not result.flagged
+    assert result.score < 1.0
+
+
+def test_multi_agency_burst_with_hunches_is_flagged_with_reasons() -> None:
+    recent = [
+        ev(0.1, "hunch", "school"),
+        ev(0.2, "update", "school"),
+        ev(0.3, "hunch", "health"),
+        ev(1.1, "update", "health"),
+        ev(1.2, "hunch", "police"),
+        ev(1.3, "concern", "police"),
+        ev(2.1, "hunch", "school"),
+        ev(2.2, "update", "school"),
+        ev(2.5, "visit", "health"),
+    ]
+    result = assess(fortnightly_school_updates() + recent, NOW)
+    assert result.flagged
+    assert result.score >= VelocityParams().flag_threshold
+    assert result.recent_posts == 9
+    assert result.usual_posts == pytest.approx(0.26, abs=0.01)
+    assert result.agencies == ["health", "police", "school"]
+    assert result.new_agencies == ["health", "police"]
+    assert result.concerns == 5
+    assert result.reasons == [
+        "9 posts in the last 72 h, usually 0.3",
+        "3 agencies in the last 7 days: health, police, school",
+        "2 agencies not heard from in the 12 weeks before: health, police",
+        "4 hunches and 1 concern in the last 7 days",
+    ]
+
+
+def test_events_may_arrive_in_any_order() -> None:
+    events = fortnightly_school_updates() + burst(6)
+    forwards = assess(events, NOW)
+    backwards = assess(list(reversed(events)), NOW)
+    assert forwards == backwards
+    assert forwards.flagged
+
+
+def test_future_and_ancient_events_are_ignored() -> None:
+    events = fortnightly_school_updates()
+    noise = [ev(-1.0, "hunch", "police"), ev(-0.1, "concern", "health"), ev(400.0, "hunch")]
+    assert assess(events + noise, NOW) == assess(events, NOW)
+
+
+# --- low counts and children without history -------------------------------------------
+
+
+def test_one_post_after_long_silence_does_not_flag() -> None:
+    result = assess([ev(0.5, "hunch")], NOW)
+    assert not result.flagged
+    assert result.score < VelocityParams().release_threshold
+    assert result.reasons[0] == "1 post in the last 72 h, none in the 12 weeks before"
+
+
+def test_too_few_posts_never_newly_flag_however_surprising() -> None:
+    two = [ev(0.5, "hunch"), ev(0.6, "concern", "police")]
+    strict = VelocityParams(flag_threshold=2.0, release_threshold=1.0)
+    result = assess(two, NOW, params=strict)
+    assert result.score >= strict.flag_threshold  # surprising enough ...
+    assert not result.flagged  # ... but two posts are too few to act on
+
+
+def test_child_with_no_history_is_compared_with_the_cohort_prior() -> None:
+    events = [ev(0.5, "hunch"), ev(0.6, "update", "health"), ev(1.5), ev(1.6, "hunch", "health")]
+    new_child = assess(events, NOW, known_since=NOW - timedelta(days=2))
+    silent_child = assess(events, NOW)  # 12 quiet weeks make the same posts more surprising
+    busier_cohort = VelocityParams(prior_mean=1.0)
+    new_in_busy_cohort = assess(
+        events, NOW, known_since=NOW - timedelta(days=2), params=busier_cohort
+    )
+    assert 0.0 < new_child.score < silent_child.score
+    assert new_in_busy_cohort.score < new_child.score
+    assert not new_child.flagged
+    assert silent_child.flagged
+    assert new_child.reasons[0] == "4 posts in the last 72 h, no earlier history to compare with"
+    assert new_child.new_agencies == []  # nothing to be new relative to
+
+
+def test_empty_history_scores_zero_and_explains_itself() -> None:
+    result = assess([], NOW)
+    assert result.score == 0.0
+    assert not result.flagged
+    assert result.p_value == 1.0
+    assert result.reasons == [
+        "0 posts in the last 72 h, none in the 12 weeks before",
+        "no posts in the last 7 days",
+    ]
+
+
+# --- hysteresis ------------------------------------------------------------------------
+
+
+def test_flag_is_kept_between_release_and_flag_thresholds() -> None:
+    params = VelocityParams()
+    result = assess(fortnightly_school_updates() + burst(5), NOW, previously_flagged=False)
+    assert params.release_threshold <= result.score < params.flag_threshold
+    assert not result.flagged
+    kept = assess(fortnightly_school_updates() + burst(5), NOW, previously_flagged=True)
+    assert kept.flagged
+
+
+def test_flag_is_released_below_release_threshold() -> None:
+    result = assess(fortnightly_school_updates() + burst(2), NOW, previously_flagged=True)
+    assert result.score < VelocityParams().release_threshold
+    assert not result.flagged
+
+
+def test_release_threshold_above_flag_threshold_is_rejected() -> None:
+    with pytest.raises(ValueError, match="release_threshold"):
+        VelocityParams(flag_threshold=2.0, release_threshold=3.0)
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def test_naive_datetimes_are_rejected() -> None:
+    naive = datetime(2024, 6, 5, 18, 0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ActivityEvent(naive, "update", "school/a", "school")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        assess([], naive)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        assess([], NOW, known_since=naive)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        daily_counts([], naive)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        period_stats([], naive, naive)
+
+
+def test_unknown_kind_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown post kind 'gossip'"):
+        ActivityEvent(NOW, "gossip", "school/a", "school")
+
+
+def test_every_known_kind_is_accepted() -> None:
+    events = [ActivityEvent(NOW, kind, "school/a", "school") for kind in KINDS]
+    assert [e.kind for e in events] == list(KINDS)
+
+
+# --- sparkline and daily counts --------------------------------------------------------
+
+
+def test_sparkline_has_28_days_oldest_first() -> None:
+    events = [ev(0.2), ev(0.9), ev(3.5), ev(27.5), ev(28.5), ev(-0.5)]
+    result = assess(events, NOW)
+    assert len(result.sparkline) == SPARKLINE_DAYS == 28
+    assert result.sparkline[-1] == 2  # the 24 h ending now
+    assert result.sparkline[-4] == 1  # 3.5 days ago
+    assert result.sparkline[0] == 1  # 27.5 days ago; 28.5 days ago is off the end
+    assert sum(result.sparkline) == 4
+    assert daily_counts(events, NOW) == result.sparkline
+
+
+def test_daily_counts_honours_a_custom_length() -> None:
+    counts = daily_counts([ev(0.5), ev(1.5), ev(1.6), ev(6.0)], NOW, days=3)
+    assert counts == [0, 2, 1]
+
+
+# --- periods ---------------------------------------------------------------------------
+
+
+def test_compare_periods_counts_each_period_and_the_change() -> None:
+    events = [
+        ev(20.0, "update", "school"),
+        ev(19.0, "hunch", "school"),
+        ev(4.0, "hunch", "school"),
+        ev(3.0, "concern", "health"),
+        ev(2.0, "visit", "police"),
+        ActivityEvent(NOW - timedelta(days=1), "hunch", "school/b", "school"),
+    ]
+    last_month = (NOW - timedelta(days=28), NOW - timedelta(days=14))
+    last_week = (NOW - timedelta(days=7), NOW)
+    result = compare_periods(events, *last_month, *last_week)
+    assert result.a.total_posts == 2
+    assert result.a.distinct_authors == 1
+    assert result.a.distinct_agencies == 1
+    assert result.b.total_posts == 4
+    assert result.b.posts_by_kind == {
+        "update": 0,
+        "hunch": 2,
+        "concern": 1,
+        "visit": 1,
+        "positive": 0,
+    }
+    assert result.b.distinct_authors == 4
+    assert result.b.distinct_agencies == 3
+    assert result.change.total_posts == 2
+    assert result.change.posts_by_kind["update"] == -1
+    assert result.change.posts_by_kind["hunch"] == 1
+    assert result.change.distinct_agencies == 2
+
+
+def test_period_is_half_open() -> None:
+    start, end = NOW - timedelta(days=1), NOW
+    events = [ActivityEvent(start, "update", "a", "x"), ActivityEvent(end, "update", "b", "y")]
+    stats = period_stats(events, start, end)
+    assert stats.total_posts == 1
+    assert stats.distinct_agencies == 1
+
+
+def test_period_ending_before_it_starts_is_rejected() -> None:
+    with pytest.raises(ValueError, match="before its start"):
+        period_stats([], NOW, NOW - timedelta(days=1))
+
+
+# --- the negative-binomial tail --------------------------------------------------------
+
+
+def _direct_log10_sf(k: int, shape: float, p: float) -> float:
+    """Sum the upper tail term by term (no cancellation, so tiny tails stay accurate)."""
+
+    def log_pmf(j: int) -> float:
+        return (
+            math.lgamma(j + shape)
+            - math.lgamma(shape)
+            - math.lgamma(j + 1)
+            + shape * math.log(p)
+            + j * math.log1p(-p)
+        )
+
+    return math.log10(sum(math.exp(log_pmf(j)) for j in range(k, k + 5_000)))
+
+
+@pytest.mark.parametrize("shape", [0.5, 1.0, 3.5, 20.0])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 0.98])
+@pytest.mark.parametrize("k", [1, 2, 5, 12])
+def test_negative_binomial_tail_matches_direct_sum(k: int, shape: float, p: float) -> None:
+    assert nb_log10_sf(k, shape, p) == pytest.approx(_direct_log10_sf(k, shape, p), abs=1e-6)
+
+
+def test_negative_binomial_tail_is_monotone_and_never_underflows() -> None:
+    tails = [nb_log10_sf(k / 2, 1.5, 0.7) for k in range(0, 40)]
+    assert tails[0] == 0.0
+    assert all(b <= a for a, b in pairwise(tails))
+    assert math.isfinite(nb_log10_sf(10_000, 1.0, 0.999))
