@@ -1,0 +1,80 @@
+"""The access policy: may this professional do this to this child? Deny by default.
+
+Every route, the websocket, search and export ask this module. A professional who may
+not see a child gets the same NotFound as for a child that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from tortoise.expressions import Q
+
+from feeds.clock import utcnow
+from feeds.errors import Forbidden, NotFound
+from feeds.models import Child, Grant, Professional, Role, TeamMember
+
+
+class Action(StrEnum):
+    VIEW = "view"  # read the child's record and feed
+    POST = "post"  # add to the feed
+    MANAGE_GRANTS = "manage_grants"  # grant and revoke access
+
+
+def active_grant_q(now: datetime) -> Q:
+    """Grants that are neither revoked nor expired at `now`."""
+    return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+async def team_ids_of(professional: Professional) -> list[int]:
+    rows = await TeamMember.filter(professional_id=professional.id).values("team_id")
+    return [int(row["team_id"]) for row in rows]
+
+
+async def _grant_q(professional: Professional, now: datetime) -> Q:
+    teams = await team_ids_of(professional)
+    holder = Q(professional_id=professional.id)
+    if teams:
+        holder |= Q(team_id__in=teams)
+    return active_grant_q(now) & holder
+
+
+async def visible_child_ids(professional: Professional, now: datetime | None = None) -> set[int]:
+    """Ids of every child this professional may see right now."""
+    if not professional.is_active:
+        return set()
+    q = await _grant_q(professional, now or utcnow())
+    rows = await Grant.filter(q).values("child_id")
+    return {int(row["child_id"]) for row in rows}
+
+
+async def may_view(professional: Professional, child_id: int) -> bool:
+    if not professional.is_active:
+        return False
+    q = await _grant_q(professional, utcnow())
+    return await Grant.filter(q, child_id=child_id).exists()
+
+
+def may_manage_grants_of(professional: Professional, child: Child) -> bool:
+    """Leads and managers manage a child's grants (given they may view the child)."""
+    return child.lead_professional_id == professional.id or professional.role == Role.MANAGER
+
+
+async def may(professional: Professional, action: Action, child: Child) -> bool:
+    """The policy in one function: True only when an active grant allows `action`."""
+    if not await may_view(professional, child.id):
+        return False
+    if action is Action.MANAGE_GRANTS:
+        return may_manage_grants_of(professional, child)
+    return True
+
+
+async def check_child_access(professional: Professional, child_id: int, action: Action) -> Child:
+    """The child; NotFound when absent or hidden, Forbidden when visible but not allowed."""
+    child = await Child.get_or_none(id=child_id)
+    if child is None or not await may_view(professional, child_id):
+        raise NotFound("No such child, or you do not have access to this child.")
+    if not await may(professional, action, child):
+        raise Forbidden("Only the lead professional or a manager can change who has access.")
+    return child

@@ -1,0 +1,52 @@
+"""The append-only audit trail: who did what to which child, when, from where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from feeds.models import AuditRecord, Professional
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Where a request came from; server/ builds it, feeds/ records it."""
+
+    ip: str = ""
+    request_id: str = ""
+
+
+SYSTEM = AuditContext(ip="", request_id="system")
+
+
+def _clean(text: str, limit: int) -> str:
+    # Control characters could forge lines when the log is exported as text.
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
+
+
+async def record(
+    action: str,
+    ctx: AuditContext,
+    *,
+    actor: Professional | None = None,
+    actor_email: str = "",
+    child_id: int | None = None,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Append one audit record (inside the caller's transaction, when there is one)."""
+    return await AuditRecord.create(
+        action=action,
+        actor_id=actor.id if actor else None,
+        actor_email=_clean(actor.email if actor else actor_email, 254),
+        child_id=child_id,
+        outcome=outcome,
+        ip=_clean(ctx.ip, 64),
+        request_id=_clean(ctx.request_id, 64),
+        detail=detail or {},
+    )
+
+
+async def records_for_child(child_id: int, limit: int = 100) -> list[AuditRecord]:
+    """The most recent audit records about one child, newest first."""
+    return await AuditRecord.filter(child_id=child_id).order_by("-id").limit(limit)

@@ -1,0 +1,97 @@
+"""Grant and revoke access to a child, and the team around the child."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from feeds import audit, events
+from feeds.access import Action, active_grant_q, check_child_access
+from feeds.audit import AuditContext
+from feeds.clock import utcnow
+from feeds.errors import Invalid, NotFound
+from feeds.models import Grant, Professional, Team
+
+
+async def _check_holder(professional_id: int | None, team_id: int | None) -> None:
+    if (professional_id is None) == (team_id is None):
+        raise Invalid("Grant to exactly one of: a professional or a team.")
+    if professional_id is not None:
+        if not await Professional.filter(id=professional_id, is_active=True).exists():
+            raise Invalid("No such active professional.", field="professional_id")
+    elif not await Team.filter(id=team_id).exists():
+        raise Invalid("No such team.", field="team_id")
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
+        raise Invalid("expires_at must be a future date-time with a time zone.", field="expires_at")
+
+
+async def _loaded(grant: Grant) -> Grant:
+    await grant.fetch_related("professional__agency", "team__agency", "granted_by")
+    return grant
+
+
+async def do_grant(
+    granter: Professional,
+    child_id: int,
+    ctx: AuditContext,
+    *,
+    professional_id: int | None = None,
+    team_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> Grant:
+    """Give a professional or a team access to a child, optionally until `expires_at`."""
+    child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
+    await _check_holder(professional_id, team_id)
+    _check_expiry(expires_at)
+    async with in_transaction():
+        grant = await Grant.create(
+            child=child,
+            professional_id=professional_id,
+            team_id=team_id,
+            granted_by=granter,
+            expires_at=expires_at,
+        )
+        detail = {
+            "grant_id": grant.id,
+            "professional_id": professional_id,
+            "team_id": team_id,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
+        await audit.record("grant.create", ctx, actor=granter, child_id=child.id, detail=detail)
+        await events.emit(events.GRANT_CHANGED, {"change": "granted", **detail}, child_id=child.id)
+    return await _loaded(grant)
+
+
+async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContext) -> Grant:
+    """End a grant now; the row stays, with who revoked it and when."""
+    grant = await Grant.get_or_none(id=grant_id)
+    if grant is None:
+        raise NotFound("No such grant, or you do not have access to it.")
+    await check_child_access(revoker, grant.child_id, Action.MANAGE_GRANTS)
+    if grant.revoked_at is None:
+        async with in_transaction():
+            grant.revoked_at, grant.revoked_by_id = utcnow(), revoker.id
+            await grant.save(update_fields=["revoked_at", "revoked_by_id"])
+            detail = {
+                "grant_id": grant.id,
+                "professional_id": grant.professional_id,
+                "team_id": grant.team_id,
+            }
+            await audit.record(
+                "grant.revoke", ctx, actor=revoker, child_id=grant.child_id, detail=detail
+            )
+            await events.emit(
+                events.GRANT_CHANGED, {"change": "revoked", **detail}, child_id=grant.child_id
+            )
+    return await _loaded(grant)
+
+
+async def team_around_child(viewer: Professional, child_id: int) -> list[Grant]:
+    """The active grants on a child: who has access, from which agency, since when."""
+    await check_child_access(viewer, child_id, Action.VIEW)
+    grants = Grant.filter(active_grant_q(utcnow()), child_id=child_id).order_by("created_at")
+    return await grants.prefetch_related("professional__agency", "team__agency", "granted_by")

@@ -1,0 +1,278 @@
+"""Tortoise models for the safeguarding domain, and nothing else.
+
+Nothing about a child is ever hard-deleted: posts keep revisions and are removed
+softly; grants are revoked, not deleted; the audit log is append-only (enforced
+by database triggers created in a migration).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Sector(StrEnum):
+    SOCIAL_CARE = "social_care"
+    HEALTH = "health"
+    EDUCATION = "education"
+    POLICE = "police"
+    VOLUNTARY = "voluntary"
+
+
+class Role(StrEnum):
+    PRACTITIONER = "practitioner"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class PostKind(StrEnum):
+    UPDATE = "update"
+    HUNCH = "hunch"
+    CONCERN = "concern"
+    VISIT = "visit"
+    POSITIVE = "positive"
+
+
+class Agency(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, unique=True)
+    sector = fields.CharEnumField(Sector, max_length=20)
+
+    class Meta:
+        table = "agency"
+
+
+class Professional(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200)
+    handle = fields.CharField(max_length=64, unique=True)
+    job_title = fields.CharField(max_length=200, default="")
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "feeds.Agency", related_name="professionals", on_delete=fields.RESTRICT
+    )
+    agency_id: int
+    role = fields.CharEnumField(Role, max_length=20, default=Role.PRACTITIONER)
+    password_hash = fields.CharField(max_length=255)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "professional"
+
+
+class Team(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, unique=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "feeds.Agency", related_name="teams", on_delete=fields.RESTRICT
+    )
+    agency_id: int
+
+    class Meta:
+        table = "team"
+
+
+class TeamMember(Model):
+    """Membership of a professional in a team (managers are members with is_manager)."""
+
+    id = fields.IntField(primary_key=True)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "feeds.Team", related_name="members", on_delete=fields.RESTRICT
+    )
+    team_id: int
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="memberships", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    is_manager = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "team_member"
+        unique_together = (("team", "professional"),)
+
+
+class Child(Model):
+    id = fields.IntField(primary_key=True)
+    display_name = fields.CharField(max_length=200)
+    date_of_birth = fields.DateField(null=True)
+    reference = fields.CharField(max_length=32, unique=True)
+    lead_professional: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="lead_for", null=True, on_delete=fields.RESTRICT
+    )
+    lead_professional_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "child"
+
+
+class Grant(Model):
+    """Need-to-know access to one child, for one professional or one team."""
+
+    id = fields.IntField(primary_key=True)
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="grants", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    professional: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="grants", null=True, on_delete=fields.RESTRICT
+    )
+    professional_id: int | None
+    team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
+        "feeds.Team", related_name="grants", null=True, on_delete=fields.RESTRICT
+    )
+    team_id: int | None
+    granted_by: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="grants_given", null=True, on_delete=fields.RESTRICT
+    )
+    granted_by_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_by: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="grants_revoked", null=True, on_delete=fields.RESTRICT
+    )
+    revoked_by_id: int | None
+
+    class Meta:
+        table = "grant"
+        indexes = (("child_id", "revoked_at"),)
+
+
+class Post(Model):
+    id = fields.IntField(primary_key=True)
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="posts", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    author: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="posts", on_delete=fields.RESTRICT
+    )
+    author_id: int
+    kind = fields.CharEnumField(PostKind, max_length=20)
+    body = fields.CharField(max_length=500)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    edited_at = fields.DatetimeField(null=True)
+    removed_at = fields.DatetimeField(null=True)
+    removed_by: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="posts_removed", null=True, on_delete=fields.RESTRICT
+    )
+    removed_by_id: int | None
+    # Idempotency: one post per (author, key); the fingerprint detects a reused key.
+    idempotency_key = fields.CharField(max_length=128, null=True)
+    request_fingerprint = fields.CharField(max_length=64, null=True)
+
+    class Meta:
+        table = "post"
+        unique_together = (("author", "idempotency_key"),)
+        indexes = (("child_id", "id"),)
+
+
+class PostRevision(Model):
+    """The text of a post before an edit (the current text stays on Post)."""
+
+    id = fields.IntField(primary_key=True)
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "feeds.Post", related_name="revisions", on_delete=fields.RESTRICT
+    )
+    post_id: int
+    kind = fields.CharEnumField(PostKind, max_length=20)
+    body = fields.CharField(max_length=500)
+    replaced_at = fields.DatetimeField(auto_now_add=True)
+    replaced_by: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="revisions_made", on_delete=fields.RESTRICT
+    )
+    replaced_by_id: int
+
+    class Meta:
+        table = "post_revision"
+
+
+class AuditRecord(Model):
+    """Append-only: triggers refuse UPDATE and DELETE on this table."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True)
+    actor_id = fields.IntField(null=True)
+    actor_email = fields.CharField(max_length=254, default="")
+    action = fields.CharField(max_length=64)
+    child_id = fields.IntField(null=True, db_index=True)
+    outcome = fields.CharField(max_length=16)
+    ip = fields.CharField(max_length=64, default="")
+    request_id = fields.CharField(max_length=64, default="")
+    detail: Any = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_record"
+
+
+class Session(Model):
+    """A server-side login session: the cookie carries a random id and we store its hash."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="sessions", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    ip = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "session"
+
+
+class ApiToken(Model):
+    """A personal access token for phone and integration clients, stored hashed."""
+
+    id = fields.IntField(primary_key=True)
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="tokens", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    name = fields.CharField(max_length=100)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    prefix = fields.CharField(max_length=12)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"
+
+
+class Event(Model):
+    """The event log that live updates and websocket replay read, in id order."""
+
+    id = fields.BigIntField(primary_key=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    type = fields.CharField(max_length=40)
+    child_id = fields.IntField(null=True, db_index=True)
+    recipient_id = fields.IntField(null=True)
+    payload: Any = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "event"
+
+
+class SearchOutbox(Model):
+    """Index work written with the change it describes, drained by search/."""
+
+    id = fields.BigIntField(primary_key=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    post_id = fields.IntField(null=True)
+    child_id = fields.IntField(null=True)
+    op = fields.CharField(max_length=16)
+    attempts = fields.IntField(default=0)
+    processed_at = fields.DatetimeField(null=True, db_index=True)
+    last_error = fields.CharField(max_length=500, default="")
+
+    class Meta:
+        table = "search_outbox"

@@ -1,0 +1,53 @@
+"""Creating professionals (the CLI and the demo seeder use this)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from feeds.errors import Invalid
+from feeds.models import Agency, Professional, Role, Sector
+from feeds.passwords import hash_password
+
+MIN_PASSWORD = 12
+
+
+async def unique_handle(name: str) -> str:
+    """A @handle from the name, made unique with a number when taken."""
+    base = re.sub(r"[^a-z0-9]+", ".", name.lower()).strip(".")[:50] or "user"
+    handle, n = base, 1
+    while await Professional.filter(handle=handle).exists():
+        n += 1
+        handle = f"{base}{n}"
+    return handle
+
+
+async def do_create_professional(
+    email: str,
+    name: str,
+    agency_name: str,
+    sector: str,
+    role: str,
+    job_title: str,
+    password: str,
+) -> Professional:
+    """A new active professional; the agency is created when it does not exist yet."""
+    address = email.strip().lower()
+    if "@" not in address or await Professional.filter(email=address).exists():
+        raise Invalid("That email is malformed or already in use.", field="email")
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"Passwords are at least {MIN_PASSWORD} characters.", field="password")
+    if sector not in Sector.__members__.values():
+        raise Invalid("Unknown sector.", field="sector")
+    agency, _ = await Agency.get_or_create(
+        name=agency_name.strip(), defaults={"sector": Sector(sector)}
+    )
+    return await Professional.create(
+        email=address,
+        name=name.strip(),
+        handle=await unique_handle(name),
+        job_title=job_title,
+        agency=agency,
+        role=Role(role),
+        password_hash=await asyncio.to_thread(hash_password, password),
+    )

@@ -1,0 +1,176 @@
+"""Post, edit and remove: each writes the change, its audit record, its live event and
+its search outbox row in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from feeds import audit, events
+from feeds.access import Action, check_child_access
+from feeds.audit import AuditContext
+from feeds.clock import utcnow
+from feeds.errors import Forbidden, Invalid, NotFound
+from feeds.models import Post, PostKind, PostRevision, Professional, Role, SearchOutbox
+from feeds.views import post_view
+
+MAX_BODY = 500
+MAX_IDEMPOTENCY_KEY = 128
+
+
+@dataclass(frozen=True)
+class PostResult:
+    post: Post
+    created: bool  # False when an idempotent retry returned the original post
+
+
+def check_kind(kind: object) -> PostKind:
+    if not isinstance(kind, str) or kind not in PostKind.__members__.values():
+        allowed = ", ".join(k.value for k in PostKind)
+        raise Invalid(f"kind must be one of: {allowed}.", field="kind")
+    return PostKind(kind)
+
+
+def check_body(body: object) -> str:
+    if not isinstance(body, str):
+        raise Invalid("body must be text.", field="body")
+    text = body.strip()
+    if not text:
+        raise Invalid("Write something: the post is empty.", field="body")
+    if len(text) > MAX_BODY:
+        raise Invalid(f"Posts are at most {MAX_BODY} characters ({len(text)} given).", field="body")
+    return text
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise Invalid(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.")
+    return key
+
+
+def _fingerprint(child_id: int, kind: PostKind, body: str) -> str:
+    return hashlib.sha256(f"{child_id}\n{kind.value}\n{body}".encode()).hexdigest()
+
+
+async def _loaded(post: Post) -> Post:
+    await post.fetch_related("author__agency")
+    return post
+
+
+async def _replay(author: Professional, key: str, fingerprint: str) -> PostResult | None:
+    """The original post for a retried key; Invalid when the key was used for other content."""
+    existing = await Post.get_or_none(author_id=author.id, idempotency_key=key)
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise Invalid("This Idempotency-Key was already used for a different post.")
+    return PostResult(await _loaded(existing), created=False)
+
+
+async def _insert_post(
+    author: Professional,
+    child_id: int,
+    kind: PostKind,
+    body: str,
+    key: str | None,
+    fingerprint: str,
+    ctx: AuditContext,
+) -> Post:
+    async with in_transaction():
+        post = await Post.create(
+            child_id=child_id,
+            author=author,
+            kind=kind,
+            body=body,
+            idempotency_key=key,
+            request_fingerprint=fingerprint,
+        )
+        await _loaded(post)
+        await audit.record(
+            "post.create",
+            ctx,
+            actor=author,
+            child_id=child_id,
+            detail={"post_id": post.id, "kind": kind.value},
+        )
+        await events.emit(events.POST_CREATED, dict(post_view(post)), child_id=child_id)
+        await SearchOutbox.create(post_id=post.id, child_id=child_id, op="index")
+    return post
+
+
+async def do_create_post(
+    author: Professional,
+    child_id: int,
+    kind: object,
+    body: object,
+    ctx: AuditContext,
+    idempotency_key: str | None = None,
+) -> PostResult:
+    """Write a post; a retry with the same Idempotency-Key returns the first post."""
+    await check_child_access(author, child_id, Action.POST)
+    checked_kind, text = check_kind(kind), check_body(body)
+    key = check_idempotency_key(idempotency_key)
+    fingerprint = _fingerprint(child_id, checked_kind, text)
+    if key and (replayed := await _replay(author, key, fingerprint)):
+        return replayed
+    try:
+        post = await _insert_post(author, child_id, checked_kind, text, key, fingerprint, ctx)
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer as a retry.
+        if key and (replayed := await _replay(author, key, fingerprint)):
+            return replayed
+        raise
+    return PostResult(post, created=True)
+
+
+async def _post_for(professional: Professional, post_id: int, action: Action) -> Post:
+    post = await Post.get_or_none(id=post_id)
+    if post is None:
+        raise NotFound("No such post, or you do not have access to it.")
+    await check_child_access(professional, post.child_id, action)
+    return post
+
+
+async def do_edit_post(
+    editor: Professional, post_id: int, kind: object, body: object, ctx: AuditContext
+) -> Post:
+    """Change a post's text; the old text is kept as a revision."""
+    post = await _post_for(editor, post_id, Action.POST)
+    if post.author_id != editor.id or post.removed_at:
+        raise Forbidden("Only the author can edit a post, and not after it was removed.")
+    new_kind, text = check_kind(kind), check_body(body)
+    async with in_transaction():
+        await PostRevision.create(post=post, kind=post.kind, body=post.body, replaced_by=editor)
+        post.kind, post.body, post.edited_at = new_kind, text, utcnow()
+        await post.save(update_fields=["kind", "body", "edited_at"])
+        await _loaded(post)
+        await audit.record(
+            "post.edit", ctx, actor=editor, child_id=post.child_id, detail={"post_id": post.id}
+        )
+        await events.emit(events.POST_EDITED, dict(post_view(post)), child_id=post.child_id)
+        await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="index")
+    return post
+
+
+async def do_remove_post(remover: Professional, post_id: int, ctx: AuditContext) -> Post:
+    """Hide a post from the feed (soft: the row and its revisions stay, audited)."""
+    post = await _post_for(remover, post_id, Action.VIEW)
+    if post.author_id != remover.id and remover.role != Role.MANAGER:
+        raise Forbidden("Only the author or a manager can remove a post.")
+    if post.removed_at is None:
+        async with in_transaction():
+            post.removed_at, post.removed_by_id = utcnow(), remover.id
+            await post.save(update_fields=["removed_at", "removed_by_id"])
+            await audit.record(
+                "post.remove",
+                ctx,
+                actor=remover,
+                child_id=post.child_id,
+                detail={"post_id": post.id},
+            )
+            await events.emit(events.POST_REMOVED, {"post_id": post.id}, child_id=post.child_id)
+            await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="remove")
+    return await _loaded(post)

@@ -1,0 +1,58 @@
+"""create_app(settings) -> Starlette: routes, middleware, templates, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from tortoise import Tortoise
+
+from feeds.db import tortoise_config
+from server.errors import EXCEPTION_HANDLERS
+from server.middleware import SameOriginMiddleware, SecurityHeadersMiddleware, csrf_middleware
+from server.routes import api_auth, api_children, health, pages
+from server.settings import Settings
+
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+
+def build_routes() -> list[BaseRoute]:
+    return [
+        *health.routes,
+        *api_auth.routes,
+        *api_children.routes,
+        *pages.routes,
+        Mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static"),
+    ]
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The Jigsaw ASGI app for these settings; Tortoise is initialised in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await Tortoise.init(config=tortoise_config(settings.database_url))
+        try:
+            yield
+        finally:
+            await Tortoise.close_connections()
+
+    app = Starlette(
+        routes=build_routes(),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, https=settings.https),
+            Middleware(SameOriginMiddleware, allowed_origins=settings.allowed_origins),
+            Middleware(csrf_middleware, settings=settings),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
+    return app

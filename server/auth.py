@@ -1,0 +1,157 @@
+"""Login, server-side sessions, personal access tokens; password hashing off the event loop.
+
+The session cookie carries only a random id; the database stores its SHA-256, so a
+database leak does not hand out live sessions. Tokens are stored the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from feeds import audit
+from feeds.audit import AuditContext
+from feeds.clock import utcnow
+from feeds.errors import Invalid
+from feeds.models import ApiToken, AuditRecord, Professional, Session
+from feeds.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from server.settings import Settings
+
+TOKEN_PREFIX = "jgw_"  # noqa: S105 - a public marker, not a secret
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 10
+MAX_FAILURES_PER_ADDRESS = 50
+# Touch last_seen_at at most this often, to avoid a write on every request.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+class LoginThrottled(Exception):
+    """Too many recent failures for this account or address."""
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def normalise_email(email: object) -> str:
+    if not isinstance(email, str) or not 3 <= len(email) <= 254 or "@" not in email:
+        raise Invalid("Enter a valid email address.", field="email")
+    return email.strip().lower()
+
+
+def check_password_field(password: object) -> str:
+    if not isinstance(password, str) or not 1 <= len(password) <= 1024:
+        raise Invalid("Enter your password.", field="password")
+    return password
+
+
+async def _check_throttle(email: str, ip: str) -> None:
+    since = utcnow() - THROTTLE_WINDOW
+    failures = AuditRecord.filter(action="login", outcome="failed", at__gte=since)
+    if await failures.filter(actor_email=email).count() >= MAX_FAILURES_PER_ACCOUNT:
+        raise LoginThrottled
+    if ip and await failures.filter(ip=ip).count() >= MAX_FAILURES_PER_ADDRESS:
+        raise LoginThrottled
+
+
+async def verify_credentials(email: object, password: object, ctx: AuditContext) -> Professional:
+    """The professional for these credentials, or Invalid with one message for every failure."""
+    address, secret = normalise_email(email), check_password_field(password)
+    await _check_throttle(address, ctx.ip)
+    user = await Professional.get_or_none(email=address, is_active=True)
+    # Verify against a dummy hash for unknown emails so both paths take the same time.
+    ok = await run_in_threadpool(
+        verify_password, user.password_hash if user else DUMMY_HASH, secret
+    )
+    if user is None or not ok:
+        await audit.record("login", ctx, actor_email=address, outcome="failed")
+        raise Invalid("Email or password is not right.")
+    if needs_rehash(user.password_hash):
+        user.password_hash = await run_in_threadpool(hash_password, secret)
+        await user.save(update_fields=["password_hash"])
+    await audit.record("login", ctx, actor=user)
+    return user
+
+
+@dataclass(frozen=True)
+class NewSession:
+    raw_id: str  # goes in the cookie, never stored
+    session: Session
+
+
+async def start_session(
+    user: Professional, settings: Settings, ctx: AuditContext, user_agent: str
+) -> NewSession:
+    """A fresh session id for every login (no fixation)."""
+    raw = secrets.token_urlsafe(32)  # 256 bits
+    now = utcnow()
+    session = await Session.create(
+        id=digest(raw),
+        professional=user,
+        last_seen_at=now,
+        expires_at=now + settings.session_absolute,
+        ip=ctx.ip,
+        user_agent=user_agent[:300],
+    )
+    return NewSession(raw, session)
+
+
+async def session_user(raw_id: str, settings: Settings) -> Professional | None:
+    """The active professional behind a session cookie, enforcing idle and absolute limits."""
+    session = await Session.get_or_none(id=digest(raw_id), revoked_at__isnull=True)
+    now = utcnow()
+    if session is None or session.expires_at <= now:
+        return None
+    if now - session.last_seen_at > settings.session_idle:
+        return None
+    user = await Professional.get_or_none(id=session.professional_id, is_active=True)
+    if user is not None and now - session.last_seen_at > TOUCH_EVERY:
+        await Session.filter(id=session.id).update(last_seen_at=now)
+    return user
+
+
+async def end_session(raw_id: str) -> None:
+    await Session.filter(id=digest(raw_id), revoked_at__isnull=True).update(revoked_at=utcnow())
+
+
+async def end_all_sessions(user: Professional) -> int:
+    """Log out everywhere: revoke every session of this professional."""
+    return await Session.filter(professional_id=user.id, revoked_at__isnull=True).update(
+        revoked_at=utcnow()
+    )
+
+
+def check_token_name(name: object) -> str:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+        raise Invalid("name must be 1 to 100 characters.", field="name")
+    return name.strip()
+
+
+async def issue_token(user: Professional, name: object) -> tuple[ApiToken, str]:
+    """A new personal access token; the raw value is shown once and stored only hashed."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = await ApiToken.create(
+        professional=user, name=check_token_name(name), token_hash=digest(raw), prefix=raw[:10]
+    )
+    return token, raw
+
+
+async def token_user(raw: str) -> Professional | None:
+    token = await ApiToken.get_or_none(token_hash=digest(raw), revoked_at__isnull=True)
+    if token is None:
+        return None
+    user = await Professional.get_or_none(id=token.professional_id, is_active=True)
+    now = utcnow()
+    if user is not None and (token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY):
+        await ApiToken.filter(id=token.id).update(last_used_at=now)
+    return user
+
+
+async def revoke_token(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await token.save(update_fields=["revoked_at"])

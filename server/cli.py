@@ -1,0 +1,182 @@
+"""The `jigsaw` command: serve, migrate, demo, create-user, create-token."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from tortoise import Tortoise
+
+from feeds.db import migrate_database, tortoise_config
+from server.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+DEMO_PASSWORD = "jigsaw-demo"  # noqa: S105 - documented demo password, demo mode only
+
+
+def _settings(demo: bool = False) -> Settings:
+    try:
+        settings = load_settings(demo=demo or None)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def run_with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    """Migrate, connect, run `work`, close: the shape of every command that touches data."""
+
+    async def main() -> T:
+        await migrate_database(settings.database_url)
+        await Tortoise.init(config=tortoise_config(settings.database_url))
+        try:
+            return await work()
+        finally:
+            await Tortoise.close_connections()
+
+    return asyncio.run(main())
+
+
+@click.group()
+def main() -> None:
+    """Jigsaw: a private microblog for the professionals around a child."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    settings = _settings()
+    run_with_db(settings, _noop)
+    click.echo(f"Database is up to date: {_redacted(settings.database_url)}")
+
+
+async def _noop() -> None:
+    return None
+
+
+def _redacted(url: str) -> str:
+    head, _, tail = url.rpartition("@")
+    return f"{head.split('://')[0]}://***@{tail}" if head else url
+
+
+def _seed(settings: Settings, password: str) -> Any:
+    from feeds.demo import database_is_empty, seed_demo
+
+    async def work() -> Any:
+        if not await database_is_empty():
+            return None
+        with click.progressbar(length=100, label="Seeding demo data") as bar:
+
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.label = f"Seeding {stage}"
+                bar.update(int(100 * done / max(total, 1)) - bar.pos)
+
+            return await seed_demo(password, progress=progress)
+
+    return run_with_db(settings, work)
+
+
+@main.command()
+@click.option("--password", default=DEMO_PASSWORD, show_default=True)
+def demo(password: str) -> None:
+    """Seed realistic fictional demo data into an empty database."""
+    summary = _seed(_settings(demo=True), password)
+    if summary is None:
+        raise click.ClickException("The database already has data: demo data not added.")
+    _print_logins(summary, password)
+
+
+def _print_logins(summary: Any, password: str) -> None:
+    click.echo(
+        f"Demo data: {summary.children} children, {summary.posts} posts, "
+        f"{summary.professionals} professionals in {summary.agencies} agencies."
+    )
+    click.echo(f"Demo logins (password: {password}):")
+    for login in summary.logins:
+        click.echo(f"  {login.email:<34} {login.role:<13} {login.description}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--demo", "demo_mode", is_flag=True, help="Seed demo data when the database is empty."
+)
+def serve(host: str, port: int, workers: int, demo_mode: bool) -> None:
+    """Run the web server (uvicorn)."""
+    import uvicorn
+
+    settings = _settings(demo=demo_mode)
+    if demo_mode:
+        summary = _seed(settings, DEMO_PASSWORD)
+        if summary is not None:
+            _print_logins(summary, DEMO_PASSWORD)
+        else:
+            click.echo(
+                f"Demo database already seeded; logins as before, password {DEMO_PASSWORD}:"
+                " admin@, manager@, practitioner@demo.jigsaw.test"
+            )
+        os.environ["JIGSAW_DEMO"] = "1"
+    else:
+        run_with_db(settings, _noop)
+    click.echo(f"Jigsaw is running: open http://{host}:{port}/ (Ctrl+C to stop)")
+    uvicorn.run(
+        "server.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        ws_per_message_deflate=False,
+        ws_max_size=64 * 1024,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--agency", required=True, help="Agency name (created if new).")
+@click.option("--sector", default="social_care", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["practitioner", "manager", "admin"]),
+    default="practitioner",
+    show_default=True,
+)
+@click.option("--job-title", default="")
+@click.password_option()
+def create_user(
+    email: str, name: str, agency: str, sector: str, role: str, job_title: str, password: str
+) -> None:
+    """Create a professional who can log in."""
+    from feeds.people import do_create_professional
+
+    async def work() -> str:
+        person = await do_create_professional(
+            email, name, agency, sector, role, job_title, password
+        )
+        return f"Created {person.email} ({person.role}) with handle @{person.handle}"
+
+    click.echo(run_with_db(_settings(), work))
+
+
+@main.command("create-token")
+@click.option("--email", required=True, help="The professional the token acts as.")
+@click.option("--name", required=True, help="What the token is for, e.g. 'my phone'.")
+def create_token(email: str, name: str) -> None:
+    """Issue a personal access token (printed once; send it as Authorization: Bearer)."""
+    from feeds.models import Professional
+    from server.auth import issue_token
+
+    async def work() -> str:
+        user = await Professional.get_or_none(email=email.strip().lower(), is_active=True)
+        if user is None:
+            raise click.ClickException(f"No active professional with email {email}.")
+        _, raw = await issue_token(user, name)
+        return raw
+
+    click.echo(run_with_db(_settings(), work))

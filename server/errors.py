@@ -1,0 +1,96 @@
+"""One place maps failures to answers: domain errors to 4xx, the unexpected to a plain 500.
+
+API paths get JSON ({"error": {"code", "message", "field"}}); pages get an HTML page.
+Nothing here ever shows a stack trace, SQL or a post's text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from server.auth import LoginThrottled
+from server.endpoints import NotAuthenticated
+from server.middleware import SECURITY_HEADERS
+
+log = logging.getLogger("jigsaw")
+
+STATUS = {NotFound: 404, Forbidden: 403, Invalid: 422, Conflict: 409}
+CODES = {
+    404: "not_found",
+    403: "forbidden",
+    422: "invalid",
+    409: "conflict",
+    401: "not_authenticated",
+    429: "throttled",
+    503: "unavailable",
+    500: "server_error",
+}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def error_response(
+    request: Request, status: int, message: str, field: str | None = None
+) -> Response:
+    if wants_json(request):
+        error = {"code": CODES.get(status, "error"), "message": message, "field": field}
+        return JSONResponse({"error": error}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    context = {"status": status, "message": message, "user": getattr(request.state, "user", None)}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    status = next(code for cls, code in STATUS.items() if isinstance(exc, cls))
+    return error_response(request, status, exc.message, exc.field)
+
+
+async def not_authenticated(request: Request, exc: Exception) -> Response:
+    if wants_json(request):
+        return error_response(request, 401, "Log in first: no valid session or token.")
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+async def throttled(request: Request, exc: Exception) -> Response:
+    return error_response(request, 429, "Too many failed logins: wait 15 minutes and try again.")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "Not found.", 405: "Method not allowed."}
+    return error_response(request, exc.status_code, messages.get(exc.status_code, exc.detail))
+
+
+async def database_down(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(request, 503, "The database is unavailable: try again shortly.")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error (request %s)", request.scope.get("state", {}).get("request_id"))
+    response = error_response(request, 500, "Something went wrong on our side, and it is logged.")
+    # This handler runs outside our middleware stack, so add the headers here.
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error,
+    NotAuthenticated: not_authenticated,
+    LoginThrottled: throttled,
+    HTTPException: http_error,
+    DBConnectionError: database_down,
+    OperationalError: database_down,
+    Exception: server_error,
+}

@@ -1,0 +1,199 @@
+"""HTML pages: usable without JavaScript for reading and posting, mobile-first."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from feeds import grants, posting, reading
+from feeds.access import may_manage_grants_of
+from feeds.errors import Invalid
+from feeds.models import Professional, Team
+from feeds.views import child_view, grant_view, me_view, post_view
+from server import auth, cookies
+from server.endpoints import (
+    audit_context,
+    authenticated,
+    path_id,
+    public,
+    query_int,
+    settings_of,
+)
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    context.setdefault("user", None)
+    context["csrf_token"] = request.scope["csrftoken"]()
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths, so the login form cannot redirect to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@public
+async def login_form(request: Request) -> Response:
+    return render(request, "login.html", next=safe_next(request.query_params.get("next")))
+
+
+@public
+async def login(request: Request) -> Response:
+    form = await request.form()
+    target = safe_next(str(form.get("next", "/")))
+    try:
+        user = await auth.verify_credentials(
+            form.get("email"), form.get("password"), audit_context(request)
+        )
+    except Invalid as error:
+        return render(
+            request,
+            "login.html",
+            401,
+            error=error.message,
+            next=target,
+            email=str(form.get("email", ""))[:254],
+        )
+    new = await auth.start_session(
+        user, settings_of(request), audit_context(request), request.headers.get("user-agent", "")
+    )
+    response = RedirectResponse(target, status_code=303)
+    cookies.set_session_cookie(response, new.raw_id, settings_of(request))
+    return response
+
+
+@public
+async def logout(request: Request) -> Response:
+    raw = request.cookies.get(settings_of(request).session_cookie)
+    if raw:
+        await auth.end_session(raw)
+    response = RedirectResponse("/login", status_code=303)
+    cookies.clear_session_cookie(response, settings_of(request))
+    return response
+
+
+@authenticated
+async def home(request: Request, user: Professional) -> Response:
+    children = await reading.caseload(user)
+    return render(
+        request, "home.html", user=me_view(user), children=[child_view(c) for c in children]
+    )
+
+
+async def child_page(
+    request: Request, user: Professional, status: int = 200, **extra: Any
+) -> Response:
+    child_id = path_id(request, "child_id")
+    page = await reading.read_feed(
+        user, child_id, audit_context(request), before=query_int(request, "before", None)
+    )
+    team = await grants.team_around_child(user, child_id)
+    can_manage = may_manage_grants_of(user, page.child)
+    teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
+    return render(
+        request,
+        "child.html",
+        status,
+        user=me_view(user),
+        child=child_view(page.child),
+        posts=[post_view(p) for p in page.posts],
+        next_before=page.next_before,
+        team=[grant_view(g) for g in team],
+        can_manage=can_manage,
+        teams=teams,
+        kinds=[k for k in ("update", "hunch", "concern", "visit", "positive")],
+        idempotency_key=secrets.token_urlsafe(16),
+        **extra,
+    )
+
+
+@authenticated
+async def show_child(request: Request, user: Professional) -> Response:
+    return await child_page(request, user)
+
+
+@authenticated
+async def add_post(request: Request, user: Professional) -> Response:
+    form = await request.form()
+    child_id = path_id(request, "child_id")
+    try:
+        await posting.do_create_post(
+            user,
+            child_id,
+            form.get("kind"),
+            form.get("body"),
+            audit_context(request),
+            str(form.get("idempotency_key") or "") or None,
+        )
+    except Invalid as error:
+        return await child_page(
+            request, user, 422, post_error=error.message, draft=str(form.get("body", ""))[:2000]
+        )
+    return RedirectResponse(f"/children/{child_id}", status_code=303)
+
+
+def form_expiry(form: FormData) -> datetime | None:
+    raw = str(form.get("expires_on") or "")
+    if not raw:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(raw), time(23, 59), tzinfo=UTC)
+    except ValueError:
+        raise Invalid("The expiry date is not a date.", field="expires_on") from None
+
+
+async def _holder(form: FormData) -> dict[str, int | None]:
+    email, team = str(form.get("email") or "").strip().lower(), str(form.get("team_id") or "")
+    if email:
+        person = await Professional.get_or_none(email=email, is_active=True)
+        if person is None:
+            raise Invalid("Nobody with that email address.", field="email")
+        return {"professional_id": person.id, "team_id": None}
+    if team.isdigit():
+        return {"professional_id": None, "team_id": int(team)}
+    raise Invalid("Give an email address or choose a team.")
+
+
+@authenticated
+async def add_grant(request: Request, user: Professional) -> Response:
+    form = await request.form()
+    child_id = path_id(request, "child_id")
+    try:
+        await grants.do_grant(
+            user,
+            child_id,
+            audit_context(request),
+            **await _holder(form),
+            expires_at=form_expiry(form),
+        )
+    except Invalid as error:
+        return await child_page(request, user, 422, grant_error=error.message)
+    return RedirectResponse(f"/children/{child_id}#team", status_code=303)
+
+
+@authenticated
+async def revoke_grant(request: Request, user: Professional) -> Response:
+    grant = await grants.do_revoke_grant(user, path_id(request, "grant_id"), audit_context(request))
+    return RedirectResponse(f"/children/{grant.child_id}#team", status_code=303)
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/login", login_form, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/children/{child_id}", show_child, methods=["GET"]),
+    Route("/children/{child_id}/posts", add_post, methods=["POST"]),
+    Route("/children/{child_id}/grants", add_grant, methods=["POST"]),
+    Route("/grants/{grant_id}/revoke", revoke_grant, methods=["POST"]),
+]

@@ -1,0 +1,68 @@
+"""One frozen Settings object, read once from JIGSAW_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from starlette.config import Config
+from starlette.datastructures import Secret
+
+DEMO_SECRET = "jigsaw-demo-secret-not-for-production"  # noqa: S105 - refused outside demo
+
+
+class SettingsError(ValueError):
+    """The environment asks for something unsafe or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    secret_key: Secret
+    demo: bool = False
+    https: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    session_idle: timedelta = timedelta(minutes=30)
+    session_absolute: timedelta = timedelta(hours=12)
+    page_size: int = 20
+
+    @property
+    def session_cookie(self) -> str:
+        # The __Host- prefix pins the cookie to this exact origin over https.
+        return "__Host-jigsaw_session" if self.https else "jigsaw_session"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _default_database_url(data_dir: Path) -> str:
+    return f"sqlite://{data_dir / 'jigsaw.sqlite3'}"
+
+
+def load_settings(environ: dict[str, str] | None = None, *, demo: bool | None = None) -> Settings:
+    """Read settings from the environment; refuse the demo secret unless in demo mode."""
+    config = Config(environ=environ if environ is not None else dict(os.environ))
+    data_dir = Path(config("JIGSAW_DATA_DIR", default=".data")).resolve()
+    is_demo = demo if demo is not None else config("JIGSAW_DEMO", cast=bool, default=False)
+    secret = Secret(config("JIGSAW_SECRET_KEY", default=DEMO_SECRET))
+    if str(secret) == DEMO_SECRET and not is_demo:
+        raise SettingsError(
+            "JIGSAW_SECRET_KEY must be set (a long random string) outside demo mode"
+        )
+    origins = config("JIGSAW_ALLOWED_ORIGINS", default="")
+    return Settings(
+        database_url=config("JIGSAW_DATABASE_URL", default=_default_database_url(data_dir)),
+        data_dir=data_dir,
+        secret_key=secret,
+        demo=is_demo,
+        https=config("JIGSAW_HTTPS", cast=bool, default=False),
+        allowed_origins=tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip()),
+        session_idle=timedelta(minutes=config("JIGSAW_SESSION_IDLE_MINUTES", cast=int, default=30)),
+        session_absolute=timedelta(
+            hours=config("JIGSAW_SESSION_ABSOLUTE_HOURS", cast=int, default=12)
+        ),
+    )
