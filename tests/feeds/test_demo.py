@@ -1,0 +1,206 @@
+"""The demo data: realistic enough to show the product, and never breaking its own rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+from feeds.db import tortoise_config
+from feeds.demo import DemoSummary, database_is_empty, seed_demo
+from feeds.models import (
+    Agency,
+    Child,
+    Grant,
+    Post,
+    PostKind,
+    Professional,
+    Role,
+    Sector,
+    Team,
+    TeamMember,
+)
+from feeds.passwords import verify_password
+
+PASSWORD = "correct horse battery staple"
+NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
+MANDATORY = {
+    "admin@demo.jigsaw.test": Role.ADMIN,
+    "manager@demo.jigsaw.test": Role.MANAGER,
+    "practitioner@demo.jigsaw.test": Role.PRACTITIONER,
+    "healthvisitor@demo.jigsaw.test": Role.PRACTITIONER,
+    "teacher@demo.jigsaw.test": Role.PRACTITIONER,
+}
+
+
+async def open_database(path: Path) -> None:
+    """Migrate a fresh SQLite file and connect Tortoise to it."""
+    config = tortoise_config(f"sqlite://{path}")
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[DemoSummary]:
+    """A database seeded with the real clock, so 'now' is whenever the test runs."""
+    await open_database(tmp_path / "demo.db")
+    try:
+        yield await seed_demo(PASSWORD)
+    finally:
+        await Tortoise.close_connections()
+
+
+def active(grant: Grant, at: datetime) -> bool:
+    ends = [end for end in (grant.expires_at, grant.revoked_at) if end is not None]
+    return grant.created_at <= at and all(at < end for end in ends)
+
+
+async def visible_children(email: str, at: datetime) -> set[int]:
+    """Children a professional may see at `at`, directly or through a team."""
+    person = await Professional.get(email=email)
+    teams = await TeamMember.filter(professional=person).values_list("team_id", flat=True)
+    direct = await Grant.filter(professional=person)
+    via_team = await Grant.filter(team_id__in=list(teams))
+    return {g.child_id for g in [*direct, *via_team] if active(g, at)}
+
+
+async def test_counts_meet_the_minimums(demo: DemoSummary) -> None:
+    sectors = {agency.sector for agency in await Agency.all()}
+    assert sectors == set(Sector)
+    assert await Agency.all().count() == demo.agencies >= 5
+    assert await Professional.all().count() == demo.professionals >= 30
+    assert await Child.all().count() == demo.children == 80
+    assert await Grant.all().count() == demo.grants
+    assert await Post.all().count() == demo.posts
+    assert 3_000 <= demo.posts <= 6_000
+    assert await Child.filter(lead_professional_id=None).count() == 0
+
+
+async def test_every_team_has_a_manager(demo: DemoSummary) -> None:
+    teams = await Team.all()
+    assert len(teams) == demo.teams >= 3
+    for team in teams:
+        assert await TeamMember.filter(team=team, is_manager=True).exists(), team.name
+
+
+async def test_some_grants_expired_some_revoked_some_to_teams(demo: DemoSummary) -> None:
+    now = datetime.now(UTC)
+    assert await Grant.filter(expires_at__lt=now).count() >= 3
+    assert await Grant.filter(revoked_at__isnull=False, revoked_by_id__isnull=False).count() >= 3
+    assert await Grant.filter(team_id__isnull=False).count() >= 3
+
+
+async def test_mandatory_logins_have_their_role_and_the_password(demo: DemoSummary) -> None:
+    assert {login.email: login.role for login in demo.logins} == MANDATORY
+    for email, role in MANDATORY.items():
+        person = await Professional.get(email=email)
+        assert person.role == role
+        assert verify_password(person.password_hash, PASSWORD)
+    assert all(login.description for login in demo.logins)
+
+
+async def test_generated_people_have_agency_emails(demo: DemoSummary) -> None:
+    emails = [str(e) for e in await Professional.all().values_list("email", flat=True)]
+    others = [e for e in emails if e not in MANDATORY]
+    assert all(e.endswith(".demo.jigsaw.test") and "." in e.split("@")[0] for e in others)
+
+
+async def test_admin_has_no_access_to_any_child(demo: DemoSummary) -> None:
+    admin = await Professional.get(email="admin@demo.jigsaw.test")
+    assert not await Grant.filter(professional=admin).exists()
+    assert not await TeamMember.filter(professional=admin).exists()
+    assert not await Child.filter(lead_professional=admin).exists()
+
+
+async def test_manager_leads_children_and_their_team_has_a_grant(demo: DemoSummary) -> None:
+    manager = await Professional.get(email="manager@demo.jigsaw.test")
+    membership = await TeamMember.get(professional=manager)
+    assert membership.is_manager
+    assert await Grant.filter(team_id=membership.team_id).count() >= 3
+    assert await Child.filter(lead_professional=manager).count() >= 1
+
+
+async def test_every_author_had_a_grant_when_posting(demo: DemoSummary) -> None:
+    members: dict[int, set[int]] = defaultdict(set)
+    for team_id, person_id in await TeamMember.all().values_list("team_id", "professional_id"):
+        members[team_id].add(person_id)
+    grants: dict[int, list[Grant]] = defaultdict(list)
+    for grant in await Grant.all():
+        grants[grant.child_id].append(grant)
+    for post in await Post.all():
+        holders = [
+            g
+            for g in grants[post.child_id]
+            if active(g, post.created_at)
+            and (g.professional_id == post.author_id or post.author_id in members[g.team_id or 0])
+        ]
+        assert holders, f"post {post.id} by {post.author_id} without a grant"
+
+
+async def test_posts_are_short_past_and_spread_over_ninety_days(demo: DemoSummary) -> None:
+    now = datetime.now(UTC)
+    posts = await Post.all()
+    assert all(p.created_at.tzinfo is not None and p.created_at <= now for p in posts)
+    assert all(0 < len(p.body) <= 500 for p in posts)
+    # created_at is set explicitly; auto_now_add must keep it rather than stamp "now".
+    assert min(p.created_at for p in posts) < now - timedelta(days=80)
+    assert {p.kind for p in posts} == set(PostKind)
+    weekday = sum(1 for p in posts if p.created_at.weekday() < 5)
+    assert weekday > 0.85 * len(posts)
+
+
+async def test_several_children_have_a_recent_multi_agency_burst(demo: DemoSummary) -> None:
+    since = datetime.now(UTC) - timedelta(days=5)
+    agency_of = dict(await Professional.all().values_list("id", "agency_id"))
+    worried: dict[int, list[int]] = defaultdict(list)
+    kinds = [PostKind.HUNCH, PostKind.CONCERN]
+    for post in await Post.filter(created_at__gte=since, kind__in=kinds):
+        worried[post.child_id].append(agency_of[post.author_id])
+    bursts = {c for c, agencies in worried.items() if len(agencies) >= 3 <= len(set(agencies))}
+    assert len(bursts) >= 3
+    assert bursts & await visible_children("practitioner@demo.jigsaw.test", datetime.now(UTC))
+
+
+async def test_practitioner_and_health_visitor_caseloads_overlap_but_differ(
+    demo: DemoSummary,
+) -> None:
+    now = datetime.now(UTC)
+    social = await visible_children("practitioner@demo.jigsaw.test", now)
+    health = await visible_children("healthvisitor@demo.jigsaw.test", now)
+    teacher = await visible_children("teacher@demo.jigsaw.test", now)
+    assert 10 <= len(social) <= 20
+    assert health and teacher
+    assert social != health and social != teacher
+    assert social & (health | teacher)
+
+
+async def test_refuses_to_seed_twice(demo: DemoSummary) -> None:
+    assert not await database_is_empty()
+    with pytest.raises(RuntimeError):
+        await seed_demo(PASSWORD)
+
+
+async def seed_fresh(path: Path, progress: list[tuple[str, int, int]]) -> list[str]:
+    await open_database(path)
+    try:
+        assert await database_is_empty()
+        await seed_demo(PASSWORD, now=NOW, seed=3, progress=lambda *a: progress.append(a))
+        bodies = await Post.all().order_by("id").values_list("body", flat=True)
+        return [str(body) for body in bodies]
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_same_seed_gives_the_same_posts(tmp_path: Path) -> None:
+    first: list[tuple[str, int, int]] = []
+    bodies = await seed_fresh(tmp_path / "one.db", first)
+    assert bodies == await seed_fresh(tmp_path / "two.db", [])
+    stage, done, total = first[-1]
+    assert (stage, done, total) == ("posts", len(bodies), len(bodies))
+    assert sum(1 for s, _, _ in first if s == "posts") >= len(bodies) // 500
