@@ -33,6 +33,10 @@ class LoginThrottled(Exception):
     """Too many recent failures for this account or address."""
 
 
+class LoginFailed(Invalid):
+    """Wrong email or password: one message for both (401), so emails cannot be probed."""
+
+
 def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -69,7 +73,7 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     )
     if user is None or not ok:
         await audit.record("login", ctx, actor_email=address, outcome="failed")
-        raise Invalid("Email or password is not right.")
+        raise LoginFailed("Email or password is not right.")
     if needs_rehash(user.password_hash):
         user.password_hash = await run_in_threadpool(hash_password, secret)
         await user.save(update_fields=["password_hash"])

@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from server.auth import LoginThrottled
+from server.auth import LoginFailed, LoginThrottled
 from server.endpoints import NotAuthenticated
 from server.middleware import SECURITY_HEADERS
 
@@ -61,6 +61,11 @@ async def not_authenticated(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
+async def login_failed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginFailed)
+    return error_response(request, 401, exc.message)
+
+
 async def throttled(request: Request, exc: Exception) -> Response:
     return error_response(request, 429, "Too many failed logins: wait 15 minutes and try again.")
 
@@ -89,6 +94,7 @@ EXCEPTION_HANDLERS = {
     DomainError: domain_error,
     NotAuthenticated: not_authenticated,
     LoginThrottled: throttled,
+    LoginFailed: login_failed,
     HTTPException: http_error,
     DBConnectionError: database_down,
     OperationalError: database_down,

@@ -1,0 +1,28 @@
+"""The audit log is append-only in the database itself, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from tortoise.exceptions import BaseORMException
+
+from feeds import audit
+from feeds.audit import AuditContext
+from feeds.models import AuditRecord
+
+
+async def test_audit_rows_cannot_be_updated_or_deleted(app: Starlette) -> None:
+    record = await audit.record("feed.read", AuditContext(ip="10.0.0.1"), child_id=7)
+    with pytest.raises(BaseORMException):
+        await AuditRecord.filter(id=record.id).update(outcome="denied")
+    with pytest.raises(BaseORMException):
+        await AuditRecord.filter(id=record.id).delete()
+    kept = await AuditRecord.get(id=record.id)
+    assert kept.outcome == "ok"
+
+
+async def test_control_characters_cannot_forge_audit_lines(app: Starlette) -> None:
+    record = await audit.record(
+        "login", AuditContext(ip="1.2.3.4\nFAKE"), actor_email="a@b.c\r\nlogin ok admin"
+    )
+    assert "\n" not in record.actor_email and "\n" not in record.ip

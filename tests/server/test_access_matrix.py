@@ -1,0 +1,203 @@
+"""Every route x every kind of actor -> the status it must get (TRUST: deny by default).
+
+Adding a route without adding it to ROUTES (child-scoped) or OPEN_ROUTES fails
+test_every_route_is_in_the_matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from feeds.models import Child, Post, PostKind, Professional, Role
+from server.auth import issue_token
+from tests.conftest import Factory
+
+ACTORS = [
+    "anonymous",
+    "no_grant",
+    "expired",
+    "revoked",
+    "team",
+    "direct",
+    "lead",
+    "manager",
+    "admin",
+]
+HIDDEN = {"no_grant": 404, "expired": 404, "revoked": 404, "admin": 404}
+
+
+def expect(
+    anonymous: int, allowed: int, *, practitioner: int | None = None, lead: int | None = None
+) -> dict[str, int]:
+    """Hidden actors get 404; `practitioner` overrides team/direct, `lead` the lead."""
+    plain = allowed if practitioner is None else practitioner
+    return {
+        "anonymous": anonymous,
+        **HIDDEN,
+        "team": plain,
+        "direct": plain,
+        "lead": plain if lead is None else lead,
+        "manager": allowed,
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # {child}, {grant}, {post} are filled per call
+    expected: dict[str, int]
+    body: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
+
+
+ROUTES = [
+    Case("GET", "/api/v1/children/{child}", expect(401, 200)),
+    Case("GET", "/api/v1/children/{child}/posts", expect(401, 200)),
+    Case(
+        "POST",
+        "/api/v1/children/{child}/posts",
+        expect(401, 201),
+        body={"kind": "update", "body": "seen at school"},
+    ),
+    Case("GET", "/api/v1/children/{child}/grants", expect(401, 200)),
+    Case(
+        "POST",
+        "/api/v1/children/{child}/grants",
+        expect(401, 201, practitioner=403, lead=201),
+        body={"professional_id": "{other}"},
+    ),
+    Case("DELETE", "/api/v1/grants/{grant}", expect(401, 200, practitioner=403, lead=200)),
+    Case("PATCH", "/api/v1/posts/{post}", expect(401, 403), body={"kind": "update", "body": "x"}),
+    Case("DELETE", "/api/v1/posts/{post}", expect(401, 204, practitioner=403)),
+    Case("GET", "/children/{child}", expect(303, 200)),
+    Case(
+        "POST",
+        "/children/{child}/posts",
+        expect(303, 303),
+        form={"kind": "hunch", "body": "dad's car outside again"},
+    ),
+    Case(
+        "POST",
+        "/children/{child}/grants",
+        expect(303, 303, practitioner=403, lead=303),
+        form={"email": "{other_email}"},
+    ),
+    Case("POST", "/grants/{grant}/revoke", expect(303, 303, practitioner=403, lead=303)),
+]
+
+# Routes that touch no particular child: (method, path) -> policy they must declare.
+OPEN_ROUTES = {
+    ("GET", "/healthz"): "public",
+    ("GET", "/api/v1/openapi.json"): "public",
+    ("POST", "/api/v1/auth/login"): "public",
+    ("POST", "/api/v1/auth/logout"): "public",
+    ("POST", "/api/v1/auth/logout-everywhere"): "authenticated",
+    ("POST", "/api/v1/auth/tokens"): "public",
+    ("GET", "/api/v1/auth/tokens"): "authenticated",
+    ("DELETE", "/api/v1/auth/tokens/{token_id}"): "authenticated",
+    ("GET", "/api/v1/me"): "authenticated",
+    ("GET", "/api/v1/children"): "authenticated",
+    ("GET", "/"): "authenticated",
+    ("GET", "/login"): "public",
+    ("POST", "/login"): "public",
+    ("POST", "/logout"): "public",
+}
+
+PLACEHOLDERS = {"{child}": "{child_id}", "{grant}": "{grant_id}", "{post}": "{post_id}"}
+
+
+def _route_key(case: Case) -> tuple[str, str]:
+    path = case.path
+    for short, name in PLACEHOLDERS.items():
+        path = path.replace(short, name)
+    return case.method, path
+
+
+def test_every_route_is_in_the_matrix_and_declares_a_policy(app: Starlette) -> None:
+    declared = {_route_key(case) for case in ROUTES} | set(OPEN_ROUTES)
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if not isinstance(route, Route):
+            continue
+        for method in (route.methods or set()) - {"HEAD"}:
+            found.add((method, route.path))
+            assert getattr(route.endpoint, "policy", None) in {"public", "authenticated"}, route
+            expected_policy = OPEN_ROUTES.get((method, route.path), "authenticated")
+            assert route.endpoint.policy == expected_policy, (method, route.path)
+    assert found == declared
+
+
+@dataclass
+class World:
+    child: Child
+    author: Professional  # wrote the posts the actors try to change
+    other: Professional  # someone an actor may try to grant access to
+    tokens: dict[str, str]
+
+
+async def build_world(make: Factory) -> World:
+    child_lead = await make.professional()
+    child = await make.child(lead=child_lead)
+    author = await make.practitioner(grants=[child])
+    other = await make.professional()
+    actors: dict[str, Professional] = {"lead": child_lead}
+    await make.grant(child, professional=child_lead)
+    for name in ("no_grant", "expired", "revoked", "team", "direct"):
+        actors[name] = await make.professional()
+    actors["manager"] = await make.professional(role=Role.MANAGER)
+    actors["admin"] = await make.professional(role=Role.ADMIN)
+    await make.grant(child, professional=actors["expired"], expired=True)
+    await make.grant(child, professional=actors["revoked"], revoked=True)
+    await make.grant(child, professional=actors["direct"])
+    team = await make.team(members=[actors["team"]], managers=[actors["manager"]])
+    await make.grant(child, team=team)
+    tokens = {name: (await issue_token(person, "matrix"))[1] for name, person in actors.items()}
+    return World(child, author, other, tokens)
+
+
+async def _fill(case: Case, world: World, make: Factory) -> tuple[str, dict[str, Any]]:
+    """The concrete URL and body for one call, with fresh targets so calls don't interfere."""
+    values = {
+        "child": str(world.child.id),
+        "other": str(world.other.id),
+        "other_email": world.other.email,
+    }
+    if "{grant}" in case.path:
+        values["grant"] = str((await make.grant(world.child, professional=world.other)).id)
+    if "{post}" in case.path:
+        post = await Post.create(
+            child=world.child, author=world.author, kind=PostKind.UPDATE, body="original"
+        )
+        values["post"] = str(post.id)
+    path = case.path.format(**values)
+    kwargs: dict[str, Any] = {}
+    if case.body is not None:
+        kwargs["json"] = {
+            k: (int(v.format(**values)) if isinstance(v, str) and v.startswith("{") else v)
+            for k, v in case.body.items()
+        }
+    if case.form is not None:
+        kwargs["data"] = {k: v.format(**values) for k, v in case.form.items()}
+    return path, kwargs
+
+
+@pytest.mark.parametrize("case", ROUTES, ids=lambda c: f"{c.method} {c.path}")
+async def test_route_answers_each_actor_as_the_policy_says(
+    case: Case, client: httpx.AsyncClient, make: Factory
+) -> None:
+    world = await build_world(make)
+    got: dict[str, int] = {}
+    for actor in ACTORS:
+        path, kwargs = await _fill(case, world, make)
+        headers = {} if actor == "anonymous" else {"authorization": f"Bearer {world.tokens[actor]}"}
+        response = await client.request(case.method, path, headers=headers, **kwargs)
+        got[actor] = response.status_code
+        if response.status_code == 404:
+            assert world.child.display_name not in response.text
+    assert got == case.expected

@@ -1,0 +1,156 @@
+"""Bad input anywhere gets a 4xx with a clear JSON message: never a 500 or a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from feeds.models import Role
+from tests.conftest import Factory, api_login
+
+LONG = "x" * 501
+POSTS = "/api/v1/children/{child}/posts"
+GRANTS = "/api/v1/children/{child}/grants"
+
+CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
+    (
+        "POST",
+        "/api/v1/auth/login",
+        {"content": b"{not json", "headers": {"content-type": "application/json"}},
+        422,
+        "not valid JSON",
+    ),
+    (
+        "POST",
+        "/api/v1/auth/login",
+        {"content": b"email=a", "headers": {"content-type": "text/plain"}},
+        422,
+        "Content-Type: application/json",
+    ),
+    ("POST", "/api/v1/auth/login", {"json": [1, 2]}, 422, "JSON object"),
+    ("POST", "/api/v1/auth/login", {"json": {"email": 5, "password": "x"}}, 422, "email"),
+    ("POST", "/api/v1/auth/login", {"json": {"email": "a@b.c"}}, 422, "password"),
+    (
+        "POST",
+        "/api/v1/auth/login",
+        {"json": {"email": "a" * 300 + "@x", "password": "p"}},
+        422,
+        "email",
+    ),
+    ("POST", "/api/v1/auth/tokens", {"json": {"email": "a@b.c", "password": "p"}}, 422, "name"),
+    (
+        "POST",
+        "/api/v1/auth/tokens",
+        {"json": {"email": "a@b.c", "password": "p", "name": "n" * 101}},
+        422,
+        "name",
+    ),
+    ("POST", POSTS, {"json": {"kind": "gossip", "body": "hi"}}, 422, "kind must be one of"),
+    ("POST", POSTS, {"json": {"body": "hi"}}, 422, "kind"),
+    ("POST", POSTS, {"json": {"kind": "update", "body": "   "}}, 422, "empty"),
+    ("POST", POSTS, {"json": {"kind": "update", "body": LONG}}, 422, "at most 500"),
+    ("POST", POSTS, {"json": {"kind": "update", "body": 42}}, 422, "text"),
+    ("POST", POSTS, {"json": {"kind": "update", "body": "x" * 70_000}}, 422, "too large"),
+    (
+        "POST",
+        POSTS,
+        {"json": {"kind": "update", "body": "hi"}, "headers": {"idempotency-key": "k" * 200}},
+        422,
+        "Idempotency-Key",
+    ),
+    (
+        "POST",
+        "/api/v1/children/999999/posts",
+        {"json": {"kind": "update", "body": "x"}},
+        404,
+        "No such child",
+    ),
+    (
+        "POST",
+        "/api/v1/children/abc/posts",
+        {"json": {"kind": "update", "body": "x"}},
+        404,
+        "No such child",
+    ),
+    ("GET", "/api/v1/children/99999999999999999999999", {}, 404, "No such child"),
+    ("GET", POSTS + "?limit=0", {}, 422, "limit"),
+    ("GET", POSTS + "?limit=101", {}, 422, "limit"),
+    ("GET", POSTS + "?limit=ten", {}, 422, "limit"),
+    ("GET", POSTS + "?before=-3", {}, 422, "before"),
+    ("PATCH", "/api/v1/posts/424242", {"json": {"kind": "update", "body": "x"}}, 404, "No such"),
+    ("DELETE", "/api/v1/posts/nope", {}, 404, "No such"),
+    ("POST", GRANTS, {"json": {}}, 422, "exactly one"),
+    ("POST", GRANTS, {"json": {"professional_id": 1, "team_id": 1}}, 422, "exactly one"),
+    ("POST", GRANTS, {"json": {"professional_id": "7"}}, 422, "professional_id"),
+    ("POST", GRANTS, {"json": {"professional_id": True}}, 422, "professional_id"),
+    ("POST", GRANTS, {"json": {"professional_id": 987654}}, 422, "No such active professional"),
+    ("POST", GRANTS, {"json": {"team_id": 987654}}, 422, "No such team"),
+    (
+        "POST",
+        GRANTS,
+        {"json": {"professional_id": "{other}", "expires_at": "tomorrow"}},
+        422,
+        "ISO 8601",
+    ),
+    (
+        "POST",
+        GRANTS,
+        {"json": {"professional_id": "{other}", "expires_at": "2020-01-01T00:00:00+00:00"}},
+        422,
+        "future",
+    ),
+    (
+        "POST",
+        GRANTS,
+        {"json": {"professional_id": "{other}", "expires_at": "2099-01-01T00:00:00"}},
+        422,
+        "time zone",
+    ),
+    ("DELETE", "/api/v1/grants/31337", {}, 404, "No such grant"),
+    ("DELETE", "/api/v1/auth/tokens/abc", {}, 404, "No such token"),
+    ("PUT", "/api/v1/me", {}, 405, "not allowed"),
+    ("GET", "/api/v1/nothing-here", {}, 404, "Not found"),
+    (
+        "POST",
+        POSTS,
+        {"content": b"--x\r\n", "headers": {"content-type": "multipart/form-data"}},
+        415,
+        "JSON",
+    ),
+]
+
+
+def _fill(value: Any, ids: dict[str, Any]) -> Any:
+    if isinstance(value, str) and value == "{other}":
+        return ids["other"]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "message"),
+    CASES,
+    ids=[f"{c[0]} {c[1]} {i}" for i, c in enumerate(CASES)],
+)
+async def test_bad_input_gets_a_clear_4xx(
+    client: httpx.AsyncClient,
+    make: Factory,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    message: str,
+) -> None:
+    child = await make.child()
+    other = await make.professional()
+    manager = await make.practitioner(grants=[child], role=Role.MANAGER)
+    await api_login(client, manager.email)
+    url = path.format(child=child.id)
+    response = await client.request(method, url, **_fill(kwargs, {"other": other.id}))
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert message in error["message"]
+    assert "Traceback" not in response.text and "SELECT" not in response.text

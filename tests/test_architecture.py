@@ -1,0 +1,39 @@
+"""The dependency direction of docs/architecture.md, checked on every run."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = {"feeds": {"server", "search"}, "search": {"server"}}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_does_not_import_upward(package: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[package])
+        for path in (ROOT / package).rglob("*.py")
+        if imported_packages(path) & FORBIDDEN[package]
+    }
+    assert offenders == {}
+
+
+def test_feeds_does_not_depend_on_the_web_framework() -> None:
+    offenders = [
+        str(p) for p in (ROOT / "feeds").rglob("*.py") if "starlette" in imported_packages(p)
+    ]
+    assert offenders == []
