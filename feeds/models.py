@@ -276,3 +276,65 @@ class SearchOutbox(Model):
 
     class Meta:
         table = "search_outbox"
+
+
+class Follow(Model):
+    """A professional or a team following a child's feed (team follows cover every member)."""
+
+    id = fields.IntField(primary_key=True)
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="follows", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    professional: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="follows", null=True, on_delete=fields.RESTRICT
+    )
+    professional_id: int | None
+    team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
+        "feeds.Team", related_name="follows", null=True, on_delete=fields.RESTRICT
+    )
+    team_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "follow"
+        unique_together = (("child", "professional"), ("child", "team"))
+
+
+class Acknowledgement(Model):
+    """A professional marking a post (usually a hunch or concern) as seen."""
+
+    id = fields.IntField(primary_key=True)
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "feeds.Post", related_name="acknowledgements", on_delete=fields.RESTRICT
+    )
+    post_id: int
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="acknowledgements", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "acknowledgement"
+        unique_together = (("post", "professional"),)
+
+
+class Notification(Model):
+    """One item in a professional's inbox (a mention, or a post on a followed child)."""
+
+    id = fields.BigIntField(primary_key=True)
+    recipient: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="notifications", on_delete=fields.RESTRICT
+    )
+    recipient_id: int
+    kind = fields.CharField(max_length=32)
+    child_id = fields.IntField(null=True)
+    post_id = fields.IntField(null=True)
+    actor_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    read_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notification"
+        indexes = (("recipient_id", "read_at"),)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from tortoise import Tortoise
-from tortoise.migrations.api import migrate
+from starlette.applications import Starlette
 
-from feeds.db import tortoise_config
 from feeds.demo import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
@@ -38,22 +34,10 @@ MANDATORY = {
 }
 
 
-async def open_database(path: Path) -> None:
-    """Migrate a fresh SQLite file and connect Tortoise to it."""
-    config = tortoise_config(f"sqlite://{path}")
-    await migrate(config=config)
-    await Tortoise.close_connections()
-    await Tortoise.init(config=config)
-
-
 @pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[DemoSummary]:
-    """A database seeded with the real clock, so 'now' is whenever the test runs."""
-    await open_database(tmp_path / "demo.db")
-    try:
-        yield await seed_demo(PASSWORD)
-    finally:
-        await Tortoise.close_connections()
+async def demo(app: Starlette) -> DemoSummary:
+    """The test database (SQLite or PostgreSQL) seeded with the real clock."""
+    return await seed_demo(PASSWORD)
 
 
 def active(grant: Grant, at: datetime) -> bool:
@@ -186,21 +170,24 @@ async def test_refuses_to_seed_twice(demo: DemoSummary) -> None:
         await seed_demo(PASSWORD)
 
 
-async def seed_fresh(path: Path, progress: list[tuple[str, int, int]]) -> list[str]:
-    await open_database(path)
-    try:
-        assert await database_is_empty()
-        await seed_demo(PASSWORD, now=NOW, seed=3, progress=lambda *a: progress.append(a))
-        bodies = await Post.all().order_by("id").values_list("body", flat=True)
-        return [str(body) for body in bodies]
-    finally:
-        await Tortoise.close_connections()
+async def wipe() -> None:
+    """Empty the tables the seeder fills, children before parents."""
+    for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
+        await model.all().delete()
 
 
-async def test_same_seed_gives_the_same_posts(tmp_path: Path) -> None:
+async def seed_fresh(progress: list[tuple[str, int, int]]) -> list[str]:
+    await wipe()
+    assert await database_is_empty()
+    await seed_demo(PASSWORD, now=NOW, seed=3, progress=lambda *a: progress.append(a))
+    bodies = await Post.all().order_by("id").values_list("body", flat=True)
+    return [str(body) for body in bodies]
+
+
+async def test_same_seed_gives_the_same_posts(app: Starlette) -> None:
     first: list[tuple[str, int, int]] = []
-    bodies = await seed_fresh(tmp_path / "one.db", first)
-    assert bodies == await seed_fresh(tmp_path / "two.db", [])
+    bodies = await seed_fresh(first)
+    assert bodies == await seed_fresh([])
     stage, done, total = first[-1]
     assert (stage, done, total) == ("posts", len(bodies), len(bodies))
     assert sum(1 for s, _, _ in first if s == "posts") >= len(bodies) // 500
