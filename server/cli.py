@@ -11,6 +11,8 @@ import click
 from tortoise import Tortoise
 
 from feeds.db import migrate_database, tortoise_config
+from feeds.errors import DomainError
+from feeds.models import Role, Sector
 from server.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -37,7 +39,11 @@ def run_with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
         finally:
             await Tortoise.close_connections()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        # Bad input (a duplicate email, a short password): a message, not a traceback.
+        raise click.ClickException(error.message) from None
 
 
 @click.group()
@@ -140,10 +146,15 @@ def serve(host: str, port: int, workers: int, demo_mode: bool) -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--agency", required=True, help="Agency name (created if new).")
-@click.option("--sector", default="social_care", show_default=True)
+@click.option(
+    "--sector",
+    type=click.Choice([sector.value for sector in Sector]),
+    default=Sector.SOCIAL_CARE.value,
+    show_default=True,
+)
 @click.option(
     "--role",
-    type=click.Choice(["practitioner", "manager", "admin"]),
+    type=click.Choice([role.value for role in Role]),
     default="practitioner",
     show_default=True,
 )

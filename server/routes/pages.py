@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 from feeds import grants, posting, reading
 from feeds.access import may_manage_grants_of
 from feeds.errors import Invalid
-from feeds.models import Professional, Team
+from feeds.models import PostKind, Professional, Team
 from feeds.views import child_view, grant_view, me_view, post_view
 from server import auth, cookies
 from server.endpoints import (
@@ -36,10 +36,16 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> Re
 
 
 def safe_next(target: str | None) -> str:
-    """Only local paths, so the login form cannot redirect to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Only local paths, so the login form cannot redirect to another site.
+
+    Browsers treat a backslash as a slash and drop tabs and newlines, so "/\\evil" and
+    "/<TAB>/evil" would become "//evil": refuse those characters outright.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ch.isspace() or not ch.isprintable() for ch in target):
+        return "/"
+    return target
 
 
 @public
@@ -111,7 +117,7 @@ async def child_page(
         team=[grant_view(g) for g in team],
         can_manage=can_manage,
         teams=teams,
-        kinds=[k for k in ("update", "hunch", "concern", "visit", "positive")],
+        kinds=[kind.value for kind in PostKind],
         idempotency_key=secrets.token_urlsafe(16),
         **extra,
     )
@@ -137,7 +143,12 @@ async def add_post(request: Request, user: Professional) -> Response:
         )
     except Invalid as error:
         return await child_page(
-            request, user, 422, post_error=error.message, draft=str(form.get("body", ""))[:2000]
+            request,
+            user,
+            422,
+            post_error=error.message,
+            draft=str(form.get("body", ""))[:2000],
+            selected_kind=str(form.get("kind", "")),
         )
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 

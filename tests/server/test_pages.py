@@ -1,0 +1,537 @@
+"""The HTML app, driven like a browser without JavaScript: forms, cookies, redirects."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from feeds.audit import AuditContext
+from feeds.clock import utcnow
+from feeds.models import Child, Grant, Post, Professional, Role
+from feeds.posting import do_create_post
+from tests.conftest import PASSWORD, Factory
+
+ORIGIN = {"origin": "http://testserver"}  # what a browser sends with a same-site form post
+CTX = AuditContext(ip="127.0.0.1", request_id="test")
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def hidden(page: str, name: str) -> str:
+    """The value of the first hidden input called `name` in a page."""
+    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', page)
+    assert match, f"no hidden {name} field in the page"
+    return html.unescape(match.group(1))
+
+
+async def token(client: httpx.AsyncClient, path: str) -> str:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    return hidden(page.text, "csrftoken")
+
+
+async def submit(
+    client: httpx.AsyncClient, page_path: str, action: str, **fields: str
+) -> httpx.Response:
+    """Load `page_path`, then post its CSRF token and `fields` to `action`, as a form."""
+    data = {"csrftoken": await token(client, page_path), **fields}
+    return await client.post(action, data=data, headers=ORIGIN)
+
+
+async def log_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, next_path: str = "/"
+) -> httpx.Response:
+    return await submit(client, "/login", "/login", email=email, password=password, next=next_path)
+
+
+async def logged_in(client: httpx.AsyncClient, person: Professional) -> None:
+    response = await log_in(client, person.email)
+    assert response.status_code == 303, response.text
+
+
+async def child_named(name: str, lead: Professional | None = None) -> Child:
+    reference = "R-" + re.sub(r"[^A-Z]", "", name.upper())
+    return await Child.create(display_name=name, reference=reference, lead_professional=lead)
+
+
+def session_set_cookie(response: httpx.Response) -> str:
+    cookies = [c for c in response.headers.get_list("set-cookie") if "jigsaw_session=" in c]
+    assert len(cookies) == 1, response.headers
+    return cookies[0]
+
+
+def assert_page_headers(response: httpx.Response) -> None:
+    csp = response.headers["content-security-policy"]
+    directives = dict(part.strip().partition(" ")[::2] for part in csp.split(";"))
+    assert "'unsafe-inline'" not in directives["script-src"]
+    assert "'unsafe-inline'" not in directives.get("style-src", "")
+    assert directives["frame-ancestors"] == "'none'"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-type"].startswith("text/html")
+
+
+# --- logging in and out ----------------------------------------------------------------
+
+
+async def test_login_form_has_csrf_field_and_sets_cookie(client: httpx.AsyncClient) -> None:
+    response = await client.get("/login?next=/children/3")
+    assert response.status_code == 200
+    assert hidden(response.text, "csrftoken")
+    assert hidden(response.text, "next") == "/children/3"
+    assert "csrftoken" in client.cookies
+    assert '<label for="email">' in response.text
+    assert '<label for="password">' in response.text
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in response.text
+    assert_page_headers(response)
+
+
+async def test_login_redirects_to_next_with_a_strict_session_cookie(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    person = await make.practitioner()
+    response = await log_in(client, person.email.upper(), next_path="/children/7")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/children/7"
+    cookie = session_set_cookie(response).lower()
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "path=/" in cookie
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert person.name in home.text
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_401_page(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    person = await make.practitioner()
+    wrong = await log_in(client, person.email, "not the password")
+    unknown = await log_in(client, "nobody@example.test", PASSWORD)
+    message = "Email or password is not right."
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert f'<p class="error" role="alert">{message}</p>' in response.text
+        assert "jigsaw_session" not in response.headers.get("set-cookie", "")
+        assert_page_headers(response)
+    assert f'value="{person.email}"' in wrong.text  # the email is kept for a retry
+    assert wrong.text.replace(person.email, "") == unknown.text.replace("nobody@example.test", "")
+
+
+async def test_login_without_csrf_token_is_refused(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    person = await make.practitioner()
+    await client.get("/login")  # has the cookie, but the form field is missing
+    response = await client.post(
+        "/login", data={"email": person.email, "password": PASSWORD}, headers=ORIGIN
+    )
+    assert response.status_code == 403
+    assert "jigsaw_session" not in response.headers.get("set-cookie", "")
+    forged = await client.post(
+        "/login",
+        data={"email": person.email, "password": PASSWORD, "csrftoken": "forged"},
+        headers=ORIGIN,
+    )
+    assert forged.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "javascript:alert(1)",
+    ],
+)
+async def test_login_next_cannot_leave_the_site(
+    client: httpx.AsyncClient, make: Factory, target: str
+) -> None:
+    person = await make.practitioner()
+    response = await log_in(client, person.email, next_path=target)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+async def test_login_form_does_not_echo_an_off_site_next(client: httpx.AsyncClient) -> None:
+    response = await client.get("/login", params={"next": "//evil.example"})
+    assert hidden(response.text, "next") == "/"
+    assert "evil.example" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/", "/children/1"])
+async def test_anonymous_pages_redirect_to_login(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next={path}"
+
+
+async def test_logout_ends_the_session_for_the_old_cookie(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    person = await make.practitioner()
+    login = await log_in(client, person.email)
+    raw = session_set_cookie(login).split(";")[0].split("=", 1)[1]
+    response = await submit(client, "/", "/logout")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login"
+    assert "jigsaw_session" not in client.cookies
+    client.cookies.set("jigsaw_session", raw)  # an attacker who kept the old cookie
+    replayed = await client.get("/")
+    assert replayed.status_code == 303
+    assert replayed.headers["location"].startswith("/login")
+
+
+# --- the caseload ----------------------------------------------------------------------
+
+
+async def test_home_lists_exactly_the_children_the_user_may_see(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    person = await make.practitioner()
+    team = await make.team(members=[person])
+    direct, via_team = await child_named("Amelia Hartwell"), await child_named("Bilal Osei")
+    hidden_child, revoked = await child_named("Cora Lindqvist"), await child_named("Dmitri Volkov")
+    expired = await child_named("Esme Quarrington")
+    await make.grant(direct, professional=person)
+    await make.grant(via_team, team=team)
+    await make.grant(revoked, professional=person, revoked=True)
+    await make.grant(expired, professional=person, expired=True)
+    await make.grant(hidden_child, professional=await make.practitioner())
+    await logged_in(client, person)
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert "Amelia Hartwell" in page.text
+    assert "Bilal Osei" in page.text
+    for name in ("Cora Lindqvist", "Dmitri Volkov", "Esme Quarrington"):
+        assert name not in page.text
+    assert f'href="/children/{direct.id}"' in page.text
+    assert f'href="/children/{hidden_child.id}"' not in page.text
+    assert "<h1>My children</h1>" in page.text
+    assert_page_headers(page)
+
+
+async def test_home_with_no_children_says_how_to_get_access(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    await logged_in(client, await make.practitioner())
+    page = await client.get("/")
+    assert "no children on your caseload" in page.text
+
+
+# --- a child's feed --------------------------------------------------------------------
+
+
+async def test_child_page_shows_posts_newest_first_and_pages_older_ones(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Freya Nakamura")
+    person = await make.practitioner(grants=[child])
+    for n in range(1, 26):
+        await do_create_post(person, child.id, "update", f"Visit note number {n:02d}.", CTX)
+    await logged_in(client, person)
+    first = await client.get(f"/children/{child.id}")
+    assert first.status_code == 200
+    assert "<h1>Freya Nakamura" in first.text
+    shown = re.findall(r"Visit note number (\d\d)\.", first.text)
+    assert shown == [f"{n:02d}" for n in range(25, 5, -1)]
+    older = re.search(r'href="(/children/\d+\?before=\d+)">Older posts<', first.text)
+    assert older, "no Older posts link on a full page"
+    second = await client.get(html.unescape(older.group(1)))
+    assert second.status_code == 200
+    assert re.findall(r"Visit note number (\d\d)\.", second.text) == ["05", "04", "03", "02", "01"]
+    assert "Older posts" not in second.text
+
+
+async def test_child_page_has_an_accessible_post_form(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Gideon Abara")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    page = await client.get(f"/children/{child.id}")
+    assert f'action="/children/{child.id}/posts"' in page.text
+    assert hidden(page.text, "idempotency_key")
+    assert '<label for="body">' in page.text
+    assert '<label for="kind"' in page.text
+    for kind in ("update", "hunch", "concern", "visit", "positive"):
+        assert f'<option value="{kind}"' in page.text
+
+
+async def test_posting_through_the_form_adds_to_the_feed(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Hana Whitlock")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    path = f"/children/{child.id}"
+    page = await client.get(path)
+    response = await client.post(
+        f"{path}/posts",
+        data={
+            "csrftoken": hidden(page.text, "csrftoken"),
+            "idempotency_key": hidden(page.text, "idempotency_key"),
+            "kind": "hunch",
+            "body": "Mum seemed very tired at the 10am visit.",
+        },
+        headers=ORIGIN,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == path
+    after = await client.get(path)
+    assert "Mum seemed very tired at the 10am visit." in after.text
+    assert 'class="post kind-hunch"' in after.text
+    post = await Post.get(child_id=child.id)
+    assert (post.author_id, post.kind) == (person.id, "hunch")
+
+
+async def test_the_same_idempotency_key_posted_twice_creates_one_post(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Ivo Petrakis")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    path = f"/children/{child.id}"
+    page = await client.get(path)
+    form = {
+        "csrftoken": hidden(page.text, "csrftoken"),
+        "idempotency_key": hidden(page.text, "idempotency_key"),
+        "kind": "update",
+        "body": "School says attendance is back to normal.",
+    }
+    for _ in range(2):
+        response = await client.post(f"{path}/posts", data=form, headers=ORIGIN)
+        assert response.status_code == 303
+    assert await Post.filter(child_id=child.id).count() == 1
+    after = await client.get(path)
+    assert after.text.count("School says attendance is back to normal.") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("   ", "Write something: the post is empty."),
+        ("x" * 501, "Posts are at most 500 characters (501 given)."),
+    ],
+)
+async def test_an_invalid_post_shows_the_message_and_keeps_the_draft(
+    client: httpx.AsyncClient, make: Factory, body: str, message: str
+) -> None:
+    child = await child_named("Jonah Ferreira")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    response = await submit(
+        client, f"/children/{child.id}", f"/children/{child.id}/posts", kind="concern", body=body
+    )
+    assert response.status_code == 422
+    assert f'role="alert">{html.escape(message)}</p>' in response.text
+    assert 'aria-invalid="true" aria-describedby="post-error"' in response.text
+    textarea = re.search(r"<textarea[^>]*>([^<]*)</textarea>", response.text)
+    assert textarea and textarea.group(1) == body
+    assert re.search(r'<option value="concern" selected', response.text)
+    assert await Post.filter(child_id=child.id).count() == 0
+    assert_page_headers(response)
+
+
+async def test_an_unknown_post_kind_is_refused(client: httpx.AsyncClient, make: Factory) -> None:
+    child = await child_named("Kezia Mbeki")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    response = await submit(
+        client,
+        f"/children/{child.id}",
+        f"/children/{child.id}/posts",
+        kind="gossip",
+        body="A real note.",
+    )
+    assert response.status_code == 422
+    assert "kind must be one of: update, hunch, concern, visit, positive." in response.text
+    assert "A real note." in response.text
+    assert await Post.filter(child_id=child.id).count() == 0
+
+
+async def test_posting_without_csrf_token_is_refused(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Lorcan Doyle")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    response = await client.post(
+        f"/children/{child.id}/posts", data={"kind": "update", "body": "hi"}, headers=ORIGIN
+    )
+    assert response.status_code == 403
+    assert await Post.filter(child_id=child.id).count() == 0
+
+
+async def test_post_bodies_are_escaped(client: httpx.AsyncClient, make: Factory) -> None:
+    child = await child_named("Mirela Constantin")
+    person = await make.practitioner(grants=[child])
+    await do_create_post(person, child.id, "update", "<script>alert(1)</script>", CTX)
+    await logged_in(client, person)
+    page = await client.get(f"/children/{child.id}")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>alert(1)" not in page.text
+    assert "<script" not in page.text  # no inline scripts at all (CSP forbids them)
+    assert "style=" not in page.text
+
+
+async def test_a_hidden_child_looks_exactly_like_a_missing_one(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    secret = await child_named("Nadia Okonkwo-Reyes")
+    await make.grant(secret, professional=await make.practitioner())
+    person = await make.practitioner()
+    await logged_in(client, person)
+    hidden_page = await client.get(f"/children/{secret.id}")
+    missing_page = await client.get(f"/children/{secret.id + 1000}")
+    for response in (hidden_page, missing_page):
+        assert response.status_code == 404
+        assert "Nadia" not in response.text
+        assert secret.reference not in response.text
+        assert "<h1>Not found</h1>" in response.text
+        assert_page_headers(response)
+    assert hidden_page.text == missing_page.text
+    posted = await submit(client, "/", f"/children/{secret.id}/posts", kind="update", body="probe")
+    assert posted.status_code == 404
+    assert "Nadia" not in posted.text
+    assert await Post.filter(child_id=secret.id).count() == 0
+
+
+async def test_error_pages_show_who_is_logged_in(client: httpx.AsyncClient, make: Factory) -> None:
+    person = await make.practitioner()
+    await person.fetch_related("agency")
+    await logged_in(client, person)
+    response = await client.get("/children/999999")
+    assert response.status_code == 404
+    assert f"{person.name} · {person.agency.name}" in response.text
+    assert "&lt;Agency" not in response.text
+
+
+async def test_a_non_numeric_child_id_is_a_404_page(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    await logged_in(client, await make.practitioner())
+    response = await client.get("/children/abc")
+    assert response.status_code == 404
+    assert_page_headers(response)
+
+
+# --- the team around the child ---------------------------------------------------------
+
+
+async def test_team_around_the_child_lists_holders_with_agency_and_since(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Orla Brennan")
+    person = await make.practitioner(grants=[child], name="Priya Raman", job_title="Midwife")
+    team = await make.team()
+    await make.grant(child, team=team)
+    await make.grant(
+        child, professional=await make.practitioner(name="Quentin Revoked"), revoked=True
+    )
+    await person.fetch_related("agency")
+    await team.fetch_related("agency")
+    await logged_in(client, person)
+    page = await client.get(f"/children/{child.id}")
+    section = page.text.split('id="team"', 1)[1]
+    today = utcnow().date().isoformat()
+    assert "Priya Raman" in section
+    assert f"Midwife, {person.agency.name} · since {today}" in section
+    assert f"{team.name}</strong> (team)" in section
+    assert f"{team.agency.name} · since {today}" in section
+    assert "Quentin Revoked" not in section
+
+
+async def test_a_practitioner_sees_no_grant_form_and_cannot_grant_or_revoke(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Rhys Gallagher")
+    person = await make.practitioner(grants=[child])
+    other = await make.practitioner()
+    their_grant = await Grant.get(child_id=child.id, professional_id=person.id)
+    await logged_in(client, person)
+    path = f"/children/{child.id}"
+    page = await client.get(path)
+    assert f'action="{path}/grants"' not in page.text
+    assert "/revoke" not in page.text
+    granted = await submit(client, path, f"{path}/grants", email=other.email)
+    assert granted.status_code == 403
+    assert "Only the lead professional or a manager" in granted.text
+    assert_page_headers(granted)
+    revoked = await submit(client, path, f"/grants/{their_grant.id}/revoke")
+    assert revoked.status_code == 403
+    assert await Grant.filter(child_id=child.id).count() == 1
+    await their_grant.refresh_from_db()
+    assert their_grant.revoked_at is None
+
+
+@pytest.mark.parametrize("who", ["lead", "manager"])
+async def test_a_lead_or_manager_grants_by_email_and_team_and_revokes(
+    client: httpx.AsyncClient, make: Factory, who: str
+) -> None:
+    child = await child_named("Saoirse Lindgren")
+    if who == "lead":
+        boss = await make.practitioner(grants=[child])
+        child.lead_professional_id = boss.id
+        await child.save(update_fields=["lead_professional_id"])
+    else:
+        boss = await make.practitioner(grants=[child], role=Role.MANAGER)
+    newcomer = await make.practitioner(name="Tomasz Wojcik")
+    team = await make.team()
+    await logged_in(client, boss)
+    path = f"/children/{child.id}"
+    page = await client.get(path)
+    assert f'action="{path}/grants"' in page.text
+    assert '<label for="grant-email">' in page.text
+
+    by_email = await submit(client, path, f"{path}/grants", email=newcomer.email.upper())
+    assert by_email.status_code == 303
+    assert by_email.headers["location"] == f"{path}#team"
+    by_team = await submit(client, path, f"{path}/grants", team_id=str(team.id))
+    assert by_team.status_code == 303
+    after = await client.get(path)
+    assert "Tomasz Wojcik" in after.text
+    assert f"{team.name}</strong> (team)" in after.text
+    grant = await Grant.get(child_id=child.id, professional_id=newcomer.id)
+    assert grant.granted_by_id == boss.id
+    assert await Grant.filter(child_id=child.id, team_id=team.id, revoked_at=None).exists()
+
+    revoked = await submit(client, path, f"/grants/{grant.id}/revoke")
+    assert revoked.status_code == 303
+    await grant.refresh_from_db()
+    assert grant.revoked_at is not None and grant.revoked_by_id == boss.id
+    final = await client.get(path)
+    assert "Tomasz Wojcik" not in final.text.split('id="team"', 1)[1]
+
+
+async def test_granting_to_an_unknown_email_shows_an_error(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Ulla Sorensen")
+    boss = await make.practitioner(grants=[child], role=Role.MANAGER)
+    await logged_in(client, boss)
+    path = f"/children/{child.id}"
+    response = await submit(client, path, f"{path}/grants", email="ghost@example.test")
+    assert response.status_code == 422
+    assert '<p class="error" role="alert">Nobody with that email address.</p>' in response.text
+    empty = await submit(client, path, f"{path}/grants")
+    assert empty.status_code == 422
+    assert "Give an email address or choose a team." in empty.text
+    past = await submit(
+        client,
+        path,
+        f"{path}/grants",
+        email=boss.email,
+        expires_on=(utcnow() - timedelta(days=2)).date().isoformat(),
+    )
+    assert past.status_code == 422
+    assert await Grant.filter(child_id=child.id).count() == 1
