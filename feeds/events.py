@@ -1,24 +1,75 @@
 """The event log: written in the same transaction as the change it describes.
 
-Live updates and websocket replay read it in id order (see server/live.py).
+Live updates and websocket replay read it in id order (see server/live.py). On
+PostgreSQL each event also sends `NOTIFY jigsaw_events, '<id>'` inside the same
+transaction, so listeners in every worker hear of it exactly when it commits; the
+notification carries the id only, never child data. In one process (SQLite),
+`wake_listeners()` after the commit does the same job.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from feeds.models import Event
 
 POST_CREATED = "post.created"
 POST_EDITED = "post.edited"
 POST_REMOVED = "post.removed"
+POST_ACKNOWLEDGED = "post.acknowledged"
+MENTION = "mention"
+NOTIFICATION = "notification"
 GRANT_CHANGED = "grant.changed"
+FOLLOW_CHANGED = "follow.changed"
+VELOCITY_CHANGED = "velocity.changed"
+
+NOTIFY_CHANNEL = "jigsaw_events"
+
+_listeners: list[Callable[[], None]] = []
+
+
+def add_listener(callback: Callable[[], None]) -> None:
+    """Call `callback` (cheap, non-blocking) after any change that emitted events commits."""
+    _listeners.append(callback)
+
+
+def remove_listener(callback: Callable[[], None]) -> None:
+    if callback in _listeners:
+        _listeners.remove(callback)
+
+
+def wake_listeners() -> None:
+    """Tell in-process listeners that new events were committed."""
+    for callback in list(_listeners):
+        callback()
 
 
 async def emit(
     type_: str, payload: dict[str, Any], *, child_id: int | None, recipient_id: int | None = None
 ) -> Event:
-    """Append one event; its id orders it for replay."""
-    return await Event.create(
+    """Append one event (inside the caller's transaction); its id orders it for replay."""
+    event = await Event.create(
         type=type_, child_id=child_id, recipient_id=recipient_id, payload=payload
     )
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{int(event.id)}')")
+    return event
+
+
+def message(event: Event) -> dict[str, Any]:
+    """The JSON object a websocket client receives for one event."""
+    return {"id": event.id, "type": event.type, "child_id": event.child_id, "data": event.payload}
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[None]:
+    """A database transaction that wakes in-process listeners once it has committed."""
+    async with in_transaction():
+        yield
+    wake_listeners()

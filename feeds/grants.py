@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.transactions import in_transaction
-
 from feeds import audit, events
 from feeds.access import Action, active_grant_q, check_child_access
 from feeds.audit import AuditContext
@@ -47,7 +45,7 @@ async def do_grant(
     child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
     await _check_holder(professional_id, team_id)
     _check_expiry(expires_at)
-    async with in_transaction():
+    async with events.transaction():
         grant = await Grant.create(
             child=child,
             professional_id=professional_id,
@@ -73,7 +71,7 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
         raise NotFound("No such grant, or you do not have access to it.")
     await check_child_access(revoker, grant.child_id, Action.MANAGE_GRANTS)
     if grant.revoked_at is None:
-        async with in_transaction():
+        async with events.transaction():
             grant.revoked_at, grant.revoked_by_id = utcnow(), revoker.id
             await grant.save(update_fields=["revoked_at", "revoked_by_id"])
             detail = {

@@ -7,13 +7,13 @@ import hashlib
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from feeds import audit, events
 from feeds.access import Action, check_child_access
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
+from feeds.mentions import do_notify_mentions
 from feeds.models import Post, PostKind, PostRevision, Professional, Role, SearchOutbox
 from feeds.views import post_view
 
@@ -79,7 +79,7 @@ async def _insert_post(
     fingerprint: str,
     ctx: AuditContext,
 ) -> Post:
-    async with in_transaction():
+    async with events.transaction():
         post = await Post.create(
             child_id=child_id,
             author=author,
@@ -98,6 +98,7 @@ async def _insert_post(
         )
         await events.emit(events.POST_CREATED, dict(post_view(post)), child_id=child_id)
         await SearchOutbox.create(post_id=post.id, child_id=child_id, op="index")
+        await do_notify_mentions(post, author)
     return post
 
 
@@ -142,7 +143,7 @@ async def do_edit_post(
     if post.author_id != editor.id or post.removed_at:
         raise Forbidden("Only the author can edit a post, and not after it was removed.")
     new_kind, text = check_kind(kind), check_body(body)
-    async with in_transaction():
+    async with events.transaction():
         await PostRevision.create(post=post, kind=post.kind, body=post.body, replaced_by=editor)
         post.kind, post.body, post.edited_at = new_kind, text, utcnow()
         await post.save(update_fields=["kind", "body", "edited_at"])
@@ -161,7 +162,7 @@ async def do_remove_post(remover: Professional, post_id: int, ctx: AuditContext)
     if post.author_id != remover.id and remover.role != Role.MANAGER:
         raise Forbidden("Only the author or a manager can remove a post.")
     if post.removed_at is None:
-        async with in_transaction():
+        async with events.transaction():
             post.removed_at, post.removed_by_id = utcnow(), remover.id
             await post.save(update_fields=["removed_at", "removed_by_id"])
             await audit.record(

@@ -11,12 +11,13 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-from tortoise import Tortoise
+from tortoise.contrib.starlette import RegisterTortoise
 
 from feeds.db import tortoise_config
 from server.errors import EXCEPTION_HANDLERS
+from server.live import Hub
 from server.middleware import SameOriginMiddleware, SecurityHeadersMiddleware, csrf_middleware
-from server.routes import api_auth, api_children, health, pages
+from server.routes import api_auth, api_children, health, pages, ws
 from server.settings import Settings
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -28,6 +29,7 @@ def build_routes() -> list[BaseRoute]:
         *api_auth.routes,
         *api_children.routes,
         *pages.routes,
+        *ws.routes,
         Mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static"),
     ]
 
@@ -37,11 +39,16 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await Tortoise.init(config=tortoise_config(settings.database_url))
-        try:
-            yield
-        finally:
-            await Tortoise.close_connections()
+        # RegisterTortoise makes the ORM visible to request tasks, which uvicorn does not
+        # start from the lifespan task (Tortoise 1.x keeps its context in a contextvar).
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            hub = Hub(settings.database_url)
+            app.state.hub = hub
+            await hub.start()
+            try:
+                yield
+            finally:
+                await hub.stop()
 
     app = Starlette(
         routes=build_routes(),

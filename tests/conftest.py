@@ -52,10 +52,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    if not settings.is_sqlite:
+        await db_backends.truncate_postgres(settings.database_url)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        if not settings.is_sqlite:
-            await db_backends.truncate_postgres()
         yield application
 
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tortoise import connections
+import asyncpg
 
 PG_ENV = "JIGSAW_TEST_DATABASE_URL"
 
@@ -77,13 +77,19 @@ def sqlite_copy(template: Path, directory: Path) -> str:
     return f"sqlite://{target}"
 
 
-async def truncate_postgres() -> None:
-    """Empty every table but the migration history; TRUNCATE skips the audit row triggers."""
-    conn = connections.get("default")
-    _, rows = await conn.execute_query(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-        "AND tablename NOT LIKE 'tortoise%'"
-    )
-    tables = ", ".join(f'"{row["tablename"]}"' for row in rows)
-    if tables:
-        await conn.execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+async def truncate_postgres(url: str) -> None:
+    """Empty every table but the migration history, before an app starts on it.
+
+    TRUNCATE skips the audit log's row triggers; RESTART IDENTITY resets event ids.
+    """
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename NOT LIKE 'tortoise%'"
+        )
+        tables = ", ".join(f'"{row["tablename"]}"' for row in rows)
+        if tables:
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()

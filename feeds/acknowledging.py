@@ -1,0 +1,54 @@
+"""Acknowledging a post ("seen"): the author sees it live and in their inbox."""
+
+from __future__ import annotations
+
+from feeds import audit, events
+from feeds.access import Action, check_child_access
+from feeds.audit import AuditContext
+from feeds.errors import NotFound
+from feeds.models import Acknowledgement, Notification, Post, Professional
+from feeds.notifications import notification_payload, unread_count
+from feeds.views import author_view
+
+
+async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditContext) -> int:
+    """Mark a post seen by this professional (idempotent); returns how many have seen it."""
+    post = await Post.get_or_none(id=post_id, removed_at__isnull=True)
+    if post is None:
+        raise NotFound("No such post, or you do not have access to it.")
+    await check_child_access(professional, post.child_id, Action.VIEW)
+    if not await Acknowledgement.filter(post_id=post.id, professional_id=professional.id).exists():
+        async with events.transaction():
+            await _record(professional, post, ctx)
+    return await Acknowledgement.filter(post_id=post.id).count()
+
+
+async def _record(professional: Professional, post: Post, ctx: AuditContext) -> None:
+    await Acknowledgement.create(post=post, professional=professional)
+    await audit.record(
+        "post.acknowledge",
+        ctx,
+        actor=professional,
+        child_id=post.child_id,
+        detail={"post_id": post.id},
+    )
+    seen = await Acknowledgement.filter(post_id=post.id).count()
+    await events.emit(
+        events.POST_ACKNOWLEDGED,
+        {"post_id": post.id, "by": author_view(professional), "count": seen},
+        child_id=post.child_id,
+    )
+    if post.author_id == professional.id:
+        return
+    note = await Notification.create(
+        recipient_id=post.author_id,
+        kind="acknowledged",
+        child_id=post.child_id,
+        post_id=post.id,
+        actor_id=professional.id,
+    )
+    await post.fetch_related("author__agency")
+    payload = notification_payload(note, post, await unread_count(post.author))
+    await events.emit(
+        events.NOTIFICATION, payload, child_id=post.child_id, recipient_id=post.author_id
+    )

@@ -1,0 +1,171 @@
+"""The live hub: reads committed events in id order and fans them out to websockets.
+
+One hub per worker process. It learns of new events from PostgreSQL LISTEN/NOTIFY
+(every worker hears every commit) or, on SQLite, from in-process wake-ups; a periodic
+poll is the safety net. Every event is checked against each subscriber's access
+before it is queued; queues are bounded, and a subscriber that falls too far behind is
+disconnected and catches up by replay when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from feeds import events
+from feeds.access import visible_child_ids
+from feeds.models import Event, Professional
+from server.sessions_watch import ended_subscribers
+
+log = logging.getLogger("jigsaw.live")
+
+BATCH = 500
+GAP_WAIT = 1.0  # seconds to wait for a lower event id still being committed
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open websocket: who it is, which children it may see, what is waiting to go out."""
+
+    user: Professional
+    session_id: str | None = None  # hash of the session cookie, when cookie-authenticated
+    token_hash: str | None = None  # hash of the bearer token, when token-authenticated
+    visible: set[int] = field(default_factory=set)
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=256)
+    )
+    closed_reason: str | None = None
+
+    def may_receive(self, event: Event) -> bool:
+        if event.recipient_id is not None and event.recipient_id != self.user.id:
+            return False
+        return event.child_id is None or event.child_id in self.visible
+
+    def offer(self, message: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.close("behind")
+
+    def close(self, reason: str) -> None:
+        """Ask the socket to close: drop what is queued and leave a None sentinel."""
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+class Hub:
+    def __init__(self, database_url: str, poll_interval: float = 1.0) -> None:
+        self.database_url = database_url
+        self.poll_interval = poll_interval
+        self.position = 0  # every event with id <= position has been dispatched
+        self.subscribers: set[Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listen: asyncpg.Connection | None = None
+        self._gap_since: float | None = None
+
+    async def start(self) -> None:
+        latest = await Event.all().order_by("-id").first()
+        self.position = latest.id if latest else 0
+        events.add_listener(self.wake)
+        if self.database_url.startswith(("postgres", "asyncpg")):
+            await self._start_listening()
+        self._task = asyncio.create_task(self._run(), name="jigsaw-live-hub")
+
+    async def stop(self) -> None:
+        events.remove_listener(self.wake)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for subscriber in list(self.subscribers):
+            subscriber.close("shutdown")
+        if self._listen is not None:
+            await self._listen.close()
+
+    async def _start_listening(self) -> None:
+        dsn = self.database_url.replace("asyncpg://", "postgres://", 1)
+        try:
+            self._listen = await asyncpg.connect(dsn)
+            await self._listen.add_listener(events.NOTIFY_CHANNEL, self._on_notify)
+        except (OSError, asyncpg.PostgresError):
+            log.warning("LISTEN unavailable; relying on polling until it returns")
+            self._listen = None
+
+    def _on_notify(self, *args: object) -> None:
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def subscribe(self, subscriber: Subscriber) -> int:
+        """Start queueing live events for `subscriber`; returns the position replay must reach."""
+        self.subscribers.add(subscriber)
+        return self.position
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                await self.pump()
+                await self._housekeeping()
+            except Exception:
+                log.exception("live hub iteration failed; retrying")
+                await asyncio.sleep(self.poll_interval)
+
+    async def _housekeeping(self) -> None:
+        if self._listen is None and self.database_url.startswith("postgres"):
+            await self._start_listening()
+        for subscriber in await ended_subscribers(self.subscribers):
+            subscriber.close("logged_out")
+
+    async def pump(self) -> None:
+        """Dispatch every committed event after `position`, in id order, without skipping
+        an id that may still be committing (ids are allocated before commit)."""
+        while True:
+            batch = await Event.filter(id__gt=self.position).order_by("id").limit(BATCH)
+            for event in batch:
+                if event.id != self.position + 1 and not self._gap_expired():
+                    self.wake_soon()
+                    return
+                self._gap_since = None
+                await self.dispatch(event)
+                self.position = event.id
+            if len(batch) < BATCH:
+                return
+
+    def _gap_expired(self) -> bool:
+        now = time.monotonic()
+        if self._gap_since is None:
+            self._gap_since = now
+        return now - self._gap_since >= GAP_WAIT
+
+    def wake_soon(self) -> None:
+        asyncio.get_running_loop().call_later(0.05, self.wake)
+
+    async def dispatch(self, event: Event) -> None:
+        if event.type == events.GRANT_CHANGED:
+            await self.refresh_visibility()
+        message = events.message(event)
+        for subscriber in list(self.subscribers):
+            if subscriber.may_receive(event):
+                subscriber.offer(message)
+
+    async def refresh_visibility(self) -> None:
+        """Re-read who may see what, so a revoked grant stops events at once."""
+        for subscriber in list(self.subscribers):
+            subscriber.visible = await visible_child_ids(subscriber.user)

@@ -1,0 +1,135 @@
+"""/ws: one websocket per tab. Replays missed events after `?after=<id>`, then streams.
+
+Authenticated by the session cookie (then an allowed Origin is required) or by
+`Authorization: Bearer` (an Origin, if sent, must still be allowed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from feeds import events
+from feeds.access import visible_child_ids
+from feeds.models import Event
+from server.auth import digest
+from server.endpoints import bearer_token, resolve_user, settings_of
+from server.live import Hub, Subscriber
+
+POLICY_VIOLATION = 1008
+RELOAD = 4000  # too far behind the retained event log: reload the page
+BEHIND = 4008  # queue overflowed: reconnect with ?after= to catch up
+LOGGED_OUT = 4401
+CLOSE_CODES = {"behind": BEHIND, "logged_out": LOGGED_OUT, "shutdown": 1012}
+
+
+def origin_allowed(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    cookie_auth = bearer_token(websocket) is None
+    if origin is None:
+        return not cookie_auth  # browsers always send Origin; cookie upgrades must too
+    if origin.rstrip("/") in settings_of(websocket).allowed_origins:
+        return True
+    return urlsplit(origin).netloc == websocket.headers.get("host", "")
+
+
+def parse_after(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("after", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+async def _subscriber(websocket: WebSocket) -> Subscriber | None:
+    if not origin_allowed(websocket):
+        return None
+    user = await resolve_user(websocket)
+    if user is None:
+        return None
+    token = bearer_token(websocket)
+    cookie = websocket.cookies.get(settings_of(websocket).session_cookie)
+    return Subscriber(
+        user=user,
+        token_hash=digest(token) if token else None,
+        session_id=digest(cookie) if cookie and token is None else None,
+        visible=await visible_child_ids(user),
+    )
+
+
+async def _replay(websocket: WebSocket, sub: Subscriber, after: int, upto: int) -> bool:
+    """Send what `sub` may see in (after, upto]; False when the log no longer reaches back."""
+    oldest = await Event.all().order_by("id").first()
+    if oldest is not None and after < oldest.id - 1:
+        await websocket.send_json({"type": "reload", "reason": "too far behind"})
+        return False
+    cursor = after
+    while cursor < upto:
+        batch = await Event.filter(id__gt=cursor, id__lte=upto).order_by("id").limit(500)
+        if not batch:
+            break
+        for event in batch:
+            if sub.may_receive(event):
+                await websocket.send_json(events.message(event))
+        cursor = batch[-1].id
+    return True
+
+
+async def _stream(websocket: WebSocket, sub: Subscriber, upto: int) -> None:
+    while True:
+        message: dict[str, Any] | None = await sub.queue.get()
+        if message is None:
+            await websocket.close(code=CLOSE_CODES.get(sub.closed_reason or "", 1011))
+            return
+        if message["id"] > upto:  # already sent by the replay otherwise
+            await websocket.send_json(message)
+
+
+async def _until_client_leaves(websocket: WebSocket) -> None:
+    """Read (and ignore) client messages; returns when the client disconnects."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _serve(websocket: WebSocket, sub: Subscriber, upto: int) -> None:
+    await websocket.send_json({"type": "hello", "last_id": upto})
+    after = parse_after(websocket)
+    if after is not None and not await _replay(websocket, sub, after, upto):
+        await websocket.close(code=RELOAD)
+        return
+    await _stream(websocket, sub, upto)
+
+
+async def live_socket(websocket: WebSocket) -> None:
+    sub = await _subscriber(websocket)
+    if sub is None:
+        await websocket.close(code=POLICY_VIOLATION)  # before accept: the upgrade gets a 403
+        return
+    await websocket.accept()
+    hub: Hub = websocket.app.state.hub
+    upto = hub.subscribe(sub)
+    # Whichever ends first (the client leaving, or us closing) ends the other.
+    tasks = [
+        asyncio.create_task(_serve(websocket, sub, upto)),
+        asyncio.create_task(_until_client_leaves(websocket)),
+    ]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        hub.unsubscribe(sub)
+
+
+live_socket.policy = "authenticated"  # type: ignore[attr-defined]
+
+routes = [WebSocketRoute("/ws", live_socket)]
