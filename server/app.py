@@ -17,7 +17,7 @@ from feeds.db import tortoise_config
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
 from server.middleware import SameOriginMiddleware, SecurityHeadersMiddleware, csrf_middleware
-from server.routes import api_auth, api_children, health, pages, ws
+from server.routes import api_auth, api_children, api_live, health, pages, ws
 from server.settings import Settings
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -28,6 +28,7 @@ def build_routes() -> list[BaseRoute]:
         *health.routes,
         *api_auth.routes,
         *api_children.routes,
+        *api_live.routes,
         *pages.routes,
         *ws.routes,
         Mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static"),

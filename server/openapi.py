@@ -251,6 +251,45 @@ PATHS: dict[str, Any] = {
             "responses": {"204": {"description": "Removed"}},
         },
     },
+    "/api/v1/children/{child_id}/follow": {
+        "post": {
+            "summary": "Follow the child (optionally for a team you belong to)",
+            "parameters": CHILD,
+            "responses": _ok("Following"),
+        },
+        "delete": {
+            "summary": "Stop following the child",
+            "parameters": CHILD,
+            "responses": _ok("Not following"),
+        },
+    },
+    "/api/v1/home": {
+        "get": {
+            "summary": "Merged newest-first stream of followed children",
+            "parameters": PAGING,
+            "responses": _ok("Posts"),
+        }
+    },
+    "/api/v1/posts/{post_id}/acknowledge": {
+        "post": {
+            "summary": "Mark a post seen",
+            "parameters": [_id_param("post_id")],
+            "responses": _ok("How many have seen it"),
+        }
+    },
+    "/api/v1/notifications": {
+        "get": {"summary": "The inbox and the unread count", "responses": _ok("Notifications")}
+    },
+    "/api/v1/notifications/read-all": {
+        "post": {"summary": "Mark every notification read", "responses": _ok("Unread count")}
+    },
+    "/api/v1/notifications/{notification_id}/read": {
+        "post": {
+            "summary": "Mark one notification read",
+            "parameters": [_id_param("notification_id")],
+            "responses": _ok("Unread count"),
+        }
+    },
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document",

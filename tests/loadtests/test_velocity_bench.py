@@ -18,7 +18,7 @@ ROW = re.compile(
 
 
 def run_bench(*args: str) -> str:
-    done = subprocess.run(  # noqa: S603 - fixed argv, our own interpreter and module
+    done = subprocess.run(
         [sys.executable, "-m", "loadtests.velocity_bench", *args],
         cwd=ROOT,
         capture_output=True,
@@ -46,7 +46,7 @@ def test_quick_bench_prints_both_methods_and_speed() -> None:
 
 def test_bench_reads_a_scenario_file(tmp_path: Path) -> None:
     scenario = tmp_path / "scenario.jsonl"
-    subprocess.run(  # noqa: S603 - fixed argv, our own interpreter and module
+    subprocess.run(
         [
             sys.executable,
             "-m",

@@ -50,7 +50,7 @@ def environment(data_dir: Path, secret: str | None = SECRET, **extra: str) -> di
 
 def python(env: dict[str, str], code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run Python code in a fresh process; every argument comes from this test module."""
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-c", code, *args],
         env=env,
         capture_output=True,
