@@ -7,6 +7,7 @@ Nothing here ever shows a stack trace, SQL or a post's text.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -15,6 +16,7 @@ from starlette.templating import Jinja2Templates
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from feeds.views import me_view
 from server.auth import LoginFailed, LoginThrottled
 from server.endpoints import NotAuthenticated
 from server.middleware import SECURITY_HEADERS
@@ -45,7 +47,13 @@ def error_response(
         error = {"code": CODES.get(status, "error"), "message": message, "field": field}
         return JSONResponse({"error": error}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
-    context = {"status": status, "message": message, "user": getattr(request.state, "user", None)}
+    user = getattr(request.state, "user", None)
+    context = {
+        "status": status,
+        "message": message,
+        "user": me_view(user) if user is not None else None,
+        "csrf_token": request.scope["csrftoken"]() if "csrftoken" in request.scope else "",
+    }
     return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
@@ -58,7 +66,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
 async def not_authenticated(request: Request, exc: Exception) -> Response:
     if wants_json(request):
         return error_response(request, 401, "Log in first: no valid session or token.")
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
 
 async def login_failed(request: Request, exc: Exception) -> Response:

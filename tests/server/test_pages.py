@@ -168,11 +168,19 @@ async def test_login_form_does_not_echo_an_off_site_next(client: httpx.AsyncClie
     assert "evil.example" not in response.text
 
 
-@pytest.mark.parametrize("path", ["/", "/children/1"])
-async def test_anonymous_pages_redirect_to_login(client: httpx.AsyncClient, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/", "/login?next=%2F"),
+        ("/children/1?before=40", "/login?next=%2Fchildren%2F1%3Fbefore%3D40"),
+    ],
+)
+async def test_anonymous_pages_redirect_to_login(
+    client: httpx.AsyncClient, path: str, location: str
+) -> None:
     response = await client.get(path)
     assert response.status_code == 303
-    assert response.headers["location"] == f"/login?next={path}"
+    assert response.headers["location"] == location
 
 
 async def test_logout_ends_the_session_for_the_old_cookie(
