@@ -203,7 +203,7 @@ async def run(args: argparse.Namespace) -> None:
         process = await start_server(url, args.port, args.workers)
         pids = worker_pids(process.pid)
         idle_kib = rss_kib(pids)
-        stats, ready, opened = Stats(), asyncio.Event(), []
+        stats, ready, opened = Stats(), asyncio.Event(), list[int]()
         tasks = [asyncio.create_task(reader(args.port, t, stats, ready, opened)) for t in tokens]
         while len(opened) < len(tokens):
             await asyncio.sleep(0.2)

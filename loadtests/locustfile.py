@@ -1,0 +1,133 @@
+"""Locust scenarios of a working day, against Jigsaw or the bare baseline (LOAD_TARGET).
+
+Practitioners read caseloads and feeds and post with idempotency keys; followers hold a
+websocket and report post-to-screen delay as the "WS post delivery" metric; managers
+read the board when it exists. The bare target runs the same SQL without the framework.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import websocket  # websocket-client: gevent-friendly under locust's monkey-patching
+from locust import User, between, events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from loadtests.seed import CHILDREN_PER_PRACTITIONER, PASSWORD, caseload
+
+TARGET = os.environ.get("LOAD_TARGET", "jigsaw")
+PROFESSIONALS = int(os.environ.get("LOAD_PROFESSIONALS", "200"))
+CHILDREN = int(os.environ.get("LOAD_CHILDREN", "2000"))
+MANAGERS = max(1, PROFESSIONALS // 50)
+# LOAD_THINK=0 saturates the server (capacity runs); the default mimics people.
+THINK = float(os.environ.get("LOAD_THINK", "1"))
+
+
+def pick_practitioner() -> int:
+    return random.randrange(MANAGERS, PROFESSIONALS)
+
+
+class Practitioner(FastHttpUser):
+    """Frontline practitioner: caseload, feeds, short posts (and search now and then)."""
+
+    wait_time = between(0.5 * THINK, 2.0 * THINK)
+    weight = 3
+
+    def on_start(self) -> None:
+        self.person = pick_practitioner()
+        self.children = list(caseload(self.person, CHILDREN, MANAGERS))
+        self.headers = {"x-user": str(self.person + 1)}
+        if TARGET == "jigsaw":
+            response = self.client.post(
+                "/api/v1/auth/tokens",
+                json={"email": f"p{self.person}@load.test", "password": PASSWORD, "name": "load"},
+                name="token",
+            )
+            self.headers = {"authorization": f"Bearer {response.json()['token']}"}
+
+    @task(1)
+    def caseload(self) -> None:
+        if TARGET == "jigsaw":
+            self.client.get("/api/v1/children", headers=self.headers, name="caseload")
+
+    @task(6)
+    def read_feed(self) -> None:
+        child = random.choice(self.children)
+        self.client.get(
+            f"/api/v1/children/{child}/posts?limit=20", headers=self.headers, name="feed"
+        )
+
+    @task(2)
+    def post(self) -> None:
+        child = random.choice(self.children)
+        body = {
+            "kind": random.choice(["update", "hunch", "visit"]),
+            "body": f"Visited at {time.strftime('%H:%M')}, all calm.",
+        }
+        headers = {**self.headers, "idempotency-key": uuid.uuid4().hex}
+        self.client.post(f"/api/v1/children/{child}/posts", json=body, headers=headers, name="post")
+
+
+class Follower(User):
+    """A team member with the home stream open: measures post-to-screen delay."""
+
+    weight = 1 if TARGET == "jigsaw" else 0
+    wait_time = between(1, 2)
+
+    def on_start(self) -> None:
+        person = pick_practitioner()
+        token = self._token(person)
+        host = self.host.replace("http://", "ws://")
+        self.socket = websocket.create_connection(
+            f"{host}/ws", header=[f"Authorization: Bearer {token}"], timeout=1
+        )
+
+    def _token(self, person: int) -> str:
+        import requests
+
+        response = requests.post(
+            f"{self.host}/api/v1/auth/tokens",
+            json={"email": f"p{person}@load.test", "password": PASSWORD, "name": "ws"},
+            timeout=30,
+        )
+        token: str = response.json()["token"]
+        return token
+
+    @task
+    def listen(self) -> None:
+        try:
+            message: dict[str, Any] = json.loads(self.socket.recv())
+        except websocket.WebSocketTimeoutException:
+            return
+        if message.get("type") != "post.created":
+            return
+        created = datetime.fromisoformat(message["data"]["created_at"]).timestamp()
+        events.request.fire(
+            request_type="WS",
+            name="post delivery",
+            response_time=(time.time() - created) * 1000,
+            response_length=0,
+            exception=None,
+            context={},
+        )
+
+    def on_stop(self) -> None:
+        self.socket.close()
+
+
+class Insert(FastHttpUser):
+    """Bare baseline only: the plain one-INSERT throughput."""
+
+    weight = 1 if TARGET == "bare" else 0
+    wait_time = between(0.5 * THINK, 2.0 * THINK)
+
+    @task
+    def insert(self) -> None:
+        child = random.randrange(1, CHILDREN_PER_PRACTITIONER)
+        self.client.post("/insert", json={"child": child}, name="insert")

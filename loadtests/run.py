@@ -1,0 +1,242 @@
+"""One command for the load test: fresh PostgreSQL database, seed, Jigsaw with N workers,
+locust headless, then the bare baseline the same way; writes a markdown + JSON report.
+
+    python -m loadtests.run --profile smoke      # < 1 minute, what CI runs
+    python -m loadtests.run --profile full       # 20k children, 2k people, 1M posts
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil  # type: ignore[import-untyped]
+
+from feeds.db import migrate_database
+from loadtests.seed import seed
+
+ADMIN_URL = os.environ.get(
+    "JIGSAW_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Profile:
+    children: int
+    professionals: int
+    posts: int
+    users: int
+    seconds: int
+    workers: int = 2
+    think: float = 1.0  # 0 = no think time: measures capacity, so ratios mean something
+
+
+PROFILES = {
+    "smoke": Profile(children=500, professionals=60, posts=5_000, users=10, seconds=15),
+    "full": Profile(
+        children=20_000, professionals=2_000, posts=1_000_000, users=50, seconds=60, think=0.0
+    ),
+}
+
+
+async def create_database() -> str:
+    name = f"jigsaw_load_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(ADMIN_URL)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(url: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await conn.close()
+
+
+def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "JIGSAW_DATABASE_URL": url, "JIGSAW_SECRET_KEY": "load" * 12}
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--ws-per-message-deflate",
+            "false",
+        ],
+        env=env,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/children/1/posts").status_code < 500:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{app} did not start")
+
+
+def run_locust(target: str, port: int, profile: Profile, prefix: Path) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "LOAD_TARGET": target,
+        "LOAD_CHILDREN": str(profile.children),
+        "LOAD_PROFESSIONALS": str(profile.professionals),
+        "LOAD_THINK": str(profile.think),
+    }
+    server = psutil.Process(SERVER_PID[0])
+    watched = [server, *server.children(recursive=True)]
+    for proc in watched:
+        proc.cpu_percent(None)
+    subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            "loadtests/locustfile.py",
+            "--headless",
+            "-u",
+            str(profile.users),
+            "-r",
+            str(max(1, profile.users // 5)),
+            "-t",
+            f"{profile.seconds}s",
+            "--host",
+            f"http://127.0.0.1:{port}",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+    )
+    cpu = sum(p.cpu_percent(None) for p in watched)
+    rss = sum(p.memory_info().rss for p in watched) / 2**20
+    return {"endpoints": read_stats(prefix), "server_cpu_percent": cpu, "server_rss_mib": rss}
+
+
+SERVER_PID = [0]
+
+
+def read_stats(prefix: Path) -> dict[str, dict[str, float]]:
+    rows: dict[str, dict[str, float]] = {}
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["Name"] == "Aggregated":
+                continue
+            rows[f"{row['Type']} {row['Name']}"] = {
+                "requests": float(row["Request Count"]),
+                "failures": float(row["Failure Count"]),
+                "rps": float(row["Requests/s"]),
+                "p50": float(row["50%"]),
+                "p95": float(row["95%"]),
+                "p99": float(row["99%"]),
+            }
+    return rows
+
+
+def measure(
+    app: str, target: str, url: str, profile: Profile, port: int, tag: str
+) -> dict[str, Any]:
+    process = start_server(app, url, port, profile.workers)
+    SERVER_PID[0] = process.pid
+    try:
+        return run_locust(target, port, profile, RESULTS / f"locust_{tag}_{target}")
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def ratio(jigsaw: dict[str, Any], bare: dict[str, Any], j_name: str, b_name: str) -> float:
+    j, b = jigsaw["endpoints"].get(j_name), bare["endpoints"].get(b_name)
+    return round(j["rps"] / b["rps"], 2) if j and b and b["rps"] else float("nan")
+
+
+def write_report(tag: str, profile: Profile, jigsaw: dict[str, Any], bare: dict[str, Any]) -> Path:
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "profile": profile.__dict__,
+        "jigsaw": jigsaw,
+        "bare": bare,
+        "ratios": {
+            "post_vs_bare_post": ratio(jigsaw, bare, "POST post", "POST post"),
+            "feed_vs_bare_feed": ratio(jigsaw, bare, "GET feed", "GET feed"),
+        },
+    }
+    (RESULTS / f"load_{tag}.json").write_text(json.dumps(report, indent=2))
+    lines = [
+        f"# Load test `{tag}` — {report['date'][:10]}, {report['cpus']} CPUs",
+        "",
+        f"Profile: {profile}",
+        "",
+        "| target | endpoint | requests | failures | req/s | p50 ms | p95 ms | p99 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, result in (("jigsaw", jigsaw), ("bare", bare)):
+        for endpoint, s in sorted(result["endpoints"].items()):
+            lines.append(
+                f"| {name} | {endpoint} | {s['requests']:.0f} | {s['failures']:.0f} | "
+                f"{s['rps']:.1f} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} |"
+            )
+    lines += [
+        "",
+        f"Ratios (Jigsaw / bare, same run): {report['ratios']}",
+        f"Server CPU% (sum over workers) jigsaw {jigsaw['server_cpu_percent']:.0f}, "
+        f"bare {bare['server_cpu_percent']:.0f}; RSS MiB jigsaw "
+        f"{jigsaw['server_rss_mib']:.0f}, bare {bare['server_rss_mib']:.0f}",
+    ]
+    path = RESULTS / f"load_{tag}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
+    parser.add_argument("--port", type=int, default=8811)
+    args = parser.parse_args()
+    profile = PROFILES[args.profile]
+    RESULTS.mkdir(exist_ok=True)
+    url = asyncio.run(create_database())
+    try:
+        print(f"migrating and seeding {profile} ...", flush=True)
+        asyncio.run(migrate_database(url))
+        asyncio.run(seed(url, profile.children, profile.professionals, profile.posts))
+        jigsaw = measure("server.asgi:app", "jigsaw", url, profile, args.port, args.profile)
+        bare = measure("loadtests.bare_app:app", "bare", url, profile, args.port + 1, args.profile)
+        path = write_report(args.profile, profile, jigsaw, bare)
+        print(path.read_text())
+        failures = sum(s["failures"] for r in (jigsaw, bare) for s in r["endpoints"].values())
+        return 1 if failures else 0
+    finally:
+        asyncio.run(drop_database(url))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
