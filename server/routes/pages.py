@@ -10,42 +10,29 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
-from feeds import grants, posting, reading
+from feeds import following, grants, posting, reading
 from feeds.access import may_manage_grants_of
 from feeds.errors import Invalid
-from feeds.models import PostKind, Professional, Team
-from feeds.views import child_view, grant_view, me_view, post_view
+from feeds.models import Follow, PostKind, Professional, Team
+from feeds.views import child_view, grant_view, me_view
 from server import auth, cookies
 from server.endpoints import (
+    MAX_ID,
     audit_context,
     authenticated,
+    is_number,
     path_id,
     public,
     query_int,
     settings_of,
 )
+from server.page_context import header_context
+from server.routes import pages_live
+from server.routes.page_render import render, safe_next
+from server.routes.pages_live import post_views
 
-
-def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-    templates: Jinja2Templates = request.app.state.templates
-    context.setdefault("user", None)
-    context["csrf_token"] = request.scope["csrftoken"]()
-    return templates.TemplateResponse(request, name, context, status_code=status)
-
-
-def safe_next(target: str | None) -> str:
-    """Only local paths, so the login form cannot redirect to another site.
-
-    Browsers treat a backslash as a slash and drop tabs and newlines, so "/\\evil" and
-    "/<TAB>/evil" would become "//evil": refuse those characters outright.
-    """
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target or any(ch.isspace() or not ch.isprintable() for ch in target):
-        return "/"
-    return target
+__all__ = ["render", "routes", "safe_next"]
 
 
 @public
@@ -90,15 +77,32 @@ async def logout(request: Request) -> Response:
 
 @authenticated
 async def home(request: Request, user: Professional) -> Response:
+    """My children, and the merged stream of the children I (or my teams) follow."""
+    await header_context(request)
     children = await reading.caseload(user)
+    names = {child.id: child.display_name for child in children}
+    stream = await following.home_stream(user)
     return render(
-        request, "home.html", user=me_view(user), children=[child_view(c) for c in children]
+        request,
+        "home.html",
+        user=me_view(user),
+        children=[child_view(c) for c in children],
+        posts=await post_views(user, stream, names),
+        following=sorted(await following.followed_child_ids(user)),
     )
+
+
+async def follow_state(user: Professional, child_id: int) -> str:
+    """'me' when I follow the child myself, 'team' when only a team of mine does, or ''."""
+    if await Follow.filter(child_id=child_id, professional_id=user.id).exists():
+        return "me"
+    return "team" if child_id in await following.followed_child_ids(user) else ""
 
 
 async def child_page(
     request: Request, user: Professional, status: int = 200, **extra: Any
 ) -> Response:
+    await header_context(request)
     child_id = path_id(request, "child_id")
     page = await reading.read_feed(
         user, child_id, audit_context(request), before=query_int(request, "before", None)
@@ -112,8 +116,10 @@ async def child_page(
         status,
         user=me_view(user),
         child=child_view(page.child),
-        posts=[post_view(p) for p in page.posts],
+        posts=await post_views(user, page.posts),
         next_before=page.next_before,
+        live=query_int(request, "before", None) is None,  # only the newest page grows
+        follow_state=await follow_state(user, child_id),
         team=[grant_view(g) for g in team],
         can_manage=can_manage,
         teams=teams,
@@ -170,7 +176,7 @@ async def _holder(form: FormData) -> dict[str, int | None]:
         if person is None:
             raise Invalid("Nobody with that email address.", field="email")
         return {"professional_id": person.id, "team_id": None}
-    if team.isdigit():
+    if is_number(team) and int(team) <= MAX_ID:
         return {"professional_id": None, "team_id": int(team)}
     raise Invalid("Give an email address or choose a team.")
 
@@ -207,4 +213,5 @@ routes = [
     Route("/children/{child_id}/posts", add_post, methods=["POST"]),
     Route("/children/{child_id}/grants", add_grant, methods=["POST"]),
     Route("/grants/{grant_id}/revoke", revoke_grant, methods=["POST"]),
+    *pages_live.routes,
 ]

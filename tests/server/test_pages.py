@@ -11,7 +11,7 @@ import pytest
 
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
-from feeds.models import Child, Grant, Post, Professional, Role
+from feeds.models import Child, Event, Grant, Post, Professional, Role
 from feeds.posting import do_create_post
 from tests.conftest import PASSWORD, Factory
 
@@ -224,7 +224,7 @@ async def test_home_lists_exactly_the_children_the_user_may_see(
         assert name not in page.text
     assert f'href="/children/{direct.id}"' in page.text
     assert f'href="/children/{hidden_child.id}"' not in page.text
-    assert "<h1>My children</h1>" in page.text
+    assert ">My children</h2>" in page.text
     assert_page_headers(page)
 
 
@@ -388,7 +388,8 @@ async def test_post_bodies_are_escaped(client: httpx.AsyncClient, make: Factory)
     page = await client.get(f"/children/{child.id}")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "<script>alert(1)" not in page.text
-    assert "<script" not in page.text  # no inline scripts at all (CSP forbids them)
+    # No inline scripts at all (CSP forbids them): every script tag loads a file.
+    assert all(" src=" in tag for tag in re.findall(r"<script[^>]*>", page.text))
     assert "style=" not in page.text
 
 
@@ -543,3 +544,125 @@ async def test_granting_to_an_unknown_email_shows_an_error(
     )
     assert past.status_code == 422
     assert await Grant.filter(child_id=child.id).count() == 1
+
+
+# --- following, the home stream, "seen" and notifications ------------------------------
+
+
+def unread_badge(page: str) -> int:
+    match = re.search(r'data-unread="(\d+)"', page)
+    assert match, "no unread badge in the header"
+    return int(match.group(1))
+
+
+async def test_following_a_child_puts_its_posts_on_the_home_stream(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    followed, other = await child_named("Ada Okafor"), await child_named("Ben Marsh")
+    person = await make.practitioner(grants=[followed, other])
+    await do_create_post(person, followed.id, "update", "walked to school with nan", CTX)
+    await do_create_post(person, other.id, "update", "quiet week at nursery", CTX)
+    await logged_in(client, person)
+    assert "walked to school" not in (await client.get("/")).text
+    path = f"/children/{followed.id}"
+    response = await submit(client, path, f"{path}/follow")
+    assert response.status_code == 303
+    assert "Unfollow" in (await client.get(path)).text
+    home = await client.get("/")
+    assert "walked to school with nan" in home.text
+    assert "quiet week at nursery" not in home.text
+    assert f'data-following="{followed.id}"' in home.text
+    await submit(client, path, f"{path}/unfollow")
+    assert "walked to school" not in (await client.get("/")).text
+
+
+async def test_home_stream_is_newest_first_across_children(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    first, second = await child_named("Cal Reyes"), await child_named("Dee Patel")
+    person = await make.practitioner(grants=[first, second])
+    for child in (first, second):
+        await submit_follow(client, person, child)
+    await do_create_post(person, first.id, "update", "older note", CTX)
+    await do_create_post(person, second.id, "update", "newer note", CTX)
+    home = (await client.get("/")).text
+    assert home.index("newer note") < home.index("older note")
+    assert "Dee Patel</a>" in home  # a mixed stream names the child of each post
+
+
+async def submit_follow(client: httpx.AsyncClient, person: Professional, child: Child) -> None:
+    if "jigsaw_session" not in client.cookies:
+        await logged_in(client, person)
+    path = f"/children/{child.id}"
+    assert (await submit(client, path, f"{path}/follow")).status_code == 303
+
+
+async def test_seen_button_on_a_hunch_notifies_the_author(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Eli Novak")
+    author = await make.practitioner(grants=[child])
+    reader = await make.practitioner(grants=[child])
+    hunch = (await do_create_post(author, child.id, "hunch", "new adult at home?", CTX)).post
+    await do_create_post(author, child.id, "update", "ordinary update", CTX)
+    await logged_in(client, reader)
+    path = f"/children/{child.id}"
+    page = (await client.get(path)).text
+    assert page.count('class="inline ack-form"') == 1  # hunches and concerns only
+    response = await submit(client, path, f"/posts/{hunch.id}/acknowledge", next=path)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{path}#post-{hunch.id}"
+    assert "Seen by 1" in (await client.get(path)).text
+    client.cookies.clear()
+    await logged_in(client, author)
+    inbox = await client.get("/notifications")
+    assert "Your post was marked seen" in inbox.text
+    assert unread_badge(inbox.text) == 1
+
+
+async def test_mentions_show_in_the_inbox_with_mark_read_and_mark_all_read(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Fay Holm")
+    author = await make.practitioner(grants=[child])
+    me = await make.practitioner(grants=[child], handle="sam.jones")
+    for n in range(3):
+        await do_create_post(author, child.id, "update", f"@sam.jones see note {n}", CTX)
+    await logged_in(client, me)
+    assert unread_badge((await client.get("/")).text) == 3
+    inbox = await client.get("/notifications")
+    assert inbox.text.count("mentioned you") == 3
+    assert "Fay Holm</a>" in inbox.text
+    first = re.search(r'action="/notifications/(\d+)/read"', inbox.text)
+    assert first
+    await submit(client, "/notifications", f"/notifications/{first.group(1)}/read")
+    assert unread_badge((await client.get(f"/children/{child.id}")).text) == 2
+    await submit(client, "/notifications", "/notifications/read-all")
+    after = await client.get("/notifications")
+    assert unread_badge(after.text) == 0
+    assert "Mark all read" not in after.text
+
+
+async def test_pages_carry_what_the_live_script_needs(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Gus Lund")
+    person = await make.practitioner(grants=[child])
+    await do_create_post(person, child.id, "update", "first", CTX)
+    latest = await Event.all().order_by("-id").first()
+    assert latest
+    await logged_in(client, person)
+    page = (await client.get(f"/children/{child.id}")).text
+    assert f'data-last-event-id="{latest.id}"' in page
+    assert f'data-live-feed="child" data-child-id="{child.id}"' in page
+    assert '<meta name="csrf-token" content="' in page
+    assert re.search(r'<script type="module" src="[^"]*/static/js/live\.js">', page)
+    older = await client.get(f"/children/{child.id}?before=999999")
+    assert "data-live-feed" not in older.text  # an older page does not grow live
+
+
+async def test_the_service_worker_is_served_from_the_root(client: httpx.AsyncClient) -> None:
+    response = await client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.headers["service-worker-allowed"] == "/"
+    assert response.headers["content-type"].startswith("text/javascript")

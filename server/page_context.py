@@ -1,0 +1,55 @@
+"""What every page's header needs besides the page itself: the unread notifications count
+and the last event id the page reflects (where the live script resumes from).
+
+Pages call `header_context`; `HeaderCountsMiddleware` does the same for HTML pages
+rendered elsewhere (search, board, error pages), so the badge shows on every page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from feeds.models import Event
+from feeds.notifications import unread_count
+from server.endpoints import resolve_user
+
+NOT_PAGES = ("/api/", "/static/", "/ws", "/healthz", "/sw.js", "/login", "/logout")
+
+
+async def latest_event_id() -> int:
+    latest = await Event.all().order_by("-id").first()
+    return latest.id if latest else 0
+
+
+async def header_context(conn: HTTPConnection) -> None:
+    """Put `unread` and `last_event_id` on the request state (once) for base.html."""
+    state = conn.scope.setdefault("state", {})
+    if "unread" in state:
+        return
+    user = await resolve_user(conn)
+    if user is None:
+        return
+    state["unread"] = await unread_count(user)
+    state["last_event_id"] = await latest_event_id()
+
+
+class HeaderCountsMiddleware:
+    """Fill the header context for GET requests that render HTML pages."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not scope["path"].startswith(NOT_PAGES)
+        ):
+            # A missing badge is better than a failed page; the page itself reports
+            # a database outage through the usual error handlers.
+            with contextlib.suppress(Exception):
+                await header_context(HTTPConnection(scope))
+        await self.app(scope, receive, send)
