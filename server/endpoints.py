@@ -23,6 +23,9 @@ from server.settings import Settings
 Endpoint = Callable[[Request], Awaitable[Response]]
 UserEndpoint = Callable[[Request, Professional], Awaitable[Response]]
 MAX_JSON_BYTES = 64 * 1024
+# Row ids are 32-bit integers in PostgreSQL; a larger number names nothing (and asyncpg
+# would refuse to send it).
+MAX_ID = 2**31 - 1
 
 
 class NotAuthenticated(Exception):
@@ -85,10 +88,15 @@ def authenticated(endpoint: UserEndpoint) -> Endpoint:
     return wrapper
 
 
+def is_number(raw: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+
+
 def path_id(request: Request, name: str) -> int:
     """An integer path parameter; anything else is a 404 (it names nothing)."""
-    raw = request.path_params.get(name, "")
-    if not str(raw).isdigit() or len(str(raw)) > 18:
+    raw = str(request.path_params.get(name, ""))
+    if not is_number(raw) or int(raw) > MAX_ID:
         raise NotFound(f"No such {name.removesuffix('_id')}.")
     return int(raw)
 
@@ -97,8 +105,8 @@ def query_int(request: Request, name: str, default: int | None) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 18:
-        raise Invalid(f"{name} must be a whole number.", field=name)
+    if not is_number(raw) or int(raw) > MAX_ID:
+        raise Invalid(f"{name} must be a whole number up to {MAX_ID}.", field=name)
     return int(raw)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
+import asyncpg
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -87,7 +88,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def database_down(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return error_response(request, 503, "The database is unavailable: try again shortly.")
+    response = error_response(request, 503, "The database is unavailable: try again shortly.")
+    response.headers["retry-after"] = "2"
+    return response
+
+
+# What a database restart looks like from here: Tortoise wraps some failures, asyncpg's
+# pool raises the rest raw (refused connects, connections killed by the shutdown).
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    DBConnectionError,
+    OperationalError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -105,7 +121,7 @@ EXCEPTION_HANDLERS = {
     LoginThrottled: throttled,
     LoginFailed: login_failed,
     HTTPException: http_error,
-    DBConnectionError: database_down,
-    OperationalError: database_down,
+    **dict.fromkeys(DATABASE_OUTAGES, database_down),
+    asyncpg.DataError: server_error,  # a value PostgreSQL cannot take is our bug, not an outage
     Exception: server_error,
 }

@@ -3,6 +3,7 @@ every API route appears in it."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 JSON = "application/json"
@@ -26,8 +27,12 @@ def _ok(
         code: {"description": text, "content": {JSON: {"schema": _ref("Error")}}}
         for code, text in (
             ("401", "Not logged in"),
+            ("403", "Visible, but not allowed for this caller (or a cross-site request)"),
             ("404", "No such thing, or no access"),
+            ("409", "An identical request is still in progress"),
+            ("415", "Multipart bodies are refused"),
             ("422", "Invalid input"),
+            ("429", "Too many failed logins"),
         )
     }
     return {status: response, **errors}
@@ -125,6 +130,137 @@ PAGING = [
 ]
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "schema": {**STR, "maxLength": 128}}
 
+SEARCH_PARAMS = [
+    {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "schema": {**STR, "minLength": 3, "maxLength": 200},
+    },
+    *[
+        {"name": n, "in": "query", "schema": {**INT, "minimum": 0}}  # 0 names nothing: no hits
+        for n in ("child", "author", "agency")
+    ],
+    {"name": "kind", "in": "query", "schema": KIND},
+    *[
+        {"name": n, "in": "query", "schema": STR, "description": "YYYY-MM-DD or ISO date-time"}
+        for n in ("since", "until")
+    ],
+    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["newest", "relevance"]}},
+    {"name": "limit", "in": "query", "schema": {**INT, "minimum": 1, "maximum": 50}},
+    {"name": "cursor", "in": "query", "schema": {**INT, "minimum": 0}},
+]
+SEARCH_HIT = _obj(
+    ["post", "child", "score", "snippet", "highlights", "url"],
+    post=_ref("Post"),
+    child=_obj(["id", "display_name"], id=INT, display_name=STR),
+    score={"type": "number"},
+    snippet=STR,
+    highlights={"type": "array", "items": {"type": "array", "items": INT}},
+    url=STR,
+)
+SEARCH_PATH = {
+    "get": {
+        "summary": "Full-text search over the posts the caller may see (audited)",
+        "parameters": SEARCH_PARAMS,
+        "responses": _ok(
+            "Matching posts, access-checked",
+            _obj(
+                ["results", "count", "next_cursor"],
+                results={"type": "array", "items": SEARCH_HIT},
+                count=INT,
+                next_cursor={"type": ["integer", "null"]},
+            ),
+        ),
+    }
+}
+
+NUM = {"type": "number"}
+PERIOD_PARAMS = [
+    # An empty value means the default, so the schema allows it next to YYYY-MM-DD.
+    {
+        "name": n,
+        "in": "query",
+        "schema": {**STR, "pattern": r"^(\d{4}-\d{2}-\d{2})?$"},
+        "description": d,
+    }
+    for n, d in (
+        ("from", "Later period's first day (default: 27 days before `to`)"),
+        ("to", "Later period's last day, inclusive (default: today, UTC)"),
+        ("compare_from", "Earlier period's first day (default: as long as the later one)"),
+        ("compare_to", "Earlier period's last day (default: the day before `from`)"),
+    )
+]
+VELOCITY = _obj(
+    ["score", "flagged", "reasons", "sparkline"],
+    score=NUM,
+    flagged={"type": "boolean"},
+    reasons={"type": "array", "items": STR},
+    sparkline={"type": "array", "items": INT, "description": "Posts per day, 28 days"},
+    posts_72h=INT,
+    usual_72h=NUM,
+    agencies={"type": "array", "items": STR},
+    new_agencies={"type": "array", "items": STR},
+    concerns_7d=INT,
+)
+STATS = _obj(
+    ["posts_by_kind", "total_posts", "distinct_authors", "distinct_agencies"],
+    posts_by_kind={"type": "object", "additionalProperties": INT},
+    total_posts=INT,
+    distinct_authors=INT,
+    distinct_agencies=INT,
+)
+PERIOD = {**STATS, "properties": {**STATS["properties"], "from": STR, "to": STR}}
+COMPARISON = _obj(["a", "b", "change"], a=PERIOD, b=PERIOD, change=STATS)
+CHILD_REF = _obj(["id", "display_name"], id=INT, display_name=STR, ref=STR)
+BOARD_ROW = {
+    **VELOCITY,
+    "properties": {
+        **VELOCITY["properties"],
+        "child": CHILD_REF,
+        "posts_7d": INT,
+        "posts_28d": INT,
+        "last_post_at": {"type": ["string", "null"]},
+    },
+}
+BOARD_PATHS = {
+    "/api/v1/board": {
+        "get": {
+            "summary": "Managers: visible children ranked by attention velocity (audited)",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"enum": ["all", "flagged"]}},
+                *PERIOD_PARAMS,
+            ],
+            "responses": _ok(
+                "The board; `comparison` only when a period parameter is given",
+                _obj(
+                    ["at", "children", "flagged", "rows"],
+                    at=STR,
+                    children=INT,
+                    flagged=INT,
+                    rows={"type": "array", "items": BOARD_ROW},
+                    comparison=COMPARISON,
+                ),
+            ),
+        }
+    },
+    "/api/v1/children/{child_id}/velocity": {
+        "get": {
+            "summary": "A child's velocity and a comparison of two periods (audited)",
+            "parameters": [*CHILD, *PERIOD_PARAMS],
+            "responses": _ok(
+                "Velocity and comparison",
+                _obj(
+                    ["child", "velocity", "comparison"],
+                    child=CHILD_REF,
+                    velocity=VELOCITY,
+                    comparison=COMPARISON,
+                ),
+            ),
+        }
+    },
+}
+
 PATHS: dict[str, Any] = {
     "/api/v1/auth/login": {
         "post": {
@@ -138,7 +274,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "End this session",
             "security": [],
-            "responses": {"204": {"description": "Logged out"}},
+            "responses": _ok("Logged out", status="204"),
         }
     },
     "/api/v1/auth/logout-everywhere": {
@@ -168,7 +304,7 @@ PATHS: dict[str, Any] = {
         "delete": {
             "summary": "Revoke a token",
             "parameters": [_id_param("token_id")],
-            "responses": {"204": {"description": "Revoked"}},
+            "responses": _ok("Revoked", status="204"),
         }
     },
     "/api/v1/me": {"get": {"summary": "The caller", "responses": _ok("Me", _ref("Me"))}},
@@ -248,9 +384,10 @@ PATHS: dict[str, Any] = {
         "delete": {
             "summary": "Remove a post (soft, audited)",
             "parameters": [_id_param("post_id")],
-            "responses": {"204": {"description": "Removed"}},
+            "responses": _ok("Removed", status="204"),
         },
     },
+    "/api/v1/search": SEARCH_PATH,
     "/api/v1/children/{child_id}/follow": {
         "post": {
             "summary": "Follow the child (optionally for a team you belong to)",
@@ -290,6 +427,7 @@ PATHS: dict[str, Any] = {
             "responses": _ok("Unread count"),
         }
     },
+    **BOARD_PATHS,
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document",
@@ -298,6 +436,17 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+
+
+def _empty_means_absent(paths: dict[str, Any]) -> dict[str, Any]:
+    """Optional query parameters sent empty (as HTML forms do) are read as not given."""
+    copied: dict[str, Any] = copy.deepcopy(paths)
+    for operations in copied.values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return copied
 
 
 def openapi_document() -> dict[str, Any]:
@@ -309,7 +458,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "Cookie-authenticated calls need an x-csrftoken header; "
             "bearer-token calls do not.",
         },
-        "paths": PATHS,
+        "paths": _empty_means_absent(PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -12,7 +12,14 @@ from feeds import grants, posting, reading
 from feeds.errors import Invalid
 from feeds.models import Professional
 from feeds.views import child_view, grant_view, post_view
-from server.endpoints import audit_context, authenticated, path_id, query_int, read_json
+from server.endpoints import (
+    MAX_ID,
+    audit_context,
+    authenticated,
+    path_id,
+    query_int,
+    read_json,
+)
 
 
 @authenticated
@@ -94,7 +101,7 @@ def optional_id(data: dict[str, object], name: str) -> int | None:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise Invalid(f"{name} must be a positive whole number.", field=name)
     return value
 

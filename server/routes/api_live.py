@@ -10,13 +10,22 @@ from feeds import acknowledging, following, notifications
 from feeds.errors import Invalid
 from feeds.models import Event, Professional
 from feeds.views import post_view
-from server.endpoints import audit_context, authenticated, path_id, query_int, read_json
+from server.endpoints import (
+    MAX_ID,
+    audit_context,
+    authenticated,
+    path_id,
+    query_int,
+    read_json,
+)
 
 
 async def _team_id(request: Request) -> int | None:
     if request.headers.get("content-type", "").startswith("application/json"):
         value = (await read_json(request)).get("team_id")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID
+        ):
             raise Invalid("team_id must be a whole number.", field="team_id")
         return value
     return None

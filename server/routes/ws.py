@@ -18,7 +18,7 @@ from feeds import events
 from feeds.access import visible_child_ids
 from feeds.models import Event
 from server.auth import digest
-from server.endpoints import bearer_token, resolve_user, settings_of
+from server.endpoints import bearer_token, is_number, resolve_user, settings_of
 from server.live import Hub, Subscriber
 
 POLICY_VIOLATION = 1008
@@ -40,7 +40,7 @@ def origin_allowed(websocket: WebSocket) -> bool:
 
 def parse_after(websocket: WebSocket) -> int | None:
     raw = websocket.query_params.get("after", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if is_number(raw) else None
 
 
 async def _subscriber(websocket: WebSocket) -> Subscriber | None:

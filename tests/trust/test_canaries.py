@@ -1,0 +1,226 @@
+"""Canaries: every child's posts and name carry a unique marker; no actor ever receives a
+marker of a child it may not see, in any GET body (HTML and API, every route in the
+route table), websocket frame (replay and live), search hit, or log line.
+
+A granted practitioner is the positive control: it must see its own child's marker in
+each channel, so a scan that finds nothing is a real result and not a blind one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from starlette.routing import Route
+from websockets.asyncio.client import ClientConnection
+
+from feeds.audit import SYSTEM
+from feeds.models import Child, Grant, Notification, Post, PostKind, Professional, Role
+from feeds.posting import do_create_post
+from server.app import build_routes
+from server.auth import issue_token
+from server.settings import Settings
+from tests.conftest import Factory
+from tests.live_server import receive, running_server, ws_connect
+
+# Actors that may see nothing, or only the third child (through their team).
+CONTROL = "granted"  # sees child 0 only: the positive control
+CLIENT_LOGGERS = ("httpx", "httpcore", "websockets.client")
+ACTORS = ("no_grant", "expired", "revoked", "other_team", "admin", "other_manager", CONTROL)
+
+
+@dataclass
+class World:
+    children: list[Child]
+    markers: list[str]  # markers[i] belongs to children[i]
+    keys: list[str]  # search words in child i's posts (a reflected query is not a leak)
+    tokens: dict[str, str]
+    may_see: dict[str, set[int]]  # actor -> indexes of children it may see
+    writer: str  # token of someone granted to every child
+    ids: dict[str, list[int]] = field(default_factory=dict)
+
+
+def forbidden_markers(world: World, actor: str) -> list[str]:
+    return [m for i, m in enumerate(world.markers) if i not in world.may_see[actor]]
+
+
+def leaks(world: World, actor: str, text: str) -> list[str]:
+    return [m for m in forbidden_markers(world, actor) if m in text]
+
+
+async def build_world(make: Factory) -> World:
+    markers = [f"cnry{i}q{secrets.token_hex(5)}" for i in range(3)]
+    keys = [f"srch{i}k{secrets.token_hex(5)}" for i in range(3)]
+    children = []
+    for marker in markers:
+        child = await make.child()
+        child.display_name = f"Canary {marker}"
+        await child.save(update_fields=["display_name"])
+        children.append(child)
+    writer = await make.practitioner(grants=children)
+    people: dict[str, Professional] = {
+        name: await make.professional(role=Role.ADMIN if name == "admin" else Role.PRACTITIONER)
+        for name in ("no_grant", "expired", "revoked", "other_team", "admin", CONTROL)
+    }
+    people["other_manager"] = await make.professional(role=Role.MANAGER)
+    await make.grant(children[0], professional=people["expired"], expired=True)
+    await make.grant(children[0], professional=people["revoked"], revoked=True)
+    await make.grant(children[1], professional=people["revoked"], revoked=True)
+    await make.grant(children[0], professional=people[CONTROL])
+    own_team = await make.team(members=[writer])
+    await make.grant(children[0], team=own_team)
+    other = await make.team(members=[people["other_team"]], managers=[people["other_manager"]])
+    await make.grant(children[2], team=other)
+    for child, key, marker in zip(children, keys, markers, strict=True):
+        for n, kind in enumerate((PostKind.UPDATE, PostKind.HUNCH, PostKind.CONCERN)):
+            body = f"visit {key} {marker} n{n}"
+            await do_create_post(writer, child.id, kind.value, body, SYSTEM)
+        # A mention-style notification for the writer, about each child.
+        await Notification.create(recipient=writer, kind="mention", child_id=child.id)
+    tokens = {name: (await issue_token(p, "canary"))[1] for name, p in people.items()}
+    may_see = {name: set() for name in people} | {
+        CONTROL: {0},
+        "other_team": {2},
+        "other_manager": {2},
+    }
+    world = World(children, markers, keys, tokens, may_see, (await issue_token(writer, "w"))[1])
+    world.ids = {
+        "child_id": [c.id for c in children],
+        "post_id": [p.id for p in await Post.all().order_by("id")],
+        "grant_id": [g.id for g in await Grant.all().order_by("id")],
+        "notification_id": [n.id for n in await Notification.all().order_by("id")],
+    }
+    return world
+
+
+def get_paths(world: World) -> list[str]:
+    """Every GET route in the table, with each path parameter set to every seeded id."""
+    paths = []
+    for route in build_routes():
+        if not isinstance(route, Route) or "GET" not in (route.methods or set()):
+            continue
+        names = re.findall(r"{(\w+)(?::\w+)?}", route.path)
+        choices = [world.ids.get(name, [1]) for name in names]
+        for values in itertools.product(*choices):
+            path = route.path
+            for name, value in zip(names, values, strict=True):
+                path = re.sub(r"{" + name + r"(?::\w+)?}", str(value), path)
+            paths.append(path)
+    return paths
+
+
+def queries(path: str, world: World) -> list[str]:
+    """Search needs a query: ask for each child's marker, and for text every post shares."""
+    if path.endswith("/search"):
+        return [f"?q={k}" for k in world.keys] + ["?q=visit", "?q=visit&order=relevance"]
+    if path.endswith("/board"):
+        return ["", "?status=all"]
+    return [""]
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[str]:
+    async with running_server(settings) as address:
+        yield address
+
+
+async def wait_for_search(http: httpx.AsyncClient, world: World) -> None:
+    """The outbox drains asynchronously: wait until the control finds its child's marker."""
+    headers = {"authorization": f"Bearer {world.tokens[CONTROL]}"}
+    for _ in range(100):
+        found = await http.get(f"/api/v1/search?q={world.keys[0]}", headers=headers)
+        if found.status_code == 200 and found.json()["count"] > 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("search never indexed the canary posts")
+
+
+async def scan_http(http: httpx.AsyncClient, world: World) -> tuple[list[str], int, set[str]]:
+    """(leaks, requests made, markers the control saw)."""
+    found, made, control_saw = [], 0, set()
+    for path in get_paths(world):
+        for query, actor in itertools.product(queries(path, world), ACTORS):
+            headers = {"authorization": f"Bearer {world.tokens[actor]}"}
+            response = await http.get(path + query, headers=headers)
+            made += 1
+            if response.status_code >= 500:  # not a leak; the fuzzer and route tests own 5xx
+                print(f"canaries: {actor} GET {path}{query} -> {response.status_code}")
+            found += [f"{actor} GET {path}{query}: {m}" for m in leaks(world, actor, response.text)]
+            if actor == CONTROL:
+                control_saw |= {m for m in world.markers if m in response.text}
+    return found, made, control_saw
+
+
+async def frames_until_quiet(socket: ClientConnection) -> list[str]:
+    frames = []
+    with_timeout = True
+    while with_timeout:
+        try:
+            frames.append(str(await asyncio.wait_for(socket.recv(), 1.0)))
+        except TimeoutError:
+            with_timeout = False
+    return frames
+
+
+async def scan_websockets(address: str, world: World) -> tuple[list[str], set[str]]:
+    """Each actor replays the whole log (?after=0) and then listens while the writer posts."""
+    found: list[str] = []
+    control_saw: set[str] = set()
+    async with ActorSockets(address, world) as sockets:
+        for socket in sockets.values():
+            assert (await receive(socket))["type"] == "hello"
+        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+            for child, marker in zip(world.children, world.markers, strict=True):
+                created = await http.post(
+                    f"/api/v1/children/{child.id}/posts",
+                    json={"kind": "hunch", "body": f"live {marker}"},
+                    headers={"authorization": f"Bearer {world.writer}"},
+                )
+                assert created.status_code == 201
+        for actor, socket in sockets.items():
+            text = "\n".join(await frames_until_quiet(socket))
+            found += [f"{actor} websocket: {m}" for m in leaks(world, actor, text)]
+            if actor == CONTROL:
+                control_saw = {m for m in world.markers if m in text}
+    return found, control_saw
+
+
+class ActorSockets:
+    """Open one replaying socket per actor."""
+
+    def __init__(self, address: str, world: World) -> None:
+        self.connects = {a: ws_connect(address, world.tokens[a], after=0) for a in ACTORS}
+
+    async def __aenter__(self) -> dict[str, ClientConnection]:
+        return {a: await c.__aenter__() for a, c in self.connects.items()}
+
+    async def __aexit__(self, *exc: object) -> None:
+        for connect in self.connects.values():
+            await connect.__aexit__(None, None, None)
+
+
+async def test_no_actor_receives_a_marker_of_a_child_it_may_not_see(
+    live: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    world = await build_world(Factory())
+    async with httpx.AsyncClient(base_url=f"http://{live}", timeout=30) as http:
+        if any(p.endswith("/api/v1/search") for p in get_paths(world)):
+            await wait_for_search(http, world)
+        http_leaks, made, control_http = await scan_http(http, world)
+    ws_leaks, control_ws = await scan_websockets(live, world)
+    # The server runs in this process: every record but the test's own HTTP client's.
+    server_records = [r for r in caplog.records if not r.name.startswith(CLIENT_LOGGERS)]
+    log_text = "\n".join(record.getMessage() for record in server_records)
+    log_leaks = [f"log: {m}" for m in world.markers if m in log_text]
+    print(f"canaries: {made} GET requests ({len(ACTORS)} actors), {len(ACTORS)} replaying sockets")
+    assert http_leaks + ws_leaks + log_leaks == []
+    assert control_http == {world.markers[0]}, "the control must see its child, and only it"
+    assert control_ws == {world.markers[0]}
