@@ -1,0 +1,153 @@
+// Live updates for every page of a logged-in user: one websocket (/ws), resumed after
+// the last event id this tab saw, so nothing is missed or shown twice after a drop.
+// Protocol: docs/api.md. Loaded as an ES module (CSP: script-src 'self', no inline code).
+import { flush, forgetDevice, startOutbox } from "./outbox.js";
+import { announce, insertPost, setSeen, setUnread, showStatus, userId } from "./render.js";
+
+const LAST_ID = "jigsaw.lastEventId";
+const CLOSE_RELOAD = 4000;
+const CLOSE_BEHIND = 4008;
+const CLOSE_LOGGED_OUT = 4401;
+const MAX_DELAY_MS = 30000;
+
+let socket = null;
+let attempt = 0;
+let timer = null;
+
+function lastId() {
+  return Number(sessionStorage.getItem(LAST_ID) || 0);
+}
+
+function remember(id) {
+  if (Number.isInteger(id) && id > lastId()) sessionStorage.setItem(LAST_ID, String(id));
+}
+
+function childName(childId) {
+  const link = document.querySelector(`.caseload a[href="/children/${Number(childId)}"] strong`);
+  return link ? link.textContent : "";
+}
+
+function followedIds(feed) {
+  return new Set((feed.dataset.following || "").split(",").filter(Boolean).map(Number));
+}
+
+function onPostCreated(message) {
+  const post = message.data;
+  let added = false;
+  const childFeed = document.querySelector('[data-live-feed="child"]');
+  if (childFeed && Number(childFeed.dataset.childId) === post.child_id) added = insertPost(childFeed, post);
+  const home = document.querySelector('[data-live-feed="home"]');
+  if (home && followedIds(home).has(post.child_id)) added = insertPost(home, post, childName(post.child_id)) || added;
+  if (added && post.author.id !== userId()) {
+    const about = childName(post.child_id);
+    announce(`New ${post.kind} from ${post.author.name}${about ? ` about ${about}` : ""}.`);
+  }
+}
+
+function onPostRemoved(message) {
+  document.getElementById(`post-${Number(message.data.post_id ?? message.data.id)}`)?.remove();
+}
+
+function onPostEdited(message) {
+  const item = document.getElementById(`post-${Number(message.data.id)}`);
+  const body = item?.querySelector(".body");
+  if (body && typeof message.data.body === "string") body.textContent = message.data.body;
+}
+
+async function onFollowChanged() {
+  const home = document.querySelector('[data-live-feed="home"]');
+  if (!home) return;
+  const response = await fetch("/api/v1/home?limit=1");
+  if (response.ok) home.dataset.following = (await response.json()).following.join(",");
+}
+
+function onNotification(message) {
+  if (typeof message.data.unread === "number") setUnread(message.data.unread);
+  if (message.type === "mention") {
+    const who = message.data.post?.author?.name || "Someone";
+    const about = childName(message.child_id);
+    announce(`${who} mentioned you${about ? ` about ${about}` : ""}.`);
+  }
+}
+
+const HANDLERS = {
+  "post.created": onPostCreated,
+  "post.edited": onPostEdited,
+  "post.removed": onPostRemoved,
+  "post.acknowledged": (m) => setSeen(m.data.post_id, m.data.count, m.data.by?.id === userId()),
+  "follow.changed": onFollowChanged,
+  mention: onNotification,
+  notification: onNotification,
+};
+
+function onMessage(event) {
+  const message = JSON.parse(event.data);
+  if (message.type === "hello") {
+    attempt = 0;
+    document.body.dataset.live = "connected";
+    showStatus("");
+    return;
+  }
+  if (message.type === "reload") return; // the close (4000) that follows reloads the page
+  HANDLERS[message.type]?.(message);
+  remember(message.id);
+}
+
+function backoff() {
+  // Exponential with full jitter, so a hundred phones coming back do not reconnect in step.
+  const ceiling = Math.min(MAX_DELAY_MS, 500 * 2 ** attempt);
+  attempt += 1;
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+async function stillLoggedIn() {
+  try {
+    const response = await fetch("/api/v1/me");
+    return response.status !== 401;
+  } catch {
+    return true; // no connection: not a reason to think the session ended
+  }
+}
+
+async function onClose(event) {
+  socket = null;
+  document.body.dataset.live = "disconnected";
+  if (event.code === CLOSE_RELOAD) {
+    location.reload();
+    return;
+  }
+  if (event.code === CLOSE_LOGGED_OUT || (attempt >= 3 && !(await stillLoggedIn()))) {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    return;
+  }
+  showStatus(navigator.onLine === false ? "Offline: new posts wait on this device until you are back." : "Reconnecting…");
+  schedule(event.code === CLOSE_BEHIND ? 0 : backoff());
+}
+
+function schedule(delay) {
+  clearTimeout(timer);
+  timer = setTimeout(connect, delay);
+}
+
+function connect() {
+  if (socket) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws?after=${lastId()}`);
+  socket.addEventListener("message", onMessage);
+  socket.addEventListener("close", onClose);
+}
+
+function start() {
+  // The page shows everything up to the id it was rendered at; resume from there.
+  const rendered = Number(document.body.dataset.lastEventId || 0);
+  sessionStorage.setItem(LAST_ID, String(rendered));
+  startOutbox();
+  connect();
+  window.addEventListener("online", () => { attempt = 0; schedule(0); flush(); });
+  window.addEventListener("offline", () => showStatus("Offline: new posts wait on this device until you are back."));
+  window.addEventListener("pageshow", (event) => { if (event.persisted && !socket) schedule(0); });
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+}
+
+if (document.body?.dataset.userId) start();
+export { forgetDevice };

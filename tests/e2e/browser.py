@@ -1,0 +1,62 @@
+"""Launching Debian's Chromium for the journeys, and the page helpers they share."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+TIMEOUT_MS = 15_000  # generous: the assertions auto-wait, they do not sleep
+
+
+def skip_reason() -> str | None:
+    if os.environ.get("JIGSAW_TEST_BACKEND", "sqlite") == "postgres":
+        return "browser journeys test the browser, not the database: covered in the SQLite pass"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)"
+    return None
+
+
+e2e_only = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+async def new_page(browser: Browser, base_url: str, device: dict[str, object]) -> Page:
+    context: BrowserContext = await browser.new_context(base_url=base_url, **device)  # type: ignore[arg-type]
+    context.set_default_timeout(TIMEOUT_MS)
+    return await context.new_page()
+
+
+async def log_in(page: Page, email: str, then: str = "/") -> None:
+    await page.goto(f"/login?next={then}")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"**{then}")
+    await live_connected(page)
+
+
+async def live_connected(page: Page) -> None:
+    """Wait until the page's websocket has said hello (live.js marks the body)."""
+    await expect(page.locator("body[data-live='connected']")).to_have_count(1)
