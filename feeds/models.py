@@ -338,3 +338,17 @@ class Notification(Model):
     class Meta:
         table = "notification"
         indexes = (("recipient_id", "read_at"),)
+
+
+class VelocityState(Model):
+    """The last velocity verdict for each child, kept so hysteresis holds between runs."""
+
+    id = fields.IntField(primary_key=True)
+    child_id = fields.IntField(unique=True)
+    flagged = fields.BooleanField(default=False)
+    score = fields.FloatField(default=0.0)
+    flagged_at = fields.DatetimeField(null=True)  # start of the current episode
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "velocity_state"

@@ -1,0 +1,232 @@
+"""The velocity board: GET /board (HTML), GET /api/v1/board and
+GET /api/v1/children/{child_id}/velocity, and the lifespan of the velocity watcher.
+Each handler parses, then calls feeds.board."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from feeds import board
+from feeds.board import Board, BoardRow, Period
+from feeds.clock import utcnow
+from feeds.errors import Invalid
+from feeds.models import Event, Professional
+from feeds.velocity import Assessment, PeriodComparison, PeriodStats
+from feeds.velocity_state import VelocityWatcher
+from feeds.views import iso, me_view
+from server.endpoints import audit_context, authenticated, path_id, query_int
+
+DEFAULT_DAYS = 28
+PERIOD_PARAMS = ("from", "to", "compare_from", "compare_to")
+SPARK_WIDTH, SPARK_HEIGHT, BAR = 112, 24, 4
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    """Like the other pages' render (kept local so this module stands on its own)."""
+    templates: Jinja2Templates = request.app.state.templates
+    state = request.scope.get("state", {})
+    context.setdefault("unread", state.get("unread"))
+    context["csrf_token"] = request.scope["csrftoken"]()
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _day(request: Request, name: str) -> date | None:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 else _not_a_date(name)
+    except ValueError:
+        return _not_a_date(name)
+    # Period arithmetic steps days either side: keep clear of date.min and date.max.
+    return day if 1900 <= day.year <= 2999 else _not_a_date(name)
+
+
+def _not_a_date(name: str) -> date:
+    raise Invalid(f"{name} must be a date written YYYY-MM-DD.", field=name)
+
+
+def _period(first: date, last: date) -> Period:
+    """Whole UTC days first..last inclusive, as the half-open [first, last + 1 day)."""
+    start = datetime.combine(first, time(), tzinfo=UTC)
+    return Period(start, datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC))
+
+
+def parse_periods(request: Request, today: date) -> tuple[Period, Period]:
+    """(A, B): B is from..to (default the last 28 days), A is compare_from..compare_to
+    (default the same number of days just before B). Dates are inclusive UTC days."""
+    to = _day(request, "to") or today
+    first = _day(request, "from") or to - timedelta(days=DEFAULT_DAYS - 1)
+    if first > to:
+        raise Invalid("from is after to.", field="from")
+    compare_to = _day(request, "compare_to") or first - timedelta(days=1)
+    compare_from = _day(request, "compare_from") or compare_to - (to - first)
+    if compare_from > compare_to:
+        raise Invalid("compare_from is after compare_to.", field="compare_from")
+    return _period(compare_from, compare_to), _period(first, to)
+
+
+def assessment_view(a: Assessment) -> dict[str, Any]:
+    return {
+        "score": round(a.score, 2),
+        "flagged": a.flagged,
+        "reasons": a.reasons,
+        "sparkline": a.sparkline,
+        "posts_72h": a.recent_posts,
+        "usual_72h": round(a.usual_posts, 2),
+        "agencies": a.agencies,
+        "new_agencies": a.new_agencies,
+        "concerns_7d": a.concerns,
+    }
+
+
+def row_view(row: BoardRow) -> dict[str, Any]:
+    child = row.child
+    return {
+        "child": {"id": child.id, "display_name": child.display_name, "ref": child.reference},
+        **assessment_view(row.assessment),
+        "posts_7d": row.posts_7d,
+        "posts_28d": row.posts_28d,
+        "last_post_at": iso(row.last_post_at),
+    }
+
+
+def stats_view(stats: PeriodStats) -> dict[str, Any]:
+    return {
+        "posts_by_kind": stats.posts_by_kind,
+        "total_posts": stats.total_posts,
+        "distinct_authors": stats.distinct_authors,
+        "distinct_agencies": stats.distinct_agencies,
+    }
+
+
+def comparison_view(comparison: PeriodComparison, a: Period, b: Period) -> dict[str, Any]:
+    def bounds(period: Period) -> dict[str, str]:
+        return {"from": period.start.date().isoformat(), "to": _last_day(period).isoformat()}
+
+    return {
+        "a": {**bounds(a), **stats_view(comparison.a)},
+        "b": {**bounds(b), **stats_view(comparison.b)},
+        "change": stats_view(comparison.change),
+    }
+
+
+def _last_day(period: Period) -> date:
+    return (period.end - timedelta(days=1)).date()
+
+
+def board_view(found: Board) -> dict[str, Any]:
+    return {
+        "at": iso(found.at),
+        "children": found.children,
+        "flagged": found.flagged,
+        "rows": [row_view(row) for row in found.rows],
+    }
+
+
+def wants_comparison(request: Request) -> bool:
+    return any(request.query_params.get(name) for name in PERIOD_PARAMS)
+
+
+@authenticated
+async def api_board(request: Request, user: Professional) -> Response:
+    status = request.query_params.get("status", "all")
+    periods = parse_periods(request, utcnow().date()) if wants_comparison(request) else None
+    found = await board.read_board(user, audit_context(request), status=status)
+    body = board_view(found)
+    if periods is not None:
+        a, b = periods
+        comparison = await board.read_board_comparison(user, a, b, audit_context(request))
+        body["comparison"] = comparison_view(comparison, a, b)
+    return JSONResponse(body)
+
+
+@authenticated
+async def api_child_velocity(request: Request, user: Professional) -> Response:
+    child_id = path_id(request, "child_id")
+    a, b = parse_periods(request, utcnow().date())
+    found = await board.read_child_velocity(user, child_id, a, b, audit_context(request))
+    child = found.child
+    return JSONResponse(
+        {
+            "child": {"id": child.id, "display_name": child.display_name, "ref": child.reference},
+            "velocity": assessment_view(found.assessment),
+            "comparison": comparison_view(found.comparison, a, b),
+        }
+    )
+
+
+def sparkline_bars(counts: list[int]) -> list[dict[str, int]]:
+    """SVG rectangles for daily counts, scaled to the busiest day (drawn server-side)."""
+    top = max(counts, default=0) or 1
+    bars = []
+    for i, count in enumerate(counts):
+        height = round(count * (SPARK_HEIGHT - 2) / top) + (1 if count else 0)
+        bars.append({"x": i * BAR, "y": SPARK_HEIGHT - height, "h": height, "n": count})
+    return bars
+
+
+def page_row(row: BoardRow) -> dict[str, Any]:
+    return {**row_view(row), "bars": sparkline_bars(row.assessment.sparkline)}
+
+
+async def _page_comparison(
+    request: Request, user: Professional, found: Board
+) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        a, b = parse_periods(request, found.at.date())
+        child_id = query_int(request, "child", None)
+        comparison = await board.read_board_comparison(user, a, b, audit_context(request), child_id)
+    except Invalid as error:
+        return None, error.message
+    return comparison_view(comparison, a, b), None
+
+
+@authenticated
+async def board_page(request: Request, user: Professional) -> Response:
+    status = request.query_params.get("status", "all")
+    found = await board.read_board(user, audit_context(request), status=status)
+    comparison, error = await _page_comparison(request, user, found)
+    latest = await Event.all().order_by("-id").first()
+    return render(
+        request,
+        "board.html",
+        422 if error else 200,
+        user=me_view(user),
+        board=board_view(found),
+        rows=[page_row(row) for row in found.rows],
+        board_status=status,
+        form=dict(request.query_params),
+        comparison=comparison,
+        compare_error=error,
+        last_event_id=latest.id if latest else 0,
+        spark={"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "bar": BAR - 1},
+    )
+
+
+routes = [
+    Route("/board", board_page, methods=["GET"]),
+    Route("/api/v1/board", api_board, methods=["GET"]),
+    Route("/api/v1/children/{child_id}/velocity", api_child_velocity, methods=["GET"]),
+]
+
+
+@asynccontextmanager
+async def velocity_lifespan(app: Starlette) -> AsyncIterator[VelocityWatcher]:
+    """Run the velocity watcher while the app runs (after Tortoise is initialised)."""
+    watcher = VelocityWatcher()
+    app.state.velocity = watcher
+    await watcher.start()
+    try:
+        yield watcher
+    finally:
+        await watcher.stop()

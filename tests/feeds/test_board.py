@@ -1,0 +1,247 @@
+"""The board in feeds/: ranking, access, audit, persisted hysteresis, flips and comparisons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from feeds import board
+from feeds.audit import AuditContext
+from feeds.board import Period
+from feeds.clock import utcnow
+from feeds.errors import Forbidden, Invalid
+from feeds.models import (
+    Agency,
+    AuditRecord,
+    Child,
+    Event,
+    Post,
+    PostKind,
+    Professional,
+    Role,
+    VelocityState,
+)
+from feeds.velocity_state import do_recompute_velocity
+from tests.conftest import Factory
+
+CTX = AuditContext(ip="203.0.113.9", request_id="req-board")
+
+
+class History:
+    """Writes back-dated posts on a child, each from a professional of a given agency."""
+
+    def __init__(self, make: Factory, now: datetime) -> None:
+        self.make = make
+        self.now = now
+        self.people: dict[str, Professional] = {}
+
+    async def author(self, agency: str) -> Professional:
+        if agency not in self.people:
+            found = await Agency.get_or_none(name=agency) or await Agency.create(
+                name=agency, sector="social_care"
+            )
+            self.people[agency] = await self.make.professional(agency=found)
+        return self.people[agency]
+
+    async def post(
+        self, child: Child, ago: timedelta, agency: str, kind: PostKind = PostKind.UPDATE
+    ) -> Post:
+        return await Post.create(
+            child=child,
+            author=await self.author(agency),
+            kind=kind,
+            body="seen",
+            created_at=self.now - ago,
+        )
+
+    async def quiet(self, child: Child) -> None:
+        """One school update every 20 days for the last three months."""
+        for day in range(10, 91, 20):
+            await self.post(child, timedelta(days=day, hours=2), "School")
+
+    async def burst(self, child: Child, agencies: int, posts: int) -> None:
+        """`posts` posts over the last ~2 days from `agencies` agencies, half of them hunches."""
+        for i in range(posts):
+            kind = PostKind.HUNCH if i % 2 == 0 else PostKind.UPDATE
+            await self.post(child, timedelta(hours=3 + 10 * i), f"Agency {i % agencies}", kind)
+
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday afternoon
+
+
+async def _manager_with(make: Factory, children: list[Child]) -> Professional:
+    manager = await make.professional(role=Role.MANAGER)
+    team = await make.team(managers=[manager])
+    for child in children:
+        await make.grant(child, team=team)
+    return manager
+
+
+async def test_multi_agency_burst_ranks_above_quiet_and_busy_children(make: Factory) -> None:
+    history = History(make, NOW)
+    burst, quiet, busy = await make.child(), await make.child(), await make.child()
+    for child in (burst, quiet, busy):
+        await history.quiet(child)
+    await history.burst(burst, agencies=3, posts=6)
+    for day in range(0, 60):  # a steady busy child: a post every day from one agency
+        await history.post(busy, timedelta(days=day, hours=5), "Health")
+    manager = await _manager_with(make, [quiet, busy, burst])
+
+    found = await board.read_board(manager, CTX, now=NOW)
+
+    assert found.rows[0].child.id == burst.id
+    top = found.rows[0]
+    assert top.assessment.flagged and top.assessment.score >= 3
+    assert any("agencies" in reason for reason in top.assessment.reasons)
+    assert any("hunch" in reason for reason in top.assessment.reasons)
+    assert top.posts_7d == 6 and len(top.assessment.sparkline) == 28
+    assert top.last_post_at is not None
+    assert not any(row.assessment.flagged for row in found.rows[1:])
+    assert (found.children, found.flagged) == (3, 1)
+
+
+async def test_board_shows_only_children_the_manager_may_see(make: Factory) -> None:
+    history = History(make, NOW)
+    mine, hidden, revoked = await make.child(), await make.child(), await make.child()
+    await history.burst(hidden, agencies=3, posts=6)
+    await history.burst(revoked, agencies=3, posts=6)
+    manager = await _manager_with(make, [mine])
+    await make.grant(revoked, professional=manager, revoked=True)
+    await make.grant(hidden, professional=await make.professional())
+
+    found = await board.read_board(manager, CTX, now=NOW)
+
+    assert [row.child.id for row in found.rows] == [mine.id]
+    assert (found.children, found.flagged) == (1, 0)
+
+
+async def test_board_read_is_audited(make: Factory) -> None:
+    manager = await _manager_with(make, [await make.child()])
+    await board.read_board(manager, CTX, now=NOW, status="flagged")
+    record = await AuditRecord.filter(action="board.read").get()
+    assert (record.actor_id, record.outcome, record.ip) == (manager.id, "ok", CTX.ip)
+    assert record.detail == {"children": 1, "flagged": 0, "status": "flagged"}
+
+
+@pytest.mark.parametrize("role", [Role.PRACTITIONER, Role.ADMIN])
+async def test_non_managers_are_refused_and_the_refusal_is_audited(
+    make: Factory, role: Role
+) -> None:
+    person = await make.professional(role=role)
+    await make.grant(await make.child(), professional=person)
+    with pytest.raises(Forbidden):
+        await board.read_board(person, CTX)
+    record = await AuditRecord.filter(action="board.read").get()
+    assert (record.actor_id, record.outcome) == (person.id, "denied")
+
+
+async def test_flagged_filter_keeps_only_flagged_rows(make: Factory) -> None:
+    history = History(make, NOW)
+    burst, quiet = await make.child(), await make.child()
+    await history.quiet(burst)
+    await history.burst(burst, agencies=3, posts=6)
+    manager = await _manager_with(make, [burst, quiet])
+    found = await board.read_board(manager, CTX, now=NOW, status="flagged")
+    assert [row.child.id for row in found.rows] == [burst.id]
+    assert found.children == 2
+    with pytest.raises(Invalid):
+        await board.read_board(manager, CTX, status="everything")
+
+
+async def test_hysteresis_uses_the_persisted_flag(make: Factory) -> None:
+    """Three posts from three agencies score between the release (2) and flag (3) lines:
+    not enough to become flagged, enough to stay flagged."""
+    history = History(make, NOW)
+    child = await make.child()
+    await history.quiet(child)
+    await history.burst(child, agencies=3, posts=3)
+    manager = await _manager_with(make, [child])
+
+    first = (await board.read_board(manager, CTX, now=NOW)).rows[0].assessment
+    assert 2 <= first.score < 3 and not first.flagged
+    assert await do_recompute_velocity([child.id], NOW) == []
+    assert not (await VelocityState.get(child_id=child.id)).flagged
+
+    await VelocityState.filter(child_id=child.id).update(flagged=True)
+    assert (await board.read_board(manager, CTX, now=NOW)).rows[0].assessment.flagged
+    assert await do_recompute_velocity([child.id], NOW) == []  # stays flagged: no flip
+    assert (await VelocityState.get(child_id=child.id)).flagged
+
+
+async def test_a_burst_flips_the_flag_once_and_emits_velocity_changed(make: Factory) -> None:
+    history = History(make, NOW)
+    child = await make.child()
+    await history.quiet(child)
+    await history.burst(child, agencies=3, posts=6)
+
+    flips = await do_recompute_velocity([child.id], NOW)
+    again = await do_recompute_velocity([child.id], NOW + timedelta(minutes=1))
+
+    assert [(f.child_id, f.flagged) for f in flips] == [(child.id, True)]
+    assert again == []
+    state = await VelocityState.get(child_id=child.id)
+    assert state.flagged and state.score >= 3 and state.flagged_at == NOW
+    event = await Event.filter(type="velocity.changed").get()
+    assert event.child_id == child.id
+    assert event.payload["flagged"] is True and event.payload["reasons"]
+    audit = await AuditRecord.filter(action="velocity.changed").get()
+    assert audit.child_id == child.id and audit.actor_id is None
+
+
+async def test_flag_is_released_when_the_burst_ages_out(make: Factory) -> None:
+    history = History(make, NOW)
+    child = await make.child()
+    await history.quiet(child)
+    await history.burst(child, agencies=3, posts=6)
+    await do_recompute_velocity([child.id], NOW)
+
+    flips = await do_recompute_velocity([child.id], NOW + timedelta(days=20))
+
+    assert [(f.child_id, f.flagged) for f in flips] == [(child.id, False)]
+    changes = await Event.filter(type="velocity.changed").order_by("id")
+    assert [e.payload["flagged"] for e in changes] == [True, False]
+    assert (await VelocityState.get(child_id=child.id)).flagged_at is None
+
+
+async def test_compare_periods_counts_by_kind_authors_and_agencies(make: Factory) -> None:
+    history = History(make, NOW)
+    child, other = await make.child(), await make.child()
+    a = Period(NOW - timedelta(days=14), NOW - timedelta(days=7))
+    b = Period(NOW - timedelta(days=7), NOW)
+    await history.post(child, timedelta(days=10), "School")
+    await history.post(child, timedelta(days=3), "School", PostKind.CONCERN)
+    await history.post(child, timedelta(days=2), "Police", PostKind.HUNCH)
+    await history.post(child, timedelta(days=1), "Health", PostKind.HUNCH)
+    await history.post(other, timedelta(days=1), "Health", PostKind.VISIT)
+    removed = await history.post(child, timedelta(days=1), "Health")
+    await Post.filter(id=removed.id).update(removed_at=utcnow())
+
+    one = await board.compare({child.id}, a, b)
+    both = await board.compare({child.id, other.id}, a, b)
+
+    assert (one.a.total_posts, one.b.total_posts, one.change.total_posts) == (1, 3, 2)
+    assert one.b.posts_by_kind == {
+        "update": 0,
+        "hunch": 2,
+        "concern": 1,
+        "visit": 0,
+        "positive": 0,
+    }
+    assert (one.b.distinct_agencies, one.change.distinct_agencies) == (3, 2)
+    assert (one.b.distinct_authors, one.change.distinct_authors) == (3, 2)
+    assert (both.b.total_posts, both.b.distinct_agencies) == (4, 3)
+    assert both.change.posts_by_kind["visit"] == 1
+
+
+async def test_bad_periods_are_invalid(make: Factory) -> None:
+    person = await make.practitioner(grants=[child := await make.child()])
+    now = utcnow()
+    ok = Period(now - timedelta(days=28), now)
+    for bad in (
+        Period(now, now - timedelta(days=1)),
+        Period(now - timedelta(days=400), now),
+        Period(now - timedelta(days=4000), now - timedelta(days=3990)),
+    ):
+        with pytest.raises(Invalid):
+            await board.read_child_velocity(person, child.id, bad, ok, CTX)
