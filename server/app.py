@@ -17,7 +17,7 @@ from feeds.db import tortoise_config
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
 from server.middleware import SameOriginMiddleware, SecurityHeadersMiddleware, csrf_middleware
-from server.routes import api_auth, api_children, api_live, health, pages, ws
+from server.routes import api_auth, api_children, api_live, health, pages, search, ws
 from server.settings import Settings
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -30,6 +30,7 @@ def build_routes() -> list[BaseRoute]:
         *api_children.routes,
         *api_live.routes,
         *pages.routes,
+        *search.routes,
         *ws.routes,
         Mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static"),
     ]
@@ -47,7 +48,8 @@ def create_app(settings: Settings) -> Starlette:
             app.state.hub = hub
             await hub.start()
             try:
-                yield
+                async with search.search_lifespan(app, settings):
+                    yield
             finally:
                 await hub.stop()
 

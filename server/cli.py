@@ -191,3 +191,26 @@ def create_token(email: str, name: str) -> None:
         return raw
 
     click.echo(run_with_db(_settings(), work))
+
+
+@main.command()
+def reindex() -> None:
+    """Rebuild the search index from the database (visible posts only)."""
+    from search.outbox import reindex as rebuild
+    from server.routes.search import index_from_env
+
+    settings = _settings()
+
+    async def work() -> str:
+        index = index_from_env(settings)
+        await index.ensure_ready()
+        with click.progressbar(length=1, label=f"Indexing posts ({index.name})") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            count = await rebuild(index, progress)
+        return f"Indexed {count} posts ({index.name})."
+
+    click.echo(run_with_db(settings, work))

@@ -106,6 +106,8 @@ OPEN_ROUTES = {
     ("DELETE", "/api/v1/auth/tokens/{token_id}"): "authenticated",
     ("GET", "/api/v1/me"): "authenticated",
     ("GET", "/api/v1/children"): "authenticated",
+    ("GET", "/api/v1/search"): "authenticated",
+    ("GET", "/search"): "authenticated",
     ("GET", "/api/v1/home"): "authenticated",
     ("GET", "/api/v1/notifications"): "authenticated",
     ("POST", "/api/v1/notifications/read-all"): "authenticated",

@@ -1,0 +1,148 @@
+"""The outbox relay: send each changed post's current state to the index, with retries.
+
+feeds/posting.py writes a SearchOutbox row in the same transaction as the change. Here
+rows are claimed (FOR UPDATE SKIP LOCKED on PostgreSQL, so several workers can drain),
+the post's state *now* is sent (indexed if visible, removed otherwise) and the row is
+marked processed only when the engine accepted it; failures count attempts and keep
+the last error. A search engine outage therefore loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from feeds.clock import utcnow
+from feeds.models import Post, SearchOutbox
+from search.base import PostDoc, SearchIndex
+
+log = logging.getLogger("jigsaw.search")
+BATCH = 200
+MAX_ERROR = 500
+
+
+async def _claim(conn: BaseDBAsyncClient, batch: int) -> list[SearchOutbox]:
+    rows = SearchOutbox.filter(processed_at__isnull=True).order_by("attempts", "id").limit(batch)
+    if conn.capabilities.dialect == "postgres":
+        rows = rows.select_for_update(skip_locked=True)
+    return await rows.using_db(conn)
+
+
+async def current_docs(post_ids: Sequence[int]) -> tuple[list[PostDoc], list[int]]:
+    """(documents to index, ids to remove) from the posts' state in the database now."""
+    posts = await Post.filter(id__in=list(post_ids)).prefetch_related("author")
+    live = [PostDoc.of(p) for p in posts if p.removed_at is None]
+    kept = {doc.post_id for doc in live}
+    return live, [pid for pid in post_ids if pid not in kept]
+
+
+async def send(index: SearchIndex, post_ids: Sequence[int]) -> None:
+    """Make the index agree with the database for these posts."""
+    live, gone = await current_docs(post_ids)
+    await index.index_posts(live)
+    await index.remove_posts(gone)
+
+
+async def _mark(conn: BaseDBAsyncClient, rows: list[SearchOutbox], error: str | None) -> None:
+    ids = [row.id for row in rows]
+    query = SearchOutbox.filter(id__in=ids).using_db(conn)
+    if error is None:
+        await query.update(processed_at=utcnow(), attempts=F("attempts") + 1)
+    else:
+        await query.update(attempts=F("attempts") + 1, last_error=error[:MAX_ERROR])
+
+
+async def _process(conn: BaseDBAsyncClient, index: SearchIndex, rows: list[SearchOutbox]) -> int:
+    post_ids = sorted({row.post_id for row in rows if row.post_id is not None})
+    try:
+        await send(index, post_ids)
+    except Exception as error:  # the engine is down or refused: retry later
+        log.warning("search index %s failed: %s", index.name, type(error).__name__)
+        await _mark(conn, rows, f"{type(error).__name__}: {error}")
+        return 0
+    await _mark(conn, rows, None)
+    return len(rows)
+
+
+async def drain_once(index: SearchIndex, batch: int = BATCH) -> int:
+    """Claim up to `batch` pending rows and send them; returns how many were processed."""
+    async with in_transaction() as conn:
+        rows = await _claim(conn, batch)
+        return await _process(conn, index, rows) if rows else 0
+
+
+async def pending() -> int:
+    return await SearchOutbox.filter(processed_at__isnull=True).count()
+
+
+Progress = Callable[[int, int], None]
+
+
+async def reindex(index: SearchIndex, progress: Progress | None = None, batch: int = 1000) -> int:
+    """Rebuild the index from the database (visible posts only); returns how many."""
+    await index.clear()
+    total = await Post.filter(removed_at__isnull=True).count()
+    done, after = 0, 0
+    while True:
+        posts = await (
+            Post.filter(removed_at__isnull=True, id__gt=after)
+            .order_by("id")
+            .limit(batch)
+            .prefetch_related("author")
+        )
+        if not posts:
+            return done
+        await index.index_posts([PostDoc.of(p) for p in posts])
+        done, after = done + len(posts), posts[-1].id
+        if progress:
+            progress(done, total)
+
+
+class Drainer:
+    """A background task that drains the outbox every `interval` seconds and on kick()."""
+
+    def __init__(self, index: SearchIndex, interval: float = 0.5, batch: int = BATCH) -> None:
+        self.index = index
+        self.interval = interval
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def kick(self) -> None:
+        """Drain now rather than at the next tick."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="search-outbox-drainer")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish the batch in hand, then stop (cancelling mid-transaction could leave
+        the SQLite connection locked)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(task, grace)
+        except TimeoutError:
+            log.warning("search outbox drainer did not stop in %.0f s", grace)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                if await drain_once(self.index, self.batch) == self.batch:
+                    continue  # more is waiting: no pause
+            except Exception:  # the database is down: keep the worker alive
+                log.warning("search outbox drain failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()

@@ -1,0 +1,175 @@
+"""Search as a domain action: access-filtered, re-checked against the database, audited.
+
+The index may lag (the outbox drains every half second) or be wrong; the database is
+the truth. So every hit is checked again here (post exists, not removed, its child still
+visible to the caller now, filters still hold) and the text shown is built from the
+database row. Counts are taken after that check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from feeds import audit
+from feeds.access import visible_child_ids
+from feeds.audit import AuditContext
+from feeds.errors import Invalid
+from feeds.models import Post, PostKind, Professional
+from search.base import (
+    ORDERS,
+    PREFIX_MIN,
+    SearchHit,
+    SearchIndex,
+    SearchParams,
+    SearchQuery,
+    Snippet,
+)
+from search.highlight import highlight
+
+MAX_TEXT = 200
+MAX_LIMIT = 50
+ROUNDS = 3  # engine round-trips to fill a page when the re-check drops hits
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    post: Post  # author.agency and child loaded
+    score: float
+    snippet: Snippet
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    results: list[SearchResult]
+    next_cursor: int | None
+    count: int  # results on this page, counted after the access re-check
+
+
+def make_index(
+    database_url: str,
+    meili_url: str | None = None,
+    meili_key: str | None = None,
+    meili_search_key: str | None = None,
+) -> SearchIndex:
+    """Meilisearch when a URL is set, else PostgreSQL full-text on PostgreSQL, else FTS5."""
+    if meili_url:
+        from search.meili import MeiliIndex
+
+        return MeiliIndex(meili_url, meili_key, meili_search_key)
+    if database_url.startswith(("postgres", "asyncpg")):
+        from search.postgres import PostgresIndex
+
+        return PostgresIndex()
+    from search.sqlite import SqliteIndex
+
+    return SqliteIndex()
+
+
+def check_params(params: SearchParams) -> SearchParams:
+    """Raise Invalid with a message for anything malformed."""
+    text = params.text.strip()
+    if len(text) < PREFIX_MIN or len(text) > MAX_TEXT:
+        raise Invalid(f"Search for {PREFIX_MIN} to {MAX_TEXT} characters.", field="q")
+    if SearchQuery(text=text, child_ids=frozenset()).parsed.is_empty:
+        raise Invalid("Search for at least one word.", field="q")
+    if params.kind is not None and params.kind not in {k.value for k in PostKind}:
+        raise Invalid("kind must be one of: " + ", ".join(k.value for k in PostKind), field="kind")
+    if params.order not in ORDERS:
+        raise Invalid("order must be newest or relevance.", field="order")
+    if not 1 <= params.limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    if params.since and params.until and params.since >= params.until:
+        raise Invalid("since must be before until.", field="since")
+    return replace(params, text=text)
+
+
+def _still_matches(post: Post, query: SearchQuery) -> bool:
+    """The filters, checked on the database row (the index copy may be stale)."""
+    checks: list[tuple[object, object]] = [
+        (query.kind, str(post.kind)),
+        (query.author, post.author_id),
+        (query.agency, post.author.agency_id),
+    ]
+    if any(want is not None and want != got for want, got in checks):
+        return False
+    return _in_period(post.created_at, query.since, query.until)
+
+
+def _in_period(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
+    return (since is None or moment >= since) and (until is None or moment < until)
+
+
+async def _checked(hits: list[SearchHit], query: SearchQuery) -> list[SearchResult]:
+    """Hits whose post is still there, visible and matching, in the engine's order."""
+    rows = await Post.filter(
+        id__in=[hit.post_id for hit in hits],
+        removed_at__isnull=True,
+        child_id__in=list(query.children()),
+    ).prefetch_related("author__agency", "child")
+    posts = {post.id: post for post in rows if _still_matches(post, query)}
+    return [
+        SearchResult(
+            posts[hit.post_id], hit.score, highlight(posts[hit.post_id].body, query.parsed)
+        )
+        for hit in hits
+        if hit.post_id in posts
+    ]
+
+
+def _next_cursor(query: SearchQuery, hits: list[SearchHit]) -> int:
+    if query.order == "newest":
+        return hits[-1].post_id
+    return (query.cursor or 0) + len(hits)
+
+
+async def _collect(index: SearchIndex, query: SearchQuery) -> tuple[list[SearchResult], int | None]:
+    """Up to query.limit re-checked results and the cursor for the next page."""
+    results: list[SearchResult] = []
+    for _ in range(ROUNDS):
+        want = query.limit - len(results)
+        hits = await index.search(replace(query, limit=want))
+        results += await _checked(hits, query)
+        if len(hits) < want:
+            return results, None
+        query = replace(query, cursor=_next_cursor(query, hits))
+        if len(results) >= query.limit:
+            break
+    return results, query.cursor
+
+
+async def do_search(
+    index: SearchIndex, professional: Professional, params: SearchParams, ctx: AuditContext
+) -> SearchResults:
+    """Search what this professional may see right now; the search is audited."""
+    params = check_params(params)
+    allowed = frozenset(await visible_child_ids(professional))
+    query = SearchQuery(**vars(params), child_ids=allowed)
+    results, cursor = await _collect(index, query) if query.children() else ([], None)
+    await audit.record(
+        "search",
+        ctx,
+        actor=professional,
+        detail={
+            "q": params.text,
+            "filters": _filters(params),
+            "count": len(results),
+            "post_ids": [r.post.id for r in results],
+            "child_ids": sorted({r.post.child_id for r in results}),
+        },
+    )
+    return SearchResults(results, cursor, len(results))
+
+
+def _filters(params: SearchParams) -> dict[str, object]:
+    raw = {
+        "child": params.child,
+        "kind": params.kind,
+        "author": params.author,
+        "agency": params.agency,
+        "since": params.since.isoformat() if params.since else None,
+        "until": params.until.isoformat() if params.until else None,
+        "order": params.order,
+        "cursor": params.cursor,
+    }
+    return {key: value for key, value in raw.items() if value is not None}

@@ -1,0 +1,138 @@
+"""Search: GET /api/v1/search (JSON) and GET /search (HTML), and the outbox drainer's
+lifespan. Each handler parses, then calls search.service.do_search."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.config import Config
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from feeds.errors import Invalid
+from feeds.models import PostKind, Professional
+from feeds.views import me_view, post_view
+from search.base import SearchIndex, SearchParams
+from search.outbox import Drainer
+from search.service import SearchResult, SearchResults, do_search, make_index
+from server.endpoints import audit_context, authenticated, query_int
+from server.routes.pages import render
+from server.settings import Settings
+
+
+def _moment(request: Request, name: str, end_of_day: bool) -> datetime | None:
+    """A date (YYYY-MM-DD, whole day) or an ISO date-time; naive times are UTC."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw) + timedelta(days=1 if end_of_day else 0)
+            return datetime.combine(day, time(), tzinfo=UTC)
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(
+            f"{name} must be a date (YYYY-MM-DD) or an ISO date-time.", field=name
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_params(request: Request) -> SearchParams:
+    """The query string as SearchParams; Invalid names the bad parameter."""
+    query = request.query_params
+    return SearchParams(
+        text=query.get("q", ""),
+        child=query_int(request, "child", None),
+        kind=query.get("kind") or None,
+        author=query_int(request, "author", None),
+        agency=query_int(request, "agency", None),
+        since=_moment(request, "since", end_of_day=False),
+        until=_moment(request, "until", end_of_day=True),
+        order=query.get("order") or "newest",  # type: ignore[arg-type]  # checked by the service
+        limit=query_int(request, "limit", 20) or 0,
+        cursor=query_int(request, "cursor", None),
+    )
+
+
+def index_of(request: Request) -> SearchIndex:
+    drainer: Drainer = request.app.state.search
+    return drainer.index
+
+
+def result_view(result: SearchResult) -> dict[str, Any]:
+    return {
+        "post": post_view(result.post),
+        "child": {"id": result.post.child.id, "display_name": result.post.child.display_name},
+        "score": result.score,
+        "snippet": result.snippet.text,
+        "highlights": [list(span) for span in result.snippet.highlights()],
+        "url": f"/children/{result.post.child_id}#post-{result.post.id}",
+    }
+
+
+@authenticated
+async def api_search(request: Request, user: Professional) -> Response:
+    found = await do_search(index_of(request), user, parse_params(request), audit_context(request))
+    return JSONResponse(
+        {
+            "results": [result_view(r) for r in found.results],
+            "count": found.count,
+            "next_cursor": found.next_cursor,
+        }
+    )
+
+
+@authenticated
+async def search_page(request: Request, user: Professional) -> Response:
+    context: dict[str, Any] = {
+        "user": me_view(user),
+        "form": dict(request.query_params),
+        "kinds": [kind.value for kind in PostKind],
+    }
+    if not request.query_params.get("q", "").strip():
+        return render(request, "search.html", **context)
+    try:
+        found: SearchResults = await do_search(
+            index_of(request), user, parse_params(request), audit_context(request)
+        )
+    except Invalid as error:
+        return render(request, "search.html", 422, error=error.message, **context)
+    results = [{**result_view(r), "segments": r.snippet.segments} for r in found.results]
+    return render(request, "search.html", results=results, next_cursor=found.next_cursor, **context)
+
+
+routes = [
+    Route("/api/v1/search", api_search, methods=["GET"]),
+    Route("/search", search_page, methods=["GET"]),
+]
+
+
+def index_from_env(settings: Settings, environ: dict[str, str] | None = None) -> SearchIndex:
+    """The configured backend: JIGSAW_MEILI_URL (+ _KEY, _SEARCH_KEY) or the database's own."""
+    config = Config(environ=environ if environ is not None else dict(os.environ))
+    return make_index(
+        settings.database_url,
+        meili_url=config("JIGSAW_MEILI_URL", default="") or None,
+        meili_key=config("JIGSAW_MEILI_KEY", default="") or None,
+        meili_search_key=config("JIGSAW_MEILI_SEARCH_KEY", default="") or None,
+    )
+
+
+@asynccontextmanager
+async def search_lifespan(app: Starlette, settings: Settings) -> AsyncIterator[Drainer]:
+    """Prepare the index and run the outbox drainer while the app runs (after Tortoise.init)."""
+    index = index_from_env(settings)
+    await index.ensure_ready()
+    drainer = Drainer(index)
+    app.state.search = drainer
+    drainer.start()
+    try:
+        yield drainer
+    finally:
+        await drainer.stop()
