@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from tortoise import connections
 
 from feeds import board
 from feeds.audit import AuditContext
@@ -245,3 +247,33 @@ async def test_bad_periods_are_invalid(make: Factory) -> None:
     ):
         with pytest.raises(Invalid):
             await board.read_child_velocity(person, child.id, bad, ok, CTX)
+
+
+async def _queries_for_board(make: Factory, monkeypatch: pytest.MonkeyPatch, n: int) -> int:
+    history = History(make, NOW)
+    children = [await make.child() for _ in range(n)]
+    for child in children:
+        await history.burst(child, agencies=2, posts=2)
+    manager = await _manager_with(make, children)
+    connection = connections.get("default")
+    calls = 0
+    for name in ("execute_query", "execute_query_dict"):
+        original = getattr(connection, name)
+
+        async def counted(*args: Any, _original: Any = original) -> Any:
+            nonlocal calls
+            calls += 1
+            return await _original(*args)
+
+        monkeypatch.setattr(connection, name, counted)
+    await board.read_board(manager, CTX, now=NOW)
+    monkeypatch.undo()
+    return calls
+
+
+async def test_board_query_count_does_not_grow_with_children(
+    make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    few = await _queries_for_board(make, monkeypatch, 2)
+    many = await _queries_for_board(make, monkeypatch, 12)
+    assert 0 < few == many <= 12

@@ -1,0 +1,226 @@
+"""How long does a manager's board take to compute? Seeds a manager whose team sees
+N children (default 2,000) with ~90 days of posts each, then times `build_board` (what
+GET /api/v1/board does, minus HTTP) and a full velocity sweep.
+
+    python -m loadtests.board_bench                         # SQLite in a temp file
+    python -m loadtests.board_bench --database-url postgres://postgres@127.0.0.1:5432/postgres
+
+With a PostgreSQL URL a fresh database is created beside the one named and dropped
+afterwards. Output: loadtests/results/board.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from tortoise import Tortoise
+
+from feeds.access import visible_child_ids
+from feeds.activity import HISTORY, load_activity
+from feeds.board import build_board
+from feeds.clock import utcnow
+from feeds.db import migrate_database, tortoise_config
+from feeds.models import (
+    Agency,
+    Child,
+    Grant,
+    Post,
+    PostKind,
+    Professional,
+    Role,
+    Sector,
+    Team,
+    TeamMember,
+)
+from feeds.velocity_state import do_recompute_velocity, load_and_assess
+
+UNUSABLE = "!bench"  # not a valid hash: nobody can log in as these people
+KINDS = [PostKind.UPDATE] * 6 + [PostKind.VISIT] * 2 + [PostKind.HUNCH, PostKind.CONCERN]
+
+
+async def _seed_people(rng: random.Random) -> tuple[Professional, Team, list[Professional]]:
+    await Agency.bulk_create(
+        [Agency(name=f"Agency {i}", sector=rng.choice(list(Sector))) for i in range(12)]
+    )
+    agencies = await Agency.all()
+    staff = [
+        Professional(
+            email=f"p{i}@bench.test",
+            name=f"P {i}",
+            handle=f"p{i}",
+            agency=agencies[i % len(agencies)],
+            password_hash=UNUSABLE,
+        )
+        for i in range(120)
+    ]
+    await Professional.bulk_create(staff)
+    manager = await Professional.create(
+        email="manager@bench.test",
+        name="M",
+        handle="manager",
+        agency=agencies[0],
+        role=Role.MANAGER,
+        password_hash=UNUSABLE,
+    )
+    team = await Team.create(name="Bench team", agency=agencies[0])
+    await TeamMember.create(team=team, professional=manager, is_manager=True)
+    return manager, team, await Professional.all()
+
+
+def _posts_for(
+    child: Child, staff: list[Professional], rng: random.Random, per_day: float
+) -> list[Post]:
+    now = utcnow()
+    rate = per_day * math.exp(rng.gauss(0, 1) - 0.5)  # log-normal, mean `per_day`
+    authors = rng.sample(staff, k=rng.randint(2, 5))
+    posts = []
+    for day in range(90):
+        for _ in range(_poisson(rng, rate)):
+            at = now - timedelta(days=day, seconds=rng.uniform(0, 86_400))
+            posts.append(
+                Post(
+                    child=child,
+                    author=rng.choice(authors),
+                    kind=rng.choice(KINDS),
+                    body="bench",
+                    created_at=at,
+                )
+            )
+    return posts
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    threshold, k, p = math.exp(-mean), 0, rng.random()
+    while p > threshold:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+async def seed(children: int, per_day: float, seed_value: int) -> tuple[Professional, int]:
+    rng = random.Random(seed_value)
+    manager, team, staff = await _seed_people(rng)
+    await Child.bulk_create(
+        [Child(display_name=f"C {i}", reference=f"B-{i:06d}") for i in range(children)]
+    )
+    kids = await Child.all()
+    await Grant.bulk_create([Grant(child=c, team=team) for c in kids])
+    total = 0
+    for start in range(0, len(kids), 200):
+        batch = [p for c in kids[start : start + 200] for p in _posts_for(c, staff, rng, per_day)]
+        await Post.bulk_create(batch, batch_size=2000)
+        total += len(batch)
+    return manager, total
+
+
+async def _timed(runs: int, work: Callable[[], Awaitable[Any]]) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await work()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def _line(name: str, times: list[float]) -> str:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    return (
+        f"{name:<34} median {statistics.median(times):8.1f} ms   p95 {p95:8.1f} ms   "
+        f"(n={len(times)})"
+    )
+
+
+async def measure(manager: Professional, runs: int) -> list[str]:
+    ids = await visible_child_ids(manager)
+    previous: dict[int, bool] = {}
+
+    async def board() -> None:
+        await build_board(await visible_child_ids(manager), utcnow())
+
+    async def load() -> None:
+        now = utcnow()
+        await load_activity(ids, now - HISTORY, now)
+
+    async def assess_only() -> None:
+        await load_and_assess(ids, utcnow(), previous)
+
+    await board()  # warm caches and connections
+    return [
+        _line("board (grants + load + assess + rank)", await _timed(runs, board)),
+        _line("  load 91 days of posts", await _timed(runs, load)),
+        _line("  load + assess", await _timed(runs, assess_only)),
+        _line("full recompute sweep (first, writes)", await _timed(1, _sweep(ids))),
+        _line("full recompute sweep (steady)", await _timed(3, _sweep(ids))),
+    ]
+
+
+def _sweep(ids: set[int]) -> Callable[[], Awaitable[Any]]:
+    async def run() -> None:
+        await do_recompute_velocity(ids)
+
+    return run
+
+
+async def _postgres_database(base: str) -> tuple[str, Callable[[], Awaitable[None]]]:
+    name = f"jigsaw_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(base)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(base)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    return url, drop
+
+
+async def main(args: argparse.Namespace) -> None:
+    drop: Callable[[], Awaitable[None]] | None = None
+    if args.database_url:
+        url, drop = await _postgres_database(args.database_url)
+    else:
+        url = f"sqlite://{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
+    try:
+        await migrate_database(url)
+        await Tortoise.init(config=tortoise_config(url))
+        start = time.perf_counter()
+        manager, posts = await seed(args.children, args.per_day, args.seed)
+        backend = "PostgreSQL" if drop else "SQLite"
+        print(f"backend {backend}; {args.children} children, {posts} posts over 90 days")
+        print(f"seeded in {time.perf_counter() - start:.1f} s")
+        for line in await measure(manager, args.runs):
+            print(line)
+    finally:
+        await Tortoise.close_connections()
+        if drop:
+            await drop()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--children", type=int, default=2000)
+    parser.add_argument("--per-day", type=float, default=0.5, help="mean posts per child-day")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default="", help="a PostgreSQL URL (default SQLite)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
