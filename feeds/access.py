@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
-from feeds.models import Child, Grant, Professional, Role, TeamMember
+from feeds.models import BreakGlass, Child, Grant, Professional, Role, TeamMember
 
 
 class Action(StrEnum):
@@ -44,16 +44,41 @@ async def visible_child_ids(professional: Professional, now: datetime | None = N
     """Ids of every child this professional may see right now."""
     if not professional.is_active:
         return set()
-    q = await _grant_q(professional, now or utcnow())
+    moment = now or utcnow()
+    q = await _grant_q(professional, moment)
     rows = await Grant.filter(q).values("child_id")
-    return {int(row["child_id"]) for row in rows}
+    emergency = await BreakGlass.filter(
+        professional_id=professional.id, expires_at__gt=moment
+    ).values("child_id")
+    return {int(row["child_id"]) for row in rows} | {int(row["child_id"]) for row in emergency}
+
+
+async def next_expiry(professional: Professional, now: datetime | None = None) -> datetime | None:
+    """When this professional's visible children next shrink by themselves: the earliest
+    end of an active grant or break-glass (None when nothing is due to end)."""
+    moment = now or utcnow()
+    q = await _grant_q(professional, moment)
+    grant = await Grant.filter(q, expires_at__isnull=False).order_by("expires_at").first()
+    glass = (
+        await BreakGlass.filter(professional_id=professional.id, expires_at__gt=moment)
+        .order_by("expires_at")
+        .first()
+    )
+    ends = [g.expires_at for g in (grant, glass) if g is not None and g.expires_at is not None]
+    return min(ends) if ends else None
 
 
 async def may_view(professional: Professional, child_id: int) -> bool:
     if not professional.is_active:
         return False
-    q = await _grant_q(professional, utcnow())
-    return await Grant.filter(q, child_id=child_id).exists()
+    now = utcnow()
+    q = await _grant_q(professional, now)
+    if await Grant.filter(q, child_id=child_id).exists():
+        return True
+    # Break-glass: emergency access to view and post, never to manage grants.
+    return await BreakGlass.filter(
+        professional_id=professional.id, child_id=child_id, expires_at__gt=now
+    ).exists()
 
 
 def may_manage_grants_of(professional: Professional, child: Child) -> bool:
@@ -62,11 +87,14 @@ def may_manage_grants_of(professional: Professional, child: Child) -> bool:
 
 
 async def may(professional: Professional, action: Action, child: Child) -> bool:
-    """The policy in one function: True only when an active grant allows `action`."""
+    """The policy in one function: True only when an active grant (or, to view and post,
+    an active break-glass) allows `action`."""
     if not await may_view(professional, child.id):
         return False
     if action is Action.MANAGE_GRANTS:
-        return may_manage_grants_of(professional, child)
+        q = await _grant_q(professional, utcnow())
+        granted = await Grant.filter(q, child_id=child.id).exists()
+        return granted and may_manage_grants_of(professional, child)
     return True
 
 

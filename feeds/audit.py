@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
+from feeds import audit_chain
+from feeds.clock import utcnow
 from feeds.models import AuditRecord, Professional
 
 
@@ -34,8 +38,10 @@ async def record(
     outcome: str = "ok",
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one audit record (inside the caller's transaction, when there is one)."""
-    return await AuditRecord.create(
+    """Append one audit record, chained to the one before it (inside the caller's
+    transaction, when there is one)."""
+    entry = AuditRecord(
+        at=utcnow(),
         action=action,
         actor_id=actor.id if actor else None,
         actor_email=_clean(actor.email if actor else actor_email, 254),
@@ -45,6 +51,13 @@ async def record(
         request_id=_clean(ctx.request_id, 64),
         detail=detail or {},
     )
+    async with in_transaction():
+        await audit_chain.lock_chain()
+        entry.hash = audit_chain.record_hash(
+            await audit_chain.last_hash(), audit_chain.fields_of(entry)
+        )
+        await entry.save()
+    return entry
 
 
 async def records_for_child(child_id: int, limit: int = 100) -> list[AuditRecord]:

@@ -58,6 +58,9 @@ class Professional(Model):
     role = fields.CharEnumField(Role, max_length=20, default=Role.PRACTITIONER)
     password_hash = fields.CharField(max_length=255)
     is_active = fields.BooleanField(default=True)
+    # Consecutive failed logins, and when the account locked (an administrator unlocks)
+    failed_logins = fields.IntField(default=0)
+    locked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -205,6 +208,8 @@ class AuditRecord(Model):
     ip = fields.CharField(max_length=64, default="")
     request_id = fields.CharField(max_length=64, default="")
     detail: Any = fields.JSONField(default=dict)
+    # SHA-256 of this record's fields and the previous record's hash (feeds/audit_chain.py)
+    hash = fields.CharField(max_length=64, default="")
 
     class Meta:
         table = "audit_record"
@@ -352,3 +357,33 @@ class VelocityState(Model):
 
     class Meta:
         table = "velocity_state"
+
+
+class BreakGlass(Model):
+    """Emergency access to a child without a grant: a reason, a time limit, an admin review."""
+
+    id = fields.IntField(primary_key=True)
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="break_glass", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="break_glass", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    reason = fields.CharField(max_length=500)
+    started_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    reviewed_at = fields.DatetimeField(null=True)
+    reviewed_by: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional",
+        related_name="break_glass_reviewed",
+        null=True,
+        on_delete=fields.RESTRICT,
+    )
+    reviewed_by_id: int | None
+    review_note = fields.CharField(max_length=500, default="")
+
+    class Meta:
+        table = "break_glass"
+        indexes = (("professional_id", "child_id", "expires_at"),)

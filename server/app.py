@@ -17,7 +17,20 @@ from feeds.db import tortoise_config
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
 from server.middleware import SameOriginMiddleware, SecurityHeadersMiddleware, csrf_middleware
-from server.routes import api_auth, api_children, api_live, health, pages, search, ws
+from server.page_context import HeaderCountsMiddleware
+from server.routes import (
+    accounts,
+    api_auth,
+    api_children,
+    api_live,
+    audit,
+    board,
+    breakglass,
+    health,
+    pages,
+    search,
+    ws,
+)
 from server.settings import Settings
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -27,8 +40,12 @@ def build_routes() -> list[BaseRoute]:
     return [
         *health.routes,
         *api_auth.routes,
+        *accounts.routes,
         *api_children.routes,
         *api_live.routes,
+        *audit.routes,
+        *board.routes,
+        *breakglass.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,
@@ -48,7 +65,10 @@ def create_app(settings: Settings) -> Starlette:
             app.state.hub = hub
             await hub.start()
             try:
-                async with search.search_lifespan(app, settings):
+                async with (
+                    search.search_lifespan(app, settings),
+                    board.velocity_lifespan(app),
+                ):
                     yield
             finally:
                 await hub.stop()
@@ -59,6 +79,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(SecurityHeadersMiddleware, https=settings.https),
             Middleware(SameOriginMiddleware, allowed_origins=settings.allowed_origins),
             Middleware(csrf_middleware, settings=settings),
+            Middleware(HeaderCountsMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 
-from feeds import audit
+from feeds import accounts, audit
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid
@@ -67,16 +67,22 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     address, secret = normalise_email(email), check_password_field(password)
     await _check_throttle(address, ctx.ip)
     user = await Professional.get_or_none(email=address, is_active=True)
+    if user is not None and user.locked_at is not None:
+        await audit.record("login", ctx, actor_email=address, outcome="locked")
+        raise LoginThrottled  # the same answer as throttling: no hint that the email exists
     # Verify against a dummy hash for unknown emails so both paths take the same time.
     ok = await run_in_threadpool(
         verify_password, user.password_hash if user else DUMMY_HASH, secret
     )
     if user is None or not ok:
         await audit.record("login", ctx, actor_email=address, outcome="failed")
+        if user is not None:
+            await accounts.do_record_failed_login(user, ctx)
         raise LoginFailed("Email or password is not right.")
     if needs_rehash(user.password_hash):
         user.password_hash = await run_in_threadpool(hash_password, secret)
         await user.save(update_fields=["password_hash"])
+    await accounts.do_record_good_login(user)
     await audit.record("login", ctx, actor=user)
     return user
 

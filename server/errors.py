@@ -77,7 +77,12 @@ async def login_failed(request: Request, exc: Exception) -> Response:
 
 
 async def throttled(request: Request, exc: Exception) -> Response:
-    return error_response(request, 429, "Too many failed logins: wait 15 minutes and try again.")
+    return error_response(
+        request,
+        429,
+        "Too many failed logins: wait 15 minutes and try again, "
+        "or ask an administrator to unlock the account.",
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

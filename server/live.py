@@ -14,12 +14,14 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from feeds import events
-from feeds.access import visible_child_ids
+from feeds.access import next_expiry, visible_child_ids
+from feeds.clock import utcnow
 from feeds.models import Event, Professional
 from server.sessions_watch import ended_subscribers
 
@@ -37,6 +39,7 @@ class Subscriber:
     session_id: str | None = None  # hash of the session cookie, when cookie-authenticated
     token_hash: str | None = None  # hash of the bearer token, when token-authenticated
     visible: set[int] = field(default_factory=set)
+    visible_until: datetime | None = None  # a grant or break-glass ends: re-read `visible`
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=256)
     )
@@ -160,6 +163,8 @@ class Hub:
     async def dispatch(self, event: Event) -> None:
         if event.type == events.GRANT_CHANGED:
             await self.refresh_visibility()
+        else:
+            await self.refresh_expired()
         message = events.message(event)
         for subscriber in list(self.subscribers):
             if subscriber.may_receive(event):
@@ -168,4 +173,16 @@ class Hub:
     async def refresh_visibility(self) -> None:
         """Re-read who may see what, so a revoked grant stops events at once."""
         for subscriber in list(self.subscribers):
-            subscriber.visible = await visible_child_ids(subscriber.user)
+            await refresh(subscriber)
+
+    async def refresh_expired(self) -> None:
+        """An expired grant or break-glass stops events too, with no grant change to say so."""
+        now = utcnow()
+        for subscriber in list(self.subscribers):
+            if subscriber.visible_until is not None and subscriber.visible_until <= now:
+                await refresh(subscriber)
+
+
+async def refresh(subscriber: Subscriber) -> None:
+    subscriber.visible = await visible_child_ids(subscriber.user)
+    subscriber.visible_until = await next_expiry(subscriber.user)

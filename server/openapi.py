@@ -261,6 +261,118 @@ BOARD_PATHS = {
     },
 }
 
+BREAK_GLASS = _obj(
+    ["id", "child_id", "professional_id", "reason", "started_at", "expires_at"],
+    id=INT,
+    child_id=INT,
+    professional_id=INT,
+    professional=_obj(["id", "name"], id=INT, name=STR),
+    reason=STR,
+    started_at=STR,
+    expires_at=STR,
+    reviewed_at={"type": ["string", "null"]},
+    review_note=STR,
+)
+AUDIT_RECORD = _obj(
+    ["id", "at", "action", "outcome"],
+    id=INT,
+    at=STR,
+    actor_id={"type": ["integer", "null"]},
+    actor_email=STR,
+    action=STR,
+    child_id={"type": ["integer", "null"]},
+    outcome=STR,
+    detail={"type": "object"},
+)
+AUDIT_RECORDS = _obj(["records"], records={"type": "array", "items": AUDIT_RECORD})
+AUDIT_FILTERS = [
+    *[{"name": n, "in": "query", "schema": {**INT, "minimum": 0}} for n in ("actor", "child")],
+    {"name": "action", "in": "query", "schema": {**STR, "maxLength": 64}},
+    *[
+        {"name": n, "in": "query", "schema": {**STR, "pattern": r"^(\d{4}-\d{2}-\d{2})?$"}}
+        for n in ("since", "until")
+    ],
+    {"name": "before", "in": "query", "schema": {**INT, "minimum": 0}},
+    {"name": "limit", "in": "query", "schema": {**INT, "minimum": 1, "maximum": 10000}},
+]
+CSV_OK = {
+    **_ok("The filtered log as CSV"),
+    "200": {"description": "CSV", "content": {"text/csv": {"schema": STR}}},
+}
+TRUST_PATHS: dict[str, Any] = {
+    "/api/v1/auth/password": {
+        "post": {
+            "summary": "Change your password (with the old one); ends every session",
+            "requestBody": _body(
+                _obj(
+                    ["old_password", "new_password"],
+                    old_password=STR,
+                    new_password={**STR, "minLength": 12, "maxLength": 1024},
+                )
+            ),
+            "responses": _ok("Changed", _obj(["sessions_ended"], sessions_ended=INT)),
+        }
+    },
+    "/api/v1/professionals/{professional_id}/unlock": {
+        "post": {
+            "summary": "Administrators: unlock an account locked by failed logins",
+            "parameters": [_id_param("professional_id")],
+            "responses": _ok(
+                "Unlocked", _obj(["id", "locked"], id=INT, locked={"type": "boolean"})
+            ),
+        }
+    },
+    "/api/v1/children/{child_id}/break-glass": {
+        "post": {
+            "summary": "Emergency access without a grant: a reason, 4 hours, alerts (audited)",
+            "parameters": CHILD,
+            "requestBody": _body(
+                _obj(["reason"], reason={**STR, "minLength": 10, "maxLength": 500})
+            ),
+            "responses": _ok("Emergency access opened", BREAK_GLASS, "201"),
+        }
+    },
+    "/api/v1/break-glass": {
+        "get": {
+            "summary": "Administrators: every emergency access, newest first",
+            "parameters": [
+                {"name": "reviewed", "in": "query", "schema": {"enum": ["true", "false", "all"]}}
+            ],
+            "responses": _ok(
+                "Uses", _obj(["break_glass"], break_glass={"type": "array", "items": BREAK_GLASS})
+            ),
+        }
+    },
+    "/api/v1/break-glass/{break_glass_id}/review": {
+        "post": {
+            "summary": "Administrators: mark an emergency access reviewed",
+            "parameters": [_id_param("break_glass_id")],
+            "responses": _ok("Reviewed", BREAK_GLASS),
+        }
+    },
+    "/api/v1/children/{child_id}/audit": {
+        "get": {
+            "summary": "Lead professional and managers: who did what to this child (audited)",
+            "parameters": CHILD,
+            "responses": _ok("Newest first", AUDIT_RECORDS),
+        }
+    },
+    "/api/v1/audit": {
+        "get": {
+            "summary": "Administrators: the whole audit log, filtered (audited)",
+            "parameters": AUDIT_FILTERS,
+            "responses": _ok("Newest first", AUDIT_RECORDS),
+        }
+    },
+    "/api/v1/audit.csv": {
+        "get": {
+            "summary": "Administrators: the filtered audit log as CSV (audited)",
+            "parameters": AUDIT_FILTERS,
+            "responses": CSV_OK,
+        }
+    },
+}
+
 PATHS: dict[str, Any] = {
     "/api/v1/auth/login": {
         "post": {
@@ -428,6 +540,7 @@ PATHS: dict[str, Any] = {
         }
     },
     **BOARD_PATHS,
+    **TRUST_PATHS,
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document",

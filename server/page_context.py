@@ -12,7 +12,8 @@ import contextlib
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from feeds.models import Event
+from feeds.clock import utcnow
+from feeds.models import BreakGlass, Child, Event, Professional
 from feeds.notifications import unread_count
 from server.endpoints import resolve_user
 
@@ -24,6 +25,22 @@ async def latest_event_id() -> int:
     return latest.id if latest else 0
 
 
+async def emergency_access(user: Professional) -> list[dict[str, str | int]]:
+    """The caller's active break-glass accesses, shown loudly on every page."""
+    uses = await BreakGlass.filter(professional_id=user.id, expires_at__gt=utcnow())
+    names = dict(
+        await Child.filter(id__in=[u.child_id for u in uses]).values_list("id", "display_name")
+    )
+    return [
+        {
+            "child_id": u.child_id,
+            "child_name": str(names.get(u.child_id, "")),
+            "expires_at": u.expires_at.isoformat(),
+        }
+        for u in uses
+    ]
+
+
 async def header_context(conn: HTTPConnection) -> None:
     """Put `unread` and `last_event_id` on the request state (once) for base.html."""
     state = conn.scope.setdefault("state", {})
@@ -33,6 +50,7 @@ async def header_context(conn: HTTPConnection) -> None:
     if user is None:
         return
     state["unread"] = await unread_count(user)
+    state["emergency"] = await emergency_access(user)
     state["last_event_id"] = await latest_event_id()
 
 

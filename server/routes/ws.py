@@ -15,7 +15,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from feeds import events
-from feeds.access import visible_child_ids
+from feeds.access import next_expiry, visible_child_ids
 from feeds.models import Event
 from server.auth import digest
 from server.endpoints import bearer_token, is_number, resolve_user, settings_of
@@ -56,6 +56,7 @@ async def _subscriber(websocket: WebSocket) -> Subscriber | None:
         token_hash=digest(token) if token else None,
         session_id=digest(cookie) if cookie and token is None else None,
         visible=await visible_child_ids(user),
+        visible_until=await next_expiry(user),
     )
 
 

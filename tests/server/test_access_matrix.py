@@ -7,6 +7,7 @@ test_every_route_is_in_the_matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +15,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from feeds.models import Child, Post, PostKind, Professional, Role
+from feeds.clock import utcnow
+from feeds.models import BreakGlass, Child, Post, PostKind, Professional, Role
 from server.auth import issue_token
 from tests.conftest import Factory
 
@@ -28,8 +30,10 @@ ACTORS = [
     "lead",
     "manager",
     "admin",
+    "break_glass",
+    "glass_expired",
 ]
-HIDDEN = {"no_grant": 404, "expired": 404, "revoked": 404, "admin": 404}
+HIDDEN = {"no_grant": 404, "expired": 404, "revoked": 404, "admin": 404, "glass_expired": 404}
 
 
 def expect(
@@ -42,6 +46,7 @@ def expect(
         **HIDDEN,
         "team": plain,
         "direct": plain,
+        "break_glass": plain,  # emergency access: like a practitioner, never managing access
         "lead": plain if lead is None else lead,
         "manager": allowed,
     }
@@ -78,6 +83,7 @@ ROUTES = [
     Case("POST", "/api/v1/children/{child}/follow", expect(401, 200)),
     Case("DELETE", "/api/v1/children/{child}/follow", expect(401, 200)),
     Case("POST", "/api/v1/posts/{post}/acknowledge", expect(401, 200)),
+    Case("GET", "/api/v1/children/{child}/velocity", expect(401, 200)),
     Case("GET", "/children/{child}", expect(303, 200)),
     Case(
         "POST",
@@ -92,6 +98,27 @@ ROUTES = [
         form={"email": "{other_email}"},
     ),
     Case("POST", "/grants/{grant}/revoke", expect(303, 303, practitioner=403, lead=303)),
+    Case("POST", "/children/{child}/follow", expect(303, 303)),
+    Case("POST", "/children/{child}/unfollow", expect(303, 303)),
+    Case("POST", "/posts/{post}/acknowledge", expect(303, 303)),
+    Case("GET", "/api/v1/children/{child}/audit", expect(401, 200, practitioner=403, lead=200)),
+    Case("GET", "/children/{child}/audit", expect(303, 200, practitioner=403, lead=200)),
+    # Break-glass is for those without access (it reveals that the child exists, by design);
+    # those with access are told so, administrators may not.
+    Case(
+        "POST",
+        "/api/v1/children/{child}/break-glass",
+        {**dict.fromkeys(ACTORS, 422), "anonymous": 401, "admin": 403}
+        | dict.fromkeys(("no_grant", "expired", "revoked", "glass_expired"), 201),
+        body={"reason": "missing overnight, police asking for contacts"},
+    ),
+    Case(
+        "POST",
+        "/children/{child}/break-glass",
+        {**dict.fromkeys(ACTORS, 422), "anonymous": 303, "admin": 403}
+        | dict.fromkeys(("no_grant", "expired", "revoked", "glass_expired"), 303),
+        form={"reason": "missing overnight, police asking for contacts"},
+    ),
 ]
 
 # Routes that touch no particular child: (method, path) -> policy they must declare.
@@ -106,16 +133,31 @@ OPEN_ROUTES = {
     ("DELETE", "/api/v1/auth/tokens/{token_id}"): "authenticated",
     ("GET", "/api/v1/me"): "authenticated",
     ("GET", "/api/v1/children"): "authenticated",
-    ("GET", "/api/v1/search"): "authenticated",
-    ("GET", "/search"): "authenticated",
+    ("GET", "/api/v1/board"): "authenticated",
+    ("GET", "/board"): "authenticated",
     ("GET", "/api/v1/home"): "authenticated",
     ("GET", "/api/v1/notifications"): "authenticated",
     ("POST", "/api/v1/notifications/read-all"): "authenticated",
     ("POST", "/api/v1/notifications/{notification_id}/read"): "authenticated",
+    ("GET", "/api/v1/search"): "authenticated",
+    ("GET", "/search"): "authenticated",
     ("GET", "/"): "authenticated",
     ("GET", "/login"): "public",
     ("POST", "/login"): "public",
     ("POST", "/logout"): "public",
+    ("GET", "/notifications"): "authenticated",
+    ("POST", "/notifications/read-all"): "authenticated",
+    ("POST", "/notifications/{notification_id}/read"): "authenticated",
+    ("GET", "/sw.js"): "public",
+    ("GET", "/api/v1/break-glass"): "authenticated",
+    ("POST", "/api/v1/break-glass/{break_glass_id}/review"): "authenticated",
+    ("GET", "/admin/break-glass"): "authenticated",
+    ("POST", "/admin/break-glass/{break_glass_id}/review"): "authenticated",
+    ("GET", "/api/v1/audit"): "authenticated",
+    ("GET", "/api/v1/audit.csv"): "authenticated",
+    ("GET", "/admin/audit"): "authenticated",
+    ("POST", "/api/v1/auth/password"): "authenticated",
+    ("POST", "/api/v1/professionals/{professional_id}/unlock"): "authenticated",
 }
 
 PLACEHOLDERS = {"{child}": "{child_id}", "{grant}": "{grant_id}", "{post}": "{post_id}"}
@@ -157,8 +199,21 @@ async def build_world(make: Factory) -> World:
     other = await make.professional()
     actors: dict[str, Professional] = {"lead": child_lead}
     await make.grant(child, professional=child_lead)
-    for name in ("no_grant", "expired", "revoked", "team", "direct"):
+    for name in (
+        "no_grant",
+        "expired",
+        "revoked",
+        "team",
+        "direct",
+        "break_glass",
+        "glass_expired",
+    ):
         actors[name] = await make.professional()
+    now = utcnow()
+    for name, ends in (("break_glass", now + timedelta(hours=4)), ("glass_expired", now)):
+        await BreakGlass.create(
+            child=child, professional=actors[name], reason="matrix", started_at=now, expires_at=ends
+        )
     actors["manager"] = await make.professional(role=Role.MANAGER)
     actors["admin"] = await make.professional(role=Role.ADMIN)
     await make.grant(child, professional=actors["expired"], expired=True)

@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -22,7 +23,17 @@ from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection
 
 from feeds.audit import SYSTEM
-from feeds.models import Child, Grant, Notification, Post, PostKind, Professional, Role
+from feeds.clock import utcnow
+from feeds.models import (
+    BreakGlass,
+    Child,
+    Grant,
+    Notification,
+    Post,
+    PostKind,
+    Professional,
+    Role,
+)
 from feeds.posting import do_create_post
 from server.app import build_routes
 from server.auth import issue_token
@@ -30,10 +41,21 @@ from server.settings import Settings
 from tests.conftest import Factory
 from tests.live_server import receive, running_server, ws_connect
 
-# Actors that may see nothing, or only the third child (through their team).
+# Actors that may see nothing, only the third child (through their team), or only the
+# second (an active break-glass).
 CONTROL = "granted"  # sees child 0 only: the positive control
 CLIENT_LOGGERS = ("httpx", "httpcore", "websockets.client")
-ACTORS = ("no_grant", "expired", "revoked", "other_team", "admin", "other_manager", CONTROL)
+ACTORS = (
+    "no_grant",
+    "expired",
+    "revoked",
+    "other_team",
+    "admin",
+    "other_manager",
+    "glass_expired",
+    "glass_active",
+    CONTROL,
+)
 
 
 @dataclass
@@ -67,13 +89,22 @@ async def build_world(make: Factory) -> World:
     writer = await make.practitioner(grants=children)
     people: dict[str, Professional] = {
         name: await make.professional(role=Role.ADMIN if name == "admin" else Role.PRACTITIONER)
-        for name in ("no_grant", "expired", "revoked", "other_team", "admin", CONTROL)
+        for name in ACTORS
+        if name != "other_manager"
     }
     people["other_manager"] = await make.professional(role=Role.MANAGER)
     await make.grant(children[0], professional=people["expired"], expired=True)
     await make.grant(children[0], professional=people["revoked"], revoked=True)
     await make.grant(children[1], professional=people["revoked"], revoked=True)
     await make.grant(children[0], professional=people[CONTROL])
+    now = utcnow()
+    for name, child, ends in (
+        ("glass_expired", children[0], now - timedelta(minutes=1)),
+        ("glass_active", children[1], now + timedelta(hours=4)),
+    ):
+        await BreakGlass.create(
+            child=child, professional=people[name], reason="canary", started_at=now, expires_at=ends
+        )
     own_team = await make.team(members=[writer])
     await make.grant(children[0], team=own_team)
     other = await make.team(members=[people["other_team"]], managers=[people["other_manager"]])
@@ -89,6 +120,7 @@ async def build_world(make: Factory) -> World:
         CONTROL: {0},
         "other_team": {2},
         "other_manager": {2},
+        "glass_active": {1},
     }
     world = World(children, markers, keys, tokens, may_see, (await issue_token(writer, "w"))[1])
     world.ids = {

@@ -1,0 +1,98 @@
+"""Reading the audit log: per child for its lead professional and managers, the whole
+log for administrators (filters and CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from feeds import audit
+from feeds.access import Action, check_child_access
+from feeds.audit import AuditContext
+from feeds.errors import Forbidden
+from feeds.models import AuditRecord, Professional, Role
+
+COLUMNS = ("id", "at", "actor_id", "actor_email", "action", "child_id", "outcome", "ip")
+COLUMNS_CSV = (*COLUMNS, "request_id", "detail", "hash")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: int | None = None
+    child: int | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+    limit: int = 100
+
+
+def record_view(record: AuditRecord) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "at": record.at.isoformat(),
+        "actor_id": record.actor_id,
+        "actor_email": record.actor_email,
+        "action": record.action,
+        "child_id": record.child_id,
+        "outcome": record.outcome,
+        "detail": record.detail,
+    }
+
+
+async def do_read_child_audit(
+    reader: Professional, child_id: int, ctx: AuditContext, limit: int = 100
+) -> list[AuditRecord]:
+    """Who viewed, searched, exported or changed what about this child: for its lead
+    professional and managers with access. Reading it is itself audited."""
+    child = await check_child_access(reader, child_id, Action.VIEW)
+    if child.lead_professional_id != reader.id and reader.role != Role.MANAGER:
+        raise Forbidden("Only the lead professional and managers can read a child's audit.")
+    await audit.record("audit.read", ctx, actor=reader, child_id=child.id)
+    return await AuditRecord.filter(child_id=child.id).order_by("-id").limit(limit)
+
+
+def _check_admin(reader: Professional) -> None:
+    if reader.role != Role.ADMIN:
+        raise Forbidden("Only administrators can read the whole audit log.")
+
+
+async def do_search_audit(
+    reader: Professional, found: AuditFilter, ctx: AuditContext
+) -> list[AuditRecord]:
+    """The whole log, filtered by person, child, action and time (administrators)."""
+    _check_admin(reader)
+    query = AuditRecord.all()
+    if found.actor is not None:
+        query = query.filter(actor_id=found.actor)
+    if found.child is not None:
+        query = query.filter(child_id=found.child)
+    if found.action:
+        query = query.filter(action=found.action)
+    if found.since is not None:
+        query = query.filter(at__gte=found.since)
+    if found.until is not None:
+        query = query.filter(at__lt=found.until)
+    if found.before is not None:
+        query = query.filter(id__lt=found.before)
+    await audit.record("audit.search", ctx, actor=reader, child_id=found.child)
+    return await query.order_by("-id").limit(max(1, min(found.limit, 10_000)))
+
+
+def as_csv(records: list[AuditRecord]) -> str:
+    """CSV for spreadsheets: formula-looking cells are prefixed so they stay text."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS_CSV)
+    for r in records:
+        row = [r.id, r.at.isoformat(), r.actor_id, r.actor_email, r.action, r.child_id]
+        row += [r.outcome, r.ip, r.request_id, r.detail, r.hash]
+        writer.writerow([_cell(value) for value in row])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

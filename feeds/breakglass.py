@@ -1,0 +1,141 @@
+"""Break-glass: emergency access to a child's record without a grant.
+
+A professional gives a reason; access lasts a limited time (4 hours by default), is
+marked on every view, alerts the lead professional and the managers of the teams
+around the child at once, and waits for an administrator's review (NHS Summary Care
+Record emergency access).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from feeds import audit, events
+from feeds.access import may_view
+from feeds.audit import AuditContext
+from feeds.clock import utcnow
+from feeds.errors import Forbidden, Invalid, NotFound
+from feeds.models import BreakGlass, Child, Grant, Notification, Professional, Role, TeamMember
+
+DEFAULT_DURATION = timedelta(hours=4)
+MIN_REASON, MAX_REASON = 10, 500
+BREAK_GLASS_OPENED = "break_glass.opened"
+
+
+def check_reason(reason: object) -> str:
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not MIN_REASON <= len(text) <= MAX_REASON:
+        raise Invalid(
+            f"Say why you need emergency access ({MIN_REASON} to {MAX_REASON} characters).",
+            field="reason",
+        )
+    return text
+
+
+async def active_break_glass(professional: Professional, child_id: int) -> BreakGlass | None:
+    """The professional's current emergency access to this child, if any."""
+    return (
+        await BreakGlass.filter(
+            professional_id=professional.id, child_id=child_id, expires_at__gt=utcnow()
+        )
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+async def people_to_alert(child: Child, opener: Professional) -> list[int]:
+    """The lead professional and the managers of every team holding an active grant."""
+    now = utcnow()
+    team_ids = await Grant.filter(
+        child_id=child.id, team_id__isnull=False, revoked_at__isnull=True
+    ).values_list("team_id", "expires_at")
+    teams = [int(t) for t, expires in team_ids if expires is None or expires > now]
+    managers = await TeamMember.filter(team_id__in=teams, is_manager=True).values("professional_id")
+    ids = {int(m["professional_id"]) for m in managers} | ({child.lead_professional_id} - {None})
+    return sorted(int(i) for i in ids if i is not None and i != opener.id)
+
+
+async def do_break_glass(
+    professional: Professional,
+    child_id: int,
+    reason: object,
+    ctx: AuditContext,
+    duration: timedelta = DEFAULT_DURATION,
+) -> BreakGlass:
+    """Open a child's record in an emergency: time-boxed, audited, alerting at once."""
+    if professional.role == Role.ADMIN or not professional.is_active:
+        raise Forbidden("Emergency access is for practitioners and managers.")
+    text = check_reason(reason)
+    child = await Child.get_or_none(id=child_id)
+    if child is None:
+        raise NotFound("No such child.")
+    if await may_view(professional, child_id):
+        raise Invalid("You already have access to this child.")
+    now = utcnow()
+    async with events.transaction():
+        access = await BreakGlass.create(
+            child=child,
+            professional=professional,
+            reason=text,
+            started_at=now,
+            expires_at=now + duration,
+        )
+        detail = {"break_glass_id": access.id, "expires_at": access.expires_at.isoformat()}
+        await audit.record(
+            "breakglass.open", ctx, actor=professional, child_id=child.id, detail=detail
+        )
+        for person_id in await people_to_alert(child, professional):
+            await _alert(person_id, access, professional)
+    return access
+
+
+async def _alert(person_id: int, access: BreakGlass, opener: Professional) -> None:
+    note = await Notification.create(
+        recipient_id=person_id, kind="break_glass", child_id=access.child_id, actor_id=opener.id
+    )
+    payload = {
+        "notification_id": note.id,
+        "kind": "break_glass",
+        "child_id": access.child_id,
+        "by": {"id": opener.id, "name": opener.name},
+        "reason": access.reason,
+        "expires_at": access.expires_at.isoformat(),
+    }
+    await events.emit(BREAK_GLASS_OPENED, payload, child_id=access.child_id, recipient_id=person_id)
+
+
+async def break_glass_uses(reviewed: bool | None = None, limit: int = 200) -> list[BreakGlass]:
+    """Every use, newest first, for the administrators' review list."""
+    query = BreakGlass.all()
+    if reviewed is not None:
+        query = query.filter(reviewed_at__isnull=not reviewed)
+    return (
+        await query.order_by("-id")
+        .limit(limit)
+        .prefetch_related("professional__agency", "child", "reviewed_by")
+    )
+
+
+async def do_review_break_glass(
+    admin: Professional, break_glass_id: int, note: object, ctx: AuditContext
+) -> BreakGlass:
+    """An administrator marks a use reviewed, with an optional note."""
+    if admin.role != Role.ADMIN:
+        raise NotFound("No such emergency access.")
+    access = await BreakGlass.get_or_none(id=break_glass_id)
+    if access is None:
+        raise NotFound("No such emergency access.")
+    text = note.strip()[:MAX_REASON] if isinstance(note, str) else ""
+    if access.reviewed_at is None:
+        async with events.transaction():
+            access.reviewed_at, access.reviewed_by_id, access.review_note = utcnow(), admin.id, text
+            await access.save(update_fields=["reviewed_at", "reviewed_by_id", "review_note"])
+            await audit.record(
+                "breakglass.review",
+                ctx,
+                actor=admin,
+                child_id=access.child_id,
+                detail={"break_glass_id": access.id},
+            )
+    await access.fetch_related("professional__agency", "child", "reviewed_by")
+    return access

@@ -1,0 +1,95 @@
+"""The audit log people can read: per child (lead, managers), the whole log with
+filters and CSV export (administrators)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from feeds import audit_reading
+from feeds.audit_reading import AuditFilter, record_view
+from feeds.errors import Invalid
+from feeds.models import Professional
+from feeds.views import me_view
+from server.endpoints import audit_context, authenticated, path_id, query_int
+from server.routes.page_render import render
+
+
+def _day(request: Request, name: str, next_day: bool = False) -> datetime | None:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:
+        raise Invalid(f"{name} must be a date written YYYY-MM-DD.", field=name)
+    return datetime.combine(day + timedelta(days=int(next_day)), time(), tzinfo=UTC)
+
+
+def parse_filter(request: Request, default_limit: int = 100) -> AuditFilter:
+    return AuditFilter(
+        actor=query_int(request, "actor", None),
+        child=query_int(request, "child", None),
+        action=request.query_params.get("action", "").strip()[:64] or None,
+        since=_day(request, "since"),
+        until=_day(request, "until", next_day=True),
+        before=query_int(request, "before", None),
+        limit=query_int(request, "limit", default_limit) or default_limit,
+    )
+
+
+@authenticated
+async def api_child_audit(request: Request, user: Professional) -> Response:
+    records = await audit_reading.do_read_child_audit(
+        user, path_id(request, "child_id"), audit_context(request)
+    )
+    return JSONResponse({"records": [record_view(r) for r in records]})
+
+
+@authenticated
+async def api_audit(request: Request, user: Professional) -> Response:
+    records = await audit_reading.do_search_audit(
+        user, parse_filter(request), audit_context(request)
+    )
+    return JSONResponse({"records": [record_view(r) for r in records]})
+
+
+@authenticated
+async def api_audit_csv(request: Request, user: Professional) -> Response:
+    records = await audit_reading.do_search_audit(
+        user, parse_filter(request, 10_000), audit_context(request)
+    )
+    headers = {"content-disposition": 'attachment; filename="jigsaw-audit.csv"'}
+    return Response(audit_reading.as_csv(records), media_type="text/csv", headers=headers)
+
+
+@authenticated
+async def child_audit_page(request: Request, user: Professional) -> Response:
+    child_id = path_id(request, "child_id")
+    records = await audit_reading.do_read_child_audit(user, child_id, audit_context(request))
+    views = [record_view(r) for r in records]
+    return render(request, "audit.html", user=me_view(user), records=views, child_id=child_id)
+
+
+@authenticated
+async def admin_audit_page(request: Request, user: Professional) -> Response:
+    records = await audit_reading.do_search_audit(
+        user, parse_filter(request), audit_context(request)
+    )
+    views = [record_view(r) for r in records]
+    form = dict(request.query_params)
+    return render(request, "audit.html", user=me_view(user), records=views, form=form, admin=True)
+
+
+routes = [
+    Route("/api/v1/children/{child_id}/audit", api_child_audit, methods=["GET"]),
+    Route("/api/v1/audit", api_audit, methods=["GET"]),
+    Route("/api/v1/audit.csv", api_audit_csv, methods=["GET"]),
+    Route("/children/{child_id}/audit", child_audit_page, methods=["GET"]),
+    Route("/admin/audit", admin_audit_page, methods=["GET"]),
+]

@@ -1,0 +1,110 @@
+"""Break-glass: open a child's record in an emergency (API and form), and the
+administrators' review list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from feeds import breakglass
+from feeds.errors import Forbidden, Invalid
+from feeds.models import BreakGlass, Professional, Role
+from feeds.views import iso, me_view
+from server.endpoints import audit_context, authenticated, path_id, read_json
+from server.routes.page_render import render
+
+
+def break_glass_view(access: BreakGlass) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": access.id,
+        "child_id": access.child_id,
+        "professional_id": access.professional_id,
+        "reason": access.reason,
+        "started_at": iso(access.started_at),
+        "expires_at": iso(access.expires_at),
+        "reviewed_at": iso(access.reviewed_at),
+        "review_note": access.review_note,
+    }
+    if isinstance(access.professional, Professional):
+        view["professional"] = {"id": access.professional.id, "name": access.professional.name}
+    return view
+
+
+def _check_admin(user: Professional) -> None:
+    if user.role != Role.ADMIN:
+        raise Forbidden("Only administrators review emergency access.")
+
+
+def _reviewed(request: Request) -> bool | None:
+    raw = request.query_params.get("reviewed", "")
+    if raw in ("", "all"):
+        return None
+    if raw not in ("true", "false"):
+        raise Invalid("reviewed must be true, false or all.", field="reviewed")
+    return raw == "true"
+
+
+@authenticated
+async def api_open(request: Request, user: Professional) -> Response:
+    data = await read_json(request)
+    access = await breakglass.do_break_glass(
+        user, path_id(request, "child_id"), data.get("reason"), audit_context(request)
+    )
+    return JSONResponse(break_glass_view(access), status_code=201)
+
+
+@authenticated
+async def api_list(request: Request, user: Professional) -> Response:
+    _check_admin(user)
+    uses = await breakglass.break_glass_uses(_reviewed(request))
+    return JSONResponse({"break_glass": [break_glass_view(u) for u in uses]})
+
+
+@authenticated
+async def api_review(request: Request, user: Professional) -> Response:
+    note = ""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        note = (await read_json(request)).get("note") or ""
+    access = await breakglass.do_review_break_glass(
+        user, path_id(request, "break_glass_id"), note, audit_context(request)
+    )
+    return JSONResponse(break_glass_view(access))
+
+
+@authenticated
+async def form_open(request: Request, user: Professional) -> Response:
+    form = await request.form()
+    child_id = path_id(request, "child_id")
+    await breakglass.do_break_glass(user, child_id, form.get("reason"), audit_context(request))
+    return RedirectResponse(f"/children/{child_id}", status_code=303)
+
+
+@authenticated
+async def review_page(request: Request, user: Professional) -> Response:
+    _check_admin(user)
+    uses = await breakglass.break_glass_uses(_reviewed(request))
+    # Administrators hold no grant: they see the case reference, never the child's name.
+    views = [{**break_glass_view(u), "child_reference": u.child.reference} for u in uses]
+    return render(request, "break_glass_review.html", user=me_view(user), uses=views)
+
+
+@authenticated
+async def form_review(request: Request, user: Professional) -> Response:
+    form = await request.form()
+    await breakglass.do_review_break_glass(
+        user, path_id(request, "break_glass_id"), form.get("note"), audit_context(request)
+    )
+    return RedirectResponse("/admin/break-glass", status_code=303)
+
+
+routes = [
+    Route("/api/v1/children/{child_id}/break-glass", api_open, methods=["POST"]),
+    Route("/api/v1/break-glass", api_list, methods=["GET"]),
+    Route("/api/v1/break-glass/{break_glass_id}/review", api_review, methods=["POST"]),
+    Route("/children/{child_id}/break-glass", form_open, methods=["POST"]),
+    Route("/admin/break-glass", review_page, methods=["GET"]),
+    Route("/admin/break-glass/{break_glass_id}/review", form_review, methods=["POST"]),
+]
