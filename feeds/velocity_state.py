@@ -25,6 +25,7 @@ log = logging.getLogger("jigsaw.velocity")
 
 # Events that change a child's activity, and so possibly its verdict.
 ACTIVITY_EVENTS = (events.POST_CREATED, events.POST_EDITED, events.POST_REMOVED)
+STOP_GRACE = 10.0  # seconds to let a running recompute finish at shutdown
 SCORE_STEP = 0.25  # store a new score only when it moved this much (saves writes)
 
 
@@ -130,6 +131,7 @@ class VelocityWatcher:
         self._last_sweep = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         latest = await Event.all().order_by("-id").first()
@@ -138,17 +140,24 @@ class VelocityWatcher:
         self._task = asyncio.create_task(self._run(), name="jigsaw-velocity")
 
     async def stop(self) -> None:
+        """Let the current recompute finish: cancelling it inside a transaction could
+        leave the connection's transaction lock held and hang the shutdown."""
         events.remove_listener(self.wake)
+        self._stopping = True
+        self.wake()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
 
     def wake(self) -> None:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if time.monotonic() - self._last_sweep >= self.sweep_interval:
                     await self.sweep()

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('feeds', '0003_live')]
+    dependencies = [('feeds', '0004_search')]
 
     initial = False
 

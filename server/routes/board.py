@@ -64,6 +64,13 @@ def _period(first: date, last: date) -> Period:
 def parse_periods(request: Request, today: date) -> tuple[Period, Period]:
     """(A, B): B is from..to (default the last 28 days), A is compare_from..compare_to
     (default the same number of days just before B). Dates are inclusive UTC days."""
+    try:
+        return _periods(request, today)
+    except OverflowError:  # e.g. the day before 0001-01-01
+        raise Invalid("Those dates are out of range.", field="from") from None
+
+
+def _periods(request: Request, today: date) -> tuple[Period, Period]:
     to = _day(request, "to") or today
     first = _day(request, "from") or to - timedelta(days=DEFAULT_DAYS - 1)
     if first > to:
