@@ -90,6 +90,8 @@ function onMessage(event) {
   }
   if (message.type === "reload") return; // the close (4000) that follows reloads the page
   HANDLERS[message.type]?.(message);
+  // Other page scripts (e.g. the board) listen here rather than open a second socket.
+  document.dispatchEvent(new CustomEvent("jigsaw:event", { detail: message }));
   remember(message.id);
 }
 
