@@ -96,6 +96,7 @@ class TeamMember(Model):
     class Meta:
         table = "team_member"
         unique_together = (("team", "professional"),)
+        indexes = (("professional_id",),)  # "which teams am I in?" on every access check
 
 
 class Child(Model):
@@ -143,7 +144,8 @@ class Grant(Model):
 
     class Meta:
         table = "grant"
-        indexes = (("child_id", "revoked_at"),)
+        # Access checks look grants up by child, by professional and by team.
+        indexes = (("child_id", "revoked_at"), ("professional_id",), ("team_id",))
 
 
 class Post(Model):
