@@ -6,6 +6,7 @@ and a post, without the ORM, auth, CSRF, templates or audit helpers around it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -28,8 +29,16 @@ PAGE = (
 )
 AUDIT = (
     "INSERT INTO audit_record (at, actor_id, actor_email, action, child_id, outcome, ip, "
-    "request_id, detail) VALUES (now(), $1, '', $2, $3, 'ok', '', '', '{}')"
+    "request_id, detail, hash) VALUES (now(), $1, '', $2, $3, 'ok', '', '', '{}', $4)"
 )
+
+
+async def audit(conn: asyncpg.Connection, user: int, action: str, child: int) -> None:
+    """Jigsaw's hash-chained append: lock the chain, read the last hash, insert (in a tx)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(7406211)")
+    last = await conn.fetchval("SELECT hash FROM audit_record ORDER BY id DESC LIMIT 1")
+    digest = hashlib.sha256(f"{last}|{user}|{action}|{child}".encode()).hexdigest()
+    await conn.execute(AUDIT, user, action, child, digest)
 
 
 @asynccontextmanager
@@ -49,7 +58,8 @@ async def feed(request: Request) -> Response:
         if await conn.fetchval(ACCESS, child, user) is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         rows = await conn.fetch(PAGE, child)
-        await conn.execute(AUDIT, user, "feed.read", child)
+        async with conn.transaction():
+            await audit(conn, user, "feed.read", child)
     return JSONResponse({"posts": [{"id": r["id"], "body": r["body"]} for r in rows]})
 
 
@@ -69,7 +79,7 @@ async def post(request: Request) -> Response:
                 data["body"],
                 request.headers.get("idempotency-key"),
             )
-            await conn.execute(AUDIT, user, "post.create", child)
+            await audit(conn, user, "post.create", child)
             event_id = await conn.fetchval(
                 "INSERT INTO event (created_at, type, child_id, payload) VALUES "
                 "(now(), 'post.created', $1, $2) RETURNING id",

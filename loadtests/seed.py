@@ -58,6 +58,7 @@ async def _people(conn: asyncpg.Connection, professionals: int) -> None:
             True,
             now,
             1,
+            0,
         )
         for n in range(professionals)
     ]
@@ -75,6 +76,7 @@ async def _people(conn: asyncpg.Connection, professionals: int) -> None:
             "is_active",
             "created_at",
             "agency_id",
+            "failed_logins",
         ],
     )
     await conn.execute("SELECT setval('professional_id_seq', $1)", professionals)
