@@ -17,13 +17,11 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from tortoise import Tortoise
 from websockets.asyncio.client import ClientConnection, connect
@@ -31,28 +29,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from feeds.db import migrate_database, tortoise_config
 from feeds.models import Agency, Child, Grant, Professional, Sector
 from feeds.passwords import hash_password
-
-PG = os.environ.get("JIGSAW_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+from loadtests.pgdb import create_database, drop_database
 
 
 @dataclass
 class Stats:
     latencies_ms: list[float] = field(default_factory=list)
     messages: int = 0
-
-
-async def create_database() -> str:
-    name = f"jigsaw_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return PG.rsplit("/", 1)[0] + f"/{name}"
-
-
-async def drop_database(url: str) -> None:
-    conn = await asyncpg.connect(PG)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
 
 
 async def seed(url: str, sockets: int, children: int) -> tuple[list[str], str, list[int]]:

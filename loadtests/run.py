@@ -16,17 +16,16 @@ import platform
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import psutil  # type: ignore[import-untyped]
 
 from feeds.db import migrate_database
+from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import seed
 
 ADMIN_URL = os.environ.get(
@@ -52,20 +51,6 @@ PROFILES = {
         children=20_000, professionals=2_000, posts=1_000_000, users=50, seconds=60, think=0.0
     ),
 }
-
-
-async def create_database() -> str:
-    name = f"jigsaw_load_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(ADMIN_URL)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-async def drop_database(url: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
 
 
 def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -223,7 +208,7 @@ def main() -> int:
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     RESULTS.mkdir(exist_ok=True)
-    url = asyncio.run(create_database())
+    url = asyncio.run(create_database("jigsaw_load"))
     try:
         print(f"migrating and seeding {profile} ...", flush=True)
         asyncio.run(migrate_database(url))
