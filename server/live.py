@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -28,6 +28,7 @@ from server.sessions_watch import ended_subscribers
 log = logging.getLogger("jigsaw.live")
 
 BATCH = 500
+PRUNE_EVERY = 600.0  # seconds between event-log prunes
 GAP_WAIT = 1.0  # seconds to wait for a lower event id still being committed
 
 
@@ -66,9 +67,16 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, database_url: str, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        poll_interval: float = 1.0,
+        retention: timedelta = timedelta(days=30),
+    ) -> None:
         self.database_url = database_url
         self.poll_interval = poll_interval
+        self.retention = retention
+        self._next_prune = 0.0
         self.position = 0  # every event with id <= position has been dispatched
         self.subscribers: set[Subscriber] = set()
         self._wake = asyncio.Event()
@@ -135,6 +143,9 @@ class Hub:
             await self._start_listening()
         for subscriber in await ended_subscribers(self.subscribers):
             subscriber.close("logged_out")
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY
+            await prune_events(self.retention)
 
     async def pump(self) -> None:
         """Dispatch every committed event after `position`, in id order, without skipping
@@ -186,3 +197,8 @@ class Hub:
 async def refresh(subscriber: Subscriber) -> None:
     subscriber.visible = await visible_child_ids(subscriber.user)
     subscriber.visible_until = await next_expiry(subscriber.user)
+
+
+async def prune_events(retention: timedelta) -> int:
+    """Delete events older than the retention window; clients behind it are told to reload."""
+    return await Event.filter(created_at__lt=utcnow() - retention).delete()

@@ -28,6 +28,7 @@ class Settings:
     session_idle: timedelta = timedelta(minutes=30)
     session_absolute: timedelta = timedelta(hours=12)
     page_size: int = 20
+    event_retention: timedelta = timedelta(days=30)  # websocket replay reaches this far
 
     @property
     def session_cookie(self) -> str:
@@ -65,4 +66,5 @@ def load_settings(environ: dict[str, str] | None = None, *, demo: bool | None = 
         session_absolute=timedelta(
             hours=config("JIGSAW_SESSION_ABSOLUTE_HOURS", cast=int, default=12)
         ),
+        event_retention=timedelta(days=config("JIGSAW_EVENT_RETENTION_DAYS", cast=int, default=30)),
     )
