@@ -98,12 +98,10 @@ class Factory:
             "name": f"Person {n}",
             "handle": f"person{n}",
             "job_title": "Social worker",
+            "password_hash": PASSWORD_HASH,
         }
         return await Professional.create(
-            agency=agency or await self.agency(),
-            role=role,
-            password_hash=PASSWORD_HASH,
-            **{**defaults, **fields},
+            agency=agency or await self.agency(), role=role, **{**defaults, **fields}
         )
 
     async def practitioner(

@@ -212,3 +212,18 @@ async def test_bearer_header_wins_over_a_session_cookie(
     await api_login(client, person.email)
     response = await client.get("/api/v1/me", headers={"authorization": "Bearer jgw_bogus"})
     assert response.status_code == 401
+
+
+async def test_login_rehashes_a_password_hashed_with_old_parameters(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    from argon2 import PasswordHasher
+
+    from feeds.models import Professional
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    person = await make.professional(password_hash=weak)
+    await api_login(client, person.email)
+    stored = (await Professional.get(id=person.id)).password_hash
+    assert stored != weak and stored.startswith("$argon2id$")
+    assert "m=8192" not in stored
