@@ -236,6 +236,14 @@ async def test_home_with_no_children_says_how_to_get_access(
     assert "no children on your caseload" in page.text
 
 
+async def test_every_page_header_has_a_search_box(client: httpx.AsyncClient, make: Factory) -> None:
+    child = await make.child()
+    await logged_in(client, await make.practitioner(grants=[child]))
+    for path in ("/", f"/children/{child.id}", "/notifications"):
+        page = await client.get(path)
+        assert '<form role="search" action="/search" method="get"' in page.text, path
+
+
 # --- a child's feed --------------------------------------------------------------------
 
 
