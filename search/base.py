@@ -145,6 +145,10 @@ class SearchIndex(Protocol):
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         """Up to query.limit hits within query.children(), in query.order."""
 
+    async def indexed_ids(self) -> set[int]:
+        """Every post id the engine holds (for reconciliation)."""
+        ...
+
     async def clear(self) -> None:
         """Remove every document."""
 

@@ -96,6 +96,17 @@ class MeiliIndex:
             info = await self._call(index.delete_documents, filter=f"post_id IN [{ids}]")
             await self._wait(info.task_uid)
 
+    async def indexed_ids(self) -> set[int]:
+        index, ids, offset = self._admin.index(self.uid), set[int](), 0
+        while True:
+            page = await self._call(
+                index.get_documents, {"fields": ["post_id"], "offset": offset, "limit": 1000}
+            )
+            ids.update(int(doc.post_id) for doc in page.results)
+            offset += len(page.results)
+            if not page.results or offset >= page.total:
+                return ids
+
     async def clear(self) -> None:
         index = self._admin.index(self.uid)
         await self._wait((await self._call(index.delete_all_documents)).task_uid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -21,6 +22,7 @@ from tortoise.transactions import in_transaction
 from feeds.clock import utcnow
 from feeds.models import Post, SearchOutbox
 from search.base import PostDoc, SearchIndex
+from search.reconcile import RECONCILE_EVERY, reconcile
 
 log = logging.getLogger("jigsaw.search")
 BATCH = 200
@@ -137,8 +139,12 @@ class Drainer:
             log.warning("search outbox drainer did not stop in %.0f s", grace)
 
     async def _run(self) -> None:
+        next_reconcile = time.monotonic() + RECONCILE_EVERY
         while not self._stopping:
             try:
+                if time.monotonic() >= next_reconcile:
+                    next_reconcile = time.monotonic() + RECONCILE_EVERY
+                    await reconcile(self.index)
                 if await drain_once(self.index, self.batch) == self.batch:
                     continue  # more is waiting: no pause
             except Exception:  # the database is down: keep the worker alive

@@ -97,6 +97,10 @@ class PostgresIndex:
                 "DELETE FROM search_doc WHERE post_id = ANY($1::int[])", [list(post_ids)]
             )
 
+    async def indexed_ids(self) -> set[int]:
+        rows = await connections.get("default").execute_query_dict("SELECT post_id FROM search_doc")
+        return {int(row["post_id"]) for row in rows}
+
     async def clear(self) -> None:
         await connections.get("default").execute_script("DELETE FROM search_doc")
 

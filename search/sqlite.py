@@ -94,6 +94,10 @@ class SqliteIndex:
             "DELETE FROM search_doc WHERE post_id IN (SELECT value FROM json_each(?))", [ids]
         )
 
+    async def indexed_ids(self) -> set[int]:
+        rows = await connections.get("default").execute_query_dict("SELECT post_id FROM search_doc")
+        return {int(row["post_id"]) for row in rows}
+
     async def clear(self) -> None:
         async with in_transaction() as conn:
             await conn.execute_script("DELETE FROM search_fts")
