@@ -48,7 +48,8 @@ async def test_log_in_shows_the_home_page_and_log_out_forgets_the_device(
     assert all(path.startswith("/static/") for path in await page.evaluate(CACHED_PATHS))
     await page.evaluate("localStorage.setItem('jigsaw.outbox.0', '[]')")
     await page.get_by_role("button", name="Log out").click()
-    await page.wait_for_url(re.compile(r"/login$"))
+    # Polls the URL: the logout script may restart the navigation after clearing storage.
+    await expect(page).to_have_url(re.compile(r"/login$"), timeout=15_000)
     kept = "Object.keys(localStorage).filter(k => k.startsWith('jigsaw.'))"
     assert await page.evaluate(kept) == []
     await page.goto("/")
