@@ -89,8 +89,13 @@ def may_manage_grants_of(professional: Professional, child: Child) -> bool:
 async def may(professional: Professional, action: Action, child: Child) -> bool:
     """The policy in one function: True only when an active grant (or, to view and post,
     an active break-glass) allows `action`."""
-    if not await may_view(professional, child.id):
-        return False
+    return await may_view(professional, child.id) and await _may_act_when_visible(
+        professional, action, child
+    )
+
+
+async def _may_act_when_visible(professional: Professional, action: Action, child: Child) -> bool:
+    """The rest of the policy once may_view has said yes (so it is not asked twice)."""
     if action is Action.MANAGE_GRANTS:
         q = await _grant_q(professional, utcnow())
         granted = await Grant.filter(q, child_id=child.id).exists()
@@ -103,6 +108,6 @@ async def check_child_access(professional: Professional, child_id: int, action: 
     child = await Child.get_or_none(id=child_id)
     if child is None or not await may_view(professional, child_id):
         raise NotFound("No such child, or you do not have access to this child.")
-    if not await may(professional, action, child):
+    if not await _may_act_when_visible(professional, action, child):
         raise Forbidden("Only the lead professional or a manager can change who has access.")
     return child

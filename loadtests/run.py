@@ -28,9 +28,6 @@ from feeds.db import migrate_database
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import seed
 
-ADMIN_URL = os.environ.get(
-    "JIGSAW_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 RESULTS = Path(__file__).parent / "results"
 
 
