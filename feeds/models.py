@@ -231,6 +231,8 @@ class Session(Model):
     revoked_at = fields.DatetimeField(null=True)
     ip = fields.CharField(max_length=64, default="")
     user_agent = fields.CharField(max_length=300, default="")
+    # Password accepted, second factor not yet: reaches only the code page and logout.
+    mfa_pending = fields.BooleanField(default=False)
 
     class Meta:
         table = "session"
@@ -389,3 +391,50 @@ class BreakGlass(Model):
     class Meta:
         table = "break_glass"
         indexes = (("professional_id", "child_id", "expires_at"),)
+
+
+class MfaFactor(Model):
+    """A TOTP authenticator app of one professional, active once confirmed with a code."""
+
+    id = fields.IntField(primary_key=True)
+    professional: fields.OneToOneRelation[Professional] = fields.OneToOneField(
+        "feeds.Professional", related_name="mfa_factor", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    secret = fields.CharField(max_length=64)  # base32, as shown to the user at enrolment
+    created_at = fields.DatetimeField(auto_now_add=True)
+    confirmed_at = fields.DatetimeField(null=True)
+    # The last 30-second step a code was accepted for: that step and earlier are refused.
+    last_used_step = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "mfa_factor"
+
+
+class RecoveryCode(Model):
+    """A one-time recovery code, stored as an argon2id hash (see feeds/mfa.py)."""
+
+    id = fields.IntField(primary_key=True)
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="recovery_codes", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    code_hash = fields.CharField(max_length=255)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "recovery_code"
+        indexes = (("professional_id", "used_at"),)
+
+
+class SiteSetting(Model):
+    """A site-wide setting an administrator changes at run time (e.g. require_mfa)."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    value: Any = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField(auto_now=True)
+    updated_by_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "site_setting"
