@@ -118,9 +118,28 @@ class PeriodComparison:
     change: PeriodStats  # same shape, holding differences (may be negative)
 
 
+@dataclass(frozen=True)
+class DayTally:
+    """One day's activity on one child (what the server stores per child per UTC day)."""
+
+    posts: int = 0
+    by_kind: tuple[tuple[str, int], ...] = ()  # (kind, count) pairs, kinds from KINDS
+    authors: frozenset[str] = frozenset()
+    agencies: frozenset[str] = frozenset()
+    concern_agencies: frozenset[str] = frozenset()  # agencies that posted a hunch or concern
+    concern_authors: frozenset[str] = frozenset()  # authors that posted a hunch or concern
+
+    def count(self, *kinds: str) -> int:
+        """Posts of these kinds that day."""
+        return sum(n for kind, n in self.by_kind if kind in kinds)
+
+
+QUIET_DAY = DayTally()
+
+
 @dataclass
 class _Digest:
-    """Per-day tallies for one child; index 0 is the 24 h ending at `now`."""
+    """What the test needs from a child's days; index 0 is the 24 h ending at `now`."""
 
     signal: list[float]
     posts: list[int]
@@ -202,37 +221,69 @@ def _beta_cf(a: float, b: float, x: float) -> float:
 # --- binning ---------------------------------------------------------------------------
 
 
-def _digest(events: Iterable[ActivityEvent], now: datetime, params: VelocityParams) -> _Digest:
-    """Bin events into 24 h days before `now`; events in the future or too old are ignored."""
-    length = max(params.span, SPARKLINE_DAYS)
-    dig = _Digest([0.0] * length, [0] * length, set(), set())
-    # (day, agency) -> did that agency raise a hunch/concern that day
-    marks: dict[tuple[int, str], bool] = {}
+def tally_days(events: Iterable[ActivityEvent], now: datetime, length: int) -> list[DayTally]:
+    """days[0] is the 24 h ending at `now`, days[i] the 24 h i days earlier.
+
+    Each day is half-open, [now - (i+1) days, now - i days), like a calendar day: with
+    ``now`` at midnight UTC, days[i] is exactly one UTC date.  Events at or after
+    ``now`` or older than ``length`` days are ignored.
+    """
+    _require_aware(now, "now")
+    buckets: dict[int, list[ActivityEvent]] = {}
     limit = length * DAY_SECONDS
-    test_days = params.test_days
     for ev in events:
         age = (now - ev.at).total_seconds()
-        if 0.0 <= age < limit:
-            day = int(age // DAY_SECONDS)
-            _note(dig, marks, day, ev, test_days)
-    for (day, _agency), concerned in marks.items():
-        dig.signal[day] += 1.0 + (params.concern_bonus if concerned else 0.0)
+        if 0.0 < age <= limit:
+            buckets.setdefault(_day_index(age), []).append(ev)
+    days = [QUIET_DAY] * length  # most days are quiet: share one empty tally
+    for day, bucket in buckets.items():
+        days[day] = _tally(bucket)
+    return days
+
+
+def _day_index(age: float) -> int:
+    """Which day an event `age` seconds before `now` (0 < age) falls in."""
+    return math.ceil(age / DAY_SECONDS) - 1
+
+
+def _tally(events: Sequence[ActivityEvent]) -> DayTally:
+    kinds = {kind: 0 for kind in KINDS}
+    for ev in events:
+        kinds[ev.kind] += 1
+    worried = [ev for ev in events if ev.kind in CONCERN_KINDS]
+    return DayTally(
+        posts=len(events),
+        by_kind=tuple((kind, n) for kind, n in kinds.items() if n),
+        authors=frozenset(ev.author for ev in events),
+        agencies=frozenset(ev.agency for ev in events),
+        concern_agencies=frozenset(ev.agency for ev in worried),
+        concern_authors=frozenset(ev.author for ev in worried),
+    )
+
+
+def _padded(days: Sequence[DayTally], length: int) -> Sequence[DayTally]:
+    """Exactly `length` days: missing older days are quiet, extra ones are dropped."""
+    if len(days) == length:
+        return days
+    return list(days[:length]) + [QUIET_DAY] * max(0, length - len(days))
+
+
+def _digest(days: Sequence[DayTally], params: VelocityParams) -> _Digest:
+    """Reduce a child's days to the daily signal and the window summaries."""
+    test_days = params.test_days
+    dig = _Digest([0.0] * len(days), [day.posts for day in days], set(), set())
+    for i, day in enumerate(days):
+        if not day.posts:
+            continue
+        # An agency active that day is one unit; one that raised a worry counts extra.
+        dig.signal[i] = len(day.agencies) + params.concern_bonus * len(day.concern_agencies)
+        if i < test_days:
+            dig.recent_agencies.update(day.agencies)
+            dig.concerns += day.count(*CONCERN_KINDS)
+            dig.hunches += day.count("hunch")
+        else:
+            dig.baseline_agencies.update(day.agencies)
     return dig
-
-
-def _note(
-    dig: _Digest, marks: dict[tuple[int, str], bool], day: int, ev: ActivityEvent, test_days: int
-) -> None:
-    dig.posts[day] += 1
-    concerned = ev.kind in CONCERN_KINDS
-    key = (day, ev.agency)
-    marks[key] = marks.get(key, False) or concerned
-    if day < test_days:
-        dig.recent_agencies.add(ev.agency)
-        dig.concerns += concerned
-        dig.hunches += ev.kind == "hunch"
-    else:
-        dig.baseline_agencies.add(ev.agency)
 
 
 @lru_cache(maxsize=256)
@@ -352,10 +403,28 @@ def assess(
     child existed from counting as quiet history; when omitted the whole span counts.
     """
     _require_aware(now, "now")
-    dig = _digest(events, now, params)
+    days = tally_days(events, now, max(params.span, SPARKLINE_DAYS))
+    return assess_days(days, now, previously_flagged, known_since=known_since, params=params)
+
+
+def assess_days(
+    days: Sequence[DayTally],
+    now: datetime,
+    previously_flagged: bool = False,
+    *,
+    known_since: datetime | None = None,
+    params: VelocityParams = DEFAULT_PARAMS,
+) -> Assessment:
+    """Same verdict as assess() given the same days; days beyond len(days) count as quiet.
+
+    ``days[0]`` is the 24 h ending at ``now`` (see ``tally_days``); a server keeping
+    calendar-day tallies passes ``now`` = the end of the current UTC day.
+    """
+    _require_aware(now, "now")
+    dig = _digest(_padded(days, max(params.span, SPARKLINE_DAYS)), params)
     exposure = _exposure(now, params, len(dig.signal))
     known = _known_days(now, known_since, params.span)
-    tests = [_window_test(dig, exposure, days, known, params) for days in params.windows]
+    tests = [_window_test(dig, exposure, width, known, params) for width in params.windows]
     score, best = _score(tests)
     recent_7d = sum(dig.posts[: params.test_days])
     return _build(dig, exposure, known, params, score, best, recent_7d, previously_flagged)
@@ -400,13 +469,13 @@ def daily_counts(
     events: Iterable[ActivityEvent], now: datetime, days: int = SPARKLINE_DAYS
 ) -> list[int]:
     """Posts per 24 h day for the last `days` days, oldest first; the last element is the
-    24 h ending at `now`.  Events in the future or older than `days` are ignored."""
+    24 h ending at `now` (days as in ``tally_days``).  Other events are ignored."""
     _require_aware(now, "now")
     counts = [0] * days
     for ev in events:
         age = (now - ev.at).total_seconds()
-        if 0.0 <= age < days * DAY_SECONDS:
-            counts[days - 1 - int(age // DAY_SECONDS)] += 1
+        if 0.0 < age <= days * DAY_SECONDS:
+            counts[days - 1 - _day_index(age)] += 1
     return counts
 
 

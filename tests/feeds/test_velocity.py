@@ -12,12 +12,15 @@ from feeds.velocity import (
     KINDS,
     SPARKLINE_DAYS,
     ActivityEvent,
+    DayTally,
     VelocityParams,
     assess,
+    assess_days,
     compare_periods,
     daily_counts,
     nb_log10_sf,
     period_stats,
+    tally_days,
 )
 
 NOW = datetime(2024, 6, 5, 18, 0, tzinfo=UTC)  # a Wednesday evening
@@ -36,14 +39,14 @@ def fortnightly_school_updates() -> list[ActivityEvent]:
 def burst(posts: int) -> list[ActivityEvent]:
     """`posts` updates in the last 48 h, rotating through three agencies."""
     agencies = ("school", "health", "police")
-    return [ev(0.1 + 0.3 * i, "update", agencies[i % 3]) for i in range(posts)]
+    return [ev(0.15 + 0.3 * i, "update", agencies[i % 3]) for i in range(posts)]
 
 
 # --- assess: who gets flagged ----------------------------------------------------------
 
 
 def test_quiet_child_with_usual_activity_is_not_flagged() -> None:
-    weekly = [ev(day) for day in range(3, 91, 7)] + [ev(0.5)]
+    weekly = [ev(day + 0.4) for day in range(3, 91, 7)] + [ev(0.5)]
     result = assess(weekly, NOW)
     assert not result.flagged
     assert result.score < 1.0
@@ -99,6 +102,71 @@ def test_future_and_ancient_events_are_ignored() -> None:
     events = fortnightly_school_updates()
     noise = [ev(-1.0, "hunch", "police"), ev(-0.1, "concern", "health"), ev(400.0, "hunch")]
     assert assess(events + noise, NOW) == assess(events, NOW)
+
+
+# --- per-day tallies (what the server stores) ------------------------------------------
+
+
+def test_tally_days_counts_each_24h_day_back_from_now() -> None:
+    events = [
+        ev(0.1, "hunch", "school"),
+        ev(0.2, "update", "school"),
+        ActivityEvent(NOW - timedelta(hours=5), "concern", "health/b", "health"),
+        ev(2.5, "visit", "police"),
+        ev(-0.5, "hunch", "police"),  # in the future: ignored
+        ev(4.5),  # beyond the requested length: ignored
+    ]
+    days = tally_days(events, NOW, 4)
+    assert len(days) == 4
+    assert days[0] == DayTally(
+        posts=3,
+        by_kind=(("update", 1), ("hunch", 1), ("concern", 1)),
+        authors=frozenset({"school/a", "health/b"}),
+        agencies=frozenset({"school", "health"}),
+        concern_agencies=frozenset({"school", "health"}),
+        concern_authors=frozenset({"school/a", "health/b"}),
+    )
+    assert days[1] == DayTally()
+    assert days[2].posts == 1
+    assert days[2].agencies == frozenset({"police"})
+    assert days[2].concern_agencies == frozenset()
+    assert days[3] == DayTally()
+
+
+def _mixed_history() -> list[ActivityEvent]:
+    kinds = ("update", "hunch", "visit", "concern", "positive")
+    agencies = ("school", "health", "police", "housing")
+    steady = [ev(day + 0.4, kinds[day % 5], agencies[day % 4]) for day in range(3, 91, 3)]
+    return steady + burst(7) + [ev(1.5, "concern", "camhs")]
+
+
+@pytest.mark.parametrize("previously_flagged", [False, True])
+@pytest.mark.parametrize("known_days", [None, 5, 40])
+def test_assess_and_assess_days_agree(previously_flagged: bool, known_days: int | None) -> None:
+    events = _mixed_history()
+    since = None if known_days is None else NOW - timedelta(days=known_days)
+    days = tally_days(events, NOW, VelocityParams().span)
+    from_events = assess(events, NOW, previously_flagged, known_since=since)
+    from_days = assess_days(days, NOW, previously_flagged, known_since=since)
+    assert from_days == from_events
+    assert from_events.recent_posts > 0
+
+
+def test_assess_days_treats_missing_older_days_as_quiet() -> None:
+    events = [ev(0.5, "hunch", "school"), ev(1.5, "concern", "health"), ev(1.6, "update")]
+    short = tally_days(events, NOW, 3)
+    assert assess_days(short, NOW) == assess(events, NOW)
+    assert assess_days([], NOW) == assess([], NOW)
+
+
+def test_server_calendar_days_line_up_when_now_is_end_of_utc_day() -> None:
+    end_of_day = datetime(2024, 6, 6, tzinfo=UTC)  # midnight ending Wednesday 5 June
+    posts = [
+        ActivityEvent(datetime(2024, 6, 5, h, tzinfo=UTC), "update", "s/a", "s") for h in (0, 23)
+    ]
+    posts.append(ActivityEvent(datetime(2024, 6, 4, 23, 59, tzinfo=UTC), "hunch", "s/a", "s"))
+    days = tally_days(posts, end_of_day, 2)
+    assert [d.posts for d in days] == [2, 1]
 
 
 # --- low counts and children without history -------------------------------------------
