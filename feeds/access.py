@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
@@ -68,12 +68,18 @@ async def next_expiry(professional: Professional, now: datetime | None = None) -
     return min(ends) if ends else None
 
 
+def _holder_q(professional: Professional) -> Q:
+    """Grants held by this professional directly or through any of their teams, as one
+    condition with a subquery (no separate round trip for the team list)."""
+    teams = TeamMember.filter(professional_id=professional.id).values("team_id")
+    return Q(professional_id=professional.id) | Q(team_id__in=Subquery(teams))
+
+
 async def may_view(professional: Professional, child_id: int) -> bool:
     if not professional.is_active:
         return False
     now = utcnow()
-    q = await _grant_q(professional, now)
-    if await Grant.filter(q, child_id=child_id).exists():
+    if await Grant.filter(active_grant_q(now), _holder_q(professional), child_id=child_id).exists():
         return True
     # Break-glass: emergency access to view and post, never to manage grants.
     return await BreakGlass.filter(

@@ -14,7 +14,7 @@ from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
 from feeds.mentions import do_notify_mentions
-from feeds.models import Post, PostKind, PostRevision, Professional, Role, SearchOutbox
+from feeds.models import Agency, Post, PostKind, PostRevision, Professional, Role, SearchOutbox
 from feeds.views import post_view
 
 MAX_BODY = 500
@@ -60,6 +60,14 @@ async def _loaded(post: Post) -> Post:
     return post
 
 
+async def _with_author(post: Post, author: Professional) -> Post:
+    """Attach the author we already hold (saves two queries when its agency is loaded)."""
+    if isinstance(getattr(author, "agency", None), Agency):
+        post.author = author
+        return post
+    return await _loaded(post)
+
+
 async def _replay(author: Professional, key: str, fingerprint: str) -> PostResult | None:
     """The original post for a retried key; Invalid when the key was used for other content."""
     existing = await Post.get_or_none(author_id=author.id, idempotency_key=key)
@@ -88,7 +96,11 @@ async def _insert_post(
             idempotency_key=key,
             request_fingerprint=fingerprint,
         )
-        await _loaded(post)
+        await _with_author(post, author)
+        await events.emit(events.POST_CREATED, dict(post_view(post)), child_id=child_id)
+        await SearchOutbox.create(post_id=post.id, child_id=child_id, op="index")
+        await do_notify_mentions(post, author)
+        # Last, so the audit chain's lock (one writer at a time) is held only until commit.
         await audit.record(
             "post.create",
             ctx,
@@ -96,9 +108,6 @@ async def _insert_post(
             child_id=child_id,
             detail={"post_id": post.id, "kind": kind.value},
         )
-        await events.emit(events.POST_CREATED, dict(post_view(post)), child_id=child_id)
-        await SearchOutbox.create(post_id=post.id, child_id=child_id, op="index")
-        await do_notify_mentions(post, author)
     return post
 
 
@@ -115,8 +124,8 @@ async def do_create_post(
     checked_kind, text = check_kind(kind), check_body(body)
     key = check_idempotency_key(idempotency_key)
     fingerprint = _fingerprint(child_id, checked_kind, text)
-    if key and (replayed := await _replay(author, key, fingerprint)):
-        return replayed
+    # No lookup before the insert: the unique (author, key) index catches a retry, and the
+    # common first attempt saves a round trip.
     try:
         post = await _insert_post(author, child_id, checked_kind, text, key, fingerprint, ctx)
     except IntegrityError:
@@ -148,11 +157,11 @@ async def do_edit_post(
         post.kind, post.body, post.edited_at = new_kind, text, utcnow()
         await post.save(update_fields=["kind", "body", "edited_at"])
         await _loaded(post)
+        await events.emit(events.POST_EDITED, dict(post_view(post)), child_id=post.child_id)
+        await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="index")
         await audit.record(
             "post.edit", ctx, actor=editor, child_id=post.child_id, detail={"post_id": post.id}
         )
-        await events.emit(events.POST_EDITED, dict(post_view(post)), child_id=post.child_id)
-        await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="index")
     return post
 
 

@@ -65,7 +65,7 @@ async def read_feed(
     query = Post.filter(child_id=child.id, removed_at__isnull=True)
     if before is not None:
         query = query.filter(id__lt=before)
-    posts = await query.order_by("-id").limit(limit + 1).prefetch_related("author__agency")
+    posts = await query.order_by("-id").limit(limit + 1).select_related("author__agency")
     more = len(posts) > limit
     posts = posts[:limit]
     await audit.record(

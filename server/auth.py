@@ -112,14 +112,21 @@ async def start_session(
 
 async def session_user(raw_id: str, settings: Settings) -> Professional | None:
     """The active professional behind a session cookie, enforcing idle and absolute limits."""
-    session = await Session.get_or_none(id=digest(raw_id), revoked_at__isnull=True)
+    # One query: the session, its professional and their agency (every request pays it).
+    session = (
+        await Session.filter(
+            id=digest(raw_id), revoked_at__isnull=True, professional__is_active=True
+        )
+        .select_related("professional__agency")
+        .first()
+    )
     now = utcnow()
     if session is None or session.expires_at <= now:
         return None
     if now - session.last_seen_at > settings.session_idle:
         return None
-    user = await Professional.get_or_none(id=session.professional_id, is_active=True)
-    if user is not None and now - session.last_seen_at > TOUCH_EVERY:
+    user: Professional = session.professional
+    if now - session.last_seen_at > TOUCH_EVERY:
         await Session.filter(id=session.id).update(last_seen_at=now)
     return user
 
@@ -151,12 +158,19 @@ async def issue_token(user: Professional, name: object) -> tuple[ApiToken, str]:
 
 
 async def token_user(raw: str) -> Professional | None:
-    token = await ApiToken.get_or_none(token_hash=digest(raw), revoked_at__isnull=True)
+    # One query: the token, its professional and their agency (every API request pays it).
+    token = (
+        await ApiToken.filter(
+            token_hash=digest(raw), revoked_at__isnull=True, professional__is_active=True
+        )
+        .select_related("professional__agency")
+        .first()
+    )
     if token is None:
         return None
-    user = await Professional.get_or_none(id=token.professional_id, is_active=True)
+    user: Professional = token.professional
     now = utcnow()
-    if user is not None and (token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY):
+    if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
         await ApiToken.filter(id=token.id).update(last_used_at=now)
     return user
 

@@ -62,9 +62,7 @@ async def resolve_user(conn: HTTPConnection) -> Professional | None:
         user = await token_user(token)
     elif token is None and (cookie := conn.cookies.get(settings_of(conn).session_cookie)):
         user = await session_user(cookie, settings_of(conn))
-    if user is not None:
-        await user.fetch_related("agency")
-    conn.state.user = user
+    conn.state.user = user  # token_user and session_user load the agency with the user
     return user
 
 
