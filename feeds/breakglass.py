@@ -1,6 +1,7 @@
 """Break-glass: emergency access to a child's record without a grant.
 
-A professional gives a reason; access lasts a limited time (4 hours by default), is
+A professional gives a reason; access lasts a limited time (the caller passes the
+duration: server/ reads it from JIGSAW_BREAK_GLASS_HOURS, 4 hours by default), is
 marked on every view, alerts the lead professional and the managers of the teams
 around the child at once, and waits for an administrator's review (NHS Summary Care
 Record emergency access).
@@ -30,6 +31,11 @@ def check_reason(reason: object) -> str:
             field="reason",
         )
     return text
+
+
+def may_break_glass(professional: Professional) -> bool:
+    """Practitioners and managers may open a record in an emergency; administrators may not."""
+    return professional.is_active and professional.role != Role.ADMIN
 
 
 async def active_break_glass(professional: Professional, child_id: int) -> BreakGlass | None:
@@ -63,7 +69,7 @@ async def do_break_glass(
     duration: timedelta = DEFAULT_DURATION,
 ) -> BreakGlass:
     """Open a child's record in an emergency: time-boxed, audited, alerting at once."""
-    if professional.role == Role.ADMIN or not professional.is_active:
+    if not may_break_glass(professional):
         raise Forbidden("Emergency access is for practitioners and managers.")
     text = check_reason(reason)
     child = await Child.get_or_none(id=child_id)

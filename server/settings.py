@@ -29,6 +29,7 @@ class Settings:
     session_absolute: timedelta = timedelta(hours=12)
     page_size: int = 20
     event_retention: timedelta = timedelta(days=30)  # websocket replay reaches this far
+    break_glass: timedelta = timedelta(hours=4)  # how long emergency access lasts
 
     @property
     def session_cookie(self) -> str:
@@ -38,6 +39,21 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+BREAK_GLASS_HOURS = (1, 72)
+
+
+def _break_glass(config: Config) -> timedelta:
+    """JIGSAW_BREAK_GLASS_HOURS: a whole number of hours from 1 to 72 (default 4)."""
+    raw = config("JIGSAW_BREAK_GLASS_HOURS", default="4").strip()
+    low, high = BREAK_GLASS_HOURS
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        raise SettingsError(
+            f"JIGSAW_BREAK_GLASS_HOURS must be a whole number of hours from {low} to {high}"
+            f" (got {raw!r})"
+        )
+    return timedelta(hours=int(raw))
 
 
 def _default_database_url(data_dir: Path) -> str:
@@ -67,4 +83,5 @@ def load_settings(environ: dict[str, str] | None = None, *, demo: bool | None = 
             hours=config("JIGSAW_SESSION_ABSOLUTE_HOURS", cast=int, default=12)
         ),
         event_retention=timedelta(days=config("JIGSAW_EVENT_RETENTION_DAYS", cast=int, default=30)),
+        break_glass=_break_glass(config),
     )

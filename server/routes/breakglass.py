@@ -13,7 +13,8 @@ from feeds import breakglass
 from feeds.errors import Forbidden, Invalid
 from feeds.models import BreakGlass, Professional, Role
 from feeds.views import iso, me_view
-from server.endpoints import audit_context, authenticated, path_id, read_json
+from server.endpoints import audit_context, authenticated, path_id, read_json, settings_of
+from server.page_context import header_context
 from server.routes.page_render import render
 
 
@@ -51,7 +52,11 @@ def _reviewed(request: Request) -> bool | None:
 async def api_open(request: Request, user: Professional) -> Response:
     data = await read_json(request)
     access = await breakglass.do_break_glass(
-        user, path_id(request, "child_id"), data.get("reason"), audit_context(request)
+        user,
+        path_id(request, "child_id"),
+        data.get("reason"),
+        audit_context(request),
+        settings_of(request).break_glass,
     )
     return JSONResponse(break_glass_view(access), status_code=201)
 
@@ -74,11 +79,56 @@ async def api_review(request: Request, user: Professional) -> Response:
     return JSONResponse(break_glass_view(access))
 
 
+REFUSAL = "No such child, or you do not have access to this child."
+
+
+async def refusal_page(
+    request: Request,
+    user: Professional,
+    child_id: int,
+    status: int = 404,
+    error: str | None = None,
+    reason: str = "",
+) -> Response:
+    """The child page's refusal, with the break-glass form for those who may use it.
+
+    It says the same for a hidden child and a missing one (the form is offered for both),
+    so it reveals nothing the plain 404 did not.
+    """
+    await header_context(request)
+    offer = None
+    if breakglass.may_break_glass(user):
+        hours = int(settings_of(request).break_glass.total_seconds() // 3600)
+        offer = {
+            "child_id": child_id,
+            "hours": hours,
+            "min": breakglass.MIN_REASON,
+            "max": breakglass.MAX_REASON,
+        }
+    return render(
+        request,
+        "child_refused.html",
+        status,
+        user=me_view(user),
+        message=REFUSAL,
+        break_glass=offer,
+        error=error,
+        reason=reason,
+    )
+
+
 @authenticated
 async def form_open(request: Request, user: Professional) -> Response:
     form = await request.form()
     child_id = path_id(request, "child_id")
-    await breakglass.do_break_glass(user, child_id, form.get("reason"), audit_context(request))
+    reason = form.get("reason")
+    try:
+        await breakglass.do_break_glass(
+            user, child_id, reason, audit_context(request), settings_of(request).break_glass
+        )
+    except Invalid as error:
+        draft = reason[: breakglass.MAX_REASON * 2] if isinstance(reason, str) else ""
+        return await refusal_page(request, user, child_id, 422, error.message, draft)
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
 
