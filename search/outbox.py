@@ -106,16 +106,40 @@ async def reindex(index: SearchIndex, progress: Progress | None = None, batch: i
             progress(done, total)
 
 
+async def failing() -> bool:
+    """True when work is waiting after a failed attempt: the engine is down or refusing."""
+    return await SearchOutbox.filter(processed_at__isnull=True, attempts__gt=0).exists()
+
+
 class Drainer:
-    """A background task that drains the outbox every `interval` seconds and on kick()."""
+    """A background task that drains the outbox every `interval` seconds and on kick().
+
+    A search engine that is down at startup does not stop the app: `prepare` notes it,
+    and the task keeps trying to prepare the index before it drains.
+    """
 
     def __init__(self, index: SearchIndex, interval: float = 0.5, batch: int = BATCH) -> None:
         self.index = index
         self.interval = interval
         self.batch = batch
+        self.ready = False  # index.ensure_ready() has succeeded
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    async def prepare(self) -> bool:
+        """Make the index ready; False (logged, not raised) when the engine is unreachable."""
+        try:
+            await self.index.ensure_ready()
+        except Exception as error:
+            log.warning("search index %s unavailable: %s", self.index.name, type(error).__name__)
+            return False
+        self.ready = True
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def kick(self) -> None:
         """Drain now rather than at the next tick."""
@@ -138,14 +162,22 @@ class Drainer:
         except TimeoutError:
             log.warning("search outbox drainer did not stop in %.0f s", grace)
 
+    async def _tick(self, next_reconcile: float) -> tuple[int, float]:
+        """One round: prepare the index if needed, reconcile when due, drain one batch;
+        returns (rows processed, when to reconcile next)."""
+        if not self.ready and not await self.prepare():
+            return 0, next_reconcile  # the engine is still down: posts wait in the outbox
+        if time.monotonic() >= next_reconcile:
+            next_reconcile = time.monotonic() + RECONCILE_EVERY
+            await reconcile(self.index)
+        return await drain_once(self.index, self.batch), next_reconcile
+
     async def _run(self) -> None:
         next_reconcile = time.monotonic() + RECONCILE_EVERY
         while not self._stopping:
             try:
-                if time.monotonic() >= next_reconcile:
-                    next_reconcile = time.monotonic() + RECONCILE_EVERY
-                    await reconcile(self.index)
-                if await drain_once(self.index, self.batch) == self.batch:
+                done, next_reconcile = await self._tick(next_reconcile)
+                if done == self.batch:
                     continue  # more is waiting: no pause
             except Exception:  # the database is down: keep the worker alive
                 log.warning("search outbox drain failed", exc_info=True)

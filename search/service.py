@@ -32,6 +32,12 @@ MAX_LIMIT = 50
 ROUNDS = 3  # engine round-trips to fill a page when the re-check drops hits
 
 
+class SearchUnavailable(Exception):
+    """The search engine cannot answer now (server/ answers 503); posting is unaffected."""
+
+    message = "Search is unavailable just now: try again shortly. Posting still works."
+
+
 @dataclass(frozen=True)
 class SearchResult:
     post: Post  # author.agency and child loaded
@@ -123,12 +129,23 @@ def _next_cursor(query: SearchQuery, hits: list[SearchHit]) -> int:
     return (query.cursor or 0) + len(hits)
 
 
+async def _engine_search(index: SearchIndex, query: SearchQuery) -> list[SearchHit]:
+    try:
+        return await index.search(query)
+    except Exception as error:
+        # The embedded backends live in the database, whose failures server/ already maps
+        # to 503; an external engine's failures (down, refusing, timing out) are ours.
+        if index.name != "meili":
+            raise
+        raise SearchUnavailable(SearchUnavailable.message) from error
+
+
 async def _collect(index: SearchIndex, query: SearchQuery) -> tuple[list[SearchResult], int | None]:
     """Up to query.limit re-checked results and the cursor for the next page."""
     results: list[SearchResult] = []
     for _ in range(ROUNDS):
         want = query.limit - len(results)
-        hits = await index.search(replace(query, limit=want))
+        hits = await _engine_search(index, replace(query, limit=want))
         results += await _checked(hits, query)
         if len(hits) < want:
             return results, None

@@ -18,6 +18,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 
 from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from feeds.views import me_view
+from search.service import SearchUnavailable
 from server.auth import LoginFailed, LoginThrottled
 from server.endpoints import NotAuthenticated
 from server.middleware import SECURITY_HEADERS
@@ -111,6 +112,13 @@ DATABASE_OUTAGES: tuple[type[Exception], ...] = (
 )
 
 
+async def search_down(request: Request, exc: Exception) -> Response:
+    log.warning("search unavailable: %s", type(exc.__cause__).__name__)
+    response = error_response(request, 503, SearchUnavailable.message)
+    response.headers["retry-after"] = "5"
+    return response
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error (request %s)", request.scope.get("state", {}).get("request_id"))
     response = error_response(request, 500, "Something went wrong on our side, and it is logged.")
@@ -127,6 +135,7 @@ EXCEPTION_HANDLERS = {
     LoginFailed: login_failed,
     HTTPException: http_error,
     **dict.fromkeys(DATABASE_OUTAGES, database_down),
+    SearchUnavailable: search_down,
     asyncpg.DataError: server_error,  # a value PostgreSQL cannot take is our bug, not an outage
     Exception: server_error,
 }

@@ -7,17 +7,37 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise import connections
 
+from search import outbox
+from search.outbox import Drainer
 from server.endpoints import public
 from server.openapi import openapi_document
 
 
 @public
 async def healthz(request: Request) -> Response:
+    """503 when the database is unreachable; "degraded" (still 200: posting and reading
+    work) when the search engine is, with how many posts wait in the outbox."""
     try:
         await connections.get("default").execute_query("SELECT 1")
+        search_ok = await _search_ok(request)
+        waiting = await outbox.pending()
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    return JSONResponse(
+        {
+            "status": "ok" if search_ok else "degraded",
+            "database": "ok",
+            "search": "ok" if search_ok else "unavailable",
+            "search_pending": waiting,
+        }
+    )
+
+
+async def _search_ok(request: Request) -> bool:
+    drainer: Drainer | None = getattr(request.app.state, "search", None)
+    if drainer is None or not drainer.ready or not drainer.running:
+        return False
+    return not await outbox.failing()
 
 
 @public

@@ -127,9 +127,10 @@ def index_from_env(settings: Settings, environ: dict[str, str] | None = None) ->
 @asynccontextmanager
 async def search_lifespan(app: Starlette, settings: Settings) -> AsyncIterator[Drainer]:
     """Prepare the index and run the outbox drainer while the app runs (after Tortoise.init)."""
-    index = index_from_env(settings)
-    await index.ensure_ready()
-    drainer = Drainer(index)
+    drainer = Drainer(index_from_env(settings))
+    # A search engine that is down must not stop the app: posting never depends on it,
+    # and the drainer keeps trying to prepare the index.
+    await drainer.prepare()
     app.state.search = drainer
     drainer.start()
     try:

@@ -8,7 +8,12 @@ from tests.conftest import Factory, api_login
 async def test_healthz_says_database_reachable(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "search": "ok",
+        "search_pending": 0,
+    }
 
 
 async def test_practitioner_posts_and_reads_newest_first(
