@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from feeds.audit import AuditContext
-from feeds.models import Agency, Child, Professional, Role, Sector
+from feeds.models import Agency, Child, Professional, Role, Sector, Team
 from feeds.posting import do_create_post
 from tests.conftest import Factory
 
@@ -33,6 +33,7 @@ class World:
     manager: Professional
     child: Child
     others: list[Child]
+    team: Team  # the team around all three children; the manager manages it
 
 
 async def build_world() -> World:
@@ -81,4 +82,4 @@ async def build_world() -> World:
     for kind, body in HISTORY:
         await do_create_post(phone_user, children[0].id, kind, body, CTX)
     await do_create_post(teammate, children[1].id, "update", "School report: attendance 96%.", CTX)
-    return World(phone_user, teammate, manager, children[0], children[1:])
+    return World(phone_user, teammate, manager, children[0], children[1:], team)

@@ -1,29 +1,97 @@
-// Live board: when a child's velocity flag changes (or a post lands on a child on the
-// board), offer a refresh; reload by itself unless the user is filling in the form.
-const summary = document.getElementById("board-summary");
-const notice = document.getElementById("board-live");
+// The live board. The tab's one websocket belongs to live.js, which re-dispatches every
+// event as a `jigsaw:event` DOM event; the board listens there and never opens a socket of
+// its own. When a child's flag flips, or new posts or grants change what the board shows,
+// it reads this same board page again (same filters) and swaps in the ranked list, the
+// summary and the comparison: no reload, focus kept, flips announced politely.
+import { announce } from "./render.js";
 
-function changed() {
-  notice.hidden = false;
-  const form = document.querySelector(".compare-form");
-  if (!form || !form.contains(document.activeElement)) {
-    setTimeout(() => window.location.reload(), 1500);
+const SETTLE_MS = 700; // a burst of posts becomes one re-read
+const SWAPPED = ["#board-summary", "ol.board", "table.compare"];
+const notice = document.getElementById("board-live");
+const flips = new Map(); // child id -> { flagged, reasons, name }
+
+let timer = null;
+let reading = false;
+let again = false;
+
+function rowLink(childId, root = document) {
+  return root.querySelector(`ol.board a[href="/children/${Number(childId)}"]`);
+}
+
+function childName(childId) {
+  return rowLink(childId)?.querySelector("strong")?.textContent || "";
+}
+
+function schedule() {
+  clearTimeout(timer);
+  timer = setTimeout(reread, SETTLE_MS);
+}
+
+/** Swap the parts of the board that the new page has; keep focus on the same link. */
+function swapIn(page) {
+  const focused = document.activeElement?.closest?.("a[href]")?.getAttribute("href");
+  let keepFocus = false;
+  for (const selector of SWAPPED) {
+    const old = document.querySelector(selector);
+    const fresh = page.querySelector(selector);
+    if (!old || !fresh) continue;
+    keepFocus ||= Boolean(focused && old.contains(document.activeElement));
+    old.replaceWith(document.adoptNode(fresh));
+  }
+  if (keepFocus) {
+    for (const link of document.querySelectorAll("a[href]")) {
+      if (link.getAttribute("href") === focused && link.closest(SWAPPED.join(","))) { link.focus(); break; }
+    }
   }
 }
 
-function connect(after) {
-  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${window.location.host}/ws?after=${after}`);
-  let last = after;
-  socket.addEventListener("message", (message) => {
-    const event = JSON.parse(message.data);
-    if (event.id) last = event.id;
-    if (event.type === "velocity.changed" || event.type === "post.created") changed();
-    if (event.type === "reload") window.location.reload();
-  });
-  socket.addEventListener("close", () => setTimeout(() => connect(last), 5000));
+function announceFlips() {
+  const said = [];
+  for (const [childId, flip] of flips) {
+    const name = childName(childId) || flip.name;
+    if (!name) continue;
+    const why = flip.reasons.length ? `: ${flip.reasons.join("; ")}` : "";
+    said.push(flip.flagged ? `${name} is now flagged${why}.` : `${name} is no longer flagged.`);
+  }
+  flips.clear();
+  if (said.length) announce(`Board updated. ${said.join(" ")}`);
 }
 
-if (summary && notice && "WebSocket" in window) {
-  connect(Number(summary.dataset.lastEvent || 0));
+async function reread() {
+  if (reading) {
+    again = true;
+    return;
+  }
+  reading = true;
+  try {
+    const response = await fetch(location.href, { headers: { accept: "text/html" } });
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    if (!page.querySelector("ol.board")) throw new Error("not the board"); // e.g. signed out
+    swapIn(page);
+    notice.hidden = true;
+    announceFlips();
+  } catch {
+    notice.hidden = false; // "The board has changed. Refresh"
+  } finally {
+    reading = false;
+    if (again) {
+      again = false;
+      schedule();
+    }
+  }
 }
+
+function onEvent({ detail: message }) {
+  if (message.type === "velocity.changed") {
+    const data = message.data || {};
+    const reasons = Array.isArray(data.reasons) ? data.reasons.map(String) : [];
+    flips.set(message.child_id, { flagged: Boolean(data.flagged), reasons, name: childName(message.child_id) });
+    schedule();
+  } else if (message.type === "grant.changed") {
+    schedule();
+  } else if ((message.type === "post.created" || message.type === "post.removed") && rowLink(message.child_id)) {
+    schedule();
+  }
+}
+
+if (notice && document.querySelector("ol.board")) document.addEventListener("jigsaw:event", onEvent);

@@ -1,8 +1,8 @@
 // Live updates for every page of a logged-in user: one websocket (/ws), resumed after
 // the last event id this tab saw, so nothing is missed or shown twice after a drop.
 // Protocol: docs/api.md. Loaded as an ES module (CSP: script-src 'self', no inline code).
-import { flush, forgetDevice, startOutbox } from "./outbox.js";
-import { announce, insertPost, setSeen, setUnread, showStatus, userId } from "./render.js";
+import { flush, forgetDevice, holdForSignIn, startOutbox } from "./outbox.js";
+import { announce, el, insertPost, setSeen, setUnread, showStatus, userId } from "./render.js";
 
 const LAST_ID = "jigsaw.lastEventId";
 const CLOSE_RELOAD = 4000;
@@ -13,6 +13,7 @@ const MAX_DELAY_MS = 30000;
 let socket = null;
 let attempt = 0;
 let timer = null;
+let ended = false;
 
 function lastId() {
   return Number(sessionStorage.getItem(LAST_ID) || 0);
@@ -111,15 +112,49 @@ async function stillLoggedIn() {
   }
 }
 
+function signInAgainPanel({ queued, draft }, signIn) {
+  const who = document.querySelector(".account .who")?.textContent.split(" · ")[0] || "";
+  const as = who ? ` as ${who}` : "";
+  const what = queued === 1 ? "1 post is" : `${queued} posts are`;
+  return el("section", { class: "card session-ended", role: "alert", "aria-labelledby": "session-ended-heading" },
+    el("h1", { id: "session-ended-heading", text: "Your session has ended" }),
+    queued ? el("p", { text: `${what} waiting on this device, not yet sent: ${queued === 1 ? "it" : "they"} will be `
+      + `sent when you sign in again${as}.` }) : null,
+    draft ? el("p", { text: `The post you were writing is kept on this device and will be back in the box `
+      + `when you sign in again${as}.` }) : null,
+    el("p", { class: "muted", text: "If someone else signs in on this device, it is deleted without being sent." }),
+    el("p", {}, el("a", { class: "button", href: signIn, text: "Sign in again" })),
+  );
+}
+
+/** The session ended (expired, logged out elsewhere, account closed). Child data leaves the
+ * screen either way; what is waiting to be sent stays on the device for the same person. */
+function sessionEnded() {
+  if (ended) return;
+  ended = true;
+  clearTimeout(timer);
+  socket?.close();
+  document.body.dataset.live = "ended";
+  showStatus("");
+  const signIn = `/login?next=${encodeURIComponent(location.pathname)}`;
+  const kept = holdForSignIn();
+  if (!kept.queued && !kept.draft) {
+    location.assign(signIn);
+    return;
+  }
+  document.getElementById("main")?.replaceChildren(signInAgainPanel(kept, signIn));
+}
+
 async function onClose(event) {
   socket = null;
+  if (ended) return;
   document.body.dataset.live = "disconnected";
   if (event.code === CLOSE_RELOAD) {
     location.reload();
     return;
   }
   if (event.code === CLOSE_LOGGED_OUT || (attempt >= 3 && !(await stillLoggedIn()))) {
-    location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    sessionEnded();
     return;
   }
   showStatus(navigator.onLine === false ? "Offline: new posts wait on this device until you are back." : "Reconnecting…");
@@ -132,18 +167,31 @@ function schedule(delay) {
 }
 
 function connect() {
-  if (socket) return;
+  if (socket || ended) return;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/ws?after=${lastId()}`);
   socket.addEventListener("message", onMessage);
   socket.addEventListener("close", onClose);
 }
 
+/** Arriving from a search hit (/children/7#post-42): bring that post into view and focus. */
+function showLinkedPost() {
+  const match = /^#post-(\d+)$/.exec(location.hash);
+  const item = match && document.getElementById(`post-${match[1]}`);
+  if (!item) return;
+  item.tabIndex = -1;
+  item.classList.add("fresh", "linked");
+  item.focus();
+  setTimeout(() => item.classList.remove("fresh"), 6000);
+}
+
 function start() {
   // The page shows everything up to the id it was rendered at; resume from there.
   const rendered = Number(document.body.dataset.lastEventId || 0);
   sessionStorage.setItem(LAST_ID, String(rendered));
-  startOutbox();
+  startOutbox(sessionEnded);
+  showLinkedPost();
+  window.addEventListener("hashchange", showLinkedPost);
   connect();
   window.addEventListener("online", () => { attempt = 0; schedule(0); flush(); });
   window.addEventListener("offline", () => showStatus("Offline: new posts wait on this device until you are back."));
@@ -151,5 +199,6 @@ function start() {
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
 }
 
-if (document.body?.dataset.userId) start();
+// Connect once the whole page (and so every page script listening for `jigsaw:event`) has run.
+if (document.body?.dataset.userId) document.addEventListener("DOMContentLoaded", start, { once: true });
 export { forgetDevice };

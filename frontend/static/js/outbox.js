@@ -2,11 +2,21 @@
 // (localStorage) *before* it is sent, with an idempotency key made once; it leaves the
 // outbox only when the server has answered 201 (or refused it for good). Resending with
 // the same key can never create a second post, so a post is neither lost nor duplicated.
+//
+// The outbox (and a draft kept when a session ends) belongs to one person: it waits through
+// an expired session for that same person to sign in again, is deleted if someone else signs
+// in on the device, and logging out deletes it with everything else this device kept.
 import { announce, capitalize, csrfToken, el, insertPost, setSeen, userId } from "./render.js";
 
 const RETRY_MS = 15000;
+const PERSONAL = /^jigsaw\.(outbox|draft)\.(\d+)$/; // keys that belong to one person
 const sending = new Set();
 const storageKey = () => `jigsaw.outbox.${userId()}`;
+const draftKey = () => `jigsaw.draft.${userId()}`;
+let held = false; // the session ended: keep everything, send nothing, until signed in again
+let forgotten = false; // logging out: keep nothing
+let retryTimer = null;
+let onSessionEnded = () => {};
 
 function load() {
   try {
@@ -21,10 +31,6 @@ function save(items) {
   else localStorage.removeItem(storageKey());
 }
 
-function update(key, change) {
-  save(load().map((item) => (item.key === key ? { ...item, ...change } : item)));
-}
-
 function remove(key) {
   save(load().filter((item) => item.key !== key));
 }
@@ -32,6 +38,11 @@ function remove(key) {
 function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function stateOf(item) {
+  if (held) return "Waiting until you sign in again";
+  return sending.has(item.key) ? "Sending…" : "Waiting to send";
 }
 
 function outboxList() {
@@ -45,7 +56,7 @@ export function renderOutbox() {
   const childId = Number(document.getElementById("post-form")?.dataset.childId || 0);
   list.replaceChildren(...load().filter((item) => item.childId === childId).map((item) =>
     el("li", { class: `pending kind-${item.kind}`, "data-key": item.key },
-      el("span", { class: "state", text: item.error || (sending.has(item.key) ? "Sending…" : "Waiting to send") }),
+      el("span", { class: "state", text: stateOf(item) }),
       " ",
       el("span", { class: "badge kind-label", text: capitalize(item.kind) }),
       " ",
@@ -59,7 +70,7 @@ function liveFeedFor(childId) {
 }
 
 async function send(item) {
-  if (sending.has(item.key)) return;
+  if (held || sending.has(item.key)) return;
   sending.add(item.key);
   renderOutbox();
   try {
@@ -87,7 +98,7 @@ async function settle(item, response) {
     return;
   }
   if (response.status === 401) {
-    update(item.key, { error: "Log in again to send this" });
+    onSessionEnded(); // the post stays queued for the same person's next sign-in
   } else if (response.status === 422 || response.status === 404) {
     // Refused for good (e.g. too long, or access ended): hand the text back to the writer.
     const message = (await response.json().catch(() => ({})))?.error?.message || "This post was refused.";
@@ -112,7 +123,7 @@ function restoreDraft(item, message) {
 
 /** Send everything waiting, for any child (a post written offline on another page too). */
 export function flush() {
-  if (navigator.onLine === false) return;
+  if (held || navigator.onLine === false) return;
   for (const item of load()) send(item);
 }
 
@@ -163,8 +174,59 @@ function watchAckForms() {
   });
 }
 
+/** How many posts wait on this device for the signed-in person. */
+export function waitingCount() {
+  return load().length;
+}
+
+/** The session ended: stop sending, keep the queue and any half-written post for when the
+ * same person signs in again. Says what was kept. */
+export function holdForSignIn() {
+  if (forgotten) return { queued: 0, draft: false };
+  held = true;
+  clearInterval(retryTimer);
+  renderOutbox();
+  return { queued: waitingCount(), draft: keepDraft() };
+}
+
+function keepDraft() {
+  const form = document.getElementById("post-form");
+  const body = form?.querySelector("textarea")?.value.trim();
+  if (!body) return false;
+  const kind = form.querySelector("select[name=kind]").value;
+  localStorage.setItem(draftKey(), JSON.stringify({ childId: Number(form.dataset.childId), kind, body }));
+  return true;
+}
+
+function restoreKeptDraft() {
+  const form = document.getElementById("post-form");
+  let draft = null;
+  try {
+    draft = JSON.parse(localStorage.getItem(draftKey()) || "null");
+  } catch {
+    localStorage.removeItem(draftKey());
+  }
+  if (!form || !draft || draft.childId !== Number(form.dataset.childId)) return;
+  localStorage.removeItem(draftKey());
+  const box = form.querySelector("textarea");
+  if (box.value) return;
+  box.value = draft.body;
+  form.querySelector("select[name=kind]").value = draft.kind;
+  announce("The post you were writing when your session ended is back in the box, not yet sent.");
+}
+
+/** Someone else signed in on this device: what the previous person left waiting is deleted. */
+function forgetOtherPeople() {
+  const me = String(userId());
+  for (const key of Object.keys(localStorage)) {
+    const match = PERSONAL.exec(key);
+    if (match && match[2] !== me) localStorage.removeItem(key);
+  }
+}
+
 /** Logging out forgets everything this device kept: queued posts and cached files. */
 export async function forgetDevice() {
+  forgotten = true;
   for (const key of Object.keys(localStorage)) if (key.startsWith("jigsaw.")) localStorage.removeItem(key);
   sessionStorage.clear();
   if (window.caches) for (const key of await caches.keys()) await caches.delete(key);
@@ -183,13 +245,17 @@ function watchLogout() {
   });
 }
 
-export function startOutbox() {
+/** Start posting through the outbox; `sessionEnded` is called when the server says 401. */
+export function startOutbox(sessionEnded = () => {}) {
+  onSessionEnded = sessionEnded;
+  forgetOtherPeople();
+  restoreKeptDraft();
   watchPostForm();
   watchAckForms();
   watchLogout();
   renderOutbox();
   window.addEventListener("online", flush);
   window.addEventListener("storage", (event) => { if (event.key === storageKey()) renderOutbox(); });
-  setInterval(flush, RETRY_MS);
+  retryTimer = setInterval(flush, RETRY_MS);
   flush();
 }
