@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 
-from feeds import accounts, audit
+from feeds import accounts, audit, mfa
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid
@@ -25,6 +25,8 @@ TOKEN_PREFIX = "jgw_"  # noqa: S105 - a public marker, not a secret
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 10
 MAX_FAILURES_PER_ADDRESS = 50
+# Wrong passwords and wrong second-factor codes share one throttle and one lockout count.
+THROTTLED_ACTIONS = ("login", "mfa.verify", "mfa.recovery")
 # Touch last_seen_at at most this often, to avoid a write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -53,9 +55,10 @@ def check_password_field(password: object) -> str:
     return password
 
 
-async def _check_throttle(email: str, ip: str) -> None:
+async def check_throttle(email: str, ip: str) -> None:
+    """LoginThrottled after too many recent failed passwords or codes (account, address)."""
     since = utcnow() - THROTTLE_WINDOW
-    failures = AuditRecord.filter(action="login", outcome="failed", at__gte=since)
+    failures = AuditRecord.filter(action__in=THROTTLED_ACTIONS, outcome="failed", at__gte=since)
     if await failures.filter(actor_email=email).count() >= MAX_FAILURES_PER_ACCOUNT:
         raise LoginThrottled
     if ip and await failures.filter(ip=ip).count() >= MAX_FAILURES_PER_ADDRESS:
@@ -65,7 +68,7 @@ async def _check_throttle(email: str, ip: str) -> None:
 async def verify_credentials(email: object, password: object, ctx: AuditContext) -> Professional:
     """The professional for these credentials, or Invalid with one message for every failure."""
     address, secret = normalise_email(email), check_password_field(password)
-    await _check_throttle(address, ctx.ip)
+    await check_throttle(address, ctx.ip)
     user = await Professional.get_or_none(email=address, is_active=True)
     if user is not None and user.locked_at is not None:
         await audit.record("login", ctx, actor_email=address, outcome="locked")
@@ -82,8 +85,11 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     if needs_rehash(user.password_hash):
         user.password_hash = await run_in_threadpool(hash_password, secret)
         await user.save(update_fields=["password_hash"])
-    await accounts.do_record_good_login(user)
-    await audit.record("login", ctx, actor=user)
+    # With two-step sign-in the failure count is cleared only once the code is right too.
+    pending = await mfa.has_mfa(user)
+    if not pending:
+        await accounts.do_record_good_login(user)
+    await audit.record("login", ctx, actor=user, outcome="mfa_pending" if pending else "ok")
     return user
 
 
@@ -94,18 +100,24 @@ class NewSession:
 
 
 async def start_session(
-    user: Professional, settings: Settings, ctx: AuditContext, user_agent: str
+    user: Professional,
+    settings: Settings,
+    ctx: AuditContext,
+    user_agent: str,
+    mfa_pending_for: timedelta | None = None,
 ) -> NewSession:
-    """A fresh session id for every login (no fixation)."""
+    """A fresh session id for every login (no fixation); a short-lived MFA-pending one
+    when `mfa_pending_for` is given (it reaches only the code and enrolment pages)."""
     raw = secrets.token_urlsafe(32)  # 256 bits
     now = utcnow()
     session = await Session.create(
         id=digest(raw),
         professional=user,
         last_seen_at=now,
-        expires_at=now + settings.session_absolute,
+        expires_at=now + (mfa_pending_for or settings.session_absolute),
         ip=ctx.ip,
         user_agent=user_agent[:300],
+        mfa_pending=mfa_pending_for is not None,
     )
     return NewSession(raw, session)
 
@@ -115,7 +127,10 @@ async def session_user(raw_id: str, settings: Settings) -> Professional | None:
     # One query: the session, its professional and their agency (every request pays it).
     session = (
         await Session.filter(
-            id=digest(raw_id), revoked_at__isnull=True, professional__is_active=True
+            id=digest(raw_id),
+            revoked_at__isnull=True,
+            mfa_pending=False,  # half-way through sign-in is not signed in
+            professional__is_active=True,
         )
         .select_related("professional__agency")
         .first()

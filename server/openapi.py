@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from server.openapi_mfa import mfa_paths
+
 JSON = "application/json"
 
 
@@ -122,7 +124,13 @@ SCHEMAS: dict[str, Any] = {
     ),
 }
 
-CREDENTIALS = _obj(["email", "password"], email=STR, password=STR)
+# With two-step sign-in on, login and token creation also take `code` or `recovery_code`;
+# without them the answer is 401 with "mfa_required": true (docs/api.md).
+SECOND_FACTOR = {
+    "code": {**STR, "maxLength": 7},
+    "recovery_code": {**STR, "maxLength": 20},
+}
+CREDENTIALS = _obj(["email", "password"], email=STR, password=STR, **SECOND_FACTOR)
 CHILD = [_id_param("child_id")]
 PAGING = [
     {"name": "before", "in": "query", "schema": INT},
@@ -376,7 +384,7 @@ TRUST_PATHS: dict[str, Any] = {
 PATHS: dict[str, Any] = {
     "/api/v1/auth/login": {
         "post": {
-            "summary": "Log in; sets a session cookie",
+            "summary": "Log in (with `code` when the account has MFA); sets a session cookie",
             "security": [],
             "requestBody": _body(CREDENTIALS),
             "responses": _ok("Logged in", _obj(["me"], me=_ref("Me"), csrf_token=STR)),
@@ -397,7 +405,13 @@ PATHS: dict[str, Any] = {
             "summary": "Issue a personal access token",
             "security": [],
             "requestBody": _body(
-                _obj(["email", "password", "name"], email=STR, password=STR, name=STR)
+                _obj(
+                    ["email", "password", "name"],
+                    email=STR,
+                    password=STR,
+                    name=STR,
+                    **SECOND_FACTOR,
+                )
             ),
             "responses": _ok(
                 "The token, shown once",
@@ -571,7 +585,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "Cookie-authenticated calls need an x-csrftoken header; "
             "bearer-token calls do not.",
         },
-        "paths": _empty_means_absent(PATHS),
+        "paths": _empty_means_absent({**PATHS, **mfa_paths()}),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

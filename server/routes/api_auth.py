@@ -9,7 +9,7 @@ from starlette.routing import Route
 from feeds.errors import NotFound
 from feeds.models import ApiToken, Professional
 from feeds.views import me_view, token_view
-from server import auth, cookies
+from server import auth, cookies, mfa_auth
 from server.endpoints import (
     audit_context,
     authenticated,
@@ -18,20 +18,35 @@ from server.endpoints import (
     read_json,
     settings_of,
 )
+from server.routes.api_mfa import ENROL_FIRST, mfa_error, second_factor
 
 
 @public
 async def login(request: Request) -> Response:
+    """Email and password, plus `code` or `recovery_code` when the account has MFA."""
     data = await read_json(request)
-    user = await auth.verify_credentials(
-        data.get("email"), data.get("password"), audit_context(request)
-    )
-    new = await auth.start_session(
-        user, settings_of(request), audit_context(request), request.headers.get("user-agent", "")
-    )
-    await user.fetch_related("agency")
+    ctx = audit_context(request)
+    user = await auth.verify_credentials(data.get("email"), data.get("password"), ctx)
+    stage = await mfa_auth.stage_after_password(user)
+    if stage == "code":
+        if (refused := await second_factor(user, data, ctx)) is not None:
+            return refused
+        stage = "full"
+    new = await mfa_auth.start_sign_in(request, user, stage)
     csrf_token = request.scope["csrftoken"]()
-    response = JSONResponse({"me": me_view(user), "csrf_token": csrf_token})
+    response: Response
+    if stage == "enrol":
+        # A pending session that reaches only the /api/v1/auth/mfa endpoints.
+        response = mfa_error(
+            403,
+            "mfa_enrolment_required",
+            ENROL_FIRST,
+            mfa_enrolment_required=True,
+            csrf_token=csrf_token,
+        )
+    else:
+        await user.fetch_related("agency")
+        response = JSONResponse({"me": me_view(user), "csrf_token": csrf_token})
     cookies.set_session_cookie(response, new.raw_id, settings_of(request))
     return response
 
@@ -64,9 +79,14 @@ async def create_token(request: Request) -> Response:
     """Exchange email + password for a personal access token (shown once)."""
     data = await read_json(request)
     name = auth.check_token_name(data.get("name"))
-    user = await auth.verify_credentials(
-        data.get("email"), data.get("password"), audit_context(request)
-    )
+    ctx = audit_context(request)
+    user = await auth.verify_credentials(data.get("email"), data.get("password"), ctx)
+    # A token is a long-lived credential: it takes the same second factor as a session.
+    stage = await mfa_auth.stage_after_password(user)
+    if stage == "enrol":
+        return mfa_error(403, "mfa_enrolment_required", ENROL_FIRST, mfa_enrolment_required=True)
+    if stage == "code" and (refused := await second_factor(user, data, ctx)) is not None:
+        return refused
     token, raw = await auth.issue_token(user, name)
     return JSONResponse({**token_view(token), "token": raw}, status_code=201)
 

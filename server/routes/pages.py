@@ -16,7 +16,7 @@ from feeds.access import may_manage_grants_of
 from feeds.errors import Invalid, NotFound
 from feeds.models import Follow, PostKind, Professional, Team
 from feeds.views import child_view, grant_view, me_view
-from server import auth, cookies
+from server import auth, cookies, mfa_auth
 from server.endpoints import (
     MAX_ID,
     audit_context,
@@ -38,7 +38,12 @@ __all__ = ["render", "routes", "safe_next"]
 
 @public
 async def login_form(request: Request) -> Response:
-    return render(request, "login.html", next=safe_next(request.query_params.get("next")))
+    target = safe_next(request.query_params.get("next"))
+    # Half-way through signing in (code or set-up still to do): carry on there.
+    sign_in = await mfa_auth.signed_in(request)
+    if sign_in is not None and sign_in.stage != "full":
+        return RedirectResponse(mfa_auth.page_for(sign_in.stage, target), status_code=303)
+    return render(request, "login.html", next=target)
 
 
 @public
@@ -58,10 +63,9 @@ async def login(request: Request) -> Response:
             next=target,
             email=str(form.get("email", ""))[:254],
         )
-    new = await auth.start_session(
-        user, settings_of(request), audit_context(request), request.headers.get("user-agent", "")
-    )
-    response = RedirectResponse(target, status_code=303)
+    stage = await mfa_auth.stage_after_password(user)  # a code or set-up may come next
+    new = await mfa_auth.start_sign_in(request, user, stage)
+    response = RedirectResponse(mfa_auth.page_for(stage, target), status_code=303)
     cookies.set_session_cookie(response, new.raw_id, settings_of(request))
     return response
 

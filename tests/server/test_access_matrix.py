@@ -18,7 +18,8 @@ from starlette.routing import Route
 from feeds.clock import utcnow
 from feeds.models import BreakGlass, Child, Post, PostKind, Professional, Role
 from server.auth import issue_token
-from tests.conftest import Factory
+from tests.conftest import Factory, client_for
+from tests.mfa_helpers import enrolled, password_step
 
 ACTORS = [
     "anonymous",
@@ -158,7 +159,27 @@ OPEN_ROUTES = {
     ("GET", "/admin/audit"): "authenticated",
     ("POST", "/api/v1/auth/password"): "authenticated",
     ("POST", "/api/v1/professionals/{professional_id}/unlock"): "authenticated",
+    # Two-step sign-in: "mfa_step" routes also take a session that is part-way through
+    # signing in (MFA pending), and nothing else does.
+    ("GET", "/login/mfa"): "mfa_step",
+    ("POST", "/login/mfa"): "mfa_step",
+    ("GET", "/account/mfa"): "mfa_step",
+    ("POST", "/account/mfa/confirm"): "mfa_step",
+    ("POST", "/account/mfa/recovery-codes"): "authenticated",
+    ("POST", "/account/mfa/disable"): "authenticated",
+    ("GET", "/admin/mfa"): "authenticated",
+    ("POST", "/admin/mfa/require"): "authenticated",
+    ("POST", "/admin/mfa/reset"): "authenticated",
+    ("GET", "/api/v1/auth/mfa"): "mfa_step",
+    ("POST", "/api/v1/auth/mfa/enrol"): "mfa_step",
+    ("POST", "/api/v1/auth/mfa/confirm"): "mfa_step",
+    ("POST", "/api/v1/auth/mfa/recovery-codes"): "authenticated",
+    ("POST", "/api/v1/auth/mfa/disable"): "authenticated",
+    ("POST", "/api/v1/professionals/{professional_id}/mfa/reset"): "authenticated",
+    ("GET", "/api/v1/settings/mfa"): "authenticated",
+    ("PUT", "/api/v1/settings/mfa"): "authenticated",
 }
+POLICIES = {"public", "authenticated", "mfa_step"}
 
 PLACEHOLDERS = {"{child}": "{child_id}", "{grant}": "{grant_id}", "{post}": "{post_id}"}
 
@@ -178,7 +199,7 @@ def test_every_route_is_in_the_matrix_and_declares_a_policy(app: Starlette) -> N
             continue
         for method in (route.methods or set()) - {"HEAD"}:
             found.add((method, route.path))
-            assert getattr(route.endpoint, "policy", None) in {"public", "authenticated"}, route
+            assert getattr(route.endpoint, "policy", None) in POLICIES, route
             expected_policy = OPEN_ROUTES.get((method, route.path), "authenticated")
             assert route.endpoint.policy == expected_policy, (method, route.path)
     assert found == declared
@@ -190,6 +211,7 @@ class World:
     author: Professional  # wrote the posts the actors try to change
     other: Professional  # someone an actor may try to grant access to
     tokens: dict[str, str]
+    half_signed_in: Professional  # granted, but has given only the password (MFA pending)
 
 
 async def build_world(make: Factory) -> World:
@@ -222,7 +244,9 @@ async def build_world(make: Factory) -> World:
     team = await make.team(members=[actors["team"]], managers=[actors["manager"]])
     await make.grant(child, team=team)
     tokens = {name: (await issue_token(person, "matrix"))[1] for name, person in actors.items()}
-    return World(child, author, other, tokens)
+    half_signed_in = await make.practitioner(grants=[child])
+    await enrolled(half_signed_in)
+    return World(child, author, other, tokens, half_signed_in)
 
 
 async def _fill(case: Case, world: World, make: Factory) -> tuple[str, dict[str, Any]]:
@@ -251,9 +275,19 @@ async def _fill(case: Case, world: World, make: Factory) -> tuple[str, dict[str,
     return path, kwargs
 
 
+async def _as_mfa_pending(app: Starlette, case: Case, world: World, make: Factory) -> int:
+    """The status for a session that gave the right password but no code yet."""
+    async with client_for(app) as browser:
+        assert (await password_step(browser, world.half_signed_in.email)).startswith("/login/mfa")
+        path, kwargs = await _fill(case, world, make)
+        response = await browser.request(case.method, path, **kwargs)
+    assert world.child.display_name not in response.text
+    return response.status_code
+
+
 @pytest.mark.parametrize("case", ROUTES, ids=lambda c: f"{c.method} {c.path}")
 async def test_route_answers_each_actor_as_the_policy_says(
-    case: Case, client: httpx.AsyncClient, make: Factory
+    case: Case, client: httpx.AsyncClient, make: Factory, app: Starlette
 ) -> None:
     world = await build_world(make)
     got: dict[str, int] = {}
@@ -264,4 +298,6 @@ async def test_route_answers_each_actor_as_the_policy_says(
         got[actor] = response.status_code
         if response.status_code == 404:
             assert world.child.display_name not in response.text
-    assert got == case.expected
+    # Half-way through signing in is treated exactly like not signed in.
+    got["mfa_pending"] = await _as_mfa_pending(app, case, world, make)
+    assert got == {**case.expected, "mfa_pending": case.expected["anonymous"]}
