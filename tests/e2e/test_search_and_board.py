@@ -4,52 +4,20 @@ through the tab's one websocket."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import httpx
 from playwright.async_api import Browser, Locator, Page, expect
 
-from feeds.clock import utcnow
-from feeds.models import (
-    Agency,
-    Child,
-    Grant,
-    Post,
-    PostKind,
-    Professional,
-    SearchOutbox,
-    Sector,
-    TeamMember,
-)
+from feeds.models import Agency, Child, Grant, Professional, Sector
 from feeds.posting import do_create_post
-from tests.conftest import PASSWORD_HASH, api_login
+from tests.conftest import api_login
 from tests.e2e.browser import DESKTOP, PHONE, e2e_only, log_in, new_page
 from tests.e2e.conftest import Site
-from tests.e2e.world import CTX
+from tests.e2e.world import BURST, CTX, add_quiet_child, person, search_index_caught_up
 
 pytestmark = e2e_only
-
-
-async def search_index_caught_up(seconds: float = 30.0) -> None:
-    """Wait (polling, not asserting on time) until the outbox drainer indexed every post."""
-    for _ in range(int(seconds * 10)):
-        if not await SearchOutbox.filter(processed_at__isnull=True).exists():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the search outbox was not drained")
-
-
-async def person(agency: Agency, name: str, handle: str, job_title: str) -> Professional:
-    return await Professional.create(
-        agency=agency,
-        name=name,
-        email=f"{handle}@northgate.test",
-        handle=handle,
-        job_title=job_title,
-        password_hash=PASSWORD_HASH,
-    )
 
 
 async def a_child_the_team_may_not_see() -> tuple[Child, Professional]:
@@ -102,42 +70,6 @@ async def test_search_shows_only_visible_hits_and_a_hit_opens_the_post(
     await expect(page.get_by_role("heading", name=re.compile("^Leo Turner"))).to_be_visible()
 
 
-async def a_quiet_child_with_history(site: Site) -> tuple[Child, Professional]:
-    """A child whose feed has had one school update every 20 days for three months, seen by
-    the team; the teacher joins the team (a third agency)."""
-    school = await Agency.create(name="Northgate Primary School", sector=Sector.EDUCATION)
-    teacher = await person(school, "Tom Reid", "tom.reid", "Class teacher")
-    await TeamMember.create(team=site.world.team, professional=teacher)
-    quiet = await Child.create(
-        display_name="Ruby Carter",
-        reference="NG-1010",
-        date_of_birth=date(2016, 5, 3),
-        lead_professional=site.world.teammate,
-    )
-    await Grant.create(child=quiet, team=site.world.team)
-    now = utcnow()
-    for day in range(10, 91, 20):
-        await Post.create(
-            child=quiet,
-            author=teacher,
-            kind=PostKind.UPDATE,
-            body="Settled week in class; reading improving.",
-            created_at=now - timedelta(days=day, hours=2),
-        )
-    return quiet, teacher
-
-
-BURST = [
-    ("phone_user", "hunch", "Ruby very quiet at the clinic; flinched when mum raised her voice."),
-    ("teacher", "concern", "Ruby arrived without a coat again and asked to stay in at lunch."),
-    ("teammate", "update", "Call from nan: mum's new partner has moved in."),
-    ("teacher", "hunch", "Ruby's drawings this week are all of a locked door."),
-    ("phone_user", "visit", "Home visit: no answer, lights on, TV loud."),
-    ("teammate", "concern", "Anonymous referral: shouting from the flat most nights."),
-    ("teacher", "update", "Ruby absent Thursday and Friday, no call from home."),
-]
-
-
 async def post_burst(site: Site, child: Child, teacher: Professional) -> None:
     """Teammates from three agencies post through the JSON API, as their phones would."""
     people = {"phone_user": site.world.phone_user, "teammate": site.world.teammate}
@@ -164,7 +96,7 @@ def board_rows(page: Page) -> Locator:
 async def test_the_board_reranks_live_after_a_burst_on_a_quiet_child(
     site: Site, browser: Browser
 ) -> None:
-    quiet, teacher = await a_quiet_child_with_history(site)
+    quiet, teacher = await add_quiet_child(site.world)
     page = await new_page(browser, site.base_url, DESKTOP)
     sockets: list[str] = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
