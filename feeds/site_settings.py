@@ -3,6 +3,8 @@ every worker process sees the same value at once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
@@ -11,7 +13,7 @@ from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden
 from feeds.mfa import has_mfa
-from feeds.models import MfaFactor, Professional, Role, Session, SiteSetting
+from feeds.models import ApiToken, MfaFactor, Professional, Role, Session, SiteSetting
 
 REQUIRE_MFA = "require_mfa"
 
@@ -22,29 +24,47 @@ async def mfa_required() -> bool:
     return bool(setting is not None and setting.value.get("required"))
 
 
-async def do_set_mfa_required(admin: Professional, required: bool, ctx: AuditContext) -> int:
-    """Require (or stop requiring) two-step sign-in; returns how many sessions were ended.
+@dataclass(frozen=True)
+class Ended:
+    sessions: int = 0
+    tokens: int = 0
 
-    Turning it on ends the sessions of everyone without an authenticator, which also
-    closes their open websockets; they sign in again and are sent to set one up.
+
+async def do_set_mfa_required(admin: Professional, required: bool, ctx: AuditContext) -> Ended:
+    """Require (or stop requiring) two-step sign-in for everyone.
+
+    Turning it on ends the sessions and revokes the access tokens of everyone without an
+    authenticator (credentials given for a password alone), which also closes their open
+    websockets; they sign in again and are sent to set one up.
     """
     if admin.role != Role.ADMIN:
         raise Forbidden("Only administrators change site settings.")
     if required and not await has_mfa(admin):
         raise Forbidden("Set up two-step sign-in for yourself before requiring it of everyone.")
-    ended = 0
+    ended = Ended()
     async with in_transaction():
         await SiteSetting.update_or_create(
             key=REQUIRE_MFA, defaults={"value": {"required": required}, "updated_by_id": admin.id}
         )
         if required:
-            enrolled = MfaFactor.filter(confirmed_at__isnull=False).values("professional_id")
-            ended = await (
-                Session.filter(revoked_at__isnull=True)
-                .exclude(professional_id__in=Subquery(enrolled))
-                .update(revoked_at=utcnow())
-            )
-        await audit.record(
-            "mfa.require", ctx, actor=admin, detail={"required": required, "sessions_ended": ended}
-        )
+            ended = await _end_password_only_access()
+        detail = {"required": required, "sessions_ended": ended.sessions}
+        detail["tokens_revoked"] = ended.tokens
+        await audit.record("mfa.require", ctx, actor=admin, detail=detail)
     return ended
+
+
+async def _end_password_only_access() -> Ended:
+    enrolled = Subquery(MfaFactor.filter(confirmed_at__isnull=False).values("professional_id"))
+    now = utcnow()
+    sessions = await (
+        Session.filter(revoked_at__isnull=True)
+        .exclude(professional_id__in=enrolled)
+        .update(revoked_at=now)
+    )
+    tokens = await (
+        ApiToken.filter(revoked_at__isnull=True)
+        .exclude(professional_id__in=enrolled)
+        .update(revoked_at=now)
+    )
+    return Ended(sessions, tokens)

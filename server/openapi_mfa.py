@@ -19,7 +19,7 @@ def mfa_paths() -> dict[str, Any]:
     requirement = {
         "type": "object",
         "required": ["required"],
-        "properties": {"required": BOOL, "sessions_ended": INT},
+        "properties": {"required": BOOL, "sessions_ended": INT, "tokens_revoked": INT},
     }
     return {
         "/api/v1/auth/mfa": {

@@ -14,8 +14,6 @@ from feeds.clock import utcnow
 from feeds.models import MfaFactor, Professional
 from tests.conftest import PASSWORD
 
-ORIGIN = {"origin": "http://testserver"}
-
 
 async def enrolled(person: Professional) -> str:
     """Give `person` a confirmed authenticator; returns its secret."""
@@ -43,7 +41,8 @@ async def post_form(
     page = await client.get(page_path)
     assert page.status_code == 200, page.text
     data = {"csrftoken": hidden(page.text, "csrftoken"), **fields}
-    return await client.post(action, data=data, headers=ORIGIN)
+    origin = {"origin": str(client.base_url).rstrip("/")}  # a same-site form post
+    return await client.post(action, data=data, headers=origin)
 
 
 async def password_step(client: httpx.AsyncClient, email: str, next_path: str = "/") -> str:

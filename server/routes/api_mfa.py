@@ -19,9 +19,10 @@ from server.endpoints import audit_context, authenticated, path_id, read_json, s
 from server.mfa_auth import SignIn, check_admin, mfa_step
 
 
-def mfa_error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+def mfa_error(
+    status: int, code: str, message: str, field: str | None = None, **extra: Any
+) -> JSONResponse:
     """The usual error body, plus flags for clients (mfa_required, mfa_enrolment_required)."""
-    field = "code" if extra.get("mfa_required") else None
     body = {"error": {"code": code, "message": message, "field": field}, **extra}
     return JSONResponse(body, status_code=status)
 
@@ -44,12 +45,13 @@ async def second_factor(
             "mfa_required",
             "This account uses two-step sign-in: send the 6-digit `code` from the "
             "authenticator app, or a `recovery_code`.",
+            field="code",
             mfa_required=True,
         )
     try:
         await mfa_auth.check_code_at_sign_in(user, code, recovery, ctx)
     except mfa.CodeRefused as error:
-        return mfa_error(401, "mfa_failed", error.message, mfa_required=True)
+        return mfa_error(401, "mfa_failed", error.message, error.field, mfa_required=True)
     return None
 
 
@@ -136,7 +138,9 @@ async def set_requirement(request: Request, user: Professional) -> Response:
     if not isinstance(required, bool):
         raise Invalid("required must be true or false.", field="required")
     ended = await site_settings.do_set_mfa_required(user, required, audit_context(request))
-    return JSONResponse({"required": required, "sessions_ended": ended})
+    return JSONResponse(
+        {"required": required, "sessions_ended": ended.sessions, "tokens_revoked": ended.tokens}
+    )
 
 
 routes = [
