@@ -70,11 +70,12 @@ async def test_logging_out_deletes_posts_waiting_on_the_device(
     assert asked == ["1 post(s) have not been sent yet. Log out and discard them?"]
     assert await phone.evaluate(KEPT) == []
     assert all(path.startswith("/static/") for path in await phone.evaluate(CACHED_PATHS))
+    await phone.go_back()  # the record is not kept anywhere to come back to
+    await expect(phone).to_have_url(re.compile(r"/login\?next="))
+    await expect(phone.locator(".feed")).to_have_count(0)
 
     await phone.unroute(POSTS)
-    await sign_in_on_this_page(phone, author.email, "/")
-    await phone.goto(f"/children/{child.id}")
-    await live_connected(phone)
+    await sign_in_on_this_page(phone, author.email, f"/children/{child.id}")
     await expect(phone.locator("#outbox li")).to_have_count(0)
     await expect(feed_item(phone, body)).to_have_count(0)
     assert await Post.filter(body=body).count() == 0

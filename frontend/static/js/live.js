@@ -195,7 +195,12 @@ function start() {
   connect();
   window.addEventListener("online", () => { attempt = 0; schedule(0); flush(); });
   window.addEventListener("offline", () => showStatus("Offline: new posts wait on this device until you are back."));
-  window.addEventListener("pageshow", (event) => { if (event.persisted && !socket) schedule(0); });
+  window.addEventListener("pageshow", async (event) => {
+    // Back from the page cache: the session may have ended meanwhile (logged out, expired).
+    if (!event.persisted) return;
+    if (!(await stillLoggedIn())) sessionEnded();
+    else if (!socket) schedule(0);
+  });
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
 }
 
