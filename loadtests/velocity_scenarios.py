@@ -21,10 +21,14 @@ What is simulated, and why (the detector must cope with all of it):
   plan, and occasional one-off professionals' meetings), which look like a burst of
   agencies but are normal;
 * new children (referrals) whose history starts mid-scenario with a busy intake week;
-* ~10% of established children get an *episode* of rising attention: posting ramps
-  up over 3-14 days, hunches/concerns become more common and 1-2 agencies that were
-  not involved start posting.  Strength varies, so some episodes are barely visible.
-  All episodes contain the checkpoint day ``days - 15``.
+* ~10% of established children get an *episode* of rising attention lasting 3-14
+  days.  Onset is either gradual (worries accumulate: a linear ramp, 60%) or sudden
+  (an incident or a disclosure: full strength from the first day, 40%).  At full
+  strength the agencies already involved post x1.3-x4 as often, and 1-3 agencies that
+  were not involved join, bringing 0.2-1.5 extra sittings per weekday between them and
+  the existing agencies; hunches and concerns become much more common.  Strengths are
+  drawn log-uniformly, so many episodes are faint (a couple of extra posts).  All
+  episodes contain the checkpoint day ``days - 15``.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ HOLIDAYS: frozenset[int] = frozenset({0, *range(43, 48), *range(88, 102), 126})
 KINDS: tuple[str, ...] = ("update", "visit", "positive", "hunch", "concern")
 NORMAL_MIX: tuple[int, ...] = (50, 20, 12, 8, 10)
 EPISODE_MIX: tuple[int, ...] = (35, 15, 5, 20, 25)
+SUDDEN_SHARE = 0.4  # episodes that start at full strength (an incident, a disclosure)
 REPEAT_POST = 0.4  # chance a practitioner adds one more post to the same sitting
 MEAN_SITTING = 1.0 / (1.0 - REPEAT_POST)
 WEEKEND_FACTOR = 0.3
@@ -91,15 +96,16 @@ class Episode:
 
     start: int  # first day (offset from EPOCH)
     length: int  # days
-    strength: float  # multiplier on the usual rate when the ramp peaks
-    extra_rate: float  # extra sittings per weekday from newcomers at the peak
+    strength: float  # multiplier on the usual rate at full strength
+    extra_rate: float  # extra sittings per weekday (mostly newcomers) at full strength
     newcomers: tuple[str, ...]  # agencies that join during the episode
+    sudden: bool = False  # full strength from day one, instead of a linear ramp
 
     def progress(self, day: int) -> float:
-        """0 outside the episode, rising linearly to 1 on its last day."""
+        """0 outside the episode; inside, 1 if sudden, else rising linearly to 1."""
         if not self.start <= day < self.start + self.length:
             return 0.0
-        return (day - self.start + 1) / self.length
+        return 1.0 if self.sudden else (day - self.start + 1) / self.length
 
 
 @dataclass(frozen=True)
@@ -159,10 +165,15 @@ def _episode(rng: random.Random, cfg: ScenarioConfig, agencies: Sequence[str]) -
     return Episode(
         start=cfg.checkpoint - rng.randrange(length),
         length=length,
-        strength=math.exp(rng.uniform(math.log(1.3), math.log(5.0))),
-        extra_rate=rng.uniform(0.05, 0.6),
-        newcomers=tuple(rng.sample(outsiders, rng.randint(1, 2))),
+        strength=_log_uniform(rng, 1.3, 4.0),
+        extra_rate=_log_uniform(rng, 0.2, 1.5),
+        newcomers=tuple(rng.sample(outsiders, rng.randint(1, 3))),
+        sudden=rng.random() < SUDDEN_SHARE,
     )
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
 
 
 def draw_profile(rng: random.Random, cfg: ScenarioConfig, with_episode: bool) -> Profile:
@@ -261,7 +272,11 @@ def child_record(
         "events": events,
         "episode": None
         if ep is None
-        else {"start": _iso_day(ep.start), "end": _iso_day(ep.start + ep.length)},
+        else {
+            "start": _iso_day(ep.start),
+            "end": _iso_day(ep.start + ep.length),
+            "onset": "sudden" if ep.sudden else "gradual",
+        },
     }
 
 
