@@ -64,6 +64,11 @@ async def confirmed_factor(user: Professional) -> MfaFactor | None:
     return await MfaFactor.get_or_none(professional_id=user.id, confirmed_at__isnull=False)
 
 
+async def unconfirmed_factor(user: Professional) -> MfaFactor | None:
+    """The authenticator being set up (shown as a QR code until a code confirms it)."""
+    return await MfaFactor.get_or_none(professional_id=user.id, confirmed_at__isnull=True)
+
+
 async def has_mfa(user: Professional) -> bool:
     return await MfaFactor.exists(professional_id=user.id, confirmed_at__isnull=False)
 
@@ -173,15 +178,11 @@ def provisioning_uri(factor: MfaFactor, email: str) -> str:
     return pyotp.TOTP(factor.secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
-async def do_start_enrolment(user: Professional, fresh: bool = False) -> MfaFactor:
-    """An unconfirmed factor to show as a QR code (the same one again unless `fresh`)."""
+async def do_start_enrolment(user: Professional) -> MfaFactor:
+    """A new unconfirmed factor (a new secret) to show as a QR code."""
     if await has_mfa(user):
         raise Conflict("Two-step sign-in is already on. Turn it off first to change apps.")
-    factor = await MfaFactor.get_or_none(professional_id=user.id)
-    if factor is not None and not fresh:
-        return factor
-    if factor is not None:
-        await factor.delete()
+    await MfaFactor.filter(professional_id=user.id).delete()
     return await MfaFactor.create(professional_id=user.id, secret=pyotp.random_base32())
 
 

@@ -77,7 +77,7 @@ def _no_code_stage(sign_in: SignIn) -> None:
 async def enrol(request: Request, sign_in: SignIn) -> Response:
     """A new secret to add to an authenticator app; confirm it with a code."""
     _no_code_stage(sign_in)
-    factor = await mfa.do_start_enrolment(sign_in.user, fresh=True)
+    factor = await mfa.do_start_enrolment(sign_in.user)
     uri = mfa.provisioning_uri(factor, sign_in.user.email)
     return JSONResponse({"secret": factor.secret, "otpauth_uri": uri})
 

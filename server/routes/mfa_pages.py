@@ -80,8 +80,7 @@ async def account_view(
     }
     if context["enabled"]:
         context["codes_left"] = await mfa.recovery_codes_left(user)
-    else:
-        factor = await mfa.do_start_enrolment(user)
+    elif factor := await mfa.unconfirmed_factor(user):
         context["qr"] = qr_svg(mfa.provisioning_uri(factor, user.email))
         context["secret"] = grouped(factor.secret)
     shown_user = me_view(user) if sign_in.stage == "full" else None
@@ -94,6 +93,17 @@ async def account_page(request: Request, sign_in: SignIn) -> Response:
     if sign_in.stage == "code":
         return _redirect(page_for("code", target))
     return await account_view(request, sign_in, target)
+
+
+@mfa_step
+async def start(request: Request, sign_in: SignIn) -> Response:
+    """A new secret to scan (GET only shows one, so reloading never changes it)."""
+    form = await request.form()
+    target = safe_next(str(form.get("next", "/")))
+    if sign_in.stage == "code":
+        return _redirect(page_for("code", target))
+    await mfa.do_start_enrolment(sign_in.user)
+    return _redirect(page_for("enrol", target))
 
 
 @mfa_step
@@ -191,6 +201,7 @@ routes = [
     Route("/login/mfa", code_form, methods=["GET"]),
     Route("/login/mfa", code_submit, methods=["POST"]),
     Route(ACCOUNT, account_page, methods=["GET"]),
+    Route(f"{ACCOUNT}/start", start, methods=["POST"]),
     Route(f"{ACCOUNT}/confirm", confirm, methods=["POST"]),
     Route(f"{ACCOUNT}/recovery-codes", regenerate, methods=["POST"]),
     Route(f"{ACCOUNT}/disable", disable, methods=["POST"]),

@@ -164,6 +164,7 @@ OPEN_ROUTES = {
     ("GET", "/login/mfa"): "mfa_step",
     ("POST", "/login/mfa"): "mfa_step",
     ("GET", "/account/mfa"): "mfa_step",
+    ("POST", "/account/mfa/start"): "mfa_step",
     ("POST", "/account/mfa/confirm"): "mfa_step",
     ("POST", "/account/mfa/recovery-codes"): "authenticated",
     ("POST", "/account/mfa/disable"): "authenticated",

@@ -62,6 +62,15 @@ def shown_secret(page: str) -> str:
     return match.group(1).replace(" ", "")
 
 
+async def start_setup(client: httpx.AsyncClient, page: str = "/account/mfa") -> str:
+    """Press "Set up" on the set-up page; returns the secret the next page shows."""
+    started = await post_form(client, page, "/account/mfa/start", next="/")
+    assert started.status_code == 303 and started.headers["location"].startswith("/account/mfa")
+    shown = await client.get(started.headers["location"])
+    assert "<svg" in shown.text and "QR code for your authenticator app" in shown.text
+    return shown_secret(shown.text)
+
+
 def shown_codes(page: str) -> list[str]:
     return re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", page)
 
@@ -74,14 +83,15 @@ async def test_enrolment_shows_a_qr_code_and_the_secret_and_a_code_turns_it_on(
 ) -> None:
     person = await make.practitioner()
     assert await password_step(client, person.email) == "/"
+    intro = await client.get("/account/mfa")
+    assert intro.status_code == 200 and "Set up two-step sign-in" in intro.text
+    assert not await MfaFactor.exists(professional_id=person.id)  # GET never writes
+    secret = await start_setup(client)
     page = await client.get("/account/mfa")
-    assert page.status_code == 200
-    assert "<svg" in page.text and "QR code for your authenticator app" in page.text
+    assert shown_secret(page.text) == secret  # reloading shows the same key
     # The QR code is inline: nothing on the page is fetched from another host.
     assert set(re.findall(r'(?:src|href)="(\w+://[^/"]+)', page.text)) <= {"http://testserver"}
     assert 'autocomplete="one-time-code"' in page.text and 'inputmode="numeric"' in page.text
-    secret = shown_secret(page.text)
-    assert (await client.get("/account/mfa")).text.count(secret[:4]) >= 1  # same QR on reload
     assert not await MfaFactor.exists(professional_id=person.id, confirmed_at__isnull=False)
 
     done = await post_form(client, "/account/mfa", "/account/mfa/confirm", code=code(secret))
@@ -104,8 +114,7 @@ async def test_a_wrong_code_at_enrolment_leaves_mfa_off(
 ) -> None:
     person = await make.practitioner()
     await password_step(client, person.email)
-    page = await client.get("/account/mfa")
-    wrong = "000000" if code(shown_secret(page.text)) != "000000" else "111111"
+    wrong = "000000" if code(await start_setup(client)) != "000000" else "111111"
     refused = await post_form(client, "/account/mfa", "/account/mfa/confirm", code=wrong)
     assert refused.status_code == 422 and "not right" in refused.text
     assert not await MfaFactor.exists(professional_id=person.id, confirmed_at__isnull=False)
@@ -357,7 +366,7 @@ async def test_when_required_a_user_without_mfa_can_reach_only_enrolment(
         assert (await browser.get(f"/api/v1/children/{child.id}")).status_code == 401
         setup = await browser.get(target)
         assert "requires two-step sign-in" in setup.text
-        secret = shown_secret(setup.text)
+        secret = await start_setup(browser, target)
         done = await post_form(
             browser, target, "/account/mfa/confirm", code=code(secret), next=f"/children/{child.id}"
         )
