@@ -10,19 +10,24 @@ velocity and comparison on that child's own page.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from feeds import audit
-from feeds.access import Action, check_child_access, visible_child_ids
+from feeds.access import Action, active_grant_q, check_child_access, visible_child_ids
 from feeds.activity import load_activity
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
-from feeds.models import Child, Professional, Role
-from feeds.velocity import ActivityEvent, Assessment, PeriodComparison, compare_periods
-from feeds.velocity_state import assess_children, load_and_assess, stored_flags
+from feeds.models import Child, Grant, Professional, Role, Team, VelocityState
+from feeds.velocity import Assessment, PeriodComparison, compare_periods
+from feeds.velocity_state import (
+    assess_children,
+    do_recompute_velocity,
+    loaded_assessment,
+    stored_flags,
+)
 
 Status = Literal["all", "flagged"]
 MAX_PERIOD = timedelta(days=366)
@@ -65,14 +70,17 @@ def check_status(status: str) -> Status:
     return "flagged" if status == "flagged" else "all"
 
 
-def _row(child: Child, verdict: Assessment, events: list[ActivityEvent]) -> BoardRow:
+def _row(child: Child, state: VelocityState) -> BoardRow:
+    verdict = loaded_assessment(state.assessment)
+    # The stored flag is the truth: a flip is a compare-and-set on it.
+    verdict = replace(verdict, flagged=state.flagged)
     spark = verdict.sparkline
     return BoardRow(
         child=child,
         assessment=verdict,
         posts_7d=sum(spark[-7:]),
         posts_28d=sum(spark),
-        last_post_at=events[-1].at if events else None,
+        last_post_at=state.last_post_at,
     )
 
 
@@ -86,36 +94,73 @@ def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
     return sorted(rows, key=key)
 
 
-async def build_board(child_ids: set[int], now: datetime) -> Board:
-    """Assess and rank these children (four queries, whatever their number)."""
-    previous = await stored_flags(child_ids)
-    activity, verdicts = await load_and_assess(child_ids, now, previous)
+async def _stored(child_ids: set[int], now: datetime) -> dict[int, VelocityState]:
+    states = {s.child_id: s for s in await VelocityState.filter(child_id__in=list(child_ids))}
+    unassessed = {c for c in child_ids if c not in states or states[c].assessed_at is None}
+    if unassessed:  # new since the last sweep: assess them now, once
+        await do_recompute_velocity(unassessed, now)
+        fresh = await VelocityState.filter(child_id__in=list(unassessed))
+        states.update({s.child_id: s for s in fresh})
+    return states
+
+
+async def build_board(child_ids: set[int], now: datetime, team_id: int | None = None) -> Board:
+    """Rank these children by their stored verdicts (kept fresh by the velocity watcher
+    within seconds of each post, and by its periodic sweep): a read, not a recompute."""
+    if team_id is not None:
+        child_ids = child_ids & await team_child_ids(team_id, now)
+    states = await _stored(child_ids, now)
     children = await Child.filter(id__in=list(child_ids)) if child_ids else []
-    rows = rank([_row(c, verdicts[c.id], activity.get(c.id, [])) for c in children])
+    rows = rank([_row(c, states[c.id]) for c in children if c.id in states])
     flagged = sum(row.assessment.flagged for row in rows)
     return Board(rows, len(rows), flagged, now)
 
 
+async def manager_teams(manager: Professional) -> list[Team]:
+    """The teams a manager may filter their board by: the ones they belong to."""
+    return await Team.filter(members__professional_id=manager.id).order_by("name", "id")
+
+
+async def team_child_ids(team_id: int, now: datetime) -> set[int]:
+    """Children the team holds an active grant for."""
+    rows = await Grant.filter(active_grant_q(now), team_id=team_id).values("child_id")
+    return {int(row["child_id"]) for row in rows}
+
+
+async def check_team(manager: Professional, team: object) -> int | None:
+    """None for every team; otherwise the id of one of the manager's own teams."""
+    if team in (None, ""):
+        return None
+    if not isinstance(team, int | str) or not str(team).isdigit():
+        raise Invalid("team must be a team id.", field="team")
+    if int(team) not in {t.id for t in await manager_teams(manager)}:
+        raise Invalid("team must be one of your own teams.", field="team")
+    return int(team)
+
+
 async def read_board(
-    manager: Professional, ctx: AuditContext, *, status: str = "all", now: datetime | None = None
+    manager: Professional,
+    ctx: AuditContext,
+    *,
+    status: str = "all",
+    team: object = None,
+    now: datetime | None = None,
 ) -> Board:
-    """The manager's board, audited as "board.read" (refusals too)."""
+    """The manager's board (optionally one of their teams), audited as "board.read"
+    (refusals too)."""
     chosen = check_status(status)
     try:
         check_manager(manager)
     except Forbidden:
         await audit.record("board.read", ctx, actor=manager, outcome="denied")
         raise
+    team_id = await check_team(manager, team)
     moment = now or utcnow()
-    board = await build_board(await visible_child_ids(manager, moment), moment)
+    board = await build_board(await visible_child_ids(manager, moment), moment, team_id)
     if chosen == "flagged":
         board = Board([r for r in board.rows if r.assessment.flagged], *_counts(board))
-    await audit.record(
-        "board.read",
-        ctx,
-        actor=manager,
-        detail={"children": board.children, "flagged": board.flagged, "status": chosen},
-    )
+    detail = {"children": board.children, "flagged": board.flagged, "status": chosen}
+    await audit.record("board.read", ctx, actor=manager, detail={**detail, "team": team_id})
     return board
 
 

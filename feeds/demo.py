@@ -17,6 +17,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from feeds import demo_text as text
+from feeds.activity_days import rebuild_days
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
 from feeds.passwords import hash_password
 
@@ -481,6 +482,8 @@ async def _insert_posts(
         ]
         await Post.bulk_create(rows)
         progress("posts", start + len(batch), len(posts))
+    # Bulk-loaded posts bypass posting's per-post tally: count their days once.
+    await rebuild_days(children)
 
 
 # Summary ---------------------------------------------------------------------------------

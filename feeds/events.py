@@ -26,7 +26,8 @@ MENTION = "mention"
 NOTIFICATION = "notification"
 GRANT_CHANGED = "grant.changed"
 FOLLOW_CHANGED = "follow.changed"
-VELOCITY_CHANGED = "velocity.changed"
+VELOCITY_CHANGED = "velocity.changed"  # a child became flagged, or stopped being
+VELOCITY_UPDATED = "velocity.updated"  # its score or board row moved, flag unchanged
 
 NOTIFY_CHANNEL = "jigsaw_events"
 

@@ -350,7 +350,8 @@ class Notification(Model):
 
 
 class VelocityState(Model):
-    """The last velocity verdict for each child, kept so hysteresis holds between runs."""
+    """The last velocity verdict for each child, kept so hysteresis holds between runs
+    and so a manager's board is one read of stored rows, never a recompute."""
 
     id = fields.IntField(primary_key=True)
     child_id = fields.IntField(unique=True)
@@ -358,9 +359,37 @@ class VelocityState(Model):
     score = fields.FloatField(default=0.0)
     flagged_at = fields.DatetimeField(null=True)  # start of the current episode
     updated_at = fields.DatetimeField(auto_now=True)
+    # What the board shows, as of `assessed_at`: the detector's Assessment as JSON.
+    assessment: Any = fields.JSONField(default=dict)
+    last_post_at = fields.DatetimeField(null=True)
+    assessed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "velocity_state"
+
+
+class ChildActivityDay(Model):
+    """One child's activity on one UTC day, kept up to date in each post's transaction
+    (O(1) per post) so velocity is recomputed from a few rows per child, not from posts.
+
+    The JSON columns count posts per key, so a removed or re-kinded post is subtracted
+    exactly and a key whose count reaches zero leaves the day's set.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    child_id = fields.IntField()
+    day = fields.DateField()
+    posts = fields.IntField(default=0)
+    by_kind: Any = fields.JSONField(default=dict)  # kind -> posts
+    authors: Any = fields.JSONField(default=dict)  # professional id -> posts
+    agencies: Any = fields.JSONField(default=dict)  # agency name -> posts
+    concern_authors: Any = fields.JSONField(default=dict)  # professional id -> hunches and concerns
+    concern_agencies: Any = fields.JSONField(default=dict)  # agency name -> hunches and concerns
+    last_post_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "child_activity_day"
+        unique_together = (("child_id", "day"),)
 
 
 class BreakGlass(Model):

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 
 from feeds import audit, events
 from feeds.access import Action, check_child_access
+from feeds.activity_days import count_post
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
@@ -60,6 +61,14 @@ async def _loaded(post: Post) -> Post:
     return post
 
 
+async def _count(post: Post, delta: int) -> None:
+    """Keep the child's daily activity tally in step with this post (same transaction)."""
+    author = post.author
+    await count_post(
+        post.child_id, post.created_at, str(post.kind), author.id, author.agency.name, delta
+    )
+
+
 async def _with_author(post: Post, author: Professional) -> Post:
     """Attach the author we already hold (saves two queries when its agency is loaded)."""
     if isinstance(getattr(author, "agency", None), Agency):
@@ -97,6 +106,7 @@ async def _insert_post(
             request_fingerprint=fingerprint,
         )
         await _with_author(post, author)
+        await _count(post, +1)
         await events.emit(events.POST_CREATED, dict(post_view(post)), child_id=child_id)
         await SearchOutbox.create(post_id=post.id, child_id=child_id, op="index")
         await do_notify_mentions(post, author)
@@ -154,9 +164,13 @@ async def do_edit_post(
     new_kind, text = check_kind(kind), check_body(body)
     async with events.transaction():
         await PostRevision.create(post=post, kind=post.kind, body=post.body, replaced_by=editor)
-        post.kind, post.body, post.edited_at = new_kind, text, utcnow()
-        await post.save(update_fields=["kind", "body", "edited_at"])
         await _loaded(post)
+        if new_kind != post.kind:  # the day's tally moves the post from one kind to another
+            await _count(post, -1)
+            post.kind = new_kind
+            await _count(post, +1)
+        post.body, post.edited_at = text, utcnow()
+        await post.save(update_fields=["kind", "body", "edited_at"])
         await events.emit(events.POST_EDITED, dict(post_view(post)), child_id=post.child_id)
         await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="index")
         await audit.record(
@@ -174,6 +188,7 @@ async def do_remove_post(remover: Professional, post_id: int, ctx: AuditContext)
         async with events.transaction():
             post.removed_at, post.removed_by_id = utcnow(), remover.id
             await post.save(update_fields=["removed_at", "removed_by_id"])
+            await _count(await _loaded(post), -1)
             await audit.record(
                 "post.remove",
                 ctx,

@@ -12,21 +12,26 @@ import contextlib
 import logging
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from typing import Any
 
 from feeds import audit, events
-from feeds.activity import HISTORY, first_seen, known_since, load_activity
+from feeds.activity import known_since
+from feeds.activity_days import ChildDays, day_end, load_days, utc_day
 from feeds.clock import utcnow
 from feeds.models import Child, Event, VelocityState
-from feeds.velocity import ActivityEvent, Assessment, assess
+from feeds.velocity import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_days
+from feeds.velocity_alerts import do_notify_flagged
 
 log = logging.getLogger("jigsaw.velocity")
 
 # Events that change a child's activity, and so possibly its verdict.
 ACTIVITY_EVENTS = (events.POST_CREATED, events.POST_EDITED, events.POST_REMOVED)
 STOP_GRACE = 10.0  # seconds to let a running recompute finish at shutdown
-SCORE_STEP = 0.25  # store a new score only when it moved this much (saves writes)
+RERANK_STEP = 0.25  # score change that announces `velocity.updated` to open boards
+HISTORY_DAYS = max(DEFAULT_PARAMS.span, SPARKLINE_DAYS)  # stored days each verdict reads
 
 
 @dataclass(frozen=True)
@@ -44,24 +49,39 @@ async def stored_flags(child_ids: Collection[int]) -> dict[int, bool]:
     return {int(child_id): bool(flagged) for child_id, flagged in rows}
 
 
+def _known_since(created: datetime | None, first_day: date | None) -> datetime | None:
+    """The earlier of record creation and the first stored day with posts (imported
+    history can predate the record)."""
+    if first_day is None:
+        return created
+    start = datetime.combine(first_day, clock_time(), tzinfo=UTC)
+    return start if created is None or start < created else created
+
+
 async def load_and_assess(
     child_ids: Collection[int], now: datetime, previous: dict[int, bool]
-) -> tuple[dict[int, list[ActivityEvent]], dict[int, Assessment]]:
-    """Each child's last 91 days of posts and its verdict (three queries in all)."""
-    activity = await load_activity(child_ids, now - HISTORY, now)
+) -> tuple[dict[int, ChildDays], dict[int, Assessment]]:
+    """Each child's stored daily tallies and its verdict (two queries per 5,000 children).
+
+    Days are UTC calendar days, so the verdict is taken at the end of today (`day_end`).
+    """
+    days = await load_days(child_ids, utc_day(now), HISTORY_DAYS)
     created = await known_since(child_ids)
+    end = day_end(now)
     verdicts = {}
     for child_id in child_ids:
-        posts = activity.get(child_id, [])
-        since = first_seen(created.get(child_id), posts)
-        verdicts[child_id] = assess(posts, now, previous.get(child_id, False), known_since=since)
-    return activity, verdicts
+        entry = days[child_id]
+        since = _known_since(created.get(child_id), entry.first_day)
+        verdicts[child_id] = assess_days(
+            entry.days, end, previous.get(child_id, False), known_since=since
+        )
+    return days, verdicts
 
 
 async def assess_children(
     child_ids: Collection[int], now: datetime, previous: dict[int, bool]
 ) -> dict[int, Assessment]:
-    """Assess each child over its last 91 days of posts."""
+    """Assess each child over its stored last 91 days."""
     return (await load_and_assess(child_ids, now, previous))[1]
 
 
@@ -71,13 +91,60 @@ async def _ensure_rows(child_ids: Collection[int], previous: dict[int, bool]) ->
         await VelocityState.bulk_create(missing, ignore_conflicts=True)
 
 
-async def _save_scores(child_ids: Collection[int], verdicts: dict[int, Assessment]) -> None:
+def stored_assessment(verdict: Assessment) -> dict[str, Any]:
+    """An Assessment as the JSON the board reads back (scores rounded: no churn)."""
+    data = asdict(verdict)
+    data["score"] = round(verdict.score, 2)
+    data["usual_posts"] = round(verdict.usual_posts, 2)
+    data["p_value"] = float(f"{verdict.p_value:.3g}")
+    return data
+
+
+def loaded_assessment(data: dict[str, Any]) -> Assessment:
+    return Assessment(**data)
+
+
+async def _save_verdicts(
+    child_ids: Collection[int],
+    verdicts: dict[int, Assessment],
+    days: dict[int, ChildDays],
+    now: datetime,
+) -> list[int]:
+    """Store what the board shows, writing only the rows whose verdict or last post
+    moved; returns those children's ids."""
     rows = await VelocityState.filter(child_id__in=list(child_ids))
-    moved = [r for r in rows if abs(r.score - verdicts[r.child_id].score) >= SCORE_STEP]
-    for row in moved:
-        row.score = verdicts[row.child_id].score
+    moved = []
+    for row in rows:
+        shown = stored_assessment(verdicts[row.child_id])
+        last = days[row.child_id].last_post_at
+        if row.assessment != shown or row.last_post_at != last:
+            row.assessment, row.last_post_at = shown, last
+            row.score, row.assessed_at = shown["score"], now
+            moved.append(row)
     if moved:
-        await VelocityState.bulk_update(moved, fields=["score"])
+        fields = ["assessment", "last_post_at", "score", "assessed_at"]
+        await VelocityState.bulk_update(moved, fields=fields, batch_size=1000)
+    return [row.child_id for row in moved]
+
+
+def _reranks(before: float | None, verdict: Assessment) -> bool:
+    # Small score wobbles do not reorder a board; counts refresh on the next re-read.
+    return before is None or abs(verdict.score - before) >= RERANK_STEP
+
+
+async def stored_scores(child_ids: Collection[int]) -> dict[int, float]:
+    rows = await VelocityState.filter(child_id__in=list(child_ids)).values_list("child_id", "score")
+    return {int(child_id): float(score) for child_id, score in rows}
+
+
+async def _announce(child_ids: list[int], verdicts: dict[int, Assessment]) -> None:
+    """Tell open boards these children's stored verdicts moved (one event each, filtered
+    by access like every event), so they re-rank without waiting for a flip."""
+    async with events.transaction():
+        for child_id in child_ids:
+            verdict = verdicts[child_id]
+            payload = {"child_id": child_id, "score": round(verdict.score, 2)}
+            await events.emit(events.VELOCITY_UPDATED, payload, child_id=child_id)
 
 
 async def do_flip(child_id: int, verdict: Assessment, now: datetime) -> bool:
@@ -95,19 +162,22 @@ async def do_flip(child_id: int, verdict: Assessment, now: datetime) -> bool:
         await audit.record("velocity.changed", audit.SYSTEM, child_id=child_id, detail=detail)
         payload = {**detail, "child_id": child_id, "reasons": verdict.reasons}
         await events.emit(events.VELOCITY_CHANGED, payload, child_id=child_id)
+        if verdict.flagged:
+            await do_notify_flagged(child_id)
     return True
 
 
 async def do_recompute_velocity(
-    child_ids: Collection[int], now: datetime | None = None
+    child_ids: Collection[int], now: datetime | None = None, *, announce: bool = False
 ) -> list[Flip]:
-    """Reassess these children, persist their verdicts and emit an event for each flip."""
+    """Reassess these children, persist their verdicts and emit an event for each flip
+    (and, with `announce`, for each child whose stored verdict moved otherwise)."""
     now = now or utcnow()
     ids = set(child_ids)
     if not ids:
         return []
     previous = await stored_flags(ids)
-    verdicts = await assess_children(ids, now, previous)
+    days, verdicts = await load_and_assess(ids, now, previous)
     await _ensure_rows(ids, previous)
     flips = []
     for child_id in sorted(ids):
@@ -115,7 +185,12 @@ async def do_recompute_velocity(
         changed = verdict.flagged != previous.get(child_id, False)
         if changed and await do_flip(child_id, verdict, now):
             flips.append(Flip(child_id, verdict.flagged, verdict))
-    await _save_scores(ids, verdicts)
+    shown = await stored_scores(ids)
+    moved = await _save_verdicts(ids, verdicts, days, now)
+    if announce:
+        flipped = {flip.child_id for flip in flips}
+        reranked = [c for c in moved if c not in flipped and _reranks(shown.get(c), verdicts[c])]
+        await _announce(reranked, verdicts)
     return flips
 
 
@@ -178,7 +253,8 @@ class VelocityWatcher:
         if not rows:
             return []
         self.position = max(int(event_id) for event_id, _ in rows)
-        return await do_recompute_velocity({int(c) for _, c in rows if c is not None})
+        touched = {int(c) for _, c in rows if c is not None}
+        return await do_recompute_velocity(touched, announce=True)
 
     async def sweep(self) -> list[Flip]:
         """Recompute every child (also catches events that committed out of id order)."""

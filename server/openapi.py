@@ -237,6 +237,12 @@ BOARD_PATHS = {
             "summary": "Managers: visible children ranked by attention velocity (audited)",
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"enum": ["all", "flagged"]}},
+                {
+                    "name": "team",
+                    "in": "query",
+                    "description": "Only children granted to this team (one of the manager's)",
+                    "schema": {"type": "string", "pattern": "^[0-9]*$"},
+                },
                 *PERIOD_PARAMS,
             ],
             "responses": _ok(

@@ -72,9 +72,16 @@ async def receive_until(
             return message
 
 
-async def nothing_more(socket: ClientConnection, wait: float = 0.4) -> bool:
-    try:
-        await asyncio.wait_for(socket.recv(), wait)
-    except TimeoutError:
-        return True
-    return False
+async def nothing_more(
+    socket: ClientConnection, wait: float = 0.4, ignore: tuple[str, ...] = ()
+) -> bool:
+    """True when no message (other than of the `ignore`d types) arrives within `wait` s."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(socket.recv(), left))
+        except TimeoutError:
+            return True
+        if message.get("type") not in ignore:
+            return False
+    return True

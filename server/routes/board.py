@@ -147,8 +147,9 @@ def wants_comparison(request: Request) -> bool:
 @authenticated
 async def api_board(request: Request, user: Professional) -> Response:
     status = request.query_params.get("status", "all")
+    team = request.query_params.get("team")
     periods = parse_periods(request, utcnow().date()) if wants_comparison(request) else None
-    found = await board.read_board(user, audit_context(request), status=status)
+    found = await board.read_board(user, audit_context(request), status=status, team=team)
     body = board_view(found)
     if periods is not None:
         a, b = periods
@@ -201,7 +202,9 @@ async def _page_comparison(
 @authenticated
 async def board_page(request: Request, user: Professional) -> Response:
     status = request.query_params.get("status", "all")
-    found = await board.read_board(user, audit_context(request), status=status)
+    team = request.query_params.get("team") or None
+    found = await board.read_board(user, audit_context(request), status=status, team=team)
+    teams = [{"id": t.id, "name": t.name} for t in await board.manager_teams(user)]
     comparison, error = await _page_comparison(request, user, found)
     latest = await Event.all().order_by("-id").first()
     return render(
@@ -212,6 +215,8 @@ async def board_page(request: Request, user: Professional) -> Response:
         board=board_view(found),
         rows=[page_row(row) for row in found.rows],
         board_status=status,
+        teams=teams,
+        board_team=team or "",
         form=dict(request.query_params),
         comparison=comparison,
         compare_error=error,

@@ -9,6 +9,7 @@ import pytest
 from tortoise import connections
 
 from feeds import board
+from feeds.activity_days import rebuild_days
 from feeds.audit import AuditContext
 from feeds.board import Period
 from feeds.clock import utcnow
@@ -18,6 +19,7 @@ from feeds.models import (
     AuditRecord,
     Child,
     Event,
+    Notification,
     Post,
     PostKind,
     Professional,
@@ -49,13 +51,15 @@ class History:
     async def post(
         self, child: Child, ago: timedelta, agency: str, kind: PostKind = PostKind.UPDATE
     ) -> Post:
-        return await Post.create(
+        post = await Post.create(
             child=child,
             author=await self.author(agency),
             kind=kind,
             body="seen",
             created_at=self.now - ago,
         )
+        await rebuild_days([child.id])  # history written around posting: count its days
+        return post
 
     async def quiet(self, child: Child) -> None:
         """One school update every 20 days for the last three months."""
@@ -123,7 +127,7 @@ async def test_board_read_is_audited(make: Factory) -> None:
     await board.read_board(manager, CTX, now=NOW, status="flagged")
     record = await AuditRecord.filter(action="board.read").get()
     assert (record.actor_id, record.outcome, record.ip) == (manager.id, "ok", CTX.ip)
-    assert record.detail == {"children": 1, "flagged": 0, "status": "flagged"}
+    assert record.detail == {"children": 1, "flagged": 0, "status": "flagged", "team": None}
 
 
 @pytest.mark.parametrize("role", [Role.PRACTITIONER, Role.ADMIN])
@@ -277,3 +281,49 @@ async def test_board_query_count_does_not_grow_with_children(
     few = await _queries_for_board(make, monkeypatch, 2)
     many = await _queries_for_board(make, monkeypatch, 12)
     assert 0 < few == many <= 12
+
+
+async def test_team_filter_shows_one_of_the_managers_own_teams(make: Factory) -> None:
+    manager = await make.professional(role=Role.MANAGER)
+    north, south = await make.team(managers=[manager]), await make.team(managers=[manager])
+    elsewhere = await make.team()
+    a, b, c = await make.child(), await make.child(), await make.child()
+    await make.grant(a, team=north)
+    await make.grant(b, team=south)
+    await make.grant(c, team=elsewhere)
+
+    everything = await board.read_board(manager, CTX, now=NOW)
+    only_north = await board.read_board(manager, CTX, now=NOW, team=str(north.id))
+
+    assert {row.child.id for row in everything.rows} == {a.id, b.id}
+    assert [row.child.id for row in only_north.rows] == [a.id]
+    assert [t.id for t in await board.manager_teams(manager)] == sorted([north.id, south.id])
+    for bad in (str(elsewhere.id), "north", "-1"):
+        with pytest.raises(Invalid):
+            await board.read_board(manager, CTX, now=NOW, team=bad)
+
+
+async def test_a_flag_notifies_the_lead_and_the_team_managers_once(make: Factory) -> None:
+    history = History(make, NOW)
+    lead = await make.practitioner()
+    child = await make.child(lead=lead)
+    await make.grant(child, professional=lead)
+    manager, bystander = (
+        await make.professional(role=Role.MANAGER),
+        await make.professional(role=Role.MANAGER),
+    )
+    team = await make.team(managers=[manager])
+    await make.team(managers=[bystander])  # no grant for this child
+    await make.grant(child, team=team)
+    await history.quiet(child)
+    await history.burst(child, agencies=3, posts=6)
+
+    await do_recompute_velocity([child.id], NOW)
+    await do_recompute_velocity([child.id], NOW + timedelta(hours=1))  # still flagged
+
+    notes = await Notification.filter(kind="attention").order_by("recipient_id")
+    assert [(n.recipient_id, n.child_id) for n in notes] == sorted(
+        [(lead.id, child.id), (manager.id, child.id)]
+    )
+    live = await Event.filter(type="notification", child_id=child.id)
+    assert sorted(e.recipient_id for e in live) == sorted([lead.id, manager.id])

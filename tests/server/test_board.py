@@ -9,6 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from feeds.activity_days import rebuild_days
 from feeds.clock import utcnow
 from feeds.models import AuditRecord, Child, Event, Post, PostKind, Professional, Role
 from tests.conftest import Factory, api_login
@@ -17,6 +18,7 @@ from tests.conftest import Factory, api_login
 async def _post(child: Child, author: Professional, days_ago: float, kind: PostKind) -> None:
     at = utcnow() - timedelta(days=days_ago)
     await Post.create(child=child, author=author, kind=kind, body="seen", created_at=at)
+    await rebuild_days([child.id])  # history written around posting: count its days
 
 
 async def _authors(make: Factory, count: int) -> list[Professional]:
@@ -238,3 +240,21 @@ async def test_a_posted_burst_flips_the_flag_and_emits_velocity_changed(
 
     changes = await Event.filter(type="velocity.changed", child_id=child.id)
     assert len(changes) == 1 and changes[0].payload["flagged"] is True
+
+
+async def test_api_board_team_filter_and_bad_team(client: httpx.AsyncClient, make: Factory) -> None:
+    manager, burst, quiet, _hidden = await _setup(make)
+    other = await make.team(managers=[manager])
+    solo = await make.child()
+    await make.grant(solo, team=other)
+    await api_login(client, manager.email)
+
+    everything = (await client.get("/api/v1/board")).json()
+    one_team = (await client.get(f"/api/v1/board?team={other.id}")).json()
+    bad = await client.get("/api/v1/board?team=someone-elses")
+
+    assert {r["child"]["id"] for r in everything["rows"]} == {burst.id, quiet.id, solo.id}
+    assert [r["child"]["id"] for r in one_team["rows"]] == [solo.id]
+    assert bad.status_code == 422 and "team" in bad.text
+    page = await client.get(f"/board?team={other.id}")
+    assert page.status_code == 200 and 'name="team"' in page.text
