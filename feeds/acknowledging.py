@@ -14,12 +14,20 @@ from feeds.views import author_view
 async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditContext) -> int:
     """Mark a post seen by this professional (idempotent); returns how many have seen it."""
     post = await Post.get_or_none(id=post_id, removed_at__isnull=True)
-    if post is None:
-        raise NotFound("No such post, or you do not have access to it.")
-    await check_child_access(professional, post.child_id, Action.VIEW)
+    child_id = post.child_id if post else None
+    detail = {"post_id": post_id}
+    async with audit.refusal_recorded("post.acknowledge", ctx, professional, child_id, detail):
+        if post is None:
+            raise NotFound("No such post, or you do not have access to it.")
+        await check_child_access(professional, post.child_id, Action.VIEW)
     if not await Acknowledgement.filter(post_id=post.id, professional_id=professional.id).exists():
         async with events.transaction():
             await _record(professional, post, ctx)
+    else:  # seen before: nothing changes, the decision is recorded all the same
+        detail = {"post_id": post.id, "already_seen": True}
+        await audit.record(
+            "post.acknowledge", ctx, actor=professional, child_id=post.child_id, detail=detail
+        )
     return await Acknowledgement.filter(post_id=post.id).count()
 
 

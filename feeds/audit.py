@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from feeds import audit_chain
 from feeds.clock import utcnow
+from feeds.errors import Forbidden, NotFound
 from feeds.models import AuditRecord, Professional
 
 
@@ -58,6 +61,24 @@ async def record(
         )
         await entry.save()
     return entry
+
+
+@asynccontextmanager
+async def refusal_recorded(
+    action: str,
+    ctx: AuditContext,
+    actor: Professional,
+    child_id: int | None,
+    detail: dict[str, Any] | None = None,
+) -> AsyncIterator[None]:
+    """Around an authorisation check: when it refuses (NotFound, Forbidden), append one
+    "denied" record and re-raise. The allowed path records its own outcome, so every
+    decision leaves exactly one record."""
+    try:
+        yield
+    except (NotFound, Forbidden):
+        await record(action, ctx, actor=actor, child_id=child_id, outcome="denied", detail=detail)
+        raise
 
 
 async def records_for_child(child_id: int, limit: int = 100) -> list[AuditRecord]:

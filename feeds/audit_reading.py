@@ -47,9 +47,10 @@ async def do_read_child_audit(
 ) -> list[AuditRecord]:
     """Who viewed, searched, exported or changed what about this child: for its lead
     professional and managers with access. Reading it is itself audited."""
-    child = await check_child_access(reader, child_id, Action.VIEW)
-    if child.lead_professional_id != reader.id and reader.role != Role.MANAGER:
-        raise Forbidden("Only the lead professional and managers can read a child's audit.")
+    async with audit.refusal_recorded("audit.read", ctx, reader, child_id):
+        child = await check_child_access(reader, child_id, Action.VIEW)
+        if child.lead_professional_id != reader.id and reader.role != Role.MANAGER:
+            raise Forbidden("Only the lead professional and managers can read a child's audit.")
     await audit.record("audit.read", ctx, actor=reader, child_id=child.id)
     return await AuditRecord.filter(child_id=child.id).order_by("-id").limit(limit)
 
@@ -63,7 +64,8 @@ async def do_search_audit(
     reader: Professional, found: AuditFilter, ctx: AuditContext
 ) -> list[AuditRecord]:
     """The whole log, filtered by person, child, action and time (administrators)."""
-    _check_admin(reader)
+    async with audit.refusal_recorded("audit.search", ctx, reader, found.child):
+        _check_admin(reader)
     query = AuditRecord.all()
     if found.actor is not None:
         query = query.filter(actor_id=found.actor)

@@ -21,6 +21,7 @@ from feeds.models import BreakGlass, Child, Grant, Notification, Professional, R
 DEFAULT_DURATION = timedelta(hours=4)
 MIN_REASON, MAX_REASON = 10, 500
 BREAK_GLASS_OPENED = "break_glass.opened"
+OPEN = "breakglass.open"  # the audit action, allowed or refused
 
 
 def check_reason(reason: object) -> str:
@@ -69,13 +70,19 @@ async def do_break_glass(
     duration: timedelta = DEFAULT_DURATION,
 ) -> BreakGlass:
     """Open a child's record in an emergency: time-boxed, audited, alerting at once."""
-    if not may_break_glass(professional):
-        raise Forbidden("Emergency access is for practitioners and managers.")
-    text = check_reason(reason)
-    child = await Child.get_or_none(id=child_id)
-    if child is None:
-        raise NotFound("No such child.")
+    async with audit.refusal_recorded(OPEN, ctx, professional, child_id):
+        if not may_break_glass(professional):
+            raise Forbidden("Emergency access is for practitioners and managers.")
+    text = check_reason(reason)  # bad input: no decision was taken, nothing to record
+    async with audit.refusal_recorded(OPEN, ctx, professional, child_id):
+        child = await Child.get_or_none(id=child_id)
+        if child is None:
+            raise NotFound("No such child.")
     if await may_view(professional, child_id):
+        why = {"why": "already has access"}
+        await audit.record(
+            OPEN, ctx, actor=professional, child_id=child_id, outcome="denied", detail=why
+        )
         raise Invalid("You already have access to this child.")
     now = utcnow()
     async with events.transaction():
@@ -87,9 +94,7 @@ async def do_break_glass(
             expires_at=now + duration,
         )
         detail = {"break_glass_id": access.id, "expires_at": access.expires_at.isoformat()}
-        await audit.record(
-            "breakglass.open", ctx, actor=professional, child_id=child.id, detail=detail
-        )
+        await audit.record(OPEN, ctx, actor=professional, child_id=child.id, detail=detail)
         for person_id in await people_to_alert(child, professional):
             await _alert(person_id, access, professional)
     return access

@@ -30,11 +30,16 @@ async def do_follow(
     professional: Professional, child_id: int, ctx: AuditContext, team_id: int | None = None
 ) -> Follow:
     """Follow a child the professional may see (idempotent)."""
-    await check_child_access(professional, child_id, Action.VIEW)
-    await _check_team(professional, team_id)
+    async with audit.refusal_recorded("follow.create", ctx, professional, child_id):
+        await check_child_access(professional, child_id, Action.VIEW)
+        await _check_team(professional, team_id)
     holder = _holder(professional, team_id)
     existing = await Follow.get_or_none(child_id=child_id, **holder)
-    if existing is not None:
+    if existing is not None:  # nothing changes; the decision is recorded all the same
+        detail = {**holder, "already_following": True}
+        await audit.record(
+            "follow.create", ctx, actor=professional, child_id=child_id, detail=detail
+        )
         return existing
     async with events.transaction():
         follow = await Follow.create(child_id=child_id, **holder)
@@ -54,15 +59,17 @@ async def do_unfollow(
     professional: Professional, child_id: int, ctx: AuditContext, team_id: int | None = None
 ) -> None:
     """Stop following (idempotent)."""
-    await check_child_access(professional, child_id, Action.VIEW)
-    await _check_team(professional, team_id)
+    async with audit.refusal_recorded("follow.delete", ctx, professional, child_id):
+        await check_child_access(professional, child_id, Action.VIEW)
+        await _check_team(professional, team_id)
     holder = _holder(professional, team_id)
     async with events.transaction():
         deleted = await Follow.filter(child_id=child_id, **holder).delete()
+        detail = dict(holder) if deleted else {**holder, "was_following": False}
+        await audit.record(
+            "follow.delete", ctx, actor=professional, child_id=child_id, detail=detail
+        )
         if deleted:
-            await audit.record(
-                "follow.delete", ctx, actor=professional, child_id=child_id, detail=dict(holder)
-            )
             await events.emit(
                 events.FOLLOW_CHANGED,
                 {"following": False, **holder},

@@ -42,7 +42,8 @@ async def do_grant(
     expires_at: datetime | None = None,
 ) -> Grant:
     """Give a professional or a team access to a child, optionally until `expires_at`."""
-    child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
+    async with audit.refusal_recorded("grant.create", ctx, granter, child_id):
+        child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
     await _check_holder(professional_id, team_id)
     _check_expiry(expires_at)
     async with events.transaction():
@@ -67,10 +68,17 @@ async def do_grant(
 async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContext) -> Grant:
     """End a grant now; the row stays, with who revoked it and when."""
     grant = await Grant.get_or_none(id=grant_id)
-    if grant is None:
-        raise NotFound("No such grant, or you do not have access to it.")
-    await check_child_access(revoker, grant.child_id, Action.MANAGE_GRANTS)
-    if grant.revoked_at is None:
+    child_id = grant.child_id if grant else None
+    async with audit.refusal_recorded(
+        "grant.revoke", ctx, revoker, child_id, {"grant_id": grant_id}
+    ):
+        if grant is None:
+            raise NotFound("No such grant, or you do not have access to it.")
+        await check_child_access(revoker, grant.child_id, Action.MANAGE_GRANTS)
+    if grant.revoked_at is not None:  # already revoked: nothing changes, the decision is kept
+        same = {"grant_id": grant.id, "already_revoked": True}
+        await audit.record("grant.revoke", ctx, actor=revoker, child_id=child_id, detail=same)
+    else:
         async with events.transaction():
             grant.revoked_at, grant.revoked_by_id = utcnow(), revoker.id
             await grant.save(update_fields=["revoked_at", "revoked_by_id"])
@@ -88,8 +96,17 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
     return await _loaded(grant)
 
 
+async def do_read_grants(viewer: Professional, child_id: int, ctx: AuditContext) -> list[Grant]:
+    """The team around the child, as its own read (the API): audited, refusals too."""
+    async with audit.refusal_recorded("grant.list", ctx, viewer, child_id):
+        grants = await team_around_child(viewer, child_id)
+    await audit.record("grant.list", ctx, actor=viewer, child_id=child_id)
+    return grants
+
+
 async def team_around_child(viewer: Professional, child_id: int) -> list[Grant]:
-    """The active grants on a child: who has access, from which agency, since when."""
+    """The active grants on a child: who has access, from which agency, since when.
+    Not audited: pages call it after the feed read that records the visit."""
     await check_child_access(viewer, child_id, Action.VIEW)
     grants = Grant.filter(active_grant_q(utcnow()), child_id=child_id).order_by("created_at")
     return await grants.prefetch_related("professional__agency", "team__agency", "granted_by")

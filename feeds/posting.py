@@ -130,7 +130,8 @@ async def do_create_post(
     idempotency_key: str | None = None,
 ) -> PostResult:
     """Write a post; a retry with the same Idempotency-Key returns the first post."""
-    await check_child_access(author, child_id, Action.POST)
+    async with audit.refusal_recorded("post.create", ctx, author, child_id):
+        await check_child_access(author, child_id, Action.POST)
     checked_kind, text = check_kind(kind), check_body(body)
     key = check_idempotency_key(idempotency_key)
     fingerprint = _fingerprint(child_id, checked_kind, text)
@@ -141,16 +142,24 @@ async def do_create_post(
     except IntegrityError:
         # A concurrent request with the same key won the race: answer as a retry.
         if key and (replayed := await _replay(author, key, fingerprint)):
+            # The retry is a decision too: recorded once, naming the original post.
+            detail = {"post_id": replayed.post.id, "replayed": True}
+            await audit.record("post.create", ctx, actor=author, child_id=child_id, detail=detail)
             return replayed
         raise
     return PostResult(post, created=True)
 
 
-async def _post_for(professional: Professional, post_id: int, action: Action) -> Post:
+async def _post_for(
+    professional: Professional, post_id: int, action: Action, audited: str, ctx: AuditContext
+) -> Post:
+    """The post, when the professional may `action` its child; a refusal is audited."""
     post = await Post.get_or_none(id=post_id)
-    if post is None:
-        raise NotFound("No such post, or you do not have access to it.")
-    await check_child_access(professional, post.child_id, action)
+    child_id = post.child_id if post else None
+    async with audit.refusal_recorded(audited, ctx, professional, child_id, {"post_id": post_id}):
+        if post is None:
+            raise NotFound("No such post, or you do not have access to it.")
+        await check_child_access(professional, post.child_id, action)
     return post
 
 
@@ -158,9 +167,12 @@ async def do_edit_post(
     editor: Professional, post_id: int, kind: object, body: object, ctx: AuditContext
 ) -> Post:
     """Change a post's text; the old text is kept as a revision."""
-    post = await _post_for(editor, post_id, Action.POST)
-    if post.author_id != editor.id or post.removed_at:
-        raise Forbidden("Only the author can edit a post, and not after it was removed.")
+    post = await _post_for(editor, post_id, Action.POST, "post.edit", ctx)
+    async with audit.refusal_recorded(
+        "post.edit", ctx, editor, post.child_id, {"post_id": post_id}
+    ):
+        if post.author_id != editor.id or post.removed_at:
+            raise Forbidden("Only the author can edit a post, and not after it was removed.")
     new_kind, text = check_kind(kind), check_body(body)
     async with events.transaction():
         await PostRevision.create(post=post, kind=post.kind, body=post.body, replaced_by=editor)
@@ -181,10 +193,16 @@ async def do_edit_post(
 
 async def do_remove_post(remover: Professional, post_id: int, ctx: AuditContext) -> Post:
     """Hide a post from the feed (soft: the row and its revisions stay, audited)."""
-    post = await _post_for(remover, post_id, Action.VIEW)
-    if post.author_id != remover.id and remover.role != Role.MANAGER:
-        raise Forbidden("Only the author or a manager can remove a post.")
-    if post.removed_at is None:
+    post = await _post_for(remover, post_id, Action.VIEW, "post.remove", ctx)
+    async with audit.refusal_recorded(
+        "post.remove", ctx, remover, post.child_id, {"post_id": post_id}
+    ):
+        if post.author_id != remover.id and remover.role != Role.MANAGER:
+            raise Forbidden("Only the author or a manager can remove a post.")
+    if post.removed_at is not None:  # already removed: nothing changes, the decision is kept
+        detail = {"post_id": post.id, "already_removed": True}
+        await audit.record("post.remove", ctx, actor=remover, child_id=post.child_id, detail=detail)
+    else:
         async with events.transaction():
             post.removed_at, post.removed_by_id = utcnow(), remover.id
             await post.save(update_fields=["removed_at", "removed_by_id"])

@@ -167,6 +167,7 @@ async def do_search(
         "search",
         ctx,
         actor=professional,
+        child_id=params.child,  # a search of one child shows in that child's audit
         detail={
             "q": params.text,
             "filters": _filters(params),

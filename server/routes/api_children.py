@@ -84,7 +84,7 @@ async def remove_post(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def list_grants(request: Request, user: Professional) -> Response:
-    active = await grants.team_around_child(user, path_id(request, "child_id"))
+    active = await grants.do_read_grants(user, path_id(request, "child_id"), audit_context(request))
     return JSONResponse({"grants": [grant_view(g) for g in active]})
 
 

@@ -14,17 +14,18 @@ from urllib.parse import urlsplit
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from feeds import events
+from feeds import audit, events
 from feeds.access import next_expiry, visible_child_ids
 from feeds.models import Event
 from server.auth import digest
-from server.endpoints import bearer_token, is_number, resolve_user, settings_of
+from server.endpoints import audit_context, bearer_token, is_number, resolve_user, settings_of
 from server.live import Hub, Subscriber
 
 POLICY_VIOLATION = 1008
 RELOAD = 4000  # too far behind the retained event log: reload the page
 BEHIND = 4008  # queue overflowed: reconnect with ?after= to catch up
 LOGGED_OUT = 4401
+SUBSCRIBE = "live.subscribe"  # the audit action
 CLOSE_CODES = {"behind": BEHIND, "logged_out": LOGGED_OUT, "shutdown": 1012}
 
 
@@ -43,19 +44,33 @@ def parse_after(websocket: WebSocket) -> int | None:
     return int(raw) if is_number(raw) else None
 
 
+async def _refused_origin(websocket: WebSocket) -> None:
+    """Audit a refused Origin when a token names the caller. A cookie is not looked up:
+    reading the session would extend its idle timer for the foreign page."""
+    if bearer_token(websocket) and (user := await resolve_user(websocket)) is not None:
+        origin = {"origin": websocket.headers.get("origin", "")[:200]}
+        ctx = audit_context(websocket)
+        await audit.record(SUBSCRIBE, ctx, actor=user, outcome="denied", detail=origin)
+
+
 async def _subscriber(websocket: WebSocket) -> Subscriber | None:
     if not origin_allowed(websocket):
+        await _refused_origin(websocket)
         return None
     user = await resolve_user(websocket)
     if user is None:
         return None
     token = bearer_token(websocket)
     cookie = websocket.cookies.get(settings_of(websocket).session_cookie)
+    visible = await visible_child_ids(user)
+    # One record per subscription, naming every child whose events it may receive now.
+    children = {"children": sorted(visible)}
+    await audit.record(SUBSCRIBE, audit_context(websocket), actor=user, detail=children)
     return Subscriber(
         user=user,
         token_hash=digest(token) if token else None,
         session_id=digest(cookie) if cookie and token is None else None,
-        visible=await visible_child_ids(user),
+        visible=visible,
         visible_until=await next_expiry(user),
     )
 
