@@ -49,6 +49,7 @@ class Board:
     children: int  # visible children, before the status filter
     flagged: int
     at: datetime
+    comparison: PeriodComparison | None = None  # periods A and B, when asked for
 
 
 @dataclass(frozen=True)
@@ -145,22 +146,33 @@ async def read_board(
     status: str = "all",
     team: object = None,
     now: datetime | None = None,
+    periods: tuple[Period, Period] | None = None,
+    child_id: int | None = None,
 ) -> Board:
-    """The manager's board (optionally one of their teams), audited as "board.read"
-    (refusals too)."""
+    """The manager's board (optionally one of their teams) and, given `periods` (A, B),
+    their comparison over the board or over its child `child_id`. One decision, audited
+    once as "board.read" (refusals too)."""
     chosen = check_status(status)
-    try:
-        check_manager(manager)
-    except Forbidden:
-        await audit.record("board.read", ctx, actor=manager, outcome="denied")
-        raise
-    team_id = await check_team(manager, team)
     moment = now or utcnow()
-    board = await build_board(await visible_child_ids(manager, moment), moment, team_id)
+    if periods is not None:
+        check_periods(*periods, moment)
+    async with audit.refusal_recorded("board.read", ctx, manager, child_id):
+        check_manager(manager)
+        if child_id is not None:
+            await check_child_access(manager, child_id, Action.VIEW)
+    team_id = await check_team(manager, team)
+    visible = await visible_child_ids(manager, moment)
+    board = await build_board(visible, moment, team_id)
     if chosen == "flagged":
         board = Board([r for r in board.rows if r.assessment.flagged], *_counts(board))
     detail = {"children": board.children, "flagged": board.flagged, "status": chosen}
-    await audit.record("board.read", ctx, actor=manager, detail={**detail, "team": team_id})
+    if periods is not None:
+        over = {child_id} if child_id is not None else visible
+        board = replace(board, comparison=await compare(over, *periods))
+        detail["compared"] = len(over)
+    await audit.record(
+        "board.read", ctx, actor=manager, child_id=child_id, detail={**detail, "team": team_id}
+    )
     return board
 
 
@@ -217,21 +229,3 @@ async def read_child_velocity(
     comparison = await compare({child.id}, a, b)
     await audit.record("velocity.read", ctx, actor=professional, child_id=child.id)
     return ChildVelocity(child, verdict, comparison, a, b)
-
-
-async def read_board_comparison(
-    manager: Professional, a: Period, b: Period, ctx: AuditContext, child_id: int | None = None
-) -> PeriodComparison:
-    """Two periods over the whole board, or over one of its children; audited."""
-    check_manager(manager)
-    now = utcnow()
-    check_periods(a, b, now)
-    visible = await visible_child_ids(manager, now)
-    if child_id is not None:
-        await check_child_access(manager, child_id, Action.VIEW)
-        visible = {child_id}
-    comparison = await compare(visible, a, b)
-    await audit.record(
-        "board.compare", ctx, actor=manager, child_id=child_id, detail={"children": len(visible)}
-    )
-    return comparison

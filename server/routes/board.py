@@ -149,12 +149,12 @@ async def api_board(request: Request, user: Professional) -> Response:
     status = request.query_params.get("status", "all")
     team = request.query_params.get("team")
     periods = parse_periods(request, utcnow().date()) if wants_comparison(request) else None
-    found = await board.read_board(user, audit_context(request), status=status, team=team)
+    found = await board.read_board(
+        user, audit_context(request), status=status, team=team, periods=periods
+    )
     body = board_view(found)
-    if periods is not None:
-        a, b = periods
-        comparison = await board.read_board_comparison(user, a, b, audit_context(request))
-        body["comparison"] = comparison_view(comparison, a, b)
+    if periods is not None and found.comparison is not None:
+        body["comparison"] = comparison_view(found.comparison, *periods)
     return JSONResponse(body)
 
 
@@ -187,25 +187,29 @@ def page_row(row: BoardRow) -> dict[str, Any]:
     return {**row_view(row), "bars": sparkline_bars(row.assessment.sparkline)}
 
 
-async def _page_comparison(
-    request: Request, user: Professional, found: Board
-) -> tuple[dict[str, Any] | None, str | None]:
+def _page_periods(request: Request) -> tuple[tuple[Period, Period] | None, int | None, str]:
+    """(periods, child) to compare, or the message saying why they cannot be."""
+    now = utcnow()
     try:
-        a, b = parse_periods(request, found.at.date())
-        child_id = query_int(request, "child", None)
-        comparison = await board.read_board_comparison(user, a, b, audit_context(request), child_id)
+        periods = parse_periods(request, now.date())
+        board.check_periods(*periods, now)
+        return periods, query_int(request, "child", None), ""
     except Invalid as error:
-        return None, error.message
-    return comparison_view(comparison, a, b), None
+        return None, None, error.message
 
 
 @authenticated
 async def board_page(request: Request, user: Professional) -> Response:
     status = request.query_params.get("status", "all")
     team = request.query_params.get("team") or None
-    found = await board.read_board(user, audit_context(request), status=status, team=team)
+    periods, child_id, error = _page_periods(request)
+    found = await board.read_board(
+        user, audit_context(request), status=status, team=team, periods=periods, child_id=child_id
+    )
     teams = [{"id": t.id, "name": t.name} for t in await board.manager_teams(user)]
-    comparison, error = await _page_comparison(request, user, found)
+    comparison = None
+    if periods is not None and found.comparison is not None:
+        comparison = comparison_view(found.comparison, *periods)
     latest = await Event.all().order_by("-id").first()
     return render(
         request,
