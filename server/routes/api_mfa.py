@@ -58,11 +58,13 @@ async def second_factor(
 @mfa_step
 async def status(request: Request, sign_in: SignIn) -> Response:
     enabled = await mfa.has_mfa(sign_in.user)
+    # Someone with only the password learns nothing about the recovery codes.
+    show_codes = enabled and sign_in.stage == "full"
     return JSONResponse(
         {
             "enabled": enabled,
             "required": await site_settings.mfa_required(),
-            "recovery_codes_left": await mfa.recovery_codes_left(sign_in.user) if enabled else 0,
+            "recovery_codes_left": await mfa.recovery_codes_left(sign_in.user) if show_codes else 0,
             "stage": sign_in.stage,
         }
     )

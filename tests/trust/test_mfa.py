@@ -201,7 +201,8 @@ async def test_a_pending_session_cannot_reach_enrolment_or_the_mfa_api(
     assert page.status_code == 303 and page.headers["location"].startswith("/login/mfa")
     fresh = await client.post("/api/v1/auth/mfa/enrol")
     assert fresh.status_code == 403
-    assert (await client.get("/api/v1/auth/mfa")).json()["stage"] == "code"
+    status = (await client.get("/api/v1/auth/mfa")).json()
+    assert status["stage"] == "code" and status["recovery_codes_left"] == 0  # nothing told
     assert (await client.get("/api/v1/me")).status_code == 401
 
 
