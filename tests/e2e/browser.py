@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.conftest import PASSWORD
 
@@ -60,3 +60,23 @@ async def log_in(page: Page, email: str, then: str = "/") -> None:
 async def live_connected(page: Page) -> None:
     """Wait until the page's websocket has said hello (live.js marks the body)."""
     await expect(page.locator("body[data-live='connected']")).to_have_count(1)
+
+
+async def post_from_page(page: Page, body: str, kind: str = "update") -> None:
+    await page.get_by_label("What did you see or hear?").fill(body)
+    await page.get_by_label("Kind").select_option(kind)
+    await page.get_by_role("button", name="Post", exact=True).click()
+
+
+CACHED_PATHS = """async () => {
+  const paths = [];
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) paths.push(new URL(request.url).pathname);
+  }
+  return paths;
+}"""
+
+
+def feed_item(page: Page, text: str) -> Locator:
+    return page.locator(".feed li.post").filter(has_text=text)

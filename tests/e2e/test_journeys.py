@@ -6,33 +6,23 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, expect
 
 from feeds.models import Post
-from tests.e2e.browser import DESKTOP, PHONE, e2e_only, live_connected, log_in, new_page
+from tests.e2e.browser import (
+    CACHED_PATHS,
+    DESKTOP,
+    PHONE,
+    e2e_only,
+    feed_item,
+    live_connected,
+    log_in,
+    new_page,
+    post_from_page,
+)
 from tests.e2e.conftest import Site
 
 pytestmark = e2e_only
-
-
-async def post_from_page(page: Page, body: str, kind: str = "update") -> None:
-    await page.get_by_label("What did you see or hear?").fill(body)
-    await page.get_by_label("Kind").select_option(kind)
-    await page.get_by_role("button", name="Post", exact=True).click()
-
-
-CACHED_PATHS = """async () => {
-  const paths = [];
-  for (const name of await caches.keys()) {
-    const cache = await caches.open(name);
-    for (const request of await cache.keys()) paths.push(new URL(request.url).pathname);
-  }
-  return paths;
-}"""
-
-
-def feed_item(page: Page, text: str) -> Locator:
-    return page.locator(".feed li.post").filter(has_text=text)
 
 
 async def test_log_in_shows_the_home_page_and_log_out_forgets_the_device(

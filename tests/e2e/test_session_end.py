@@ -12,9 +12,17 @@ from playwright.async_api import Browser, Dialog, Page, Route, expect
 from feeds.clock import utcnow
 from feeds.models import Post, Professional, Session
 from tests.conftest import PASSWORD
-from tests.e2e.browser import PHONE, e2e_only, live_connected, log_in, new_page
+from tests.e2e.browser import (
+    CACHED_PATHS,
+    PHONE,
+    e2e_only,
+    feed_item,
+    live_connected,
+    log_in,
+    new_page,
+    post_from_page,
+)
 from tests.e2e.conftest import Site
-from tests.e2e.test_journeys import CACHED_PATHS, feed_item, post_from_page
 
 pytestmark = e2e_only
 POSTS = "**/api/v1/children/*/posts"

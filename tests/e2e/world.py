@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from feeds.activity_days import rebuild_days
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.models import (
@@ -143,6 +144,7 @@ async def add_quiet_child(world: World) -> tuple[Child, Professional]:
             body="Settled week in class; reading improving.",
             created_at=now - timedelta(days=day, hours=2),
         )
+    await rebuild_days([quiet.id])  # history written around posting: count its days
     return quiet, teacher
 
 

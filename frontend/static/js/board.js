@@ -1,8 +1,10 @@
 // The live board. The tab's one websocket belongs to live.js, which re-dispatches every
 // event as a `jigsaw:event` DOM event; the board listens there and never opens a socket of
-// its own. When a child's flag flips, or new posts or grants change what the board shows,
-// it reads this same board page again (same filters) and swaps in the ranked list, the
-// summary and the comparison: no reload, focus kept, flips announced politely.
+// its own. The velocity watcher stores each child's verdict after posts and says so:
+// `velocity.changed` when a flag flips, `velocity.updated` when a score moves enough to
+// re-rank. On those (and on grant changes) the board reads this same page again (same
+// filters) and swaps in the summary, the ranked list and the comparison: no reload, focus
+// kept, flips announced politely.
 import { announce } from "./render.js";
 
 const SETTLE_MS = 700; // a burst of posts becomes one re-read
@@ -14,12 +16,8 @@ let timer = null;
 let reading = false;
 let again = false;
 
-function rowLink(childId, root = document) {
-  return root.querySelector(`ol.board a[href="/children/${Number(childId)}"]`);
-}
-
 function childName(childId) {
-  return rowLink(childId)?.querySelector("strong")?.textContent || "";
+  return document.querySelector(`ol.board a[href="/children/${Number(childId)}"] strong`)?.textContent || "";
 }
 
 function schedule() {
@@ -81,17 +79,16 @@ async function reread() {
   }
 }
 
+const REREAD_ON = new Set(["velocity.changed", "velocity.updated", "grant.changed"]);
+
 function onEvent({ detail: message }) {
+  if (!REREAD_ON.has(message.type)) return;
   if (message.type === "velocity.changed") {
     const data = message.data || {};
     const reasons = Array.isArray(data.reasons) ? data.reasons.map(String) : [];
     flips.set(message.child_id, { flagged: Boolean(data.flagged), reasons, name: childName(message.child_id) });
-    schedule();
-  } else if (message.type === "grant.changed") {
-    schedule();
-  } else if ((message.type === "post.created" || message.type === "post.removed") && rowLink(message.child_id)) {
-    schedule();
   }
+  schedule();
 }
 
 if (notice && document.querySelector("ol.board")) document.addEventListener("jigsaw:event", onEvent);
