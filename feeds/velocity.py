@@ -16,6 +16,7 @@ two windows).  It measures *professional attention*, not risk.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,16 +50,21 @@ class ActivityEvent:
 class VelocityParams:
     """Tuning knobs.  Defaults are the ones measured in docs/velocity.md."""
 
-    windows: tuple[int, ...] = (2, 7)  # test windows, in days ending at `now`
+    windows: tuple[int, ...] = (7,)  # test windows, in days ending at `now`
     baseline_days: int = 84  # history used as the child's own baseline (12 weeks)
-    prior_mean: float = 0.25  # cohort mean of the daily signal on a weekday
-    prior_shape: float = 1.0  # gamma shape of the cohort prior (1 = exponential, vague)
+    prior_mean: float = 0.35  # cohort mean of the daily signal on a weekday (fitted)
+    prior_shape: float = 0.9  # gamma shape of the cohort prior (fitted; < 1 = skewed, vague)
     dispersion: float = 2.0  # variance / mean of the daily signal: activity comes in clumps
     weekend_weight: float = 0.35  # a weekend day is expected to carry this share of a weekday
-    concern_bonus: float = 1.0  # extra signal for an agency-day that includes a hunch/concern
-    flag_threshold: float = 3.0  # score at or above which an unflagged child is flagged
-    release_threshold: float = 2.0  # a flagged child stays flagged until score drops below this
-    min_recent_posts: int = 3  # never newly flag on fewer posts than this in the 7-day window
+    agency_weight: float = 1.0  # signal per distinct agency active that day
+    author_weight: float = 0.0  # signal per distinct author that day (no gain measured)
+    concern_bonus: float = 2.0  # extra per agency that raised a hunch/concern that day
+    new_agency_bonus: float = 2.0  # extra per recent agency-day from an agency silent before
+    max_day_signal: float = 6.0  # cap on one day's signal: a meeting is one event, not many
+    flag_threshold: float = 2.25  # score at or above which an unflagged child is flagged
+    release_threshold: float = 1.25  # a flagged child stays flagged until score drops below this
+    min_recent_posts: int = 3  # fewer posts than this in the test window are never flagged
+    few_posts_max_score: float = 1.0  # ... and score at most this
 
     def __post_init__(self) -> None:
         if not self.windows or min(self.windows) < 1:
@@ -135,6 +141,7 @@ class DayTally:
 
 
 QUIET_DAY = DayTally()
+_NOBODY: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -234,30 +241,45 @@ def tally_days(events: Iterable[ActivityEvent], now: datetime, length: int) -> l
     for ev in events:
         age = (now - ev.at).total_seconds()
         if 0.0 < age <= limit:
-            buckets.setdefault(_day_index(age), []).append(ev)
+            day = int(-(-age // DAY_SECONDS)) - 1  # ceil: an event at the boundary is older
+            buckets.setdefault(day, []).append(ev)
     days = [QUIET_DAY] * length  # most days are quiet: share one empty tally
     for day, bucket in buckets.items():
-        days[day] = _tally(bucket)
+        days[day] = _tally(bucket) if len(bucket) > 1 else _tally_one(bucket[0])
     return days
 
 
-def _day_index(age: float) -> int:
-    """Which day an event `age` seconds before `now` (0 < age) falls in."""
-    return math.ceil(age / DAY_SECONDS) - 1
-
-
 def _tally(events: Sequence[ActivityEvent]) -> DayTally:
-    kinds = {kind: 0 for kind in KINDS}
+    counts: dict[str, int] = {}
+    authors, agencies, worried_authors, worried_agencies = set(), set(), set(), set()
     for ev in events:
-        kinds[ev.kind] += 1
-    worried = [ev for ev in events if ev.kind in CONCERN_KINDS]
+        counts[ev.kind] = counts.get(ev.kind, 0) + 1
+        authors.add(ev.author)
+        agencies.add(ev.agency)
+        if ev.kind in CONCERN_KINDS:
+            worried_authors.add(ev.author)
+            worried_agencies.add(ev.agency)
     return DayTally(
         posts=len(events),
-        by_kind=tuple((kind, n) for kind, n in kinds.items() if n),
-        authors=frozenset(ev.author for ev in events),
-        agencies=frozenset(ev.agency for ev in events),
-        concern_agencies=frozenset(ev.agency for ev in worried),
-        concern_authors=frozenset(ev.author for ev in worried),
+        by_kind=tuple((kind, counts[kind]) for kind in KINDS if kind in counts),
+        authors=frozenset(authors),
+        agencies=frozenset(agencies),
+        concern_agencies=frozenset(worried_agencies),
+        concern_authors=frozenset(worried_authors),
+    )
+
+
+def _tally_one(ev: ActivityEvent) -> DayTally:
+    """The common quiet-child day: a single post (same result as ``_tally([ev])``)."""
+    author, agency = frozenset((ev.author,)), frozenset((ev.agency,))
+    worried = ev.kind in CONCERN_KINDS
+    return DayTally(
+        1,
+        ((ev.kind, 1),),
+        author,
+        agency,
+        agency if worried else frozenset(),
+        author if worried else frozenset(),
     )
 
 
@@ -268,22 +290,41 @@ def _padded(days: Sequence[DayTally], length: int) -> Sequence[DayTally]:
     return list(days[:length]) + [QUIET_DAY] * max(0, length - len(days))
 
 
-def _digest(days: Sequence[DayTally], params: VelocityParams) -> _Digest:
+def _digest(days: Sequence[DayTally], params: VelocityParams, known: int) -> _Digest:
     """Reduce a child's days to the daily signal and the window summaries."""
     test_days = params.test_days
     dig = _Digest([0.0] * len(days), [day.posts for day in days], set(), set())
-    for i, day in enumerate(days):
-        if not day.posts:
-            continue
-        # An agency active that day is one unit; one that raised a worry counts extra.
-        dig.signal[i] = len(day.agencies) + params.concern_bonus * len(day.concern_agencies)
+    active = [i for i, posts in enumerate(dig.posts) if posts]
+    for i in active:
+        day = days[i]
         if i < test_days:
             dig.recent_agencies.update(day.agencies)
             dig.concerns += day.count(*CONCERN_KINDS)
             dig.hunches += day.count("hunch")
         else:
             dig.baseline_agencies.update(day.agencies)
+    # "Silent for 12 weeks" is weaker evidence when the child is known for less.
+    newness = params.new_agency_bonus * max(
+        0.0, min(1.0, (known - test_days) / params.baseline_days)
+    )
+    newcomers = frozenset(dig.recent_agencies - dig.baseline_agencies)
+    for i in active:
+        new = newcomers if i < test_days else _NOBODY
+        dig.signal[i] = _day_signal(days[i], new, newness, params)
     return dig
+
+
+def _day_signal(
+    day: DayTally, newcomers: frozenset[str], newness: float, params: VelocityParams
+) -> float:
+    """One day's signal: a unit per agency active, more for worries and for newcomers."""
+    return min(
+        params.max_day_signal,
+        params.agency_weight * len(day.agencies)
+        + params.author_weight * len(day.authors)
+        + params.concern_bonus * len(day.concern_agencies)
+        + newness * len(day.agencies & newcomers),
+    )
 
 
 @lru_cache(maxsize=256)
@@ -342,11 +383,13 @@ def _score(tests: Sequence[_WindowTest]) -> tuple[float, _WindowTest]:
 
 
 def _decide(score: float, recent: int, previously_flagged: bool, params: VelocityParams) -> bool:
+    if recent < params.min_recent_posts:
+        return False
     # Hysteresis: staying flagged needs less evidence than becoming flagged, so a child
     # whose score wobbles around one threshold does not flap on and off every day.
-    if previously_flagged and score >= params.release_threshold:
-        return True
-    return score >= params.flag_threshold and recent >= params.min_recent_posts
+    if previously_flagged:
+        return score >= params.release_threshold
+    return score >= params.flag_threshold
 
 
 # --- plain-language reasons ------------------------------------------------------------
@@ -421,12 +464,16 @@ def assess_days(
     calendar-day tallies passes ``now`` = the end of the current UTC day.
     """
     _require_aware(now, "now")
-    dig = _digest(_padded(days, max(params.span, SPARKLINE_DAYS)), params)
-    exposure = _exposure(now, params, len(dig.signal))
     known = _known_days(now, known_since, params.span)
+    dig = _digest(_padded(days, max(params.span, SPARKLINE_DAYS)), params, known)
+    exposure = _exposure(now, params, len(dig.signal))
     tests = [_window_test(dig, exposure, width, known, params) for width in params.windows]
     score, best = _score(tests)
     recent_7d = sum(dig.posts[: params.test_days])
+    if recent_7d < params.min_recent_posts:
+        # A post or two is never news, however worried or new its author (one hunch
+        # from a new agency weighs 5 units, which the test would read as many events).
+        score = min(score, params.few_posts_max_score)
     return _build(dig, exposure, known, params, score, best, recent_7d, previously_flagged)
 
 
@@ -460,9 +507,35 @@ def _build(
         new_agencies=new,
         concerns=dig.concerns,
         window_days=best.days,
-        p_value=min(1.0, 10.0 ** (best.log10_p + math.log10(len(params.windows)))),
+        p_value=10.0**-score,
         sparkline=dig.posts[SPARKLINE_DAYS - 1 :: -1],
     )
+
+
+def cohort_prior(
+    children: Iterable[Sequence[DayTally]], now: datetime, params: VelocityParams = DEFAULT_PARAMS
+) -> tuple[float, float]:
+    """Fit ``(prior_mean, prior_shape)`` to a cohort's baselines by the method of moments.
+
+    Pass the days (as from ``tally_days`` at ``now``) of children known for at least
+    ``params.span`` days.  The spread of their baseline rates, less the part expected
+    from counting noise alone, is the spread of the gamma prior.
+    """
+    _require_aware(now, "now")
+    start, end = params.test_days, params.span
+    exposure = _exposure(now, params, end)
+    weight = exposure[end] - exposure[start]
+    rates = [sum(_baseline_signal(days[start:end], params)) / weight for days in children]
+    if len(rates) < 2 or not any(rates):
+        raise ValueError("need at least two children with some baseline activity")
+    mean = statistics.fmean(rates)
+    noise = params.dispersion * mean / weight  # variance of a rate from counting alone
+    spread = max(statistics.pvariance(rates) - noise, mean * mean / 50.0)
+    return mean, min(50.0, mean * mean / spread)
+
+
+def _baseline_signal(days: Sequence[DayTally], params: VelocityParams) -> list[float]:
+    return [_day_signal(day, frozenset(), 0.0, params) for day in days]
 
 
 def daily_counts(
@@ -475,7 +548,7 @@ def daily_counts(
     for ev in events:
         age = (now - ev.at).total_seconds()
         if 0.0 < age <= days * DAY_SECONDS:
-            counts[days - 1 - _day_index(age)] += 1
+            counts[days - 1 - (int(-(-age // DAY_SECONDS)) - 1)] += 1
     return counts
 
 

@@ -179,12 +179,22 @@ def test_one_post_after_long_silence_does_not_flag() -> None:
     assert result.reasons[0] == "1 post in the last 72 h, none in the 12 weeks before"
 
 
-def test_too_few_posts_never_newly_flag_however_surprising() -> None:
+def test_too_few_posts_never_flag_or_rank_high_however_worried() -> None:
     two = [ev(0.5, "hunch"), ev(0.6, "concern", "police")]
-    strict = VelocityParams(flag_threshold=2.0, release_threshold=1.0)
-    result = assess(two, NOW, params=strict)
-    assert result.score >= strict.flag_threshold  # surprising enough ...
-    assert not result.flagged  # ... but two posts are too few to act on
+    lenient = VelocityParams(flag_threshold=0.5, release_threshold=0.2, few_posts_max_score=0.4)
+    result = assess(two, NOW, params=lenient)
+    assert result.score == lenient.few_posts_max_score  # capped: two posts are not news ...
+    assert not result.flagged  # ... and too few to act on, even past the flag threshold
+    assert not assess(two, NOW, previously_flagged=True, params=lenient).flagged
+    three = [*two, ev(1.5, "hunch", "health")]
+    assert assess(three, NOW, params=lenient).score > lenient.few_posts_max_score
+
+
+def test_worried_posts_from_new_agencies_score_higher_than_routine_ones() -> None:
+    history = fortnightly_school_updates()
+    routine = [ev(0.5, "update"), ev(1.5, "update"), ev(2.5, "visit")]
+    worried_new = [ev(0.5, "hunch", "police"), ev(1.5, "concern", "health"), ev(2.5, "hunch")]
+    assert assess(history + worried_new, NOW).score > assess(history + routine, NOW).score + 1.0
 
 
 def test_child_with_no_history_is_compared_with_the_cohort_prior() -> None:
@@ -217,18 +227,36 @@ def test_empty_history_scores_zero_and_explains_itself() -> None:
 # --- hysteresis ------------------------------------------------------------------------
 
 
+def weekly_school_updates() -> list[ActivityEvent]:
+    return [ev(day + 0.4) for day in range(3, 91, 7)]
+
+
+def every_other_day_from_three_agencies() -> list[ActivityEvent]:
+    return [
+        ev(day + 0.4, "update", ("school", "health", "police")[day % 3]) for day in range(3, 91, 2)
+    ]
+
+
 def test_flag_is_kept_between_release_and_flag_thresholds() -> None:
     params = VelocityParams()
-    result = assess(fortnightly_school_updates() + burst(5), NOW, previously_flagged=False)
+    result = assess(weekly_school_updates() + burst(3), NOW, previously_flagged=False)
     assert params.release_threshold <= result.score < params.flag_threshold
     assert not result.flagged
-    kept = assess(fortnightly_school_updates() + burst(5), NOW, previously_flagged=True)
+    kept = assess(weekly_school_updates() + burst(3), NOW, previously_flagged=True)
     assert kept.flagged
 
 
 def test_flag_is_released_below_release_threshold() -> None:
-    result = assess(fortnightly_school_updates() + burst(2), NOW, previously_flagged=True)
+    events = every_other_day_from_three_agencies() + burst(4)
+    result = assess(events, NOW, previously_flagged=True)
+    assert result.recent_posts >= VelocityParams().min_recent_posts
     assert result.score < VelocityParams().release_threshold
+    assert not result.flagged
+
+
+def test_flag_is_released_when_posts_fall_below_the_minimum() -> None:
+    result = assess(fortnightly_school_updates() + burst(2), NOW, previously_flagged=True)
+    assert result.score <= VelocityParams().few_posts_max_score
     assert not result.flagged
 
 
