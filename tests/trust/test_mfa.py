@@ -8,13 +8,14 @@ a test uses at most two codes per account: `code(secret)` then `code(secret, 1)`
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
 import httpx
 import pytest
 from starlette.applications import Starlette
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from feeds.models import (
     ApiToken,
@@ -374,6 +375,24 @@ async def test_when_required_a_user_without_mfa_can_reach_only_enrolment(
         assert done.status_code == 200 and len(shown_codes(done.text)) == 10
         page = await browser.get(f"/children/{child.id}")
         assert page.status_code == 200 and child.display_name in page.text
+
+
+async def test_requiring_mfa_closes_the_open_sockets_of_people_without_it(
+    settings: Settings,
+) -> None:
+    async with running_server(settings) as address:
+        make = Factory()
+        person = await make.practitioner()
+        async with httpx.AsyncClient(base_url=f"http://{address}") as browser:
+            await password_step(browser, person.email)
+            cookie = f"jigsaw_session={browser.cookies['jigsaw_session']}"
+        async with ws_connect(address, cookie=cookie, origin=f"http://{address}") as socket:
+            assert (await receive(socket))["type"] == "hello"
+            async with httpx.AsyncClient(base_url=f"http://{address}") as admin_browser:
+                await require_mfa(admin_browser, make)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 3)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_requiring_mfa_is_for_administrators_who_have_it(
