@@ -52,19 +52,19 @@ class VelocityParams:
 
     windows: tuple[int, ...] = (7,)  # test windows, in days ending at `now`
     baseline_days: int = 84  # history used as the child's own baseline (12 weeks)
-    prior_mean: float = 0.35  # cohort mean of the daily signal on a weekday (fitted)
-    prior_shape: float = 0.9  # gamma shape of the cohort prior (fitted; < 1 = skewed, vague)
-    dispersion: float = 2.0  # variance / mean of the daily signal: activity comes in clumps
+    prior_mean: float = 0.36  # cohort mean of the daily signal on a weekday (fitted)
+    prior_shape: float = 1.0  # gamma shape of the cohort prior (fitted; 1 = exponential, vague)
+    dispersion: float = 5.0  # variance / mean allowed for the signal (measured: ~2.6; see docs)
     weekend_weight: float = 0.35  # a weekend day is expected to carry this share of a weekday
     agency_weight: float = 1.0  # signal per distinct agency active that day
     author_weight: float = 0.0  # signal per distinct author that day (no gain measured)
     concern_bonus: float = 2.0  # extra per agency that raised a hunch/concern that day
     new_agency_bonus: float = 2.0  # extra per recent agency-day from an agency silent before
-    max_day_signal: float = 6.0  # cap on one day's signal: a meeting is one event, not many
-    flag_threshold: float = 2.25  # score at or above which an unflagged child is flagged
-    release_threshold: float = 1.25  # a flagged child stays flagged until score drops below this
-    min_recent_posts: int = 3  # fewer posts than this in the test window are never flagged
-    few_posts_max_score: float = 1.0  # ... and score at most this
+    flag_threshold: float = 1.15  # score at or above which an unflagged child is flagged
+    release_threshold: float = 0.65  # a flagged child stays flagged until score drops below this
+    min_recent_posts: int = 3  # fewer posts than this in the test window: never flagged,
+    few_posts_max_score: float = 0.5  # ... and the score is at most this
+    min_posts_to_flag: int = 4  # a child not yet flagged needs at least this many posts
 
     def __post_init__(self) -> None:
         if not self.windows or min(self.windows) < 1:
@@ -318,12 +318,11 @@ def _day_signal(
     day: DayTally, newcomers: frozenset[str], newness: float, params: VelocityParams
 ) -> float:
     """One day's signal: a unit per agency active, more for worries and for newcomers."""
-    return min(
-        params.max_day_signal,
+    return (
         params.agency_weight * len(day.agencies)
         + params.author_weight * len(day.authors)
         + params.concern_bonus * len(day.concern_agencies)
-        + newness * len(day.agencies & newcomers),
+        + newness * len(day.agencies & newcomers)
     )
 
 
@@ -389,7 +388,7 @@ def _decide(score: float, recent: int, previously_flagged: bool, params: Velocit
     # whose score wobbles around one threshold does not flap on and off every day.
     if previously_flagged:
         return score >= params.release_threshold
-    return score >= params.flag_threshold
+    return score >= params.flag_threshold and recent >= params.min_posts_to_flag
 
 
 # --- plain-language reasons ------------------------------------------------------------

@@ -227,23 +227,35 @@ def test_empty_history_scores_zero_and_explains_itself() -> None:
 # --- hysteresis ------------------------------------------------------------------------
 
 
-def weekly_school_updates() -> list[ActivityEvent]:
-    return [ev(day + 0.4) for day in range(3, 91, 7)]
-
-
 def every_other_day_from_three_agencies() -> list[ActivityEvent]:
     return [
         ev(day + 0.4, "update", ("school", "health", "police")[day % 3]) for day in range(3, 91, 2)
     ]
 
 
+def every_third_day_from_three_agencies() -> list[ActivityEvent]:
+    return [
+        ev(day + 0.4, "update", ("school", "health", "police")[day % 3]) for day in range(3, 91, 3)
+    ]
+
+
 def test_flag_is_kept_between_release_and_flag_thresholds() -> None:
     params = VelocityParams()
-    result = assess(weekly_school_updates() + burst(3), NOW, previously_flagged=False)
+    events = every_third_day_from_three_agencies() + burst(4)
+    result = assess(events, NOW, previously_flagged=False)
+    assert result.recent_posts >= params.min_posts_to_flag
     assert params.release_threshold <= result.score < params.flag_threshold
     assert not result.flagged
-    kept = assess(weekly_school_updates() + burst(3), NOW, previously_flagged=True)
-    assert kept.flagged
+    assert assess(events, NOW, previously_flagged=True).flagged
+
+
+def test_three_posts_keep_a_flag_but_do_not_raise_one() -> None:
+    params = VelocityParams()
+    events = fortnightly_school_updates() + burst(3)
+    result = assess(events, NOW)
+    assert result.score >= params.flag_threshold  # unusual enough ...
+    assert not result.flagged  # ... but 3 posts are too few to raise a flag
+    assert assess(events, NOW, previously_flagged=True).flagged  # enough to keep one
 
 
 def test_flag_is_released_below_release_threshold() -> None:
