@@ -148,7 +148,7 @@ async def seed_posts(posts: int, child_ids: list[int], author_ids: list[int], se
     conn = connections.get("default")
     pg = conn.capabilities.dialect == "postgres"
     marks = "$1, $2, $3, $4, $5" if pg else "?, ?, ?, ?, ?"
-    sql = f"INSERT INTO post (child_id, author_id, kind, body, created_at) VALUES ({marks})"  # noqa: S608
+    sql = f"INSERT INTO post (child_id, author_id, kind, body, created_at) VALUES ({marks})"
     start = datetime(2024, 1, 1, tzinfo=UTC)
     show = progress_bar("insert")
     kinds = ["update", "visit", "hunch", "concern", "positive"]

@@ -34,6 +34,7 @@ async def seed(url: str, children: int, professionals: int, posts: int, seed: in
         await _children(conn, children)
         await _grants(conn, rng, children, professionals)
         await _posts(conn, rng, children, professionals, posts)
+        await tally_days(conn)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -137,3 +138,42 @@ async def _posts(
             )
             batch.clear()
             _progress("posts", n + 1, posts)
+
+
+# The daily tallies posting keeps (feeds/activity_days.py), recounted in SQL after COPY:
+# one GROUP BY per counted key, joined on (child, day).
+_COUNTS = (
+    "SELECT child_id, day, jsonb_object_agg(key, n) AS j FROM (SELECT child_id, day, {key} "
+    "AS key, count(*) AS n FROM p {where} GROUP BY 1, 2, 3) t GROUP BY 1, 2"
+)
+# Built from the constant fragments above; no input reaches it.
+TALLY_SQL = f"""
+WITH p AS MATERIALIZED (
+    SELECT p.child_id, (p.created_at AT TIME ZONE 'UTC')::date AS day, p.kind,
+           p.author_id::text AS author, a.name AS agency, p.created_at
+    FROM post p JOIN professional r ON r.id = p.author_id JOIN agency a ON a.id = r.agency_id
+    WHERE p.removed_at IS NULL
+),
+base AS (SELECT child_id, day, count(*) AS posts, max(created_at) AS last FROM p GROUP BY 1, 2),
+k AS ({_COUNTS.format(key="kind", where="")}),
+au AS ({_COUNTS.format(key="author", where="")}),
+ag AS ({_COUNTS.format(key="agency", where="")}),
+ca AS ({_COUNTS.format(key="author", where="WHERE kind IN ('hunch', 'concern')")}),
+cg AS ({_COUNTS.format(key="agency", where="WHERE kind IN ('hunch', 'concern')")})
+INSERT INTO child_activity_day (child_id, day, posts, by_kind, authors, agencies,
+                                concern_authors, concern_agencies, last_post_at)
+SELECT base.child_id, base.day, base.posts, k.j, au.j, ag.j,
+       COALESCE(ca.j, '{{}}'::jsonb), COALESCE(cg.j, '{{}}'::jsonb), base.last
+FROM base
+JOIN k USING (child_id, day) JOIN au USING (child_id, day) JOIN ag USING (child_id, day)
+LEFT JOIN ca USING (child_id, day) LEFT JOIN cg USING (child_id, day)
+"""
+
+
+async def tally_days(conn: asyncpg.Connection) -> int:
+    """Fill child_activity_day from the COPYed posts (COPY bypasses posting's tally)."""
+    await conn.execute("DELETE FROM child_activity_day")
+    status = await conn.execute(TALLY_SQL)
+    rows = int(status.split()[-1])
+    print(f"  daily tallies: {rows:,} child-days")
+    return rows
