@@ -34,7 +34,7 @@ import sys
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -435,6 +435,12 @@ def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f}" if seconds > 0 else "-"
 
 
+def params_with_flag(flag: float) -> VelocityParams:
+    """The default parameters with another flag threshold, release lowered by as much."""
+    gap = DEFAULT_PARAMS.flag_threshold - DEFAULT_PARAMS.release_threshold
+    return replace(DEFAULT_PARAMS, flag_threshold=flag, release_threshold=max(0.0, flag - gap))
+
+
 def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -447,11 +453,10 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
         "--flag-threshold",
         type=float,
         default=DEFAULT_PARAMS.flag_threshold,
-        help="score that flags a child (release threshold is 1 lower)",
+        help="score that flags a child (the release threshold keeps the default gap)",
     )
     args = parser.parse_args(argv)
-    flag = args.flag_threshold
-    params = VelocityParams(flag_threshold=flag, release_threshold=max(0.0, flag - 1.0))
+    params = params_with_flag(args.flag_threshold)
     result = run(
         scenario_path=args.scenario,
         children=args.children,

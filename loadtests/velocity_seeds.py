@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from feeds.velocity import DEFAULT_PARAMS, VelocityParams
-from loadtests.velocity_bench import MethodResult, evaluate, scenario
+from loadtests.velocity_bench import MethodResult, evaluate, params_with_flag, scenario
 from loadtests.velocity_scenarios import ScenarioConfig
 
 HEADER = ["seed", "method", "p@10", "p@50", "recall", "FPR/day", "median days to detect"]
@@ -98,9 +98,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     parser.add_argument("--children", type=int, default=ScenarioConfig.children)
     parser.add_argument("--flag-threshold", type=float, default=DEFAULT_PARAMS.flag_threshold)
     args = parser.parse_args(argv)
-    gap = DEFAULT_PARAMS.flag_threshold - DEFAULT_PARAMS.release_threshold
-    flag = args.flag_threshold
-    params = VelocityParams(flag_threshold=flag, release_threshold=max(0.0, flag - gap))
+    params = params_with_flag(args.flag_threshold)
     rows = run_seeds(parse_seeds(args.seeds), args.children, params)
     out(f"{args.children} children per seed, seeds {args.seeds}")
     out("")

@@ -16,6 +16,7 @@ from feeds.velocity import (
     VelocityParams,
     assess,
     assess_days,
+    cohort_prior,
     compare_periods,
     daily_counts,
     nb_log10_sf,
@@ -167,6 +168,31 @@ def test_server_calendar_days_line_up_when_now_is_end_of_utc_day() -> None:
     posts.append(ActivityEvent(datetime(2024, 6, 4, 23, 59, tzinfo=UTC), "hunch", "s/a", "s"))
     days = tally_days(posts, end_of_day, 2)
     assert [d.posts for d in days] == [2, 1]
+
+
+def _steady_child(agencies_per_day: int) -> list[DayTally]:
+    """`agencies_per_day` agencies active on every day of the span, nothing else."""
+    day = DayTally(
+        posts=agencies_per_day, agencies=frozenset(f"a{i}" for i in range(agencies_per_day))
+    )
+    return [day] * VelocityParams().span
+
+
+def test_cohort_prior_is_the_mean_and_spread_of_baseline_rates() -> None:
+    alike = cohort_prior([_steady_child(1)] * 10, NOW)
+    mixed = cohort_prior([_steady_child(0), _steady_child(2)] * 5, NOW)
+    # Every day active but weekends are expected to carry less: a little over 1 per weekday.
+    assert 1.0 < alike[0] < 1.6
+    assert mixed[0] == pytest.approx(alike[0])  # same mean rate ...
+    assert alike[1] == 50.0  # ... but identical children leave no spread (shape capped)
+    assert mixed[1] < 2.0  # while half silent, half busy is a wide prior
+
+
+def test_cohort_prior_needs_some_activity() -> None:
+    with pytest.raises(ValueError, match="at least two children"):
+        cohort_prior([_steady_child(0)] * 5, NOW)
+    with pytest.raises(ValueError, match="at least two children"):
+        cohort_prior([_steady_child(1)], NOW)
 
 
 # --- low counts and children without history -------------------------------------------
