@@ -19,8 +19,24 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 ACCESS = (
-    'SELECT 1 FROM "grant" WHERE child_id = $1 AND professional_id = $2 '
-    "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) LIMIT 1"
+    'SELECT 1 FROM "grant" WHERE child_id = $1 AND revoked_at IS NULL '
+    "AND (expires_at IS NULL OR expires_at > now()) AND (professional_id = $2 OR team_id IN "
+    "(SELECT team_id FROM team_member WHERE professional_id = $2)) LIMIT 1"
+)
+# The per-day tally posting keeps (feeds/activity_days.py): create the day's row if it is
+# missing, lock it, write the counters back.
+TALLY_ROW = (
+    "INSERT INTO child_activity_day (child_id, day, posts, by_kind, authors, agencies, "
+    "concern_authors, concern_agencies) VALUES ($1, (now() AT TIME ZONE 'UTC')::date, 0, "
+    "'{}', '{}', '{}', '{}', '{}') ON CONFLICT (child_id, day) DO NOTHING"
+)
+TALLY_LOCK = (
+    "SELECT id, posts, by_kind, authors, agencies FROM child_activity_day "
+    "WHERE child_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date FOR UPDATE"
+)
+TALLY_SAVE = (
+    "UPDATE child_activity_day SET posts = $2, by_kind = $3, authors = $4, agencies = $5, "
+    "last_post_at = now() WHERE id = $1"
 )
 PAGE = (
     "SELECT p.id, p.kind, p.body, p.created_at, a.name FROM post p JOIN professional a "
@@ -39,6 +55,25 @@ async def audit(conn: asyncpg.Connection, user: int, action: str, child: int) ->
     last = await conn.fetchval("SELECT hash FROM audit_record ORDER BY id DESC LIMIT 1")
     digest = hashlib.sha256(f"{last}|{user}|{action}|{child}".encode()).hexdigest()
     await conn.execute(AUDIT, user, action, child, digest)
+
+
+def _bumped(counts: str, key: str) -> str:
+    found = json.loads(counts)
+    found[key] = found.get(key, 0) + 1
+    return json.dumps(found)
+
+
+async def tally(conn: asyncpg.Connection, child: int, user: int, kind: str) -> None:
+    await conn.execute(TALLY_ROW, child)
+    row = await conn.fetchrow(TALLY_LOCK, child)
+    await conn.execute(
+        TALLY_SAVE,
+        row["id"],
+        row["posts"] + 1,
+        _bumped(row["by_kind"], kind),
+        _bumped(row["authors"], str(user)),
+        _bumped(row["agencies"], "Load agency"),
+    )
 
 
 @asynccontextmanager
@@ -79,7 +114,7 @@ async def post(request: Request) -> Response:
                 data["body"],
                 request.headers.get("idempotency-key"),
             )
-            await audit(conn, user, "post.create", child)
+            await tally(conn, child, user, data["kind"])
             event_id = await conn.fetchval(
                 "INSERT INTO event (created_at, type, child_id, payload) VALUES "
                 "(now(), 'post.created', $1, $2) RETURNING id",
@@ -93,6 +128,7 @@ async def post(request: Request) -> Response:
                 post_id,
                 child,
             )
+            await audit(conn, user, "post.create", child)  # last, as Jigsaw does
     return JSONResponse({"id": post_id}, status_code=201)
 
 

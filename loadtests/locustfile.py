@@ -2,7 +2,7 @@
 
 Practitioners read caseloads and feeds and post with idempotency keys; followers hold a
 websocket and report post-to-screen delay as the "WS post delivery" metric; managers
-read the board when it exists. The bare target runs the same SQL without the framework.
+watch the board and compare periods. The bare target runs the same SQL without the framework.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import random
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import websocket  # websocket-client: gevent-friendly under locust's monkey-patching
@@ -63,6 +63,12 @@ class Practitioner(FastHttpUser):
             f"/api/v1/children/{child}/posts?limit=20", headers=self.headers, name="feed"
         )
 
+    @task(1)
+    def search(self) -> None:
+        if TARGET == "jigsaw":
+            word = random.choice(["home", "school", "visit", "calm"])
+            self.client.get(f"/api/v1/search?q={word}", headers=self.headers, name="search")
+
     @task(2)
     def post(self) -> None:
         child = random.choice(self.children)
@@ -72,6 +78,32 @@ class Practitioner(FastHttpUser):
         }
         headers = {**self.headers, "idempotency-key": uuid.uuid4().hex}
         self.client.post(f"/api/v1/children/{child}/posts", json=body, headers=headers, name="post")
+
+
+class Manager(FastHttpUser):
+    """Team manager: watches the board (2,000 children each at full scale), now and then
+    compares the last four weeks with the four before."""
+
+    weight = 1 if TARGET == "jigsaw" else 0
+    wait_time = between(0.5 * THINK, 2.0 * THINK)
+
+    def on_start(self) -> None:
+        person = random.randrange(MANAGERS)
+        response = self.client.post(
+            "/api/v1/auth/tokens",
+            json={"email": f"m{person}@load.test", "password": PASSWORD, "name": "load"},
+            name="token",
+        )
+        self.headers = {"authorization": f"Bearer {response.json()['token']}"}
+
+    @task(4)
+    def board(self) -> None:
+        self.client.get("/api/v1/board", headers=self.headers, name="board")
+
+    @task(1)
+    def compare(self) -> None:
+        since = (datetime.now(UTC).date() - timedelta(days=27)).isoformat()
+        self.client.get(f"/api/v1/board?from={since}", headers=self.headers, name="board compare")
 
 
 class Follower(User):
