@@ -33,6 +33,16 @@ def pick_practitioner() -> int:
     return random.randrange(MANAGERS, PROFESSIONALS)
 
 
+def bearer(client: Any, email: str) -> dict[str, str]:
+    """Log in once (argon2: deliberately slow) and return the token header."""
+    response = client.post(
+        "/api/v1/auth/tokens",
+        json={"email": email, "password": PASSWORD, "name": "load"},
+        name="token",
+    )
+    return {"authorization": f"Bearer {response.json()['token']}"}
+
+
 class Practitioner(FastHttpUser):
     """Frontline practitioner: caseload, feeds, short posts (and search now and then)."""
 
@@ -44,12 +54,7 @@ class Practitioner(FastHttpUser):
         self.children = list(caseload(self.person, CHILDREN, MANAGERS))
         self.headers = {"x-user": str(self.person + 1)}
         if TARGET == "jigsaw":
-            response = self.client.post(
-                "/api/v1/auth/tokens",
-                json={"email": f"p{self.person}@load.test", "password": PASSWORD, "name": "load"},
-                name="token",
-            )
-            self.headers = {"authorization": f"Bearer {response.json()['token']}"}
+            self.headers = bearer(self.client, f"p{self.person}@load.test")
 
     @task(1)
     def caseload(self) -> None:
@@ -88,13 +93,7 @@ class Manager(FastHttpUser):
     wait_time = between(0.5 * THINK, 2.0 * THINK)
 
     def on_start(self) -> None:
-        person = random.randrange(MANAGERS)
-        response = self.client.post(
-            "/api/v1/auth/tokens",
-            json={"email": f"m{person}@load.test", "password": PASSWORD, "name": "load"},
-            name="token",
-        )
-        self.headers = {"authorization": f"Bearer {response.json()['token']}"}
+        self.headers = bearer(self.client, f"m{random.randrange(MANAGERS)}@load.test")
 
     @task(4)
     def board(self) -> None:

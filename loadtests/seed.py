@@ -173,7 +173,10 @@ LEFT JOIN ca USING (child_id, day) LEFT JOIN cg USING (child_id, day)
 async def tally_days(conn: asyncpg.Connection) -> int:
     """Fill child_activity_day from the COPYed posts (COPY bypasses posting's tally)."""
     await conn.execute("DELETE FROM child_activity_day")
-    status = await conn.execute(TALLY_SQL)
+    async with conn.transaction():
+        # The five GROUP BYs over a million rows spill to disk at the default 4 MB.
+        await conn.execute("SET LOCAL work_mem = '256MB'")
+        status = await conn.execute(TALLY_SQL)
     rows = int(status.split()[-1])
     print(f"  daily tallies: {rows:,} child-days")
     return rows
