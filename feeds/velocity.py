@@ -1,16 +1,17 @@
 """Attention velocity: is professional attention on a child rising unusually fast?
 
-This module is deliberately pure (no I/O, no ORM, stdlib ``math`` only) so it can be
-recomputed for every child in a few seconds and tested with hand-built histories.
+This module is deliberately pure (no I/O, no ORM, stdlib only) so it can be recomputed
+for every child in a few seconds and tested with hand-built histories.
 
 Method, in one paragraph (the long version with measurements is docs/velocity.md):
-each day's activity is counted as *distinct agencies active that day*, with an agency
-that raised a hunch or concern counting double.  For a 2-day and a 7-day window ending
-at ``now`` we ask how surprising that count is given the child's own previous 12 weeks,
-using a gamma-Poisson (negative-binomial) predictive distribution whose prior comes from
-the whole cohort, so that a child with no history is compared with a typical child.
-The score is ``-log10`` of the smallest window p-value (Bonferroni-corrected for trying
-two windows).  It measures *professional attention*, not risk.
+a child's activity is reduced to one ``DayTally`` per day, and each day's signal is the
+number of distinct agencies active, plus 2 per agency that raised a hunch or concern,
+plus 2 per agency that was silent for the whole 12-week baseline.  For the last 7 days
+we ask how surprising that signal is given the child's own previous 12 weeks, using a
+gamma-Poisson (negative-binomial) predictive distribution whose prior comes from the
+cohort, so that a child with no history is compared with a typical child.  The score is
+``-log10`` of that p-value; low post counts are capped and never flag.  It measures
+*professional attention*, not risk.
 """
 
 from __future__ import annotations
