@@ -22,7 +22,9 @@ last 72 h".  Metrics:
 
 The naive baseline has no ``flagged`` of its own, so it is given the integer threshold
 on 72 h post counts whose FPR/day is closest to ours (printed with the table).
-Speed is timed for both methods on the same pre-sliced events (database time excluded).
+Speed is timed on the same pre-sliced events for ``assess`` and the naive count, and
+on their daily tallies for ``assess_days``; wall and CPU time (database time excluded).
+Average several seeds with ``python -m loadtests.velocity_seeds``.
 """
 
 from __future__ import annotations
