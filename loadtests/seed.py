@@ -6,9 +6,12 @@ Logins: p<n>@load.test (practitioners) and m<n>@load.test (managers), password b
 
 from __future__ import annotations
 
+import json
 import random
 import sys
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -34,7 +37,6 @@ async def seed(url: str, children: int, professionals: int, posts: int, seed: in
         await _children(conn, children)
         await _grants(conn, rng, children, professionals)
         await _posts(conn, rng, children, professionals, posts)
-        await tally_days(conn)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -125,11 +127,14 @@ async def _posts(
     start = datetime.now(UTC) - timedelta(days=90)
     kinds = ["update"] * 6 + ["visit"] * 2 + ["hunch", "concern", "positive"]
     batch: list[tuple[object, ...]] = []
+    tallies = Tallies()
     for n in range(posts):
         author = practitioners[n % len(practitioners)]
         child = rng.choice(caseload(author, children, managers))
         at = start + timedelta(seconds=90 * 86_400 * n / posts)
-        batch.append((child, author + 1, rng.choice(kinds), f"Load-test note {n} about home", at))
+        kind = rng.choice(kinds)
+        batch.append((child, author + 1, kind, f"Load-test note {n} about home", at))
+        tallies.add(child, author + 1, kind, at)
         if len(batch) == 20_000 or n == posts - 1:
             await conn.copy_records_to_table(
                 "post",
@@ -138,45 +143,43 @@ async def _posts(
             )
             batch.clear()
             _progress("posts", n + 1, posts)
+    await copy_tallies(conn, tallies)
 
 
-# The daily tallies posting keeps (feeds/activity_days.py), recounted in SQL after COPY:
-# one GROUP BY per counted key, joined on (child, day).
-_COUNTS = (
-    "SELECT child_id, day, jsonb_object_agg(key, n) AS j FROM (SELECT child_id, day, {key} "
-    "AS key, count(*) AS n FROM p {where} GROUP BY 1, 2, 3) t GROUP BY 1, 2"
-)
-# Built from the constant fragments above; no input reaches it.
-TALLY_SQL = f"""
-WITH p AS MATERIALIZED (
-    SELECT p.child_id, (p.created_at AT TIME ZONE 'UTC')::date AS day, p.kind,
-           p.author_id::text AS author, a.name AS agency, p.created_at
-    FROM post p JOIN professional r ON r.id = p.author_id JOIN agency a ON a.id = r.agency_id
-    WHERE p.removed_at IS NULL
-),
-base AS (SELECT child_id, day, count(*) AS posts, max(created_at) AS last FROM p GROUP BY 1, 2),
-k AS ({_COUNTS.format(key="kind", where="")}),
-au AS ({_COUNTS.format(key="author", where="")}),
-ag AS ({_COUNTS.format(key="agency", where="")}),
-ca AS ({_COUNTS.format(key="author", where="WHERE kind IN ('hunch', 'concern')")}),
-cg AS ({_COUNTS.format(key="agency", where="WHERE kind IN ('hunch', 'concern')")})
-INSERT INTO child_activity_day (child_id, day, posts, by_kind, authors, agencies,
-                                concern_authors, concern_agencies, last_post_at)
-SELECT base.child_id, base.day, base.posts, k.j, au.j, ag.j,
-       COALESCE(ca.j, '{{}}'::jsonb), COALESCE(cg.j, '{{}}'::jsonb), base.last
-FROM base
-JOIN k USING (child_id, day) JOIN au USING (child_id, day) JOIN ag USING (child_id, day)
-LEFT JOIN ca USING (child_id, day) LEFT JOIN cg USING (child_id, day)
-"""
+AGENCY = "Load agency"
+CONCERNS = ("hunch", "concern")
 
 
-async def tally_days(conn: asyncpg.Connection) -> int:
-    """Fill child_activity_day from the COPYed posts (COPY bypasses posting's tally)."""
-    await conn.execute("DELETE FROM child_activity_day")
-    async with conn.transaction():
-        # The five GROUP BYs over a million rows spill to disk at the default 4 MB.
-        await conn.execute("SET LOCAL work_mem = '256MB'")
-        status = await conn.execute(TALLY_SQL)
-    rows = int(status.split()[-1])
-    print(f"  daily tallies: {rows:,} child-days")
-    return rows
+class Tallies:
+    """The daily tallies posting keeps (feeds/activity_days.py), counted while the posts
+    are generated, because COPY bypasses posting."""
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[int, date], list[Any]] = {}
+
+    def add(self, child: int, author: int, kind: str, at: datetime) -> None:
+        key = (child, at.date())
+        row = self.days.setdefault(key, [0, Counter(), Counter(), Counter(), at])
+        row[0] += 1
+        row[1][kind] += 1
+        row[2][str(author)] += 1
+        if kind in CONCERNS:
+            row[3][str(author)] += 1
+        row[4] = max(row[4], at)
+
+    def records(self) -> list[tuple[object, ...]]:
+        out = []
+        for (child, day), (posts, kinds, authors, worried, last) in self.days.items():
+            agencies = {AGENCY: posts}
+            concern_agencies = {AGENCY: sum(worried.values())} if worried else {}
+            counts = [kinds, authors, agencies, worried, concern_agencies]
+            out.append((child, day, posts, *(json.dumps(c) for c in counts), last))
+        return out
+
+
+async def copy_tallies(conn: asyncpg.Connection, tallies: Tallies) -> None:
+    columns = ["child_id", "day", "posts", "by_kind", "authors", "agencies"]
+    columns += ["concern_authors", "concern_agencies", "last_post_at"]
+    records = tallies.records()
+    await conn.copy_records_to_table("child_activity_day", records=records, columns=columns)
+    _progress("daily tallies", len(records), len(records))
