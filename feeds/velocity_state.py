@@ -19,7 +19,7 @@ from typing import Any
 
 from feeds import audit, events
 from feeds.activity import known_since
-from feeds.activity_days import ChildDays, day_end, load_days, utc_day
+from feeds.activity_days import ChildDays, chunked, day_end, load_days, utc_day
 from feeds.clock import utcnow
 from feeds.models import Child, Event, VelocityState
 from feeds.velocity import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_days
@@ -30,7 +30,7 @@ log = logging.getLogger("jigsaw.velocity")
 # Events that change a child's activity, and so possibly its verdict.
 ACTIVITY_EVENTS = (events.POST_CREATED, events.POST_EDITED, events.POST_REMOVED)
 STOP_GRACE = 10.0  # seconds to let a running recompute finish at shutdown
-RERANK_STEP = 0.25  # score change that announces `velocity.updated` to open boards
+RERANK_STEP = 0.1  # score change that announces `velocity.updated` to open boards
 HISTORY_DAYS = max(DEFAULT_PARAMS.span, SPARKLINE_DAYS)  # stored days each verdict reads
 
 
@@ -173,9 +173,14 @@ async def do_recompute_velocity(
     """Reassess these children, persist their verdicts and emit an event for each flip
     (and, with `announce`, for each child whose stored verdict moved otherwise)."""
     now = now or utcnow()
-    ids = set(child_ids)
-    if not ids:
-        return []
+    flips: list[Flip] = []
+    # In chunks: bounded memory, and no statement over the drivers' parameter limits.
+    for chunk in chunked(set(child_ids)):
+        flips += await _recompute(chunk, now, announce)
+    return flips
+
+
+async def _recompute(ids: list[int], now: datetime, announce: bool) -> list[Flip]:
     previous = await stored_flags(ids)
     days, verdicts = await load_and_assess(ids, now, previous)
     await _ensure_rows(ids, previous)

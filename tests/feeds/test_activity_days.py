@@ -9,10 +9,10 @@ from datetime import timedelta
 from feeds.activity_days import day_end, load_days, rebuild_days, utc_day
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
-from feeds.models import Child, ChildActivityDay, Post, PostKind, Professional
+from feeds.models import Child, ChildActivityDay, Post, PostKind, Professional, VelocityState
 from feeds.posting import do_create_post, do_edit_post, do_remove_post
 from feeds.velocity import ActivityEvent, assess, assess_days
-from feeds.velocity_state import HISTORY_DAYS
+from feeds.velocity_state import HISTORY_DAYS, do_recompute_velocity
 from tests.conftest import Factory
 
 CTX = AuditContext(ip="198.51.100.4", request_id="req-days")
@@ -112,3 +112,15 @@ async def test_velocity_from_stored_days_equals_velocity_from_posts(make: Factor
     from_posts = assess(events, day_end(now))
     assert from_days == from_posts
     assert from_days.sparkline[-1] >= 1
+
+
+async def test_a_sweep_over_more_children_than_one_statement_takes(make: Factory) -> None:
+    """The full recompute goes in chunks (a 100,000-child sweep once hit asyncpg's
+    32,767-parameter limit); every child gets a stored verdict."""
+    await Child.bulk_create(
+        [Child(display_name=f"Bulk {n}", reference=f"B-{n:06d}") for n in range(6_000)],
+        batch_size=1000,
+    )
+    ids = list(await Child.all().values_list("id", flat=True))
+    assert await do_recompute_velocity(ids) == []
+    assert await VelocityState.filter(assessed_at__isnull=False).count() == len(ids)
