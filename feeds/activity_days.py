@@ -212,3 +212,21 @@ async def rebuild_days(child_ids: Collection[int] | None = None) -> int:
         await ChildActivityDay.bulk_create(tallies, batch_size=2000)
         written += len(tallies)
     return written
+
+
+TIMELINE_DAYS = 28
+
+
+async def kinds_by_day(
+    child_id: int, today: date, days: int = TIMELINE_DAYS
+) -> list[tuple[date, Counts]]:
+    """Posts per kind on each of the last `days` UTC days (oldest first, quiet days empty)
+    for a child the caller has already been allowed to see: the child page's timeline."""
+    since = today - timedelta(days=days - 1)
+    rows = await ChildActivityDay.filter(child_id=child_id, day__gte=since, posts__gt=0).values(
+        "day", "by_kind"
+    )
+    found = {_date(row["day"]): dict(row["by_kind"] or {}) for row in rows}
+    return [
+        (since + timedelta(days=n), found.get(since + timedelta(days=n), {})) for n in range(days)
+    ]

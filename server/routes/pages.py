@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds import following, grants, posting, reading
+from feeds import activity_days, following, grants, posting, reading
 from feeds.access import may_manage_grants_of
+from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.models import Follow, PostKind, Professional, Team
 from feeds.views import child_view, grant_view, me_view
@@ -104,6 +105,43 @@ async def follow_state(user: Professional, child_id: int) -> str:
     return "team" if child_id in await following.followed_child_ids(user) else ""
 
 
+TIMELINE_HEIGHT, TIMELINE_BAR = 40, 10  # SVG units: bar slot width, chart height
+
+
+def timeline_view(days: list[tuple[date, dict[str, int]]]) -> dict[str, Any]:
+    """Stacked bars by kind, one per day, scaled to the busiest day (drawn server-side),
+    and a plain-language summary for screen readers."""
+    top = max((sum(kinds.values()) for _, kinds in days), default=0) or 1
+    bars, totals = [], dict.fromkeys((k.value for k in PostKind), 0)
+    for i, (day, kinds) in enumerate(days):
+        y = float(TIMELINE_HEIGHT)
+        for kind in (k.value for k in PostKind):
+            count = kinds.get(kind, 0)
+            if not count:
+                continue
+            totals[kind] += count
+            height = count * (TIMELINE_HEIGHT - 2) / top
+            y -= height
+            bars.append(
+                {
+                    "x": i * TIMELINE_BAR,
+                    "y": round(y, 1),
+                    "h": round(height, 1),
+                    "kind": kind,
+                    "title": f"{day:%a %d %b}: {count} {kind}",
+                }
+            )
+    said = ", ".join(f"{n} {kind}" for kind, n in totals.items() if n) or "no posts"
+    return {
+        "bars": bars,
+        "width": len(days) * TIMELINE_BAR,
+        "height": TIMELINE_HEIGHT,
+        "bar": TIMELINE_BAR - 2,
+        "first": days[0][0].isoformat() if days else "",
+        "summary": f"Last {len(days)} days: {said}.",
+    }
+
+
 async def child_page(
     request: Request, user: Professional, status: int = 200, **extra: Any
 ) -> Response:
@@ -113,6 +151,7 @@ async def child_page(
         user, child_id, audit_context(request), before=query_int(request, "before", None)
     )
     team = await grants.team_around_child(user, child_id)
+    timeline = await activity_days.kinds_by_day(page.child.id, utcnow().date())
     can_manage = may_manage_grants_of(user, page.child)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     return render(
@@ -129,6 +168,7 @@ async def child_page(
         can_manage=can_manage,
         teams=teams,
         kinds=[kind.value for kind in PostKind],
+        timeline=timeline_view(timeline),
         idempotency_key=secrets.token_urlsafe(16),
         **extra,
     )

@@ -258,3 +258,21 @@ async def test_api_board_team_filter_and_bad_team(client: httpx.AsyncClient, mak
     assert bad.status_code == 422 and "team" in bad.text
     page = await client.get(f"/board?team={other.id}")
     assert page.status_code == 200 and 'name="team"' in page.text
+
+
+async def test_child_page_shows_an_activity_timeline_by_kind(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await make.child()
+    author = await make.practitioner(grants=[child])
+    await _post(child, author, 0.01, PostKind.HUNCH)
+    await _post(child, author, 2.2, PostKind.UPDATE)
+    await _post(child, author, 40, PostKind.CONCERN)  # older than the timeline
+    await api_login(client, author.email)
+
+    page = await client.get(f"/children/{child.id}")
+
+    assert page.status_code == 200
+    assert "Last 28 days: 1 update, 1 hunch." in page.text
+    assert page.text.count('class="tl tl-') == 2
+    assert "not risk" in page.text
