@@ -125,6 +125,19 @@ _COUNTS = {
 }
 
 
+def _tally_of(posts: int, packed: str, seen: dict[tuple[int, str], DayTally]) -> DayTally:
+    """The day's tally, decoded once per distinct content: most days are one or two posts
+    by a handful of people, so a sweep meets the same rows again and again (tallies are
+    immutable, so sharing them is safe)."""
+    key = (posts, packed)
+    found = seen.get(key)
+    if found is None:
+        if len(seen) > 100_000:  # bound the memory of a long sweep
+            seen.clear()
+        found = seen[key] = tally(posts, *json.loads(packed))
+    return found
+
+
 class ChildDays:
     """One child's stored days: tallies (index 0 = `today`) and the last post time."""
 
@@ -144,16 +157,14 @@ async def load_days(child_ids: Collection[int], today: date, length: int) -> dic
     since = today - timedelta(days=length - 1)
     mark, param = ("$1", since) if postgres else ("?", since.isoformat())
     counts = _COUNTS["postgres" if postgres else "sqlite"]
+    seen: dict[tuple[int, str], DayTally] = {}
     for chunk in chunked(child_ids):
         sql = _SQL.format(ids=",".join(str(int(c)) for c in chunk), since=mark, counts=counts)
         _, rows = await connection.execute_query(sql, [param])
         for child_id, day, posts, packed, last in rows:
             entry = found[int(child_id)]
             on = _date(day)
-            by_kind, authors, agencies, c_authors, c_agencies = json.loads(packed)
-            entry.days[(today - on).days] = tally(
-                int(posts), by_kind, authors, agencies, c_authors, c_agencies
-            )
+            entry.days[(today - on).days] = _tally_of(int(posts), packed, seen)
             moment = _moment(last)
             if moment and (entry.last_post_at is None or moment > entry.last_post_at):
                 entry.last_post_at = moment
