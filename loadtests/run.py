@@ -40,12 +40,21 @@ class Profile:
     seconds: int
     workers: int = 2
     think: float = 1.0  # 0 = no think time: measures capacity, so ratios mean something
+    day_seconds: int = 0  # then a working-day run of Jigsaw: every user, 0.5-2 s think time
 
 
 PROFILES = {
-    "smoke": Profile(children=500, professionals=60, posts=5_000, users=10, seconds=15),
+    "smoke": Profile(
+        children=500, professionals=60, posts=5_000, users=10, seconds=15, day_seconds=10
+    ),
     "full": Profile(
-        children=20_000, professionals=2_000, posts=1_000_000, users=50, seconds=60, think=0.0
+        children=20_000,
+        professionals=2_000,
+        posts=1_000_000,
+        users=50,
+        seconds=60,
+        think=0.0,
+        day_seconds=60,
     ),
 }
 
@@ -78,14 +87,18 @@ def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Pope
     raise RuntimeError(f"{app} did not start")
 
 
-def run_locust(target: str, port: int, profile: Profile, prefix: Path) -> dict[str, Any]:
+def run_locust(
+    target: str, port: int, profile: Profile, prefix: Path, mix: str = "capacity"
+) -> dict[str, Any]:
     env = {
         **os.environ,
         "LOAD_TARGET": target,
         "LOAD_CHILDREN": str(profile.children),
         "LOAD_PROFESSIONALS": str(profile.professionals),
-        "LOAD_THINK": str(profile.think),
+        "LOAD_THINK": str(profile.think if mix == "capacity" else 1.0),
+        "LOAD_MIX": mix,
     }
+    seconds = profile.seconds if mix == "capacity" else profile.day_seconds
     server = psutil.Process(SERVER_PID[0])
     watched = [server, *server.children(recursive=True)]
     for proc in watched:
@@ -103,7 +116,7 @@ def run_locust(target: str, port: int, profile: Profile, prefix: Path) -> dict[s
             "-r",
             str(max(1, profile.users // 5)),
             "-t",
-            f"{profile.seconds}s",
+            f"{seconds}s",
             "--host",
             f"http://127.0.0.1:{port}",
             "--csv",
@@ -142,12 +155,13 @@ def read_stats(prefix: Path) -> dict[str, dict[str, float]]:
 
 
 def measure(
-    app: str, target: str, url: str, profile: Profile, port: int, tag: str
+    app: str, target: str, url: str, profile: Profile, port: int, tag: str, mix: str = "capacity"
 ) -> dict[str, Any]:
     process = start_server(app, url, port, profile.workers)
     SERVER_PID[0] = process.pid
     try:
-        return run_locust(target, port, profile, RESULTS / f"locust_{tag}_{target}")
+        prefix = RESULTS / f"locust_{tag}_{target}_{mix}"
+        return run_locust(target, port, profile, prefix, mix)
     finally:
         process.terminate()
         process.wait()
@@ -158,7 +172,13 @@ def ratio(jigsaw: dict[str, Any], bare: dict[str, Any], j_name: str, b_name: str
     return round(j["rps"] / b["rps"], 2) if j and b and b["rps"] else float("nan")
 
 
-def write_report(tag: str, profile: Profile, jigsaw: dict[str, Any], bare: dict[str, Any]) -> Path:
+def write_report(
+    tag: str,
+    profile: Profile,
+    jigsaw: dict[str, Any],
+    bare: dict[str, Any],
+    day: dict[str, Any] | None = None,
+) -> Path:
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(),
         "machine": platform.platform(),
@@ -166,6 +186,7 @@ def write_report(tag: str, profile: Profile, jigsaw: dict[str, Any], bare: dict[
         "profile": profile.__dict__,
         "jigsaw": jigsaw,
         "bare": bare,
+        "day": day,
         "ratios": {
             "post_vs_bare_post": ratio(jigsaw, bare, "POST post", "POST post"),
             "feed_vs_bare_feed": ratio(jigsaw, bare, "GET feed", "GET feed"),
@@ -180,7 +201,8 @@ def write_report(tag: str, profile: Profile, jigsaw: dict[str, Any], bare: dict[
         "| target | endpoint | requests | failures | req/s | p50 ms | p95 ms | p99 ms |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, result in (("jigsaw", jigsaw), ("bare", bare)):
+    runs = [("jigsaw", jigsaw), ("bare", bare)] + ([("jigsaw day", day)] if day else [])
+    for name, result in runs:
         for endpoint, s in sorted(result["endpoints"].items()):
             lines.append(
                 f"| {name} | {endpoint} | {s['requests']:.0f} | {s['failures']:.0f} | "
@@ -192,6 +214,10 @@ def write_report(tag: str, profile: Profile, jigsaw: dict[str, Any], bare: dict[
         f"Server CPU% (sum over workers) jigsaw {jigsaw['server_cpu_percent']:.0f}, "
         f"bare {bare['server_cpu_percent']:.0f}; RSS MiB jigsaw "
         f"{jigsaw['server_rss_mib']:.0f}, bare {bare['server_rss_mib']:.0f}",
+        "",
+        "`jigsaw` and `bare`: capacity runs (no think time) of the same mix (caseload, feed,",
+        "post; followers hold websockets). `jigsaw day`: every user class (practitioners with",
+        "search, managers on 2,000-child boards, followers) with 0.5-2 s think time.",
     ]
     path = RESULTS / f"load_{tag}.md"
     path.write_text("\n".join(lines) + "\n")
@@ -212,9 +238,13 @@ def main() -> int:
         asyncio.run(seed(url, profile.children, profile.professionals, profile.posts))
         jigsaw = measure("server.asgi:app", "jigsaw", url, profile, args.port, args.profile)
         bare = measure("loadtests.bare_app:app", "bare", url, profile, args.port + 1, args.profile)
-        path = write_report(args.profile, profile, jigsaw, bare)
+        day = None
+        if profile.day_seconds:
+            day = measure("server.asgi:app", "jigsaw", url, profile, args.port, args.profile, "day")
+        path = write_report(args.profile, profile, jigsaw, bare, day)
         print(path.read_text())
-        failures = sum(s["failures"] for r in (jigsaw, bare) for s in r["endpoints"].values())
+        runs = [r for r in (jigsaw, bare, day) if r]
+        failures = sum(s["failures"] for r in runs for s in r["endpoints"].values())
         return 1 if failures else 0
     finally:
         asyncio.run(drop_database(url))
