@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from tortoise.exceptions import DBConnectionError, OperationalError
@@ -128,7 +128,14 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up while sending its body: nobody will read an answer, and it is
+    no server error (load tests end this way); nothing was written."""
+    return Response(status_code=400)
+
+
 EXCEPTION_HANDLERS = {
+    ClientDisconnect: client_gone,
     DomainError: domain_error,
     NotAuthenticated: not_authenticated,
     LoginThrottled: throttled,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
-from feeds.models import Role
+from feeds.models import Post, Role
+from server.auth import issue_token
 from tests.conftest import Factory, api_login
 
 LONG = "x" * 501
@@ -154,3 +157,44 @@ async def test_bad_input_gets_a_clear_4xx(
     error = response.json()["error"]
     assert message in error["message"]
     assert "Traceback" not in response.text and "SELECT" not in response.text
+
+
+async def test_a_client_that_hangs_up_mid_body_is_no_server_error(
+    app: Starlette, make: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Load tests end by dropping connections mid-request: 400, no error logged, no post."""
+    child = await make.child()
+    author = await make.practitioner(grants=[child])
+    _token, raw = await issue_token(author, "hang-up")
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/api/v1/children/{child.id}/posts",
+        "raw_path": f"/api/v1/children/{child.id}/posts".encode(),
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {raw}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"40"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    with caplog.at_level(logging.ERROR):
+        await app(scope, receive, send)
+
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert await Post.filter(child_id=child.id).count() == 0
