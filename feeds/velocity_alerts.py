@@ -43,8 +43,6 @@ async def do_notify_flagged(child_id: int) -> list[Notification]:
             continue  # a lead whose own grant lapsed learns nothing new
         note = await Notification.create(recipient=person, kind=KIND, child_id=child.id)
         payload = notification_payload(note, None, await unread_count(person))
-        await events.emit(
-            events.NOTIFICATION, payload, child_id=child.id, recipient_id=person.id
-        )
+        await events.emit(events.NOTIFICATION, payload, child_id=child.id, recipient_id=person.id)
         notes.append(note)
     return notes
