@@ -244,6 +244,9 @@ class _Planner:
         covered = [i for i in assessment if kids[i].lead == MANAGER]
         others = [i for i in assessment if kids[i].lead not in (MANAGER, PRACTITIONER)]
         covered += self.rng.sample(others, 2)  # duty cases the whole team keeps an eye on
+        # The manager supervises the worried-about cases of the demo practitioner, so the
+        # demo board opens with children drawing unusual attention.
+        covered += [i for i in assessment if kids[i].lead == PRACTITIONER and kids[i].burst]
         for index in sorted(covered):
             self._grant(index, TEAM_PREFIX + "assessment", granted_by=MANAGER)
         for index in [i for i, k in enumerate(kids) if k.burst][:4]:
