@@ -1,27 +1,19 @@
-"""Loading children's recent posts as velocity ActivityEvents, in two queries for any
-number of children (never one per child)."""
+"""Loading children's posts in a period as velocity ActivityEvents (period comparisons),
+in two queries for any number of children (never one per child). Velocity verdicts read
+the daily tallies instead (feeds/activity_days.py)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
 
+from feeds.activity_days import chunked
 from feeds.models import Agency, Child
-from feeds.velocity import DEFAULT_PARAMS, ActivityEvent
-
-# Query parameters per statement stay well under SQLite's and asyncpg's limits.
-CHUNK = 5000
-HISTORY = timedelta(days=DEFAULT_PARAMS.span)  # what assess() looks at: 7 + 84 days
-
-
-def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start : start + CHUNK]
+from feeds.velocity import ActivityEvent
 
 
 async def _agency_names() -> dict[int, str]:
@@ -63,7 +55,7 @@ async def load_activity(
     if not child_ids:
         return found
     agencies = await _agency_names()
-    for chunk in _chunks(child_ids):
+    for chunk in chunked(child_ids):
         for child_id, at, kind, author_id, agency_id in await _rows(chunk, since, until):
             event = ActivityEvent(_moment(at), str(kind), str(author_id), agencies[agency_id])
             found[int(child_id)].append(event)
@@ -73,15 +65,7 @@ async def load_activity(
 async def known_since(child_ids: Collection[int]) -> dict[int, datetime]:
     """When each child's record was created (one query)."""
     known: dict[int, datetime] = {}
-    for chunk in _chunks(child_ids):
+    for chunk in chunked(child_ids):
         for child_id, created in await Child.filter(id__in=chunk).values_list("id", "created_at"):
             known[int(child_id)] = created
     return known
-
-
-def first_seen(created: datetime | None, events: list[ActivityEvent]) -> datetime | None:
-    """The earlier of record creation and the first post (imported history predates records)."""
-    if not events:
-        return created
-    earliest = events[0].at
-    return earliest if created is None or earliest < created else created

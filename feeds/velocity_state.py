@@ -41,12 +41,19 @@ class Flip:
     assessment: Assessment
 
 
+async def _stored(child_ids: Collection[int]) -> tuple[dict[int, bool], dict[int, float]]:
+    """The last stored `flagged` and score per child (one read); never-assessed
+    children are absent."""
+    rows = await VelocityState.filter(child_id__in=list(child_ids)).values_list(
+        "child_id", "flagged", "score"
+    )
+    flags = {int(child_id): bool(flagged) for child_id, flagged, _ in rows}
+    return flags, {int(child_id): float(score) for child_id, _, score in rows}
+
+
 async def stored_flags(child_ids: Collection[int]) -> dict[int, bool]:
     """The last stored `flagged` per child; children never assessed are absent."""
-    rows = await VelocityState.filter(child_id__in=list(child_ids)).values_list(
-        "child_id", "flagged"
-    )
-    return {int(child_id): bool(flagged) for child_id, flagged in rows}
+    return (await _stored(child_ids))[0]
 
 
 def _known_since(created: datetime | None, first_day: date | None) -> datetime | None:
@@ -128,14 +135,9 @@ async def _save_verdicts(
     return [row.child_id for row in moved]
 
 
-def _reranks(before: float | None, verdict: Assessment) -> bool:
+def _reranks(before: float, verdict: Assessment) -> bool:
     # Small score wobbles do not reorder a board; counts refresh on the next re-read.
-    return before is None or abs(verdict.score - before) >= RERANK_STEP
-
-
-async def stored_scores(child_ids: Collection[int]) -> dict[int, float]:
-    rows = await VelocityState.filter(child_id__in=list(child_ids)).values_list("child_id", "score")
-    return {int(child_id): float(score) for child_id, score in rows}
+    return abs(verdict.score - before) >= RERANK_STEP
 
 
 async def _announce(child_ids: list[int], verdicts: dict[int, Assessment]) -> None:
@@ -182,7 +184,8 @@ async def do_recompute_velocity(
 
 
 async def _recompute(ids: list[int], now: datetime, announce: bool) -> list[Flip]:
-    previous = await stored_flags(ids)
+    # Scores as stored before this pass; a flip rewrites only its own (excluded below).
+    previous, shown = await _stored(ids)
     days, verdicts = await load_and_assess(ids, now, previous)
     await _ensure_rows(ids, previous)
     flips = []
@@ -191,11 +194,13 @@ async def _recompute(ids: list[int], now: datetime, announce: bool) -> list[Flip
         changed = verdict.flagged != previous.get(child_id, False)
         if changed and await do_flip(child_id, verdict, now):
             flips.append(Flip(child_id, verdict.flagged, verdict))
-    shown = await stored_scores(ids)
     moved = await _save_verdicts(ids, verdicts, days, now)
     if announce:
         flipped = {flip.child_id for flip in flips}
-        reranked = [c for c in moved if c not in flipped and _reranks(shown.get(c), verdicts[c])]
+        # A new row starts at score 0 (see _ensure_rows).
+        reranked = [
+            c for c in moved if c not in flipped and _reranks(shown.get(c, 0.0), verdicts[c])
+        ]
         await _announce(reranked, verdicts)
     return flips
 
