@@ -12,7 +12,7 @@ from typing import Any
 from tortoise import connections
 
 from feeds.activity_days import chunked
-from feeds.models import Agency, Child
+from feeds.models import Agency
 from feeds.velocity import ActivityEvent
 
 
@@ -60,12 +60,3 @@ async def load_activity(
             event = ActivityEvent(_moment(at), str(kind), str(author_id), agencies[agency_id])
             found[int(child_id)].append(event)
     return found
-
-
-async def known_since(child_ids: Collection[int]) -> dict[int, datetime]:
-    """When each child's record was created (one query)."""
-    known: dict[int, datetime] = {}
-    for chunk in chunked(child_ids):
-        for child_id, created in await Child.filter(id__in=chunk).values_list("id", "created_at"):
-            known[int(child_id)] = created
-    return known

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tortoise import connections
 
 from feeds.models import Child, ChildActivityDay
-from feeds.velocity import CONCERN_KINDS, DayTally
+from feeds.velocity import CONCERN_KINDS, QUIET_DAY, DayTally
 
 Counts = dict[str, int]
 CHUNK = 5000  # child ids per statement, inlined (integers from our own tables)
@@ -105,46 +105,65 @@ def _date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _moment(value: datetime | str | None) -> datetime | None:
+def moment(value: datetime | str | None) -> datetime | None:
+    """A stored time as a datetime: SQLite hands back text, asyncpg a datetime."""
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value)
 
 
-# Hand-written: the ORM's row building would dominate a 100,000-child recompute. The five
-# JSON columns arrive as one JSON array so each row costs one json.loads, not five.
+# Hand-written: the ORM's row building would dominate a 100,000-child recompute. The
+# JSON columns the detector reads arrive as one JSON array, so each row costs one
+# json.loads (and most rows repeat an earlier one: see _tally_of), and the day arrives
+# as its age in days. Authors are left out: the detector does not weigh them
+# (author_weight 0), and leaving them out makes most days' content repeat.
 _SQL = (
-    "SELECT child_id, day, posts, {counts}, last_post_at FROM child_activity_day "
-    "WHERE child_id IN ({ids}) AND day >= {since} AND posts > 0"
+    "SELECT child_id, {age}, posts, {counts}, last_post_at FROM child_activity_day "
+    "WHERE child_id IN ({ids}) AND day >= {since} AND posts > 0 ORDER BY child_id, day DESC"
 )
-_COUNTS = {
-    "postgres": "json_build_array(by_kind, authors, agencies, concern_authors, "
-    "concern_agencies)::text",
-    "sqlite": "'[' || by_kind || ',' || authors || ',' || agencies || ',' || concern_authors "
-    "|| ',' || concern_agencies || ']'",
+_DIALECT = {
+    "postgres": {
+        "age": "$2 - day",
+        "counts": "json_build_array(by_kind, agencies, concern_agencies)::text",
+    },
+    "sqlite": {
+        "age": "CAST(julianday(?) - julianday(day) AS INTEGER)",
+        "counts": "'[' || by_kind || ',' || agencies || ',' || concern_agencies || ']'",
+    },
 }
 
 
-def _tally_of(posts: int, packed: str, seen: dict[tuple[int, str], DayTally]) -> DayTally:
-    """The day's tally, decoded once per distinct content: most days are one or two posts
-    by a handful of people, so a sweep meets the same rows again and again (tallies are
-    immutable, so sharing them is safe)."""
-    key = (posts, packed)
-    found = seen.get(key)
-    if found is None:
-        if len(seen) > 100_000:  # bound the memory of a long sweep
-            seen.clear()
-        found = seen[key] = tally(posts, *json.loads(packed))
+def _decoded(key: tuple[int, str], seen: dict[tuple[int, str], DayTally]) -> DayTally:
+    """A day's tally from its row, remembered: most days are one or two posts from one or
+    two agencies, so a sweep meets the same content again and again and decodes it once
+    (tallies are immutable, so sharing them is safe)."""
+    if len(seen) > 100_000:  # bound the memory of a long sweep
+        seen.clear()
+    by_kind, agencies, concern_agencies = json.loads(key[1])
+    found = seen[key] = tally(key[0], by_kind, {}, agencies, {}, concern_agencies)
     return found
 
 
 class ChildDays:
-    """One child's stored days: tallies (index 0 = `today`) and the last post time."""
+    """One child's stored days with posts, as (age in days, tally), youngest first
+    (age 0 = `today`), and its last post time."""
 
     def __init__(self, length: int) -> None:
-        self.days: list[DayTally] = [DayTally()] * length
+        self.length = length
+        self.active: list[tuple[int, DayTally]] = []
         self.last_post_at: datetime | None = None
-        self.first_day: date | None = None
+        self.oldest = -1  # age of the oldest day with posts
+
+    @property
+    def days(self) -> list[DayTally]:
+        """All `length` days, quiet ones included (index = age)."""
+        dense = [QUIET_DAY] * self.length
+        for age, day in self.active:
+            dense[age] = day
+        return dense
+
+    def first_day(self, today: date) -> date | None:
+        return today - timedelta(days=self.oldest) if self.oldest >= 0 else None
 
 
 async def load_days(child_ids: Collection[int], today: date, length: int) -> dict[int, ChildDays]:
@@ -155,22 +174,32 @@ async def load_days(child_ids: Collection[int], today: date, length: int) -> dic
     connection = connections.get("default")
     postgres = connection.capabilities.dialect == "postgres"
     since = today - timedelta(days=length - 1)
-    mark, param = ("$1", since) if postgres else ("?", since.isoformat())
-    counts = _COUNTS["postgres" if postgres else "sqlite"]
+    params: list[Any] = [since, today] if postgres else [today.isoformat(), since.isoformat()]
+    marks = "$1" if postgres else "?"
+    dialect = _DIALECT["postgres" if postgres else "sqlite"]
     seen: dict[tuple[int, str], DayTally] = {}
     for chunk in chunked(child_ids):
-        sql = _SQL.format(ids=",".join(str(int(c)) for c in chunk), since=mark, counts=counts)
-        _, rows = await connection.execute_query(sql, [param])
-        for child_id, day, posts, packed, last in rows:
-            entry = found[int(child_id)]
-            on = _date(day)
-            entry.days[(today - on).days] = _tally_of(int(posts), packed, seen)
-            moment = _moment(last)
-            if moment and (entry.last_post_at is None or moment > entry.last_post_at):
-                entry.last_post_at = moment
-            if entry.first_day is None or on < entry.first_day:
-                entry.first_day = on
+        ids = ",".join(str(int(c)) for c in chunk)
+        sql = _SQL.format(ids=ids, since=marks, **dialect)
+        _, rows = await connection.execute_query(sql, params)
+        _collect(rows, found, seen)
     return found
+
+
+def _collect(
+    rows: Iterable[Any], found: dict[int, ChildDays], seen: dict[tuple[int, str], DayTally]
+) -> None:
+    """Rows come grouped by child, youngest day first (a million rows in a full sweep:
+    this loop is kept to the bone)."""
+    current, entry = None, ChildDays(0)
+    for child_id, age, posts, packed, last in rows:
+        if child_id != current:
+            current, entry = child_id, found[child_id]
+            entry.last_post_at = moment(last)  # the youngest day holds the latest post
+        key = (posts, packed)
+        tally = seen.get(key) or _decoded(key, seen)
+        entry.active.append((age, tally))
+        entry.oldest = age
 
 
 _POSTS_SQL = (
@@ -183,7 +212,7 @@ _POSTS_SQL = (
 def _tallied(rows: list[Any]) -> list[ChildActivityDay]:
     days: dict[tuple[int, date], ChildActivityDay] = {}
     for child_id, created, kind, author_id, agency in rows:
-        at = _moment(created)
+        at = moment(created)
         assert at is not None  # posts always have a creation time
         key = (int(child_id), utc_day(at))
         row = days.get(key)

@@ -20,7 +20,7 @@ from tortoise import connections
 from feeds import audit
 from feeds.access import Action, active_grant_q, check_child_access, visible_child_ids
 from feeds.activity import load_activity
-from feeds.activity_days import chunked
+from feeds.activity_days import chunked, moment
 from feeds.audit import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
@@ -110,11 +110,6 @@ _BOARD_SQL = (
 )
 
 
-def _moment(value: datetime | str | None) -> datetime | None:
-    # SQLite hands back text, asyncpg a datetime.
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
 async def _stored_rows(child_ids: set[int]) -> list[Any]:
     connection = connections.get("default")
     rows: list[Any] = []
@@ -138,7 +133,7 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
     for child_id, name, reference, flagged, stored, last, _assessed in rows:
         verdict = json.loads(stored) if isinstance(stored, str | bytes) else stored
         child = ChildRef(int(child_id), str(name), str(reference))
-        board_rows.append(_row(child, bool(flagged), verdict, _moment(last)))
+        board_rows.append(_row(child, bool(flagged), verdict, moment(last)))
     ranked = rank(board_rows)
     return Board(ranked, len(ranked), sum(r.assessment.flagged for r in ranked), now)
 

@@ -363,6 +363,9 @@ class VelocityState(Model):
     assessment: Any = fields.JSONField(default=dict)
     last_post_at = fields.DatetimeField(null=True)
     assessed_at = fields.DatetimeField(null=True)
+    # A hash of what the board shows (assessment and last post), so a sweep compares 32
+    # characters per child instead of reading every stored verdict back.
+    shown_digest = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "velocity_state"

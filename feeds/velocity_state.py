@@ -9,21 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from typing import Any
 
 from feeds import audit, events
-from feeds.activity import known_since
 from feeds.activity_days import ChildDays, chunked, day_end, load_days, utc_day
 from feeds.clock import utcnow
 from feeds.models import Child, Event, VelocityState
-from feeds.velocity import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_days
+from feeds.velocity import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
 from feeds.velocity_alerts import do_notify_flagged
+from feeds.velocity_store import (
+    ChunkState,
+    VerdictRow,
+    ensure_rows,
+    read_chunk,
+    shown_digest,
+    write_verdicts,
+)
 
 log = logging.getLogger("jigsaw.velocity")
 
@@ -41,19 +49,9 @@ class Flip:
     assessment: Assessment
 
 
-async def _stored(child_ids: Collection[int]) -> tuple[dict[int, bool], dict[int, float]]:
-    """The last stored `flagged` and score per child (one read); never-assessed
-    children are absent."""
-    rows = await VelocityState.filter(child_id__in=list(child_ids)).values_list(
-        "child_id", "flagged", "score"
-    )
-    flags = {int(child_id): bool(flagged) for child_id, flagged, _ in rows}
-    return flags, {int(child_id): float(score) for child_id, _, score in rows}
-
-
 async def stored_flags(child_ids: Collection[int]) -> dict[int, bool]:
     """The last stored `flagged` per child; children never assessed are absent."""
-    return (await _stored(child_ids))[0]
+    return (await read_chunk(child_ids)).flags
 
 
 def _known_since(created: datetime | None, first_day: date | None) -> datetime | None:
@@ -65,43 +63,42 @@ def _known_since(created: datetime | None, first_day: date | None) -> datetime |
     return start if created is None or start < created else created
 
 
-async def load_and_assess(
-    child_ids: Collection[int], now: datetime, previous: dict[int, bool]
-) -> tuple[dict[int, ChildDays], dict[int, Assessment]]:
-    """Each child's stored daily tallies and its verdict (two queries per 5,000 children).
-
-    Days are UTC calendar days, so the verdict is taken at the end of today (`day_end`).
-    """
-    days = await load_days(child_ids, utc_day(now), HISTORY_DAYS)
-    created = await known_since(child_ids)
-    end = day_end(now)
+def _assess_loaded(
+    child_ids: Collection[int],
+    days: dict[int, ChildDays],
+    created: dict[int, datetime],
+    now: datetime,
+    previous: dict[int, bool],
+) -> dict[int, Assessment]:
+    """Each child's verdict from its stored days. Days are UTC calendar days, so the
+    verdict is taken at the end of today (`day_end`)."""
+    end, today = day_end(now), utc_day(now)
     verdicts = {}
     for child_id in child_ids:
         entry = days[child_id]
-        since = _known_since(created.get(child_id), entry.first_day)
-        verdicts[child_id] = assess_days(
-            entry.days, end, previous.get(child_id, False), known_since=since
+        since = _known_since(created.get(child_id), entry.first_day(today))
+        verdicts[child_id] = assess_active(
+            entry.active, end, previous.get(child_id, False), known_since=since
         )
-    return days, verdicts
+    return verdicts
 
 
 async def assess_children(
     child_ids: Collection[int], now: datetime, previous: dict[int, bool]
 ) -> dict[int, Assessment]:
-    """Assess each child over its stored last 91 days."""
-    return (await load_and_assess(child_ids, now, previous))[1]
+    """Assess each child over its stored last 91 days (not stored: a fresh look)."""
+    days = await load_days(child_ids, utc_day(now), HISTORY_DAYS)
+    created = (await read_chunk(child_ids)).created
+    return _assess_loaded(child_ids, days, created, now, previous)
 
 
-async def _ensure_rows(child_ids: Collection[int], previous: dict[int, bool]) -> None:
-    missing = [VelocityState(child_id=c) for c in child_ids if c not in previous]
-    if missing:
-        await VelocityState.bulk_create(missing, ignore_conflicts=True)
+_ASSESSMENT_FIELDS = tuple(f.name for f in fields(Assessment))
 
 
 def stored_assessment(verdict: Assessment) -> dict[str, Any]:
     """An Assessment as the JSON the board reads back (scores rounded: no churn)."""
     # Shallow on purpose: dataclasses.asdict deep-copies every list, a third of a sweep.
-    data = {f.name: getattr(verdict, f.name) for f in fields(verdict)}
+    data = {name: getattr(verdict, name) for name in _ASSESSMENT_FIELDS}
     data["score"] = round(verdict.score, 2)
     data["usual_posts"] = round(verdict.usual_posts, 2)
     data["p_value"] = float(f"{verdict.p_value:.3g}")
@@ -112,27 +109,18 @@ def loaded_assessment(data: dict[str, Any]) -> Assessment:
     return Assessment(**data)
 
 
-async def _save_verdicts(
-    child_ids: Collection[int],
-    verdicts: dict[int, Assessment],
-    days: dict[int, ChildDays],
-    now: datetime,
-) -> list[int]:
-    """Store what the board shows, writing only the rows whose verdict or last post
-    moved; returns those children's ids."""
-    rows = await VelocityState.filter(child_id__in=list(child_ids))
+def _moved(
+    verdicts: dict[int, Assessment], days: dict[int, ChildDays], state: ChunkState
+) -> list[VerdictRow]:
+    """The verdicts whose shown JSON or last post differ from what is stored."""
     moved = []
-    for row in rows:
-        shown = stored_assessment(verdicts[row.child_id])
-        last = days[row.child_id].last_post_at
-        if row.assessment != shown or row.last_post_at != last:
-            row.assessment, row.last_post_at = shown, last
-            row.score, row.assessed_at = shown["score"], now
-            moved.append(row)
-    if moved:
-        fields = ["assessment", "last_post_at", "score", "assessed_at"]
-        await VelocityState.bulk_update(moved, fields=fields, batch_size=1000)
-    return [row.child_id for row in moved]
+    for child_id, verdict in verdicts.items():
+        shown, last = stored_assessment(verdict), days[child_id].last_post_at
+        digest = shown_digest(shown, last)
+        stored = state.stored.get(child_id)
+        if stored is None or stored.digest != digest:
+            moved.append(VerdictRow(child_id, shown, shown["score"], last, digest))
+    return moved
 
 
 def _reranks(before: float, verdict: Assessment) -> bool:
@@ -176,33 +164,102 @@ async def do_recompute_velocity(
     """Reassess these children, persist their verdicts and emit an event for each flip
     (and, with `announce`, for each child whose stored verdict moved otherwise)."""
     now = now or utcnow()
-    flips: list[Flip] = []
     # In chunks: bounded memory, and no statement over the drivers' parameter limits.
-    for chunk in chunked(set(child_ids)):
-        flips += await _recompute(chunk, now, announce)
+    chunks = list(chunked(set(child_ids)))
+    if not chunks:
+        return []
+    if len(chunks) == 1:
+        state, days = await _load(chunks[0], now)
+        flips, moved, verdicts = await _decide(chunks[0], state, days, now)
+        await write_verdicts(moved, now)
+        if announce:
+            await _announce(_reranked(state, moved, flips, verdicts), verdicts)
+        return flips
+    with _collector_paused():
+        return await _pipelined(chunks, now, announce)
+
+
+async def _pipelined(chunks: list[list[int]], now: datetime, announce: bool) -> list[Flip]:
+    """A sweep: while this process assesses one chunk (CPU), the database reads the next
+    and writes the last (its own process), so a sweep takes less than their sum."""
+    flips: list[Flip] = []
+    loading = asyncio.ensure_future(_load(chunks[0], now))
+    writing: asyncio.Future[None] | None = None
+    try:
+        for index, ids in enumerate(chunks):
+            state, days = await loading
+            if index + 1 < len(chunks):
+                loading = asyncio.ensure_future(_load(chunks[index + 1], now))
+            chunk_flips, moved, verdicts = await _decide(ids, state, days, now)
+            flips += chunk_flips
+            if writing:
+                await writing
+            writing = asyncio.ensure_future(write_verdicts(moved, now))
+            if announce:  # boards re-read stored verdicts on the event: write first
+                await writing
+                await _announce(_reranked(state, moved, chunk_flips, verdicts), verdicts)
+        if writing:
+            await writing
+    finally:
+        for pending in (loading, writing):
+            if pending and not pending.done():
+                pending.cancel()
     return flips
 
 
-async def _recompute(ids: list[int], now: datetime, announce: bool) -> list[Flip]:
-    # Scores as stored before this pass; a flip rewrites only its own (excluded below).
-    previous, shown = await _stored(ids)
-    days, verdicts = await load_and_assess(ids, now, previous)
-    await _ensure_rows(ids, previous)
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a sweep: its allocations (tallies, verdicts)
+    free by reference counting, and its repeated full collections over the growing heap
+    were a third of a 100,000-child sweep."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+async def _load(ids: list[int], now: datetime) -> tuple[ChunkState, dict[int, ChildDays]]:
+    # Flags and scores as stored before this pass; a flip rewrites only its own.
+    return await read_chunk(ids), await load_days(ids, utc_day(now), HISTORY_DAYS)
+
+
+async def _decide(
+    ids: list[int], state: ChunkState, days: dict[int, ChildDays], now: datetime
+) -> tuple[list[Flip], list[VerdictRow], dict[int, Assessment]]:
+    """Assess a loaded chunk and store its flips; returns the flips, the verdicts to
+    write and all verdicts."""
+    previous = state.flags
+    verdicts = _assess_loaded(ids, days, state.created, now, previous)
+    await ensure_rows([c for c in ids if c not in state.stored], now)
     flips = []
     for child_id in sorted(ids):
         verdict = verdicts[child_id]
         changed = verdict.flagged != previous.get(child_id, False)
         if changed and await do_flip(child_id, verdict, now):
             flips.append(Flip(child_id, verdict.flagged, verdict))
-    moved = await _save_verdicts(ids, verdicts, days, now)
-    if announce:
-        flipped = {flip.child_id for flip in flips}
-        # A new row starts at score 0 (see _ensure_rows).
-        reranked = [
-            c for c in moved if c not in flipped and _reranks(shown.get(c, 0.0), verdicts[c])
-        ]
-        await _announce(reranked, verdicts)
-    return flips
+    return flips, _moved(verdicts, days, state), verdicts
+
+
+def _reranked(
+    state: ChunkState, moved: list[VerdictRow], flips: list[Flip], verdicts: dict[int, Assessment]
+) -> list[int]:
+    """Children whose stored score moved enough to reorder a board, flips aside (a flip
+    announces itself)."""
+    flipped = {flip.child_id for flip in flips}
+    return [
+        row.child_id
+        for row in moved
+        if row.child_id not in flipped
+        and _reranks(_stored_score(state, row.child_id), verdicts[row.child_id])
+    ]
+
+
+def _stored_score(state: ChunkState, child_id: int) -> float:
+    stored = state.stored.get(child_id)
+    return stored.score if stored else 0.0
 
 
 class VelocityWatcher:

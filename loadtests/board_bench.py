@@ -48,7 +48,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.velocity_state import do_recompute_velocity, load_and_assess
+from feeds.velocity_state import assess_children, do_recompute_velocity
 from loadtests.seed import seed as load_seed
 
 UNUSABLE = "!bench"  # not a valid hash: nobody can log in as these people
@@ -167,7 +167,7 @@ async def measure(manager: Professional, runs: int, everyone: list[int]) -> list
         await build_board(await visible_child_ids(manager), utcnow())
 
     async def assess_only() -> None:
-        await load_and_assess(ids, utcnow(), {})
+        await assess_children(ids, utcnow(), {})
 
     await board()  # warm caches and connections
     lines += [
