@@ -36,16 +36,14 @@ async def get_child(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def list_posts(request: Request, user: Professional) -> Response:
-    page = await reading.read_feed(
+    page = await reading.read_feed_views(
         user,
         path_id(request, "child_id"),
         audit_context(request),
         before=query_int(request, "before", None),
         limit=query_int(request, "limit", 20) or 0,
     )
-    return JSONResponse(
-        {"posts": [post_view(p) for p in page.posts], "next_before": page.next_before}
-    )
+    return JSONResponse({"posts": page.posts, "next_before": page.next_before})
 
 
 @authenticated
