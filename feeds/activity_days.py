@@ -118,29 +118,30 @@ def moment(value: datetime | str | None) -> datetime | None:
 # as its age in days. Authors are left out: the detector does not weigh them
 # (author_weight 0), and leaving them out makes most days' content repeat.
 _SQL = (
-    "SELECT child_id, {age}, posts, {counts}, last_post_at FROM child_activity_day "
+    "SELECT child_id, {age}, {counts}, last_post_at FROM child_activity_day "
     "WHERE child_id IN ({ids}) AND day >= {since} AND posts > 0 ORDER BY child_id, day DESC"
 )
 _DIALECT = {
     "postgres": {
         "age": "$2 - day",
-        "counts": "json_build_array(by_kind, agencies, concern_agencies)::text",
+        "counts": "json_build_array(posts, by_kind, agencies, concern_agencies)::text",
     },
     "sqlite": {
         "age": "CAST(julianday(?) - julianday(day) AS INTEGER)",
-        "counts": "'[' || by_kind || ',' || agencies || ',' || concern_agencies || ']'",
+        "counts": "'[' || posts || ',' || by_kind || ',' || agencies || ',' || concern_agencies "
+        "|| ']'",
     },
 }
 
 
-def _decoded(key: tuple[int, str], seen: dict[tuple[int, str], DayTally]) -> DayTally:
+def _decoded(key: str, seen: dict[str, DayTally]) -> DayTally:
     """A day's tally from its row, remembered: most days are one or two posts from one or
     two agencies, so a sweep meets the same content again and again and decodes it once
     (tallies are immutable, so sharing them is safe)."""
     if len(seen) > 100_000:  # bound the memory of a long sweep
         seen.clear()
-    by_kind, agencies, concern_agencies = json.loads(key[1])
-    found = seen[key] = tally(key[0], by_kind, {}, agencies, {}, concern_agencies)
+    posts, by_kind, agencies, concern_agencies = json.loads(key)
+    found = seen[key] = tally(posts, by_kind, {}, agencies, {}, concern_agencies)
     return found
 
 
@@ -177,7 +178,7 @@ async def load_days(child_ids: Collection[int], today: date, length: int) -> dic
     params: list[Any] = [since, today] if postgres else [today.isoformat(), since.isoformat()]
     marks = "$1" if postgres else "?"
     dialect = _DIALECT["postgres" if postgres else "sqlite"]
-    seen: dict[tuple[int, str], DayTally] = {}
+    seen: dict[str, DayTally] = {}
     for chunk in chunked(child_ids):
         ids = ",".join(str(int(c)) for c in chunk)
         sql = _SQL.format(ids=ids, since=marks, **dialect)
@@ -186,19 +187,15 @@ async def load_days(child_ids: Collection[int], today: date, length: int) -> dic
     return found
 
 
-def _collect(
-    rows: Iterable[Any], found: dict[int, ChildDays], seen: dict[tuple[int, str], DayTally]
-) -> None:
+def _collect(rows: Iterable[Any], found: dict[int, ChildDays], seen: dict[str, DayTally]) -> None:
     """Rows come grouped by child, youngest day first (a million rows in a full sweep:
     this loop is kept to the bone)."""
     current, entry = None, ChildDays(0)
-    for child_id, age, posts, packed, last in rows:
+    for child_id, age, packed, last in rows:
         if child_id != current:
             current, entry = child_id, found[child_id]
             entry.last_post_at = moment(last)  # the youngest day holds the latest post
-        key = (posts, packed)
-        tally = seen.get(key) or _decoded(key, seen)
-        entry.active.append((age, tally))
+        entry.active.append((age, seen.get(packed) or _decoded(packed, seen)))
         entry.oldest = age
 
 

@@ -307,52 +307,73 @@ def _digest(
 ) -> _Digest:
     """Reduce a child's days with posts to the sums the test and the verdict need.
 
-    Written for speed (a full sweep calls it 100,000 times): locals, two passes over the
-    few active days. Signals are summed in day order, as a sum over all days would be.
+    Written for speed (a full sweep calls it 100,000 times): locals only, one pass over
+    the active days, then one over the test window's (newcomers are known only once the
+    baseline is). Signals are summed in day order, as a sum over all days would be.
     """
     test_days, windows = params.test_days, params.windows
     end = max(test_days, known)  # the baseline is days test_days..end-1
-    dig = _Digest(set(), set(), [0.0] * len(windows), sparkline=[0] * SPARKLINE_DAYS)
-    for i, day in active:
-        if i < test_days:
-            dig.recent_agencies.update(day.agencies)
-            dig.concerns += day.worries
-            dig.hunches += day.hunches
-        elif i < length:
-            dig.baseline_agencies.update(day.agencies)
-    # "Silent for 12 weeks" is weaker evidence when the child is known for less.
-    newness = params.new_agency_bonus * max(
-        0.0, min(1.0, (known - test_days) / params.baseline_days)
-    )
-    newcomers = frozenset(dig.recent_agencies - dig.baseline_agencies)
     agency_weight, concern_bonus, author_weight = (
         params.agency_weight,
         params.concern_bonus,
         params.author_weight,
     )
+    recent_agencies: set[str] = set()
+    baseline_agencies: set[str] = set()
+    sparkline = [0] * SPARKLINE_DAYS
+    recent = []
+    posts_72h = test_posts = baseline_posts = hunches = concerns = 0
+    baseline_signal = 0.0
     for i, day in active:
         if i >= length:
             continue
         posts = day.posts
         if i < SPARKLINE_DAYS:
-            dig.sparkline[SPARKLINE_DAYS - 1 - i] = posts
-        if i < 3:
-            dig.posts_72h += posts
-        # The day's signal: a unit per agency active, more for worries and newcomers.
+            sparkline[SPARKLINE_DAYS - 1 - i] = posts
+            if i < 3:
+                posts_72h += posts
+        if i < test_days:
+            recent.append((i, day))
+            recent_agencies |= day.agencies
+            concerns += day.worries
+            hunches += day.hunches
+            test_posts += posts
+            continue
+        baseline_agencies |= day.agencies
+        if i < end:
+            # The day's signal: a unit per agency active, more for worries.
+            signal = agency_weight * len(day.agencies) + concern_bonus * len(day.concern_agencies)
+            if author_weight:
+                signal += author_weight * len(day.authors)
+            baseline_posts += posts
+            baseline_signal += signal
+    # "Silent for 12 weeks" is weaker evidence when the child is known for less.
+    newness = params.new_agency_bonus * max(
+        0.0, min(1.0, (known - test_days) / params.baseline_days)
+    )
+    newcomers = recent_agencies - baseline_agencies
+    window_signal = [0.0] * len(windows)
+    for i, day in recent:
         signal = agency_weight * len(day.agencies) + concern_bonus * len(day.concern_agencies)
         if author_weight:
             signal += author_weight * len(day.authors)
-        if i < test_days:
-            if newcomers:
-                signal += newness * len(day.agencies & newcomers)
-            dig.test_posts += posts
-            for n, width in enumerate(windows):
-                if i < width:
-                    dig.window_signal[n] += signal
-        elif i < end:
-            dig.baseline_posts += posts
-            dig.baseline_signal += signal
-    return dig
+        if newcomers:  # and more for agencies not heard from in the baseline
+            signal += newness * len(day.agencies & newcomers)
+        for n, width in enumerate(windows):
+            if i < width:
+                window_signal[n] += signal
+    return _Digest(
+        recent_agencies,
+        baseline_agencies,
+        window_signal,
+        baseline_signal,
+        baseline_posts,
+        test_posts,
+        posts_72h,
+        hunches,
+        concerns,
+        sparkline,
+    )
 
 
 def _day_signal(day: DayTally, params: VelocityParams) -> float:
@@ -380,9 +401,14 @@ def _exposure_prefix(weekday_of_day0: int, length: int, weekend_weight: float) -
 
 
 def _exposure(now: datetime, params: VelocityParams, length: int) -> tuple[float, ...]:
+    return _exposure_at(now, length, params.weekend_weight)
+
+
+@lru_cache(maxsize=64)  # a sweep asks 100,000 times for the same `now`
+def _exposure_at(now: datetime, length: int, weekend_weight: float) -> tuple[float, ...]:
     # Day 0's midpoint is 12 h before `now`; its weekday stands for the whole day.
     middle = now - timedelta(hours=12)
-    return _exposure_prefix(middle.weekday(), length, params.weekend_weight)
+    return _exposure_prefix(middle.weekday(), length, weekend_weight)
 
 
 def _known_days(now: datetime, known_since: datetime | None, span: int) -> int:
@@ -463,6 +489,24 @@ def _concern_reason(hunches: int, concerns: int, days: int) -> list[str]:
     parts = [_plural(hunches, "hunch", "hunches"), _plural(concerns - hunches, "concern")]
     named = [part for part in parts if not part.startswith("0 ")]
     return [f"{' and '.join(named)} in the last {days} days"] if named else []
+
+
+@lru_cache(maxsize=4096)  # children share a handful of situations; a sweep formats each once
+def _reasons(
+    recent: int,
+    usual: float,
+    has_history: bool,
+    agencies: tuple[str, ...],
+    new: tuple[str, ...],
+    hunches: int,
+    concerns: int,
+    weeks: int,
+    days: int,
+) -> tuple[str, ...]:
+    reasons = [_posts_reason(recent, usual, has_history, weeks)]
+    reasons += _agency_reasons(list(agencies), list(new), weeks, days)
+    reasons += _concern_reason(hunches, concerns, days)
+    return tuple(reasons)
 
 
 # --- public API ------------------------------------------------------------------------
@@ -552,13 +596,21 @@ def _build(
     new = [a for a in agencies if a not in dig.baseline_agencies] if end > start else []
     weeks = params.baseline_days // 7
     recent = dig.posts_72h
-    reasons = [_posts_reason(recent, usual, end > start, weeks)]
-    reasons += _agency_reasons(agencies, new, weeks, params.test_days)
-    reasons += _concern_reason(dig.hunches, dig.concerns, params.test_days)
+    reasons = _reasons(
+        recent,
+        usual,
+        end > start,
+        tuple(agencies),
+        tuple(new),
+        dig.hunches,
+        dig.concerns,
+        weeks,
+        params.test_days,
+    )
     return Assessment(
         score=score,
         flagged=_decide(score, recent_7d, previously_flagged, params),
-        reasons=reasons,
+        reasons=list(reasons),
         recent_posts=recent,
         usual_posts=usual,
         agencies=agencies,
