@@ -29,8 +29,8 @@ def active_grant_q(now: datetime) -> Q:
 
 
 async def team_ids_of(professional: Professional) -> list[int]:
-    rows = await TeamMember.filter(professional_id=professional.id).values("team_id")
-    return [int(row["team_id"]) for row in rows]
+    found = await TeamMember.filter(professional_id=professional.id).values("team_id")
+    return [int(row["team_id"]) for row in found]
 
 
 async def _grant_q(professional: Professional, now: datetime) -> Q:
@@ -41,17 +41,35 @@ async def _grant_q(professional: Professional, now: datetime) -> Q:
     return active_grant_q(now) & holder
 
 
+# Hand-written: asked on every caseload, board, search and websocket subscription; one
+# statement instead of three. $1 now, $2 the professional.
+VISIBLE_IDS_SQL = (
+    'SELECT g.child_id FROM "grant" g WHERE g.revoked_at IS NULL '
+    "AND (g.expires_at IS NULL OR g.expires_at > $1) AND (g.professional_id = $2 "
+    "OR g.team_id IN (SELECT tm.team_id FROM team_member tm WHERE tm.professional_id = $2)) "
+    "UNION SELECT b.child_id FROM break_glass b WHERE b.professional_id = $2 "
+    "AND b.expires_at > $1"
+)
+VISIBLE_CHILDREN_SQL = (
+    f"SELECT {{columns}} FROM child c WHERE c.id IN ({VISIBLE_IDS_SQL}) "  # noqa: S608
+    "ORDER BY c.display_name, c.id"
+)
+
+
 async def visible_child_ids(professional: Professional, now: datetime | None = None) -> set[int]:
     """Ids of every child this professional may see right now."""
     if not professional.is_active:
         return set()
-    moment = now or utcnow()
-    q = await _grant_q(professional, moment)
-    rows = await Grant.filter(q).values("child_id")
-    emergency = await BreakGlass.filter(
-        professional_id=professional.id, expires_at__gt=moment
-    ).values("child_id")
-    return {int(row["child_id"]) for row in rows} | {int(row["child_id"]) for row in emergency}
+    found = await rows.fetch(VISIBLE_IDS_SQL, now or utcnow(), professional.id)
+    return {int(row[0]) for row in found}
+
+
+async def visible_children(professional: Professional) -> list[Child]:
+    """Every child this professional may see right now, by name (one query)."""
+    if not professional.is_active:
+        return []
+    sql = VISIBLE_CHILDREN_SQL.format(columns=rows.columns(Child, "c"))
+    return [rows.from_row(Child, row) for row in await rows.fetch(sql, utcnow(), professional.id)]
 
 
 async def next_expiry(professional: Professional, now: datetime | None = None) -> datetime | None:

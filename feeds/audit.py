@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise import connections
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.transactions import in_transaction
 
 from feeds import audit_chain
@@ -54,13 +56,23 @@ async def record(
         request_id=_clean(ctx.request_id, 64),
         detail=detail or {},
     )
-    async with in_transaction():
-        await audit_chain.lock_chain()
-        entry.hash = audit_chain.record_hash(
-            await audit_chain.last_hash(), audit_chain.fields_of(entry)
-        )
-        await entry.save()
+    if isinstance(connections.get("default"), TransactionalDBClient):
+        # In the caller's transaction: no savepoint (two round trips) around the append;
+        # a failure aborts the caller's change with it.
+        await _append(entry)
+    else:
+        async with in_transaction():
+            await _append(entry)
     return entry
+
+
+async def _append(entry: AuditRecord) -> None:
+    """Chain and write the record; the chain lock is held until the transaction ends."""
+    await audit_chain.lock_chain()
+    entry.hash = audit_chain.record_hash(
+        await audit_chain.last_hash(), audit_chain.fields_of(entry)
+    )
+    await entry.save()
 
 
 @asynccontextmanager

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from feeds import audit, rows
-from feeds.access import Action, check_child_access, visible_child_ids
+from feeds.access import Action, check_child_access, visible_children
 from feeds.audit import AuditContext
 from feeds.errors import Invalid
 from feeds.models import Child, Post, Professional
@@ -26,8 +26,7 @@ class FeedPage(Generic[P]):
 
 async def caseload(professional: Professional) -> list[Child]:
     """The children this professional may see, by name."""
-    ids = await visible_child_ids(professional)
-    return await Child.filter(id__in=ids).order_by("display_name", "id")
+    return await visible_children(professional)
 
 
 async def read_child(professional: Professional, child_id: int, ctx: AuditContext) -> Child:
