@@ -161,6 +161,11 @@ async def measure(manager: Professional, runs: int, everyone: list[int]) -> list
             f"full recompute, {len(everyone):,} children (steady)",
             await _timed(3, _sweep(everyone)),
         ),
+        # The day rolls over: every window moves, so (nearly) every verdict is rewritten.
+        _line(
+            f"full recompute, {len(everyone):,} children (new day)",
+            await _timed(3, _sweep(everyone, days_ahead=True)),
+        ),
     ]
 
     async def board() -> None:
@@ -184,9 +189,13 @@ def _recount(ids: list[int]) -> Callable[[], Awaitable[Any]]:
     return run
 
 
-def _sweep(ids: list[int]) -> Callable[[], Awaitable[Any]]:
+def _sweep(ids: list[int], days_ahead: bool = False) -> Callable[[], Awaitable[Any]]:
+    ahead = 0
+
     async def run() -> None:
-        await do_recompute_velocity(ids)
+        nonlocal ahead
+        ahead += days_ahead
+        await do_recompute_velocity(ids, utcnow() + timedelta(days=ahead))
 
     return run
 
