@@ -371,6 +371,22 @@ class VelocityState(Model):
         table = "velocity_state"
 
 
+class VelocitySweepShard(Model):
+    """One slice of the periodic velocity sweep (children whose id % shards == shard).
+
+    Workers claim due shards with a compare-and-set on this row, so several workers share
+    a sweep instead of each repeating it, and a crashed worker's claim lapses.
+    """
+
+    shard = fields.IntField(primary_key=True, generated=False)
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_at = fields.DatetimeField(null=True)  # set while a worker sweeps the shard
+    swept_at = fields.DatetimeField(null=True)  # when the shard was last swept
+
+    class Meta:
+        table = "velocity_sweep_shard"
+
+
 class ChildActivityDay(Model):
     """One child's activity on one UTC day, kept up to date in each post's transaction
     (O(1) per post) so velocity is recomputed from a few rows per child, not from posts.

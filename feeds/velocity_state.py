@@ -11,17 +11,20 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 
-from feeds import audit, events
+from feeds import audit, events, velocity_sweep
 from feeds.activity_days import ChildDays, chunked, day_end, load_days, utc_day
 from feeds.clock import utcnow
-from feeds.models import Child, Event, VelocityState
+from feeds.models import Event, VelocityState
 from feeds.velocity import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
 from feeds.velocity_alerts import do_notify_flagged
 from feeds.velocity_store import (
@@ -40,6 +43,7 @@ ACTIVITY_EVENTS = (events.POST_CREATED, events.POST_EDITED, events.POST_REMOVED)
 STOP_GRACE = 10.0  # seconds to let a running recompute finish at shutdown
 YIELD_EVERY = 250  # children assessed between two turns of the event loop (~10 ms)
 RERANK_STEP = 0.1  # score change that announces `velocity.updated` to open boards
+SWEEP_CHECK = 30.0  # seconds between two looks for due sweep shards
 HISTORY_DAYS = max(DEFAULT_PARAMS.span, SPARKLINE_DAYS)  # stored days each verdict reads
 
 
@@ -272,12 +276,14 @@ def _stored_score(state: ChunkState, child_id: int) -> float:
 class VelocityWatcher:
     """Background task: recompute the children touched by new posts within a second or two
     of the commit, and sweep every child periodically so verdicts also change as time
-    passes without posts (a burst ages out of the 7-day window)."""
+    passes without posts (a burst ages out of the 7-day window). The sweep is shared with
+    the other workers' watchers, shard by shard (`feeds/velocity_sweep.py`)."""
 
     def __init__(self, poll_interval: float = 2.0, sweep_interval: float = 600.0) -> None:
         self.poll_interval = poll_interval
         self.sweep_interval = sweep_interval
         self.position = 0
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_sweep = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -286,6 +292,9 @@ class VelocityWatcher:
     async def start(self) -> None:
         latest = await Event.all().order_by("-id").first()
         self.position = latest.id if latest else 0
+        # The first look for due shards waits SWEEP_CHECK: a worker starting up has enough
+        # to do, and new children are assessed when first shown or posted to anyway.
+        self._last_sweep = time.monotonic()
         events.add_listener(self.wake)
         self._task = asyncio.create_task(self._run(), name="jigsaw-velocity")
 
@@ -309,8 +318,9 @@ class VelocityWatcher:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                if time.monotonic() - self._last_sweep >= self.sweep_interval:
-                    await self.sweep()
+                if time.monotonic() - self._last_sweep >= SWEEP_CHECK:
+                    self._last_sweep = time.monotonic()
+                    await self.sweep(utcnow() - timedelta(seconds=self.sweep_interval))
                 await self.catch_up()
             except Exception:
                 log.exception("velocity recompute failed; retrying")
@@ -331,8 +341,21 @@ class VelocityWatcher:
         touched = {int(c) for _, c in rows if c is not None}
         return await do_recompute_velocity(touched, announce=True)
 
-    async def sweep(self) -> list[Flip]:
-        """Recompute every child (also catches events that committed out of id order)."""
-        self._last_sweep = time.monotonic()
-        ids = [int(row["id"]) for row in await Child.all().values("id")]
-        return await do_recompute_velocity(ids)
+    async def sweep(self, due_before: datetime | None = None) -> list[Flip]:
+        """Recompute every shard last swept before `due_before` (default: now, so every
+        shard) that no other worker is sweeping; returns the flips."""
+        await velocity_sweep.ensure_shards()
+        due = due_before or utcnow()
+        flips: list[Flip] = []
+        for shard in await velocity_sweep.due_shards(due):
+            if self._stopping:
+                break
+            if not await velocity_sweep.claim(shard, self.name, due):
+                continue  # another worker has it, or swept it meanwhile
+            swept = False
+            try:
+                flips += await do_recompute_velocity(await velocity_sweep.shard_children(shard))
+                swept = True
+            finally:
+                await velocity_sweep.release(shard, self.name, swept)
+        return flips
