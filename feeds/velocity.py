@@ -341,7 +341,7 @@ def _digest(
             continue
         baseline_agencies |= day.agencies
         if i < end:
-            # The day's signal: a unit per agency active, more for worries.
+            # _day_signal, inlined: this line runs for every baseline day of every child.
             signal = agency_weight * len(day.agencies) + concern_bonus * len(day.concern_agencies)
             if author_weight:
                 signal += author_weight * len(day.authors)
@@ -354,9 +354,7 @@ def _digest(
     newcomers = recent_agencies - baseline_agencies
     window_signal = [0.0] * len(windows)
     for i, day in recent:
-        signal = agency_weight * len(day.agencies) + concern_bonus * len(day.concern_agencies)
-        if author_weight:
-            signal += author_weight * len(day.authors)
+        signal = _day_signal(day, params)
         if newcomers:  # and more for agencies not heard from in the baseline
             signal += newness * len(day.agencies & newcomers)
         for n, width in enumerate(windows):
@@ -377,7 +375,8 @@ def _digest(
 
 
 def _day_signal(day: DayTally, params: VelocityParams) -> float:
-    """A baseline day's signal (no newcomers there), as _digest computes it."""
+    """A day's signal before the newcomer bonus: a unit per agency active, more for
+    agencies that raised a worry."""
     signal = params.agency_weight * len(day.agencies) + params.concern_bonus * len(
         day.concern_agencies
     )
