@@ -65,17 +65,15 @@ async def emit(
     type_: str, payload: dict[str, Any], *, child_id: int | None, recipient_id: int | None = None
 ) -> Event:
     """Append one event (inside the caller's transaction); its id orders it for replay."""
-    connection = connections.get("default")
-    dialect = connection.capabilities.dialect
-    sql = _EMIT_SQL + _NOTIFY if dialect == "postgres" else _EMIT_SQL
+    postgres = connections.get("default").capabilities.dialect == "postgres"
     created_at = utcnow()
     stored = Event._meta.fields_map["payload"].to_db_value(payload, Event)
-    # execute_query_dict: asyncpg's execute_query drops an INSERT's RETURNING rows.
-    found = await connection.execute_query_dict(
-        rows.placeholders(sql, dialect), [created_at, type_, child_id, recipient_id, stored]
+    event_id = await rows.insert(
+        _EMIT_SQL + _NOTIFY if postgres else _EMIT_SQL,
+        *(created_at, type_, child_id, recipient_id, stored),
     )
     return Event._init_from_db(
-        id=found[0]["id"],
+        id=event_id,
         created_at=created_at,
         type=type_,
         child_id=child_id,

@@ -33,6 +33,16 @@ async def fetch(sql: str, *params: Any) -> list[Row]:
     return list(rows)
 
 
+async def insert(sql: str, *params: Any) -> Any:
+    """Run one `INSERT ... RETURNING id` and return the id."""
+    connection = connections.get("default")
+    # execute_query_dict: asyncpg's execute_query drops an INSERT's RETURNING rows.
+    found = await connection.execute_query_dict(
+        placeholders(sql, connection.capabilities.dialect), list(params)
+    )
+    return found[0]["id"]
+
+
 _COLUMNS: dict[type[Model], tuple[str, ...]] = {}
 
 

@@ -1,8 +1,9 @@
-"""Where does a request's time go? Profile Jigsaw's feed read and post in-process.
+"""Where does a request's time go? Profile Jigsaw's caseload, feed read and post in-process.
 
 Seeds a throwaway PostgreSQL database, runs the app in this process (no uvicorn, no
-network) and drives N feed reads and N posts through it under pyinstrument, then prints
-the call tree. This is how the load test's gap to the bare stack is investigated.
+network) and drives N caseload reads, N feed reads and N posts through it under
+pyinstrument, then prints the call tree. This is how the load test's gap to the bare
+stack is investigated.
 
     python -m loadtests.profile_requests --requests 300
     python -m loadtests.profile_requests --only post --html /tmp/post.html
@@ -46,7 +47,13 @@ async def write_post(
     return await client.post(f"/api/v1/children/{child}/posts", json=body, headers=keyed)
 
 
-STEPS: dict[str, Step] = {"feed": read_feed, "post": write_post}
+async def read_caseload(
+    client: httpx.AsyncClient, headers: dict[str, str], child: int
+) -> httpx.Response:
+    return await client.get("/api/v1/children", headers=headers)
+
+
+STEPS: dict[str, Step] = {"caseload": read_caseload, "feed": read_feed, "post": write_post}
 
 
 async def _token(client: httpx.AsyncClient, email: str) -> dict[str, str]:
