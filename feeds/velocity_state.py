@@ -104,14 +104,27 @@ async def assess_children(
 _ASSESSMENT_FIELDS = tuple(f.name for f in fields(Assessment))
 
 
-def stored_assessment(verdict: Assessment) -> dict[str, Any]:
-    """An Assessment as the JSON the board reads back (scores rounded: no churn)."""
+def _shown_values(verdict: Assessment) -> tuple[Any, ...]:
+    """What the board shows of a verdict, field by field (scores rounded: no churn)."""
     # Shallow on purpose: dataclasses.asdict deep-copies every list, a third of a sweep.
-    data = {name: getattr(verdict, name) for name in _ASSESSMENT_FIELDS}
-    data["score"] = round(verdict.score, 2)
-    data["usual_posts"] = round(verdict.usual_posts, 2)
-    data["p_value"] = float(f"{verdict.p_value:.3g}")
-    return data
+    return (
+        round(verdict.score, 2),
+        verdict.flagged,
+        verdict.reasons,
+        verdict.recent_posts,
+        round(verdict.usual_posts, 2),
+        verdict.agencies,
+        verdict.new_agencies,
+        verdict.concerns,
+        verdict.window_days,
+        float(f"{verdict.p_value:.3g}"),
+        verdict.sparkline,
+    )
+
+
+def stored_assessment(verdict: Assessment) -> dict[str, Any]:
+    """An Assessment as the JSON the board reads back."""
+    return dict(zip(_ASSESSMENT_FIELDS, _shown_values(verdict), strict=True))
 
 
 def loaded_assessment(data: dict[str, Any]) -> Assessment:
@@ -124,10 +137,11 @@ def _moved(
     """The verdicts whose shown JSON or last post differ from what is stored."""
     moved = []
     for child_id, verdict in verdicts.items():
-        shown, last = stored_assessment(verdict), days[child_id].last_post_at
-        digest = shown_digest(shown, last)
+        values, last = _shown_values(verdict), days[child_id].last_post_at
+        digest = shown_digest(values, last)
         stored = state.stored.get(child_id)
         if stored is None or stored.digest != digest:
+            shown = dict(zip(_ASSESSMENT_FIELDS, values, strict=True))
             moved.append(VerdictRow(child_id, shown, shown["score"], last, digest))
     return moved
 

@@ -54,7 +54,7 @@ class VerdictRow:
     digest: str
 
 
-def shown_digest(shown: dict[str, Any], last_post_at: datetime | None) -> str:
+def shown_digest(shown: tuple[Any, ...], last_post_at: datetime | None) -> str:
     """A digest of what the board shows, stable across processes: marshal format 2 (no
     object references, so equal values give equal bytes) costs a sixth of json.dumps. A new
     Python may marshal differently; that costs one extra write of each verdict, no more."""
