@@ -42,11 +42,13 @@ async def _grant_q(professional: Professional, now: datetime) -> Q:
 
 
 # Hand-written: asked on every caseload, board, search and websocket subscription; one
-# statement instead of three. $1 now, $2 the professional.
+# statement instead of three. $1 now, $2 the professional. Three arms, not one OR: each
+# arm uses its index (an OR with the team subquery scanned every grant: 47 ms at 178,000).
+_LIVE_GRANT = "g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > $1)"
 VISIBLE_IDS_SQL = (
-    'SELECT g.child_id FROM "grant" g WHERE g.revoked_at IS NULL '
-    "AND (g.expires_at IS NULL OR g.expires_at > $1) AND (g.professional_id = $2 "
-    "OR g.team_id IN (SELECT tm.team_id FROM team_member tm WHERE tm.professional_id = $2)) "
+    f'SELECT g.child_id FROM "grant" g WHERE g.professional_id = $2 AND {_LIVE_GRANT} '  # noqa: S608
+    f'UNION SELECT g.child_id FROM "grant" g JOIN team_member tm ON tm.team_id = g.team_id '
+    f"WHERE tm.professional_id = $2 AND {_LIVE_GRANT} "
     "UNION SELECT b.child_id FROM break_glass b WHERE b.professional_id = $2 "
     "AND b.expires_at > $1"
 )

@@ -52,6 +52,34 @@ async def _day_row(child_id: int, day: date) -> ChildActivityDay:
     return await ChildActivityDay.select_for_update().get(child_id=child_id, day=day)
 
 
+# Adding a post on PostgreSQL: one upsert that bumps the day's counters in place, instead
+# of insert-if-absent, lock and rewrite (three statements and the ORM's query building,
+# a quarter of a post's time). Keys travel as parameters, never inside a JSON path.
+def _bumped(column: str, key: str) -> str:
+    return (
+        f"d.{column} || jsonb_build_object({key}::text, "
+        f"COALESCE((d.{column} ->> {key}::text)::int, 0) + 1)"
+    )
+
+
+# Put together from constant column names only (hence the noqa).
+ADD_POST_SQL = (
+    "INSERT INTO child_activity_day AS d (child_id, day, posts, by_kind, authors, agencies, "  # noqa: S608
+    "concern_authors, concern_agencies, last_post_at) VALUES ($1, $2, 1, "
+    "jsonb_build_object($3::text, 1), jsonb_build_object($4::text, 1), "
+    "jsonb_build_object($5::text, 1), "
+    "CASE WHEN $6 THEN jsonb_build_object($4::text, 1) ELSE '{}'::jsonb END, "
+    "CASE WHEN $6 THEN jsonb_build_object($5::text, 1) ELSE '{}'::jsonb END, $7) "
+    "ON CONFLICT (child_id, day) DO UPDATE SET posts = d.posts + 1, "
+    f"by_kind = {_bumped('by_kind', '$3')}, authors = {_bumped('authors', '$4')}, "
+    f"agencies = {_bumped('agencies', '$5')}, "
+    f"concern_authors = CASE WHEN $6 THEN {_bumped('concern_authors', '$4')} "
+    "ELSE d.concern_authors END, "
+    f"concern_agencies = CASE WHEN $6 THEN {_bumped('concern_agencies', '$5')} "
+    "ELSE d.concern_agencies END, last_post_at = GREATEST(d.last_post_at, $7)"
+)
+
+
 async def count_post(
     child_id: int,
     at: datetime,
@@ -62,6 +90,12 @@ async def count_post(
 ) -> None:
     """Add (delta=1) or subtract (delta=-1) one post to its day; call inside the post's
     transaction so the tally and the post commit or roll back together."""
+    connection = connections.get("default")
+    if delta > 0 and connection.capabilities.dialect == "postgres":
+        worried = kind in CONCERN_KINDS
+        params = [child_id, utc_day(at), kind, str(author_id), agency, worried, at]
+        await connection.execute_query(ADD_POST_SQL, params)
+        return
     row = await _day_row(child_id, utc_day(at))
     author = str(author_id)
     row.posts = max(0, row.posts + delta)

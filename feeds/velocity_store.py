@@ -10,13 +10,13 @@ Child ids are integers from our own tables, inlined like `activity_days.load_day
 from __future__ import annotations
 
 import hashlib
-import json
 import marshal
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -60,6 +60,10 @@ def shown_digest(shown: tuple[Any, ...], last_post_at: datetime | None) -> str:
     Python may marshal differently; that costs one extra write of each verdict, no more."""
     packed = marshal.dumps((shown, last_post_at.timestamp() if last_post_at else None), 2)
     return hashlib.blake2b(packed, digest_size=16).hexdigest()
+
+
+def _json(shown: dict[str, Any]) -> str:
+    return orjson.dumps(shown).decode()  # a sixth of json.dumps' time; same JSON
 
 
 def _client() -> tuple[BaseDBAsyncClient, bool]:
@@ -133,7 +137,7 @@ async def write_verdicts(rows: Sequence[VerdictRow], now: datetime) -> None:
     if postgres:
         columns = [
             [row.child_id for row in rows],
-            [json.dumps(row.shown) for row in rows],
+            [_json(row.shown) for row in rows],
             [row.score for row in rows],
             [row.last_post_at for row in rows],
             [row.digest for row in rows],
@@ -142,7 +146,7 @@ async def write_verdicts(rows: Sequence[VerdictRow], now: datetime) -> None:
         await connection.execute_query(_WRITE_SQL["postgres"], columns)
         return
     values = [
-        [json.dumps(row.shown), row.score, row.last_post_at, row.digest, now, now, row.child_id]
+        [_json(row.shown), row.score, row.last_post_at, row.digest, now, now, row.child_id]
         for row in rows
     ]
     await connection.execute_many(_WRITE_SQL["sqlite"], values)

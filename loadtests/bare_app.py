@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import asyncpg
 from starlette.applications import Starlette
@@ -18,25 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from feeds.activity_days import ADD_POST_SQL
+from feeds.velocity import CONCERN_KINDS
+
 ACCESS = (
     'SELECT 1 FROM "grant" WHERE child_id = $1 AND revoked_at IS NULL '
     "AND (expires_at IS NULL OR expires_at > now()) AND (professional_id = $2 OR team_id IN "
     "(SELECT team_id FROM team_member WHERE professional_id = $2)) LIMIT 1"
-)
-# The per-day tally posting keeps (feeds/activity_days.py): create the day's row if it is
-# missing, lock it, write the counters back.
-TALLY_ROW = (
-    "INSERT INTO child_activity_day (child_id, day, posts, by_kind, authors, agencies, "
-    "concern_authors, concern_agencies) VALUES ($1, (now() AT TIME ZONE 'UTC')::date, 0, "
-    "'{}', '{}', '{}', '{}', '{}') ON CONFLICT (child_id, day) DO NOTHING"
-)
-TALLY_LOCK = (
-    "SELECT id, posts, by_kind, authors, agencies FROM child_activity_day "
-    "WHERE child_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date FOR UPDATE"
-)
-TALLY_SAVE = (
-    "UPDATE child_activity_day SET posts = $2, by_kind = $3, authors = $4, agencies = $5, "
-    "last_post_at = now() WHERE id = $1"
 )
 PAGE = (
     "SELECT p.id, p.kind, p.body, p.created_at, a.name FROM post p JOIN professional a "
@@ -57,23 +46,11 @@ async def audit(conn: asyncpg.Connection, user: int, action: str, child: int) ->
     await conn.execute(AUDIT, user, action, child, digest)
 
 
-def _bumped(counts: str, key: str) -> str:
-    found = json.loads(counts)
-    found[key] = found.get(key, 0) + 1
-    return json.dumps(found)
-
-
 async def tally(conn: asyncpg.Connection, child: int, user: int, kind: str) -> None:
-    await conn.execute(TALLY_ROW, child)
-    row = await conn.fetchrow(TALLY_LOCK, child)
-    await conn.execute(
-        TALLY_SAVE,
-        row["id"],
-        row["posts"] + 1,
-        _bumped(row["by_kind"], kind),
-        _bumped(row["authors"], str(user)),
-        _bumped(row["agencies"], "Load agency"),
-    )
+    """The per-day tally posting keeps: Jigsaw's own statement (feeds/activity_days.py)."""
+    at = datetime.now(UTC)
+    worried = kind in CONCERN_KINDS
+    await conn.execute(ADD_POST_SQL, child, at.date(), kind, str(user), "Load agency", worried, at)
 
 
 @asynccontextmanager
