@@ -351,9 +351,11 @@ class VelocityWatcher:
         )
         if not rows:
             return []
-        self.position = max(int(event_id) for event_id, _ in rows)
         touched = {int(c) for _, c in rows if c is not None}
-        return await do_recompute_velocity(touched, announce=True)
+        flips = await do_recompute_velocity(touched, announce=True)
+        # Only now: a failed recompute is tried again on the next wake-up.
+        self.position = max(int(event_id) for event_id, _ in rows)
+        return flips
 
     async def sweep(self, due_before: datetime | None = None) -> list[Flip]:
         """Recompute every shard last swept before `due_before` (default: now, so every
