@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from feeds.activity_days import moment
 
@@ -123,6 +124,9 @@ async def ensure_rows(child_ids: Sequence[int], now: datetime) -> None:
         await connection.execute_many(_ENSURE_SQL["sqlite"], [[c, now] for c in child_ids])
 
 
+_LOCK_SQL = (
+    "SELECT 1 FROM velocity_state WHERE child_id = ANY($1::int[]) ORDER BY child_id FOR UPDATE"
+)
 _WRITE_SQL = {
     "postgres": "UPDATE velocity_state AS v SET assessment = d.shown::jsonb, score = d.score, "
     "last_post_at = d.last_post_at, shown_digest = d.digest, assessed_at = $6, "
@@ -139,8 +143,6 @@ async def write_verdicts(rows: Sequence[VerdictRow], now: datetime) -> None:
     if not rows:
         return
     connection, postgres = _client()
-    # In child order: two workers storing the same children lock their rows in the same
-    # order (in any other order the load test saw them deadlock).
     rows = sorted(rows, key=_child_of)
     if postgres:
         columns = [
@@ -151,7 +153,12 @@ async def write_verdicts(rows: Sequence[VerdictRow], now: datetime) -> None:
             [row.digest for row in rows],
             now,
         ]
-        await connection.execute_query(_WRITE_SQL["postgres"], columns)
+        # Two workers often store the same children (each recomputes after every post):
+        # lock the rows in child order first, or the UPDATE's plan may take them in heap
+        # order, which moves as rows are rewritten (the load test saw deadlocks).
+        async with in_transaction() as held:
+            await held.execute_query(_LOCK_SQL, [columns[0]])
+            await held.execute_query(_WRITE_SQL["postgres"], columns)
         return
     values = [
         [_json(row.shown), row.score, row.last_post_at, row.digest, now, now, row.child_id]

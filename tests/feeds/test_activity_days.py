@@ -97,7 +97,8 @@ async def test_velocity_from_stored_days_equals_velocity_from_posts(make: Factor
     now = utcnow()
     authors = [await make.practitioner(agency=await make.agency()) for _ in range(3)]
     for n in range(12):
-        at = now - timedelta(days=n * 6 if n < 9 else n - 9, hours=1)
+        # The newest post at `now` itself: an hour earlier is yesterday just after midnight.
+        at = now - timedelta(days=n * 6, hours=1) if n < 9 else now - timedelta(days=n - 9)
         kind = PostKind.HUNCH if n % 4 == 0 else PostKind.UPDATE
         await Post.create(child=child, author=authors[n % 3], kind=kind, body="x", created_at=at)
     await rebuild_days([child.id])
