@@ -11,7 +11,7 @@ from feeds.access import Action, check_child_access, visible_children
 from feeds.audit import AuditContext
 from feeds.errors import Invalid
 from feeds.models import Child, Post, Professional
-from feeds.views import PostView
+from feeds.views import PostView, iso
 
 MAX_PAGE = 100
 P = TypeVar("P", Post, PostView)
@@ -74,14 +74,13 @@ POST_VIEWS_SQL = (
 def _post_view(row: rows.Row) -> PostView:
     """As views.post_view renders the post (never a removed one: the query skips them)."""
     post_id, child_id, kind, body, created, edited, author_id, name, handle, title, agency = row
-    edited_at = rows.python_value(Post, "edited_at", edited)
     return {
         "id": post_id,
         "child_id": child_id,
         "kind": str(kind),
         "body": body,
-        "created_at": rows.python_value(Post, "created_at", created).isoformat(),
-        "edited_at": edited_at.isoformat() if edited_at else None,
+        "created_at": iso(rows.python_value(Post, "created_at", created)) or "",
+        "edited_at": iso(rows.python_value(Post, "edited_at", edited)),
         "author": {
             "id": author_id,
             "name": name,
