@@ -37,3 +37,24 @@ def test_feeds_does_not_depend_on_the_web_framework() -> None:
         str(p) for p in (ROOT / "feeds").rglob("*.py") if "starlette" in imported_packages(p)
     ]
     assert offenders == []
+
+
+def test_velocity_detector_imports_only_the_standard_library() -> None:
+    """The detector stays a pure function: benchmarks and the sweep rely on it."""
+    import sys
+
+    detector = ROOT / "feeds" / "velocity" / "detector.py"
+    outside = {
+        name
+        for name in imported_packages(detector)
+        if name not in sys.stdlib_module_names and name != "__future__"
+    }
+    assert outside == set()
+
+
+def test_benchmarks_find_the_detector_by_its_old_names() -> None:
+    from feeds.velocity import ActivityEvent, assess
+    from feeds.velocity.detector import ActivityEvent as Event
+    from feeds.velocity.detector import assess as detect
+
+    assert (ActivityEvent, assess) == (Event, detect)

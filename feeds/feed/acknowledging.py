@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from feeds import audit, events
-from feeds.access import Action, check_child_access
-from feeds.audit import AuditContext
+from feeds.access.policy import Action, check_child_access
+from feeds.audit.records import AuditContext
 from feeds.errors import NotFound
+from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Acknowledgement, Notification, Post, Professional
-from feeds.notifications import notification_payload, unread_count
-from feeds.views import author_view
+from feeds.serializers import author_view
 
 
 async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditContext) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from feeds import audit, events
-from feeds.access import Action, active_grant_q, check_child_access
-from feeds.audit import AuditContext
+from feeds.access.policy import Action, active_grant_q, check_child_access
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.models import Grant, Professional, Team

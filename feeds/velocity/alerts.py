@@ -10,10 +10,10 @@ from __future__ import annotations
 from tortoise.expressions import Subquery
 
 from feeds import events
-from feeds.access import active_grant_q, may_view
+from feeds.access.policy import active_grant_q, may_view
 from feeds.clock import utcnow
+from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Child, Grant, Notification, Professional, Role, TeamMember
-from feeds.notifications import notification_payload, unread_count
 
 KIND = "attention"  # Notification.kind for "this child is drawing unusual attention"
 
