@@ -13,6 +13,7 @@ from datetime import datetime
 
 from feeds import audit
 from feeds.access.policy import visible_child_ids
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import Invalid
 from feeds.models import Post, PostKind, Professional
@@ -164,7 +165,7 @@ async def do_search(
     query = SearchQuery(**vars(params), child_ids=allowed)
     results, cursor = await _collect(index, query) if query.children() else ([], None)
     await audit.record(
-        "search",
+        AuditAction.SEARCH,
         ctx,
         actor=professional,
         child_id=params.child,  # a search of one child shows in that child's audit

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from feeds import audit, raw_sql
 from feeds.accounts import lockout, mfa
 from feeds.accounts.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from feeds.audit.actions import CREDENTIAL_ACTIONS, AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid
@@ -26,8 +27,6 @@ TOKEN_PREFIX = "jgw_"  # noqa: S105 - a public marker, not a secret
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 10
 MAX_FAILURES_PER_ADDRESS = 50
-# Wrong passwords and wrong second-factor codes share one throttle and one lockout count.
-THROTTLED_ACTIONS = ("login", "mfa.verify", "mfa.recovery")
 # Touch last_seen_at at most this often, to avoid a write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -59,7 +58,9 @@ def check_password_field(password: object) -> str:
 async def check_throttle(email: str, ip: str) -> None:
     """LoginThrottled after too many recent failed passwords or codes (account, address)."""
     since = utcnow() - THROTTLE_WINDOW
-    failures = AuditRecord.filter(action__in=THROTTLED_ACTIONS, outcome="failed", at__gte=since)
+    failures = AuditRecord.filter(
+        action__in=CREDENTIAL_ACTIONS, outcome=AuditOutcome.FAILED, at__gte=since
+    )
     if await failures.filter(actor_email=email).count() >= MAX_FAILURES_PER_ACCOUNT:
         raise LoginThrottled
     if ip and await failures.filter(ip=ip).count() >= MAX_FAILURES_PER_ADDRESS:
@@ -72,14 +73,14 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     await check_throttle(address, ctx.ip)
     user = await Professional.get_or_none(email=address, is_active=True)
     if user is not None and user.locked_at is not None:
-        await audit.record("login", ctx, actor_email=address, outcome="locked")
+        await audit.record(AuditAction.LOGIN, ctx, actor_email=address, outcome=AuditOutcome.LOCKED)
         raise LoginThrottled  # the same answer as throttling: no hint that the email exists
     # Verify against a dummy hash for unknown emails so both paths take the same time.
     ok = await run_in_threadpool(
         verify_password, user.password_hash if user else DUMMY_HASH, secret
     )
     if user is None or not ok:
-        await audit.record("login", ctx, actor_email=address, outcome="failed")
+        await audit.record(AuditAction.LOGIN, ctx, actor_email=address, outcome=AuditOutcome.FAILED)
         if user is not None:
             await lockout.do_record_failed_login(user, ctx)
         raise LoginFailed("Email or password is not right.")
@@ -90,7 +91,12 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     pending = await mfa.has_mfa(user)
     if not pending:
         await lockout.do_record_good_login(user)
-    await audit.record("login", ctx, actor=user, outcome="mfa_pending" if pending else "ok")
+    await audit.record(
+        AuditAction.LOGIN,
+        ctx,
+        actor=user,
+        outcome=AuditOutcome.MFA_PENDING if pending else AuditOutcome.OK,
+    )
     return user
 
 

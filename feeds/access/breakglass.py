@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from feeds import audit, events
 from feeds.access.policy import may_view
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
@@ -21,7 +22,7 @@ from feeds.models import BreakGlass, Child, Grant, Notification, Professional, R
 DEFAULT_DURATION = timedelta(hours=4)
 MIN_REASON, MAX_REASON = 10, 500
 BREAK_GLASS_OPENED = "break_glass.opened"
-OPEN = "breakglass.open"  # the audit action, allowed or refused
+OPEN = AuditAction.BREAK_GLASS_OPEN  # the audit action, allowed or refused
 
 
 def check_reason(reason: object) -> str:
@@ -81,7 +82,12 @@ async def do_break_glass(
     if await may_view(professional, child_id):
         why = {"why": "already has access"}
         await audit.record(
-            OPEN, ctx, actor=professional, child_id=child_id, outcome="denied", detail=why
+            OPEN,
+            ctx,
+            actor=professional,
+            child_id=child_id,
+            outcome=AuditOutcome.DENIED,
+            detail=why,
         )
         raise Invalid("You already have access to this child.")
     now = utcnow()
@@ -142,7 +148,7 @@ async def do_review_break_glass(
             access.reviewed_at, access.reviewed_by_id, access.review_note = utcnow(), admin.id, text
             await access.save(update_fields=["reviewed_at", "reviewed_by_id", "review_note"])
             await audit.record(
-                "breakglass.review",
+                AuditAction.BREAK_GLASS_REVIEW,
                 ctx,
                 actor=admin,
                 child_id=access.child_id,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from feeds import audit, events
 from feeds.access.policy import Action, active_grant_q, check_child_access
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
@@ -42,7 +43,7 @@ async def do_grant(
     expires_at: datetime | None = None,
 ) -> Grant:
     """Give a professional or a team access to a child, optionally until `expires_at`."""
-    async with audit.refusal_recorded("grant.create", ctx, granter, child_id):
+    async with audit.refusal_recorded(AuditAction.GRANT_CREATE, ctx, granter, child_id):
         child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
     await _check_holder(professional_id, team_id)
     _check_expiry(expires_at)
@@ -60,7 +61,9 @@ async def do_grant(
             "team_id": team_id,
             "expires_at": expires_at.isoformat() if expires_at else None,
         }
-        await audit.record("grant.create", ctx, actor=granter, child_id=child.id, detail=detail)
+        await audit.record(
+            AuditAction.GRANT_CREATE, ctx, actor=granter, child_id=child.id, detail=detail
+        )
         await events.emit(events.GRANT_CHANGED, {"change": "granted", **detail}, child_id=child.id)
     return await _loaded(grant)
 
@@ -70,14 +73,16 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
     grant = await Grant.get_or_none(id=grant_id)
     child_id = grant.child_id if grant else None
     async with audit.refusal_recorded(
-        "grant.revoke", ctx, revoker, child_id, {"grant_id": grant_id}
+        AuditAction.GRANT_REVOKE, ctx, revoker, child_id, {"grant_id": grant_id}
     ):
         if grant is None:
             raise NotFound("No such grant, or you do not have access to it.")
         await check_child_access(revoker, grant.child_id, Action.MANAGE_GRANTS)
     if grant.revoked_at is not None:  # already revoked: nothing changes, the decision is kept
         same = {"grant_id": grant.id, "already_revoked": True}
-        await audit.record("grant.revoke", ctx, actor=revoker, child_id=child_id, detail=same)
+        await audit.record(
+            AuditAction.GRANT_REVOKE, ctx, actor=revoker, child_id=child_id, detail=same
+        )
     else:
         async with events.transaction():
             grant.revoked_at, grant.revoked_by_id = utcnow(), revoker.id
@@ -88,7 +93,7 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
                 "team_id": grant.team_id,
             }
             await audit.record(
-                "grant.revoke", ctx, actor=revoker, child_id=grant.child_id, detail=detail
+                AuditAction.GRANT_REVOKE, ctx, actor=revoker, child_id=grant.child_id, detail=detail
             )
             await events.emit(
                 events.GRANT_CHANGED, {"change": "revoked", **detail}, child_id=grant.child_id
@@ -98,9 +103,9 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
 
 async def do_read_grants(viewer: Professional, child_id: int, ctx: AuditContext) -> list[Grant]:
     """The team around the child, as its own read (the API): audited, refusals too."""
-    async with audit.refusal_recorded("grant.list", ctx, viewer, child_id):
+    async with audit.refusal_recorded(AuditAction.GRANT_LIST, ctx, viewer, child_id):
         grants = await team_around_child(viewer, child_id)
-    await audit.record("grant.list", ctx, actor=viewer, child_id=child_id)
+    await audit.record(AuditAction.GRANT_LIST, ctx, actor=viewer, child_id=child_id)
     return grants
 
 

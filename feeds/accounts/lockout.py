@@ -10,6 +10,7 @@ from tortoise.expressions import F
 from feeds import audit
 from feeds.accounts.passwords import hash_password, verify_password
 from feeds.accounts.people import MIN_PASSWORD
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
@@ -28,7 +29,7 @@ async def do_record_failed_login(user: Professional, ctx: AuditContext) -> None:
     if user.failed_logins >= LOCK_AFTER and user.locked_at is None:
         user.locked_at = utcnow()
         await user.save(update_fields=["locked_at"])
-        await audit.record("account.lock", ctx, actor=user, outcome="locked")
+        await audit.record(AuditAction.ACCOUNT_LOCK, ctx, actor=user, outcome=AuditOutcome.LOCKED)
 
 
 async def do_record_good_login(user: Professional) -> None:
@@ -46,7 +47,9 @@ async def do_unlock(admin: Professional, professional_id: int, ctx: AuditContext
         raise NotFound("No such professional.")
     person.locked_at, person.failed_logins = None, 0
     await person.save(update_fields=["locked_at", "failed_logins"])
-    await audit.record("account.unlock", ctx, actor=admin, detail={"professional_id": person.id})
+    await audit.record(
+        AuditAction.ACCOUNT_UNLOCK, ctx, actor=admin, detail={"professional_id": person.id}
+    )
     return person
 
 
@@ -66,11 +69,13 @@ async def do_change_password(
     if not isinstance(old, str) or not await asyncio.to_thread(
         verify_password, user.password_hash, old
     ):
-        await audit.record("password.change", ctx, actor=user, outcome="failed")
+        await audit.record(
+            AuditAction.PASSWORD_CHANGE, ctx, actor=user, outcome=AuditOutcome.FAILED
+        )
         raise Invalid("The current password is not right.", field="old_password")
     password = check_new_password(new)
     if password == old:
         raise Invalid("Choose a password different from the current one.", field="new_password")
     user.password_hash = await asyncio.to_thread(hash_password, password)
     await user.save(update_fields=["password_hash"])
-    await audit.record("password.change", ctx, actor=user)
+    await audit.record(AuditAction.PASSWORD_CHANGE, ctx, actor=user)

@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from feeds import audit
 from feeds.accounts.passwords import hash_password, verify_password
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Conflict, Forbidden, Invalid, NotFound
@@ -73,9 +74,13 @@ async def has_mfa(user: Professional) -> bool:
     return await MfaFactor.exists(professional_id=user.id, confirmed_at__isnull=False)
 
 
-async def _refuse(user: Professional, ctx: AuditContext, purpose: str, outcome: str) -> None:
+async def _refuse(
+    user: Professional, ctx: AuditContext, purpose: str, outcome: AuditOutcome
+) -> None:
     # Failed records feed the login throttle (server/auth.py), for every purpose.
-    await audit.record("mfa.verify", ctx, actor=user, outcome=outcome, detail={"purpose": purpose})
+    await audit.record(
+        AuditAction.MFA_VERIFY, ctx, actor=user, outcome=outcome, detail={"purpose": purpose}
+    )
 
 
 async def check_totp(
@@ -87,12 +92,12 @@ async def check_totp(
     except CodeRefused:
         step = None
     if step is None:
-        await _refuse(user, ctx, purpose, "failed")
+        await _refuse(user, ctx, purpose, AuditOutcome.FAILED)
         raise CodeRefused("That code is not right. Check the time on your phone.", field="code")
     # One conditional UPDATE, so two requests racing with the same code cannot both win.
     fresh = Q(last_used_step__isnull=True) | Q(last_used_step__lt=step)
     if not await MfaFactor.filter(Q(id=factor.id) & fresh).update(last_used_step=step):
-        await _refuse(user, ctx, purpose, "replayed")
+        await _refuse(user, ctx, purpose, AuditOutcome.REPLAYED)
         raise CodeRefused("That code was used already: wait for the next one.", field="code")
 
 
@@ -140,10 +145,10 @@ async def check_recovery_code(user: Professional, code: object, ctx: AuditContex
     if found is None or not await RecoveryCode.filter(id=found, used_at__isnull=True).update(
         used_at=utcnow()
     ):
-        await audit.record("mfa.recovery", ctx, actor=user, outcome="failed")
+        await audit.record(AuditAction.MFA_RECOVERY, ctx, actor=user, outcome=AuditOutcome.FAILED)
         raise CodeRefused("That recovery code is not right, or was used.", field="recovery_code")
     left = await recovery_codes_left(user)
-    await audit.record("mfa.recovery", ctx, actor=user, detail={"codes_left": left})
+    await audit.record(AuditAction.MFA_RECOVERY, ctx, actor=user, detail={"codes_left": left})
 
 
 async def check_second_factor(
@@ -157,7 +162,7 @@ async def check_second_factor(
         await check_recovery_code(user, recovery_code, ctx)
         return
     await check_totp(user, factor, code, ctx, "login")
-    await audit.record("mfa.verify", ctx, actor=user, detail={"purpose": "login"})
+    await audit.record(AuditAction.MFA_VERIFY, ctx, actor=user, detail={"purpose": "login"})
 
 
 async def people_without_mfa(limit: int = 200) -> list[dict[str, str]]:
@@ -198,7 +203,7 @@ async def do_confirm_enrolment(user: Professional, code: object, ctx: AuditConte
     async with in_transaction():
         await MfaFactor.filter(id=factor.id).update(confirmed_at=utcnow())
         await _store_recovery_codes(user, hashes)
-        await audit.record("mfa.enrol", ctx, actor=user)
+        await audit.record(AuditAction.MFA_ENROL, ctx, actor=user)
     return codes
 
 
@@ -213,7 +218,7 @@ async def do_regenerate_recovery_codes(
     codes, hashes = await _hashed_recovery_codes()
     async with in_transaction():
         await _store_recovery_codes(user, hashes)
-        await audit.record("mfa.recovery_codes", ctx, actor=user)
+        await audit.record(AuditAction.MFA_RECOVERY_CODES, ctx, actor=user)
     return codes
 
 
@@ -235,7 +240,7 @@ async def do_disable(user: Professional, code: object, ctx: AuditContext, requir
     await check_totp(user, factor, code, ctx, "disable")
     async with in_transaction():
         await _remove(user.id)
-        await audit.record("mfa.disable", ctx, actor=user)
+        await audit.record(AuditAction.MFA_DISABLE, ctx, actor=user)
 
 
 async def do_admin_reset(
@@ -249,5 +254,7 @@ async def do_admin_reset(
         raise NotFound("No such professional.")
     async with in_transaction():
         await _remove(person.id)
-        await audit.record("mfa.reset", ctx, actor=admin, detail={"professional_id": person.id})
+        await audit.record(
+            AuditAction.MFA_RESET, ctx, actor=admin, detail={"professional_id": person.id}
+        )
     return person

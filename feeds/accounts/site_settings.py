@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from feeds import audit
 from feeds.accounts.mfa import has_mfa
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden
@@ -50,7 +51,7 @@ async def do_set_mfa_required(admin: Professional, required: bool, ctx: AuditCon
             ended = await _end_password_only_access()
         detail = {"required": required, "sessions_ended": ended.sessions}
         detail["tokens_revoked"] = ended.tokens
-        await audit.record("mfa.require", ctx, actor=admin, detail=detail)
+        await audit.record(AuditAction.MFA_REQUIRE, ctx, actor=admin, detail=detail)
     return ended
 
 

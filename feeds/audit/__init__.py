@@ -3,6 +3,7 @@
 `from feeds import audit` gives the recording functions of feeds.audit.records.
 """
 
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import SYSTEM, AuditContext, record, refusal_recorded
 
-__all__ = ["SYSTEM", "AuditContext", "record", "refusal_recorded"]
+__all__ = ["SYSTEM", "AuditAction", "AuditContext", "AuditOutcome", "record", "refusal_recorded"]

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from feeds import audit
 from feeds.access.policy import Action, check_child_access
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden
 from feeds.models import AuditRecord, Professional, Role
@@ -47,11 +48,11 @@ async def do_read_child_audit(
 ) -> list[AuditRecord]:
     """Who viewed, searched, exported or changed what about this child: for its lead
     professional and managers with access. Reading it is itself audited."""
-    async with audit.refusal_recorded("audit.read", ctx, reader, child_id):
+    async with audit.refusal_recorded(AuditAction.AUDIT_READ, ctx, reader, child_id):
         child = await check_child_access(reader, child_id, Action.VIEW)
         if child.lead_professional_id != reader.id and reader.role != Role.MANAGER:
             raise Forbidden("Only the lead professional and managers can read a child's audit.")
-    await audit.record("audit.read", ctx, actor=reader, child_id=child.id)
+    await audit.record(AuditAction.AUDIT_READ, ctx, actor=reader, child_id=child.id)
     return await AuditRecord.filter(child_id=child.id).order_by("-id").limit(limit)
 
 
@@ -64,7 +65,7 @@ async def do_search_audit(
     reader: Professional, found: AuditFilter, ctx: AuditContext
 ) -> list[AuditRecord]:
     """The whole log, filtered by person, child, action and time (administrators)."""
-    async with audit.refusal_recorded("audit.search", ctx, reader, found.child):
+    async with audit.refusal_recorded(AuditAction.AUDIT_SEARCH, ctx, reader, found.child):
         _check_admin(reader)
     query = AuditRecord.all()
     if found.actor is not None:
@@ -79,7 +80,7 @@ async def do_search_audit(
         query = query.filter(at__lt=found.until)
     if found.before is not None:
         query = query.filter(id__lt=found.before)
-    await audit.record("audit.search", ctx, actor=reader, child_id=found.child)
+    await audit.record(AuditAction.AUDIT_SEARCH, ctx, actor=reader, child_id=found.child)
     return await query.order_by("-id").limit(max(1, min(found.limit, 10_000)))
 
 

@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 
 from feeds import raw_sql
 from feeds.audit import chain
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
 from feeds.models import AuditRecord, Professional
@@ -35,13 +36,13 @@ def _clean(text: str, limit: int) -> str:
 
 
 async def record(
-    action: str,
+    action: AuditAction,
     ctx: AuditContext,
     *,
     actor: Professional | None = None,
     actor_email: str = "",
     child_id: int | None = None,
-    outcome: str = "ok",
+    outcome: AuditOutcome = AuditOutcome.OK,
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Append one audit record, chained to the one before it (inside the caller's
@@ -92,7 +93,7 @@ async def _append(entry: AuditRecord) -> None:
 
 @asynccontextmanager
 async def refusal_recorded(
-    action: str,
+    action: AuditAction,
     ctx: AuditContext,
     actor: Professional,
     child_id: int | None,
@@ -104,7 +105,9 @@ async def refusal_recorded(
     try:
         yield
     except (NotFound, Forbidden):
-        await record(action, ctx, actor=actor, child_id=child_id, outcome="denied", detail=detail)
+        await record(
+            action, ctx, actor=actor, child_id=child_id, outcome=AuditOutcome.DENIED, detail=detail
+        )
         raise
 
 

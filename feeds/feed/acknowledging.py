@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from feeds import audit, events
 from feeds.access.policy import Action, check_child_access
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import NotFound
 from feeds.feed.notifications import notification_payload, unread_count
@@ -16,7 +17,9 @@ async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditCon
     post = await Post.get_or_none(id=post_id, removed_at__isnull=True)
     child_id = post.child_id if post else None
     detail = {"post_id": post_id}
-    async with audit.refusal_recorded("post.acknowledge", ctx, professional, child_id, detail):
+    async with audit.refusal_recorded(
+        AuditAction.POST_ACKNOWLEDGE, ctx, professional, child_id, detail
+    ):
         if post is None:
             raise NotFound("No such post, or you do not have access to it.")
         await check_child_access(professional, post.child_id, Action.VIEW)
@@ -26,7 +29,11 @@ async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditCon
     else:  # seen before: nothing changes, the decision is recorded all the same
         detail = {"post_id": post.id, "already_seen": True}
         await audit.record(
-            "post.acknowledge", ctx, actor=professional, child_id=post.child_id, detail=detail
+            AuditAction.POST_ACKNOWLEDGE,
+            ctx,
+            actor=professional,
+            child_id=post.child_id,
+            detail=detail,
         )
     return await Acknowledgement.filter(post_id=post.id).count()
 
@@ -34,7 +41,7 @@ async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditCon
 async def _record(professional: Professional, post: Post, ctx: AuditContext) -> None:
     await Acknowledgement.create(post=post, professional=professional)
     await audit.record(
-        "post.acknowledge",
+        AuditAction.POST_ACKNOWLEDGE,
         ctx,
         actor=professional,
         child_id=post.child_id,

@@ -9,6 +9,7 @@ from tortoise.expressions import Q
 
 from feeds import audit, events
 from feeds.access.policy import Action, check_child_access, team_ids_of, visible_child_ids
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden
 from feeds.feed.reading import check_page_args
@@ -30,7 +31,7 @@ async def do_follow(
     professional: Professional, child_id: int, ctx: AuditContext, team_id: int | None = None
 ) -> Follow:
     """Follow a child the professional may see (idempotent)."""
-    async with audit.refusal_recorded("follow.create", ctx, professional, child_id):
+    async with audit.refusal_recorded(AuditAction.FOLLOW_CREATE, ctx, professional, child_id):
         await check_child_access(professional, child_id, Action.VIEW)
         await _check_team(professional, team_id)
     holder = _holder(professional, team_id)
@@ -38,13 +39,17 @@ async def do_follow(
     if existing is not None:  # nothing changes; the decision is recorded all the same
         detail = {**holder, "already_following": True}
         await audit.record(
-            "follow.create", ctx, actor=professional, child_id=child_id, detail=detail
+            AuditAction.FOLLOW_CREATE, ctx, actor=professional, child_id=child_id, detail=detail
         )
         return existing
     async with events.transaction():
         follow = await Follow.create(child_id=child_id, **holder)
         await audit.record(
-            "follow.create", ctx, actor=professional, child_id=child_id, detail=dict(holder)
+            AuditAction.FOLLOW_CREATE,
+            ctx,
+            actor=professional,
+            child_id=child_id,
+            detail=dict(holder),
         )
         await events.emit(
             events.FOLLOW_CHANGED,
@@ -59,7 +64,7 @@ async def do_unfollow(
     professional: Professional, child_id: int, ctx: AuditContext, team_id: int | None = None
 ) -> None:
     """Stop following (idempotent)."""
-    async with audit.refusal_recorded("follow.delete", ctx, professional, child_id):
+    async with audit.refusal_recorded(AuditAction.FOLLOW_DELETE, ctx, professional, child_id):
         await check_child_access(professional, child_id, Action.VIEW)
         await _check_team(professional, team_id)
     holder = _holder(professional, team_id)
@@ -67,7 +72,7 @@ async def do_unfollow(
         deleted = await Follow.filter(child_id=child_id, **holder).delete()
         detail = dict(holder) if deleted else {**holder, "was_following": False}
         await audit.record(
-            "follow.delete", ctx, actor=professional, child_id=child_id, detail=detail
+            AuditAction.FOLLOW_DELETE, ctx, actor=professional, child_id=child_id, detail=detail
         )
         if deleted:
             await events.emit(

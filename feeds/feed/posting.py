@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 
 from feeds import audit, events, raw_sql
 from feeds.access.policy import Action, check_child_access
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
@@ -145,7 +146,7 @@ async def _insert_post(
         await do_notify_mentions(post, author)
         # Last, so the audit chain's lock (one writer at a time) is held only until commit.
         await audit.record(
-            "post.create",
+            AuditAction.POST_CREATE,
             ctx,
             actor=author,
             child_id=child_id,
@@ -163,7 +164,7 @@ async def do_create_post(
     idempotency_key: str | None = None,
 ) -> PostResult:
     """Write a post; a retry with the same Idempotency-Key returns the first post."""
-    async with audit.refusal_recorded("post.create", ctx, author, child_id):
+    async with audit.refusal_recorded(AuditAction.POST_CREATE, ctx, author, child_id):
         await check_child_access(author, child_id, Action.POST)
     checked_kind, text = check_kind(kind), check_body(body)
     key = check_idempotency_key(idempotency_key)
@@ -177,14 +178,20 @@ async def do_create_post(
         if key and (replayed := await _replay(author, key, fingerprint)):
             # The retry is a decision too: recorded once, naming the original post.
             detail = {"post_id": replayed.post.id, "replayed": True}
-            await audit.record("post.create", ctx, actor=author, child_id=child_id, detail=detail)
+            await audit.record(
+                AuditAction.POST_CREATE, ctx, actor=author, child_id=child_id, detail=detail
+            )
             return replayed
         raise
     return PostResult(post, created=True)
 
 
 async def _post_for(
-    professional: Professional, post_id: int, action: Action, audited: str, ctx: AuditContext
+    professional: Professional,
+    post_id: int,
+    action: Action,
+    audited: AuditAction,
+    ctx: AuditContext,
 ) -> Post:
     """The post, when the professional may `action` its child; a refusal is audited."""
     post = await Post.get_or_none(id=post_id)
@@ -200,9 +207,9 @@ async def do_edit_post(
     editor: Professional, post_id: int, kind: object, body: object, ctx: AuditContext
 ) -> Post:
     """Change a post's text; the old text is kept as a revision."""
-    post = await _post_for(editor, post_id, Action.POST, "post.edit", ctx)
+    post = await _post_for(editor, post_id, Action.POST, AuditAction.POST_EDIT, ctx)
     async with audit.refusal_recorded(
-        "post.edit", ctx, editor, post.child_id, {"post_id": post_id}
+        AuditAction.POST_EDIT, ctx, editor, post.child_id, {"post_id": post_id}
     ):
         if post.author_id != editor.id or post.removed_at:
             raise Forbidden("Only the author can edit a post, and not after it was removed.")
@@ -219,29 +226,35 @@ async def do_edit_post(
         await events.emit(events.POST_EDITED, dict(post_view(post)), child_id=post.child_id)
         await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="index")
         await audit.record(
-            "post.edit", ctx, actor=editor, child_id=post.child_id, detail={"post_id": post.id}
+            AuditAction.POST_EDIT,
+            ctx,
+            actor=editor,
+            child_id=post.child_id,
+            detail={"post_id": post.id},
         )
     return post
 
 
 async def do_remove_post(remover: Professional, post_id: int, ctx: AuditContext) -> Post:
     """Hide a post from the feed (soft: the row and its revisions stay, audited)."""
-    post = await _post_for(remover, post_id, Action.VIEW, "post.remove", ctx)
+    post = await _post_for(remover, post_id, Action.VIEW, AuditAction.POST_REMOVE, ctx)
     async with audit.refusal_recorded(
-        "post.remove", ctx, remover, post.child_id, {"post_id": post_id}
+        AuditAction.POST_REMOVE, ctx, remover, post.child_id, {"post_id": post_id}
     ):
         if post.author_id != remover.id and remover.role != Role.MANAGER:
             raise Forbidden("Only the author or a manager can remove a post.")
     if post.removed_at is not None:  # already removed: nothing changes, the decision is kept
         detail = {"post_id": post.id, "already_removed": True}
-        await audit.record("post.remove", ctx, actor=remover, child_id=post.child_id, detail=detail)
+        await audit.record(
+            AuditAction.POST_REMOVE, ctx, actor=remover, child_id=post.child_id, detail=detail
+        )
     else:
         async with events.transaction():
             post.removed_at, post.removed_by_id = utcnow(), remover.id
             await post.save(update_fields=["removed_at", "removed_by_id"])
             await _count(await _loaded(post), -1)
             await audit.record(
-                "post.remove",
+                AuditAction.POST_REMOVE,
                 ctx,
                 actor=remover,
                 child_id=post.child_id,

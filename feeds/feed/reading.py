@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from feeds import audit, raw_sql
 from feeds.access.policy import Action, check_child_access, visible_children
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.errors import Invalid
 from feeds.models import Child, Post, Professional
@@ -31,19 +32,21 @@ async def caseload(professional: Professional) -> list[Child]:
 
 async def read_child(professional: Professional, child_id: int, ctx: AuditContext) -> Child:
     """One child's record, audited."""
-    child = await _checked(professional, child_id, "child.read", ctx)
-    await audit.record("child.read", ctx, actor=professional, child_id=child.id)
+    child = await _checked(professional, child_id, AuditAction.CHILD_READ, ctx)
+    await audit.record(AuditAction.CHILD_READ, ctx, actor=professional, child_id=child.id)
     return child
 
 
 async def _checked(
-    professional: Professional, child_id: int, action: str, ctx: AuditContext
+    professional: Professional, child_id: int, action: AuditAction, ctx: AuditContext
 ) -> Child:
     try:
         return await check_child_access(professional, child_id, Action.VIEW)
     except Exception:
         # Refusals are audited too: repeated probing is worth a reviewer's attention.
-        await audit.record(action, ctx, actor=professional, child_id=child_id, outcome="denied")
+        await audit.record(
+            action, ctx, actor=professional, child_id=child_id, outcome=AuditOutcome.DENIED
+        )
         raise
 
 
@@ -110,12 +113,12 @@ async def _read_page(
     id_of: Callable[[P], int],
 ) -> FeedPage[P]:
     check_page_args(before, limit)
-    child = await _checked(professional, child_id, "feed.read", ctx)
+    child = await _checked(professional, child_id, AuditAction.FEED_READ, ctx)
     posts = await load(child.id, before, limit + 1)
     more = len(posts) > limit
     posts = posts[:limit]
     await audit.record(
-        "feed.read",
+        AuditAction.FEED_READ,
         ctx,
         actor=professional,
         child_id=child.id,

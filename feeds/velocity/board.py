@@ -19,6 +19,7 @@ from tortoise import connections
 
 from feeds import audit
 from feeds.access.policy import Action, active_grant_q, check_child_access, visible_child_ids
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
@@ -180,7 +181,7 @@ async def read_board(
     moment = now or utcnow()
     if periods is not None:
         check_periods(*periods, moment)
-    async with audit.refusal_recorded("board.read", ctx, manager, child_id):
+    async with audit.refusal_recorded(AuditAction.BOARD_READ, ctx, manager, child_id):
         check_manager(manager)
         if child_id is not None:
             await check_child_access(manager, child_id, Action.VIEW)
@@ -195,7 +196,11 @@ async def read_board(
         board = replace(board, comparison=await compare(over, *periods))
         detail["compared"] = len(over)
     await audit.record(
-        "board.read", ctx, actor=manager, child_id=child_id, detail={**detail, "team": team_id}
+        AuditAction.BOARD_READ,
+        ctx,
+        actor=manager,
+        child_id=child_id,
+        detail={**detail, "team": team_id},
     )
     return board
 
@@ -245,11 +250,15 @@ async def read_child_velocity(
         child = await check_child_access(professional, child_id, Action.VIEW)
     except Exception:
         await audit.record(
-            "velocity.read", ctx, actor=professional, child_id=child_id, outcome="denied"
+            AuditAction.VELOCITY_READ,
+            ctx,
+            actor=professional,
+            child_id=child_id,
+            outcome=AuditOutcome.DENIED,
         )
         raise
     previous = await stored_flags({child.id})
     verdict = (await assess_children({child.id}, now, previous))[child.id]
     comparison = await compare({child.id}, a, b)
-    await audit.record("velocity.read", ctx, actor=professional, child_id=child.id)
+    await audit.record(AuditAction.VELOCITY_READ, ctx, actor=professional, child_id=child.id)
     return ChildVelocity(child, verdict, comparison, a, b)

@@ -22,6 +22,7 @@ from datetime import time as clock_time
 from typing import Any
 
 from feeds import audit, events
+from feeds.audit.actions import AuditAction
 from feeds.clock import utcnow
 from feeds.models import Event, VelocityState
 from feeds.velocity import sweep
@@ -174,7 +175,9 @@ async def do_flip(child_id: int, verdict: Assessment, now: datetime) -> bool:
         if not changed:
             return False
         detail = {"flagged": verdict.flagged, "score": round(verdict.score, 2)}
-        await audit.record("velocity.changed", audit.SYSTEM, child_id=child_id, detail=detail)
+        await audit.record(
+            AuditAction.VELOCITY_CHANGED, audit.SYSTEM, child_id=child_id, detail=detail
+        )
         payload = {**detail, "child_id": child_id, "reasons": verdict.reasons}
         await events.emit(events.VELOCITY_CHANGED, payload, child_id=child_id)
         if verdict.flagged:

@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from feeds import audit, events
 from feeds.access.policy import next_expiry, visible_child_ids
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.models import Event
 from server.auth import digest
 from server.endpoints import audit_context, bearer_token, is_number, resolve_user, settings_of
@@ -25,7 +26,7 @@ POLICY_VIOLATION = 1008
 RELOAD = 4000  # too far behind the retained event log: reload the page
 BEHIND = 4008  # queue overflowed: reconnect with ?after= to catch up
 LOGGED_OUT = 4401
-SUBSCRIBE = "live.subscribe"  # the audit action
+SUBSCRIBE = AuditAction.LIVE_SUBSCRIBE
 CLOSE_CODES = {"behind": BEHIND, "logged_out": LOGGED_OUT, "shutdown": 1012}
 
 
@@ -50,7 +51,7 @@ async def _refused_origin(websocket: WebSocket) -> None:
     if bearer_token(websocket) and (user := await resolve_user(websocket)) is not None:
         origin = {"origin": websocket.headers.get("origin", "")[:200]}
         ctx = audit_context(websocket)
-        await audit.record(SUBSCRIBE, ctx, actor=user, outcome="denied", detail=origin)
+        await audit.record(SUBSCRIBE, ctx, actor=user, outcome=AuditOutcome.DENIED, detail=origin)
 
 
 async def _subscriber(websocket: WebSocket) -> Subscriber | None:
