@@ -67,12 +67,13 @@ async def emit(
     """Append one event (inside the caller's transaction); its id orders it for replay."""
     postgres = connections.get("default").capabilities.dialect == "postgres"
     created_at = utcnow()
-    stored = Event._meta.fields_map["payload"].to_db_value(payload, Event)
+    stored = raw_sql.db_value(Event, "payload", payload)
     event_id = await raw_sql.insert(
         _EMIT_SQL + _NOTIFY if postgres else _EMIT_SQL,
         *(created_at, type_, child_id, recipient_id, stored),
     )
-    return Event._init_from_db(
+    return raw_sql.saved(
+        Event,
         id=event_id,
         created_at=created_at,
         type=type_,

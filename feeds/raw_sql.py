@@ -3,6 +3,9 @@
 The ORM's query building and row instantiation cost more CPU than the queries
 themselves on every API request; these helpers run one parametrised statement text on
 both databases and build model instances straight from its rows.
+
+This is the one adapter that touches Tortoise's private API (`_meta`, `_init_from_db`);
+the rest of the code goes through the functions below.
 """
 
 from __future__ import annotations
@@ -71,8 +74,18 @@ def from_row(model: type[M], row: Row, start: int = 0) -> M:
     """The instance whose `columns(...)` start at `row[start]`, as the ORM would build it
     (values converted by the model's fields, marked as saved)."""
     names = column_names(model)
-    values = dict(zip(names, tuple(row)[start : start + len(names)], strict=True))
+    return saved(model, **dict(zip(names, tuple(row)[start : start + len(names)], strict=True)))
+
+
+def saved(model: type[M], **values: Any) -> M:
+    """An instance built from column values and marked as saved (what the ORM returns
+    after an insert), without another round trip."""
     return model._init_from_db(**values)
+
+
+def db_value(model: type[Model], field: str, value: Any) -> Any:
+    """One field's value as the database stores it (JSON fields become text)."""
+    return model._meta.fields_map[field].to_db_value(value, model)
 
 
 def python_value(model: type[Model], field: str, value: Any) -> Any:

@@ -47,7 +47,8 @@ async def record(
 ) -> AuditRecord:
     """Append one audit record, chained to the one before it (inside the caller's
     transaction, when there is one)."""
-    entry = AuditRecord._init_from_db(
+    entry = raw_sql.saved(
+        AuditRecord,
         id=None,
         at=utcnow(),
         action=action,
@@ -83,7 +84,7 @@ async def _append(entry: AuditRecord) -> None:
     await chain.lock_chain()
     previous = await chain.last_hash()
     entry.hash = chain.record_hash(previous, chain.fields_of(entry))
-    detail = AuditRecord._meta.fields_map["detail"].to_db_value(entry.detail, entry)
+    detail = raw_sql.db_value(AuditRecord, "detail", entry.detail)
     entry.id = await raw_sql.insert(
         _INSERT_SQL,
         *(entry.at, entry.actor_id, entry.actor_email, entry.action, entry.child_id),

@@ -113,7 +113,8 @@ async def _new_post(
     post_id = await raw_sql.insert(
         _POST_SQL, child_id, author.id, kind.value, body, created_at, key, fingerprint
     )
-    return Post._init_from_db(
+    return raw_sql.saved(
+        Post,
         id=post_id,
         child_id=child_id,
         author_id=author.id,
