@@ -7,33 +7,14 @@ by database triggers created in a migration).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
-
-class Sector(StrEnum):
-    SOCIAL_CARE = "social_care"
-    HEALTH = "health"
-    EDUCATION = "education"
-    POLICE = "police"
-    VOLUNTARY = "voluntary"
-
-
-class Role(StrEnum):
-    PRACTITIONER = "practitioner"
-    MANAGER = "manager"
-    ADMIN = "admin"
-
-
-class PostKind(StrEnum):
-    UPDATE = "update"
-    HUNCH = "hunch"
-    CONCERN = "concern"
-    VISIT = "visit"
-    POSITIVE = "positive"
+from feeds.kinds import PostKind as PostKind
+from feeds.kinds import Role as Role
+from feeds.kinds import Sector as Sector
 
 
 class Agency(Model):

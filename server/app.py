@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
 from feeds.db import tortoise_config
+from feeds.kinds import WORRY_KINDS
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
 from server.middleware import SameOriginMiddleware, SecurityHeadersMiddleware, csrf_middleware
@@ -90,4 +91,6 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
+    # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
+    app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)
     return app

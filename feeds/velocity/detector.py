@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
 
-KINDS: tuple[str, ...] = ("update", "hunch", "concern", "visit", "positive")
-CONCERN_KINDS: frozenset[str] = frozenset({"hunch", "concern"})
+from feeds.kinds import WORRY_KINDS, PostKind
+
+KINDS: tuple[str, ...] = tuple(kind.value for kind in PostKind)
+CONCERN_KINDS: frozenset[str] = frozenset(kind.value for kind in WORRY_KINDS)
 SPARKLINE_DAYS = 28
 DAY_SECONDS = 86_400.0
 _LN10 = math.log(10.0)

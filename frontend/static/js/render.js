@@ -1,7 +1,8 @@
 // Building posts and small bits of page in the DOM. User text only ever goes through
 // textContent: never innerHTML. The markup matches templates/partials/post.html.
 
-const ACKNOWLEDGEABLE = new Set(["hunch", "concern"]);
+// Hunches and concerns can be acknowledged; the server names them (feeds.kinds).
+const ACKNOWLEDGEABLE = new Set((document.body.dataset.worryKinds || "").split(" "));
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
