@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feeds import events
+from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Event, Notification, Post, Professional
-from feeds.notifications import notification_payload, unread_count
-from feeds.views import author_view, post_view
+from feeds.serializers import author_view, post_view
 
 POST_EVENTS = frozenset({events.POST_CREATED, events.POST_EDITED})
 NOTE_EVENTS = frozenset({events.MENTION, events.NOTIFICATION})

@@ -19,7 +19,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from feeds import rows
+from feeds import raw_sql
 from feeds.clock import utcnow
 from feeds.models import Event
 
@@ -71,7 +71,7 @@ async def emit(
     postgres = connections.get("default").capabilities.dialect == "postgres"
     created_at = utcnow()
     stored = Event._meta.fields_map["payload"].to_db_value(payload, Event)
-    event_id = await rows.insert(
+    event_id = await raw_sql.insert(
         _EMIT_SQL + _NOTIFY if postgres else _EMIT_SQL,
         *(created_at, type_, child_id, recipient_id, stored),
     )

@@ -210,7 +210,7 @@ class AuditRecord(Model):
     ip = fields.CharField(max_length=64, default="")
     request_id = fields.CharField(max_length=64, default="")
     detail: Any = fields.JSONField(default=dict)
-    # SHA-256 of this record's fields and the previous record's hash (feeds/audit_chain.py)
+    # SHA-256 of this record's fields and the previous record's hash (feeds/audit/chain.py)
     hash = fields.CharField(max_length=64, default="")
 
     class Meta:
@@ -460,7 +460,7 @@ class MfaFactor(Model):
 
 
 class RecoveryCode(Model):
-    """A one-time recovery code, stored as an argon2id hash (see feeds/mfa.py)."""
+    """A one-time recovery code, stored as an argon2id hash (see feeds/accounts/mfa.py)."""
 
     id = fields.IntField(primary_key=True)
     professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(

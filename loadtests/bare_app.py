@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feeds.activity_days import ADD_POST_SQL
-from feeds.velocity import CONCERN_KINDS
+from feeds.velocity.detector import CONCERN_KINDS
+from feeds.velocity.tallies import ADD_POST_SQL
 
 ACCESS = (
     'SELECT 1 FROM "grant" WHERE child_id = $1 AND revoked_at IS NULL '
@@ -47,7 +47,7 @@ async def audit(conn: asyncpg.Connection, user: int, action: str, child: int) ->
 
 
 async def tally(conn: asyncpg.Connection, child: int, user: int, kind: str) -> None:
-    """The per-day tally posting keeps: Jigsaw's own statement (feeds/activity_days.py)."""
+    """The per-day tally posting keeps: Jigsaw's own statement (feeds/velocity/tallies.py)."""
     at = datetime.now(UTC)
     worried = kind in CONCERN_KINDS
     await conn.execute(ADD_POST_SQL, child, at.date(), kind, str(user), "Load agency", worried, at)

@@ -32,9 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from tortoise import Tortoise
 
-from feeds.access import visible_child_ids
-from feeds.activity_days import rebuild_days
-from feeds.board import build_board
+from feeds.access.policy import visible_child_ids
 from feeds.clock import utcnow
 from feeds.db import migrate_database, tortoise_config
 from feeds.models import (
@@ -49,7 +47,9 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.velocity_state import VelocityWatcher, assess_children, do_recompute_velocity
+from feeds.velocity.board import build_board
+from feeds.velocity.tallies import rebuild_days
+from feeds.velocity.verdicts import VelocityWatcher, assess_children, do_recompute_velocity
 from loadtests.seed import seed as load_seed
 
 UNUSABLE = "!bench"  # not a valid hash: nobody can log in as these people

@@ -26,9 +26,9 @@ import httpx
 from tortoise import Tortoise
 from websockets.asyncio.client import ClientConnection, connect
 
+from feeds.accounts.passwords import hash_password
 from feeds.db import migrate_database, tortoise_config
 from feeds.models import Agency, Child, Grant, Professional, Sector
-from feeds.passwords import hash_password
 from loadtests.pgdb import create_database, drop_database
 
 

@@ -33,9 +33,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from tortoise import Tortoise, connections
 
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
 from feeds.db import migrate_database, tortoise_config
-from feeds.demo_text import TEMPLATES
+from feeds.demo.text import TEMPLATES
 from feeds.models import Agency, Child, Grant, Professional, Sector, Team, TeamMember
 from search.base import SearchIndex, SearchParams, SearchQuery
 from search.outbox import reindex
@@ -188,7 +188,7 @@ async def timed(work: Callable[[], Awaitable[object]], repeats: int) -> Timings:
 
 
 async def latency(index: SearchIndex, who: Professional, label: str, queries: int) -> list[str]:
-    from feeds.access import visible_child_ids
+    from feeds.access.policy import visible_child_ids
 
     allowed = frozenset(await visible_child_ids(who))
     per_query = max(1, queries // len(QUERIES))

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from feeds.passwords import hash_password
+from feeds.accounts.passwords import hash_password
 
 PASSWORD = "load-test-password"  # noqa: S105 - fictional load-test accounts
 CHILDREN_PER_PRACTITIONER = 50
@@ -151,7 +151,7 @@ CONCERNS = ("hunch", "concern")
 
 
 class Tallies:
-    """The daily tallies posting keeps (feeds/activity_days.py), counted while the posts
+    """The daily tallies posting keeps (feeds/velocity/tallies.py), counted while the posts
     are generated, because COPY bypasses posting."""
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Detection-quality and speed benchmark for feeds.velocity (stdlib only).
+"""Detection-quality and speed benchmark for feeds.velocity.detector (stdlib only).
 
 Usage::
 
@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from feeds.velocity import (
+from feeds.velocity.detector import (
     DEFAULT_PARAMS,
     ActivityEvent,
     DayTally,

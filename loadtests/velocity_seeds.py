@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from feeds.velocity import DEFAULT_PARAMS, VelocityParams
+from feeds.velocity.detector import DEFAULT_PARAMS, VelocityParams
 from loadtests.velocity_bench import MethodResult, evaluate, params_with_flag, scenario
 from loadtests.velocity_scenarios import ScenarioConfig
 

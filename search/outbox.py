@@ -1,6 +1,6 @@
 """The outbox relay: send each changed post's current state to the index, with retries.
 
-feeds/posting.py writes a SearchOutbox row in the same transaction as the change. Here
+feeds/feed/posting.py writes a SearchOutbox row in the same transaction as the change. Here
 rows are claimed (FOR UPDATE SKIP LOCKED on PostgreSQL, so several workers can drain),
 the post's state *now* is sent (indexed if visible, removed otherwise) and the row is
 marked processed only when the engine accepted it; failures count attempts and keep

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from feeds import audit
-from feeds.access import visible_child_ids
-from feeds.audit import AuditContext
+from feeds.access.policy import visible_child_ids
+from feeds.audit.records import AuditContext
 from feeds.errors import Invalid
 from feeds.models import Post, PostKind, Professional
 from search.base import (

@@ -13,12 +13,13 @@ from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 
-from feeds import accounts, audit, mfa, rows
-from feeds.audit import AuditContext
+from feeds import audit, raw_sql
+from feeds.accounts import lockout, mfa
+from feeds.accounts.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.models import Agency, ApiToken, AuditRecord, Professional, Session
-from feeds.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
 from server.settings import Settings
 
 TOKEN_PREFIX = "jgw_"  # noqa: S105 - a public marker, not a secret
@@ -80,7 +81,7 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     if user is None or not ok:
         await audit.record("login", ctx, actor_email=address, outcome="failed")
         if user is not None:
-            await accounts.do_record_failed_login(user, ctx)
+            await lockout.do_record_failed_login(user, ctx)
         raise LoginFailed("Email or password is not right.")
     if needs_rehash(user.password_hash):
         user.password_hash = await run_in_threadpool(hash_password, secret)
@@ -88,7 +89,7 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     # With two-step sign-in the failure count is cleared only once the code is right too.
     pending = await mfa.has_mfa(user)
     if not pending:
-        await accounts.do_record_good_login(user)
+        await lockout.do_record_good_login(user)
     await audit.record("login", ctx, actor=user, outcome="mfa_pending" if pending else "ok")
     return user
 
@@ -183,16 +184,16 @@ BEARER_USER_SQL = (
 
 async def token_user(raw: str) -> Professional | None:
     """The active professional behind a bearer token, their agency loaded (one query)."""
-    people, agencies = rows.columns(Professional, "p"), rows.columns(Agency, "a")
+    people, agencies = raw_sql.columns(Professional, "p"), raw_sql.columns(Agency, "a")
     sql = BEARER_USER_SQL.format(people=people, agencies=agencies)
-    found = await rows.fetch(sql, digest(raw))
+    found = await raw_sql.fetch(sql, digest(raw))
     if not found:
         return None
     row = found[0]
-    user = rows.from_row(Professional, row, 2)
-    user.agency = rows.from_row(Agency, row, 2 + len(rows.column_names(Professional)))
+    user = raw_sql.from_row(Professional, row, 2)
+    user.agency = raw_sql.from_row(Agency, row, 2 + len(raw_sql.column_names(Professional)))
     now = utcnow()
-    last_used = rows.python_value(ApiToken, "last_used_at", row[1])
+    last_used = raw_sql.python_value(ApiToken, "last_used_at", row[1])
     if last_used is None or now - last_used > TOUCH_EVERY:
         await ApiToken.filter(id=row[0]).update(last_used_at=now)
     return user

@@ -69,7 +69,7 @@ def _redacted(url: str) -> str:
 
 
 def _seed(settings: Settings, password: str) -> Any:
-    from feeds.demo import database_is_empty, seed_demo
+    from feeds.demo.seed import database_is_empty, seed_demo
 
     async def work() -> Any:
         if not await database_is_empty():
@@ -164,7 +164,7 @@ def create_user(
     email: str, name: str, agency: str, sector: str, role: str, job_title: str, password: str
 ) -> None:
     """Create a professional who can log in."""
-    from feeds.people import do_create_professional
+    from feeds.accounts.people import do_create_professional
 
     async def work() -> str:
         person = await do_create_professional(
@@ -224,7 +224,7 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Recompute the audit hash chain; name the first record that does not match."""
-    from feeds.audit_chain import verify_chain
+    from feeds.audit.chain import verify_chain
 
     verdict = run_with_db(_settings(), verify_chain)
     if not verdict.ok:

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
 from feeds.errors import Invalid, NotFound
 from feeds.models import Professional
 from server.auth import session_user, token_user

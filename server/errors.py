@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from feeds.views import me_view
+from feeds.serializers import me_view
 from search.service import SearchUnavailable
 from server.auth import LoginFailed, LoginThrottled
 from server.endpoints import NotAuthenticated

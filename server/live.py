@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from feeds import event_views, events
-from feeds.access import next_expiry, visible_child_ids
+from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.clock import utcnow
 from feeds.models import Event, Professional
 from server.sessions_watch import ended_subscribers

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from feeds import accounts, mfa, site_settings
-from feeds.audit import AuditContext
+from feeds.accounts import lockout, mfa, site_settings
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden
 from feeds.models import Professional, Role, Session
@@ -60,7 +60,7 @@ async def start_sign_in(request: Request, user: Professional, stage: Stage) -> a
     """A full session, or a short-lived pending one for the code or enrolment step."""
     pending = {"full": None, "code": PENDING_FOR_CODE, "enrol": PENDING_FOR_ENROLMENT}[stage]
     if stage == "full":
-        await accounts.do_record_good_login(user)
+        await lockout.do_record_good_login(user)
     return await auth.start_session(
         user,
         settings_of(request),
@@ -104,7 +104,7 @@ async def finish_sign_in(request: Request, sign_in: SignIn, ctx: AuditContext) -
     """The second step succeeded: end the pending session, start a full one (new id)."""
     if sign_in.session_id is not None:
         await Session.filter(id=sign_in.session_id).update(revoked_at=utcnow())
-    await accounts.do_record_good_login(sign_in.user)
+    await lockout.do_record_good_login(sign_in.user)
     return await auth.start_session(
         sign_in.user, settings_of(request), ctx, request.headers.get("user-agent", "")
     )
@@ -125,9 +125,9 @@ async def check_code_at_sign_in(
     try:
         await mfa.check_second_factor(user, code, recovery_code, ctx)
     except mfa.CodeRefused:
-        await accounts.do_record_failed_login(user, ctx)
+        await lockout.do_record_failed_login(user, ctx)
         raise
-    await accounts.do_record_good_login(user)
+    await lockout.do_record_good_login(user)
 
 
 def check_admin(user: Professional) -> None:

@@ -13,8 +13,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from feeds.clock import utcnow
+from feeds.feed.notifications import unread_count
 from feeds.models import BreakGlass, Child, Event, Professional
-from feeds.notifications import unread_count
 from server.endpoints import resolve_user
 
 NOT_PAGES = ("/api/", "/static/", "/ws", "/healthz", "/sw.js", "/login", "/logout")

@@ -12,9 +12,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
 
+from feeds.accounts.passwords import hash_password
 from feeds.clock import utcnow
 from feeds.models import Agency, Child, Grant, Professional, Role, Sector, Team, TeamMember
-from feeds.passwords import hash_password
 from server.app import create_app
 from server.settings import Settings
 from tests import db_backends

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feeds import accounts
+from feeds.accounts import lockout
 from feeds.models import Professional
 from server import auth, cookies
 from server.endpoints import audit_context, authenticated, path_id, read_json, settings_of
@@ -16,7 +16,7 @@ from server.endpoints import audit_context, authenticated, path_id, read_json, s
 async def change_password(request: Request, user: Professional) -> Response:
     """Change the password, then end every session (sign in again everywhere)."""
     data = await read_json(request)
-    await accounts.do_change_password(
+    await lockout.do_change_password(
         user, data.get("old_password"), data.get("new_password"), audit_context(request)
     )
     ended = await auth.end_all_sessions(user)
@@ -27,7 +27,7 @@ async def change_password(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def unlock(request: Request, user: Professional) -> Response:
-    person = await accounts.do_unlock(
+    person = await lockout.do_unlock(
         user, path_id(request, "professional_id"), audit_context(request)
     )
     return JSONResponse({"id": person.id, "locked": False})

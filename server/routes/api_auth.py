@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from feeds.errors import NotFound
 from feeds.models import ApiToken, Professional
-from feeds.views import me_view, token_view
+from feeds.serializers import me_view, token_view
 from server import auth, cookies, mfa_auth
 from server.endpoints import (
     audit_context,

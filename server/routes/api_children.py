@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feeds import grants, posting, reading
+from feeds.access import grants
 from feeds.errors import Invalid
+from feeds.feed import posting, reading
 from feeds.models import Professional
-from feeds.views import child_view, grant_view, post_view
+from feeds.serializers import child_view, grant_view, post_view
 from server.endpoints import (
     MAX_ID,
     audit_context,

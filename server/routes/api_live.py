@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feeds import acknowledging, following, notifications
 from feeds.errors import Invalid
+from feeds.feed import acknowledging, following, notifications
 from feeds.models import Event, Professional
-from feeds.views import post_view
+from feeds.serializers import post_view
 from server.endpoints import (
     MAX_ID,
     audit_context,

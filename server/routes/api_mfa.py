@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feeds import mfa, site_settings
-from feeds.audit import AuditContext
+from feeds.accounts import mfa, site_settings
+from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden, Invalid
 from feeds.models import Professional
-from feeds.views import me_view
+from feeds.serializers import me_view
 from server import auth, cookies, mfa_auth
 from server.endpoints import audit_context, authenticated, path_id, read_json, settings_of
 from server.mfa_auth import SignIn, check_admin, mfa_step

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feeds import audit_reading
-from feeds.audit_reading import AuditFilter, record_view
+from feeds.audit import reading
+from feeds.audit.reading import AuditFilter, record_view
 from feeds.errors import Invalid
 from feeds.models import Professional
-from feeds.views import me_view
+from feeds.serializers import me_view
 from server.endpoints import audit_context, authenticated, path_id, query_int
 from server.routes.page_render import render
 
@@ -45,7 +45,7 @@ def parse_filter(request: Request, default_limit: int = 100) -> AuditFilter:
 
 @authenticated
 async def api_child_audit(request: Request, user: Professional) -> Response:
-    records = await audit_reading.do_read_child_audit(
+    records = await reading.do_read_child_audit(
         user, path_id(request, "child_id"), audit_context(request)
     )
     return JSONResponse({"records": [record_view(r) for r in records]})
@@ -53,34 +53,30 @@ async def api_child_audit(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def api_audit(request: Request, user: Professional) -> Response:
-    records = await audit_reading.do_search_audit(
-        user, parse_filter(request), audit_context(request)
-    )
+    records = await reading.do_search_audit(user, parse_filter(request), audit_context(request))
     return JSONResponse({"records": [record_view(r) for r in records]})
 
 
 @authenticated
 async def api_audit_csv(request: Request, user: Professional) -> Response:
-    records = await audit_reading.do_search_audit(
+    records = await reading.do_search_audit(
         user, parse_filter(request, 10_000), audit_context(request)
     )
     headers = {"content-disposition": 'attachment; filename="jigsaw-audit.csv"'}
-    return Response(audit_reading.as_csv(records), media_type="text/csv", headers=headers)
+    return Response(reading.as_csv(records), media_type="text/csv", headers=headers)
 
 
 @authenticated
 async def child_audit_page(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
-    records = await audit_reading.do_read_child_audit(user, child_id, audit_context(request))
+    records = await reading.do_read_child_audit(user, child_id, audit_context(request))
     views = [record_view(r) for r in records]
     return render(request, "audit.html", user=me_view(user), records=views, child_id=child_id)
 
 
 @authenticated
 async def admin_audit_page(request: Request, user: Professional) -> Response:
-    records = await audit_reading.do_search_audit(
-        user, parse_filter(request), audit_context(request)
-    )
+    records = await reading.do_search_audit(user, parse_filter(request), audit_context(request))
     views = [record_view(r) for r in records]
     form = dict(request.query_params)
     return render(request, "audit.html", user=me_view(user), records=views, form=form, admin=True)

@@ -1,6 +1,6 @@
 """The velocity board: GET /board (HTML), GET /api/v1/board and
 GET /api/v1/children/{child_id}/velocity, and the lifespan of the velocity watcher.
-Each handler parses, then calls feeds.board."""
+Each handler parses, then calls feeds.velocity.board."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from feeds import board
-from feeds.board import Board, BoardRow, Period
 from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.models import Event, Professional
-from feeds.velocity import Assessment, PeriodComparison, PeriodStats
-from feeds.velocity_state import VelocityWatcher
-from feeds.views import iso, me_view
+from feeds.serializers import iso, me_view
+from feeds.velocity import board
+from feeds.velocity.board import Board, BoardRow, Period
+from feeds.velocity.detector import Assessment, PeriodComparison, PeriodStats
+from feeds.velocity.verdicts import VelocityWatcher
 from server.endpoints import audit_context, authenticated, path_id, query_int
 
 DEFAULT_DAYS = 28

@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds import breakglass
+from feeds.access import breakglass
 from feeds.errors import Forbidden, Invalid
 from feeds.models import BreakGlass, Professional, Role
-from feeds.views import iso, me_view
+from feeds.serializers import iso, me_view
 from server.endpoints import audit_context, authenticated, path_id, read_json, settings_of
 from server.page_context import header_context
 from server.routes.page_render import render

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds import mfa, site_settings
+from feeds.accounts import mfa, site_settings
 from feeds.errors import Invalid
 from feeds.models import Professional
-from feeds.views import me_view
+from feeds.serializers import me_view
 from server import auth, cookies, mfa_auth
 from server.endpoints import audit_context, authenticated, settings_of
 from server.mfa_auth import SignIn, check_admin, mfa_step, page_for

@@ -11,12 +11,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds import activity_days, following, grants, posting, reading
-from feeds.access import Action, may_act_when_visible
+from feeds.access import grants
+from feeds.access.policy import Action, may_act_when_visible
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
+from feeds.feed import following, posting, reading
 from feeds.models import Follow, PostKind, Professional, Team
-from feeds.views import child_view, grant_view, me_view
+from feeds.serializers import child_view, grant_view, me_view
+from feeds.velocity import tallies
 from server import auth, cookies, mfa_auth
 from server.endpoints import (
     MAX_ID,
@@ -151,7 +153,7 @@ async def child_page(
         user, child_id, audit_context(request), before=query_int(request, "before", None)
     )
     team = await grants.team_around_child(user, child_id)
-    timeline = await activity_days.kinds_by_day(page.child.id, utcnow().date())
+    timeline = await tallies.kinds_by_day(page.child.id, utcnow().date())
     can_manage = await may_act_when_visible(user, Action.MANAGE_GRANTS, page.child)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     return render(

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds import acknowledging, following, notifications, reading
+from feeds.feed import acknowledging, following, notifications, reading
 from feeds.models import Acknowledgement, Post, PostKind, Professional
-from feeds.views import me_view, post_view
+from feeds.serializers import me_view, post_view
 from server.endpoints import audit_context, authenticated, path_id, public
 from server.page_context import header_context
 from server.routes.page_render import render, safe_next

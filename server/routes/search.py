@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from feeds.errors import Invalid
 from feeds.models import PostKind, Professional
-from feeds.views import me_view, post_view
+from feeds.serializers import me_view, post_view
 from search.base import SearchIndex, SearchParams
 from search.outbox import Drainer
 from search.service import SearchResult, SearchResults, do_search, make_index

@@ -15,7 +15,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from feeds import audit, event_views
-from feeds.access import next_expiry, visible_child_ids
+from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.models import Event
 from server.auth import digest
 from server.endpoints import audit_context, bearer_token, is_number, resolve_user, settings_of

@@ -10,8 +10,8 @@ from datetime import date
 import httpx
 from playwright.async_api import Browser, Locator, Page, expect
 
+from feeds.feed.posting import do_create_post
 from feeds.models import Agency, Child, Grant, Professional, Sector
-from feeds.posting import do_create_post
 from tests.conftest import api_login
 from tests.e2e.browser import DESKTOP, PHONE, e2e_only, log_in, new_page
 from tests.e2e.conftest import Site

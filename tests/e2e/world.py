@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from feeds.activity_days import rebuild_days
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
+from feeds.feed.posting import do_create_post
 from feeds.models import (
     Agency,
     Child,
@@ -22,7 +22,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.posting import do_create_post
+from feeds.velocity.tallies import rebuild_days
 from tests.conftest import PASSWORD_HASH, Factory
 
 CTX = AuditContext(ip="127.0.0.1", request_id="e2e")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from feeds.activity_days import day_end, load_days, rebuild_days, utc_day
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
+from feeds.feed.posting import do_create_post, do_edit_post, do_remove_post
 from feeds.models import Child, ChildActivityDay, Post, PostKind, Professional, VelocityState
-from feeds.posting import do_create_post, do_edit_post, do_remove_post
-from feeds.velocity import ActivityEvent, assess, assess_days
-from feeds.velocity_state import HISTORY_DAYS, do_recompute_velocity
+from feeds.velocity.detector import ActivityEvent, assess, assess_days
+from feeds.velocity.tallies import day_end, load_days, rebuild_days, utc_day
+from feeds.velocity.verdicts import HISTORY_DAYS, do_recompute_velocity
 from tests.conftest import Factory
 
 CTX = AuditContext(ip="198.51.100.4", request_id="req-days")

@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from tortoise.exceptions import BaseORMException
 
 from feeds import audit
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
 from feeds.models import AuditRecord
 
 # SQLite's refusal arrives as a Tortoise error, PostgreSQL's RAISE as asyncpg's own.

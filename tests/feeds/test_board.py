@@ -8,10 +8,7 @@ from typing import Any
 import pytest
 from tortoise import connections
 
-from feeds import board
-from feeds.activity_days import rebuild_days
-from feeds.audit import AuditContext
-from feeds.board import Period
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
 from feeds.models import (
@@ -26,7 +23,10 @@ from feeds.models import (
     Role,
     VelocityState,
 )
-from feeds.velocity_state import do_recompute_velocity
+from feeds.velocity import board
+from feeds.velocity.board import Period
+from feeds.velocity.tallies import rebuild_days
+from feeds.velocity.verdicts import do_recompute_velocity
 from tests.conftest import Factory
 
 CTX = AuditContext(ip="203.0.113.9", request_id="req-board")

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.applications import Starlette
 
-from feeds.demo import DemoSummary, database_is_empty, seed_demo
+from feeds.accounts.passwords import verify_password
+from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
     Child,
@@ -21,7 +22,6 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.passwords import verify_password
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)

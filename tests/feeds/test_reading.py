@@ -3,10 +3,10 @@ what the ORM page rendered by views.post_view says, page by page."""
 
 from __future__ import annotations
 
-from feeds.audit import AuditContext
-from feeds.posting import do_create_post, do_edit_post
-from feeds.reading import read_feed, read_feed_views
-from feeds.views import post_view
+from feeds.audit.records import AuditContext
+from feeds.feed.posting import do_create_post, do_edit_post
+from feeds.feed.reading import read_feed, read_feed_views
+from feeds.serializers import post_view
 from tests.conftest import Factory
 
 CTX = AuditContext(ip="198.51.100.7", request_id="req-reading")

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from feeds.velocity import (
+from feeds.velocity.detector import (
     KINDS,
     SPARKLINE_DAYS,
     ActivityEvent,

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from feeds import velocity_sweep
 from feeds.clock import utcnow
 from feeds.models import Child, VelocityState, VelocitySweepShard
-from feeds.velocity_state import VelocityWatcher
+from feeds.velocity import sweep
+from feeds.velocity.verdicts import VelocityWatcher
 from tests.conftest import Factory
 
 
@@ -32,29 +32,29 @@ async def test_two_workers_share_one_sweep_and_every_child_is_assessed(make: Fac
     assessed = await VelocityState.filter(child_id__in=ids, assessed_at__isnull=False).count()
     assert assessed == len(ids)
     shards = await VelocitySweepShard.all()
-    assert len(shards) == velocity_sweep.SHARDS
+    assert len(shards) == sweep.SHARDS
     assert all(s.swept_at is not None and s.claimed_at is None for s in shards)
 
 
 async def test_a_claimed_shard_cannot_be_claimed_again_until_released(make: Factory) -> None:
-    await velocity_sweep.ensure_shards()
+    await sweep.ensure_shards()
     now = utcnow()
-    assert await velocity_sweep.claim(3, "worker-a", now)
-    assert not await velocity_sweep.claim(3, "worker-b", now)
-    await velocity_sweep.release(3, "worker-a", swept=True)
+    assert await sweep.claim(3, "worker-a", now)
+    assert not await sweep.claim(3, "worker-b", now)
+    await sweep.release(3, "worker-a", swept=True)
     # Swept just now: not due again for anyone asking about sweeps due before `now`.
-    assert not await velocity_sweep.claim(3, "worker-b", now)
-    assert await velocity_sweep.claim(3, "worker-b", utcnow() + timedelta(seconds=1))
+    assert not await sweep.claim(3, "worker-b", now)
+    assert await sweep.claim(3, "worker-b", utcnow() + timedelta(seconds=1))
 
 
 async def test_a_dead_workers_claim_lapses(make: Factory) -> None:
-    await velocity_sweep.ensure_shards()
-    long_ago = utcnow() - velocity_sweep.LEASE - timedelta(minutes=1)
+    await sweep.ensure_shards()
+    long_ago = utcnow() - sweep.LEASE - timedelta(minutes=1)
     await VelocitySweepShard.filter(shard=5).update(claimed_by="dead", claimed_at=long_ago)
 
-    assert await velocity_sweep.claim(5, "alive", utcnow())
+    assert await sweep.claim(5, "alive", utcnow())
     # The dead worker waking up later cannot release (or mark swept) what it lost.
-    await velocity_sweep.release(5, "dead", swept=True)
+    await sweep.release(5, "dead", swept=True)
     shard = await VelocitySweepShard.get(shard=5)
     assert shard.claimed_by == "alive" and shard.swept_at is None
 
@@ -80,7 +80,7 @@ async def test_a_failed_shard_is_released_and_stays_due(
     async def broken(child_ids: object, *args: object, **kwargs: object) -> list[object]:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("feeds.velocity_state.do_recompute_velocity", broken)
+    monkeypatch.setattr("feeds.velocity.verdicts.do_recompute_velocity", broken)
     with pytest.raises(RuntimeError):
         await VelocityWatcher().sweep()
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feeds.velocity import VelocityParams
+from feeds.velocity.detector import VelocityParams
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
+from feeds.feed.posting import do_create_post
 from feeds.models import Child, Post, PostKind, Professional, Role
-from feeds.posting import do_create_post
 from search.base import PostDoc, SearchHit, SearchIndex, SearchQuery
 from search.outbox import Drainer, drain_once
 from server.auth import issue_token

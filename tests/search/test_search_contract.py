@@ -13,8 +13,8 @@ import httpx
 from starlette.applications import Starlette
 
 from feeds.clock import utcnow
+from feeds.feed.posting import do_edit_post, do_remove_post
 from feeds.models import AuditRecord, Grant, PostKind, SearchOutbox
-from feeds.posting import do_edit_post, do_remove_post
 from search.base import SearchIndex, SearchQuery
 from search.outbox import reindex
 from tests.conftest import Factory

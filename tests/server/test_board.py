@@ -9,9 +9,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from feeds.activity_days import rebuild_days
 from feeds.clock import utcnow
 from feeds.models import AuditRecord, Child, Event, Post, PostKind, Professional, Role
+from feeds.velocity.tallies import rebuild_days
 from tests.conftest import Factory, api_login
 
 

@@ -37,7 +37,7 @@ async def test_a_team_follow_covers_every_member(client: httpx.AsyncClient, make
     followed = await client.post(f"/api/v1/children/{child.id}/follow", json={"team_id": team.id})
     assert followed.status_code == 200
     await client.post(f"/api/v1/children/{child.id}/posts", json={"kind": "visit", "body": "v"})
-    from feeds.following import home_stream
+    from feeds.feed.following import home_stream
 
     assert [p.body for p in await home_stream(colleague)] == ["v"]
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
+from feeds.feed.posting import do_create_post
 from feeds.models import Child, Event, Grant, Post, Professional, Role
-from feeds.posting import do_create_post
 from tests.conftest import PASSWORD, Factory
 
 ORIGIN = {"origin": "http://testserver"}  # what a browser sends with a same-site form post

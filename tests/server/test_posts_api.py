@@ -181,6 +181,6 @@ async def test_manager_grants_with_expiry_then_revokes_and_access_ends(
     revoked = await client.delete(f"/api/v1/grants/{granted.json()['id']}")
     assert revoked.json()["revoked_at"] is not None
     assert await AuditRecord.filter(action="grant.revoke", child_id=child.id).count() == 1
-    from feeds.access import may_view
+    from feeds.access.policy import may_view
 
     assert not await may_view(newcomer, child.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from feeds.accounts import LOCK_AFTER
+from feeds.accounts.lockout import LOCK_AFTER
 from feeds.models import AuditRecord, Professional, Role
 from server import auth
 from server.auth import issue_token

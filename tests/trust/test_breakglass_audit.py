@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 from tortoise import connections
 
 from feeds import audit
-from feeds.audit import AuditContext
-from feeds.audit_chain import verify_chain
+from feeds.audit.chain import verify_chain
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.models import AuditRecord, BreakGlass, Child, Notification, Professional, Role
 from server.auth import issue_token

@@ -22,8 +22,9 @@ import pytest
 from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection
 
-from feeds.audit import SYSTEM
+from feeds.audit.records import SYSTEM
 from feeds.clock import utcnow
+from feeds.feed.posting import do_create_post
 from feeds.models import (
     BreakGlass,
     Child,
@@ -34,7 +35,6 @@ from feeds.models import (
     Professional,
     Role,
 )
-from feeds.posting import do_create_post
 from server.app import build_routes
 from server.auth import issue_token
 from server.settings import Settings

@@ -40,9 +40,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from feeds.audit import SYSTEM
+from feeds.audit.records import SYSTEM
+from feeds.feed.posting import do_create_post
 from feeds.models import Child, Professional
-from feeds.posting import do_create_post
 from server.app import create_app
 from server.auth import issue_token
 from server.settings import Settings

@@ -247,7 +247,7 @@ async def test_enough_wrong_codes_lock_the_account_even_after_right_passwords(
     person = await make.practitioner()
     secret = await enrolled(person)
     wrong = "000000" if code(secret) != "000000" else "111111"
-    for _ in range(20):  # feeds.accounts.LOCK_AFTER, each with the right password
+    for _ in range(20):  # feeds.accounts.lockout.LOCK_AFTER, each with the right password
         assert (await api_login(client, person.email, code=wrong)).status_code == 401
     await person.refresh_from_db()
     assert person.locked_at is not None

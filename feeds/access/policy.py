@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from tortoise.expressions import Q
 
-from feeds import rows
+from feeds import raw_sql
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
 from feeds.models import BreakGlass, Child, Grant, Professional, Role, TeamMember
@@ -77,7 +77,7 @@ async def visible_child_ids(professional: Professional, now: datetime | None = N
     """Ids of every child this professional may see right now."""
     if not professional.is_active:
         return set()
-    found = await rows.fetch(VISIBLE_IDS_SQL, now or utcnow(), professional.id)
+    found = await raw_sql.fetch(VISIBLE_IDS_SQL, now or utcnow(), professional.id)
     return {int(row[0]) for row in found}
 
 
@@ -85,8 +85,10 @@ async def visible_children(professional: Professional) -> list[Child]:
     """Every child this professional may see right now, by name (one query)."""
     if not professional.is_active:
         return []
-    sql = VISIBLE_CHILDREN_SQL.format(columns=rows.columns(Child, "c"))
-    return [rows.from_row(Child, row) for row in await rows.fetch(sql, utcnow(), professional.id)]
+    sql = VISIBLE_CHILDREN_SQL.format(columns=raw_sql.columns(Child, "c"))
+    return [
+        raw_sql.from_row(Child, row) for row in await raw_sql.fetch(sql, utcnow(), professional.id)
+    ]
 
 
 async def next_expiry(professional: Professional, now: datetime | None = None) -> datetime | None:
@@ -121,7 +123,7 @@ async def may_view(professional: Professional, child_id: int) -> bool:
     """True when an active grant or break-glass lets this professional see the child."""
     if not professional.is_active:
         return False
-    found = await rows.fetch(f"SELECT {ALLOWED_SQL}", child_id, utcnow(), professional.id)
+    found = await raw_sql.fetch(f"SELECT {ALLOWED_SQL}", child_id, utcnow(), professional.id)
     return bool(found[0][0])
 
 
@@ -155,11 +157,11 @@ async def may_act_when_visible(professional: Professional, action: Action, child
 
 async def _visible_child(professional: Professional, child_id: int) -> Child | None:
     """The child when it exists and may_view allows it, in one query; else None."""
-    sql = CHILD_ACCESS_SQL.format(columns=rows.columns(Child, "c"))
-    found = await rows.fetch(sql, child_id, utcnow(), professional.id)
+    sql = CHILD_ACCESS_SQL.format(columns=raw_sql.columns(Child, "c"))
+    found = await raw_sql.fetch(sql, child_id, utcnow(), professional.id)
     if not found or not found[0][-1] or not professional.is_active:
         return None
-    return rows.from_row(Child, found[0])
+    return raw_sql.from_row(Child, found[0])
 
 
 async def check_child_access(professional: Professional, child_id: int, action: Action) -> Child:

@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from feeds import audit, rows
-from feeds.access import Action, check_child_access, visible_children
-from feeds.audit import AuditContext
+from feeds import audit, raw_sql
+from feeds.access.policy import Action, check_child_access, visible_children
+from feeds.audit.records import AuditContext
 from feeds.errors import Invalid
 from feeds.models import Child, Post, Professional
-from feeds.views import PostView, iso
+from feeds.serializers import PostView, iso
 
 MAX_PAGE = 100
 P = TypeVar("P", Post, PostView)
@@ -71,7 +71,7 @@ POST_VIEWS_SQL = (
 )
 
 
-def _post_view(row: rows.Row) -> PostView:
+def _post_view(row: raw_sql.Row) -> PostView:
     """As views.post_view renders the post (never a removed one: the query skips them)."""
     post_id, child_id, kind, body, created, edited, author_id, name, handle, title, agency = row
     return {
@@ -79,8 +79,8 @@ def _post_view(row: rows.Row) -> PostView:
         "child_id": child_id,
         "kind": str(kind),
         "body": body,
-        "created_at": iso(rows.python_value(Post, "created_at", created)) or "",
-        "edited_at": iso(rows.python_value(Post, "edited_at", edited)),
+        "created_at": iso(raw_sql.python_value(Post, "created_at", created)) or "",
+        "edited_at": iso(raw_sql.python_value(Post, "edited_at", edited)),
         "author": {
             "id": author_id,
             "name": name,
@@ -93,10 +93,10 @@ def _post_view(row: rows.Row) -> PostView:
 
 async def _post_views(child_id: int, before: int | None, count: int) -> list[PostView]:
     if before is None:
-        found = await rows.fetch(POST_VIEWS_SQL.format(before=""), child_id, count)
+        found = await raw_sql.fetch(POST_VIEWS_SQL.format(before=""), child_id, count)
     else:
         sql = POST_VIEWS_SQL.format(before=" AND p.id < $3")
-        found = await rows.fetch(sql, child_id, count, before)
+        found = await raw_sql.fetch(sql, child_id, count, before)
     return [_post_view(row) for row in found]
 
 

@@ -21,13 +21,14 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 
-from feeds import audit, events, velocity_sweep
-from feeds.activity_days import ChildDays, chunked, day_end, load_days, utc_day
+from feeds import audit, events
 from feeds.clock import utcnow
 from feeds.models import Event, VelocityState
-from feeds.velocity import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
-from feeds.velocity_alerts import do_notify_flagged
-from feeds.velocity_store import (
+from feeds.velocity import sweep
+from feeds.velocity.alerts import do_notify_flagged
+from feeds.velocity.detector import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
+from feeds.velocity.tallies import ChildDays, chunked, day_end, load_days, utc_day
+from feeds.velocity.verdict_rows import (
     ChunkState,
     VerdictRow,
     ensure_rows,
@@ -291,7 +292,7 @@ class VelocityWatcher:
     """Background task: recompute the children touched by new posts within a second or two
     of the commit, and sweep every child periodically so verdicts also change as time
     passes without posts (a burst ages out of the 7-day window). The sweep is shared with
-    the other workers' watchers, shard by shard (`feeds/velocity_sweep.py`)."""
+    the other workers' watchers, shard by shard (`feeds/sweep.py`)."""
 
     def __init__(self, poll_interval: float = 2.0, sweep_interval: float = 600.0) -> None:
         self.poll_interval = poll_interval
@@ -360,18 +361,18 @@ class VelocityWatcher:
     async def sweep(self, due_before: datetime | None = None) -> list[Flip]:
         """Recompute every shard last swept before `due_before` (default: now, so every
         shard) that no other worker is sweeping; returns the flips."""
-        await velocity_sweep.ensure_shards()
+        await sweep.ensure_shards()
         due = due_before or utcnow()
         flips: list[Flip] = []
-        for shard in await velocity_sweep.due_shards(due):
+        for shard in await sweep.due_shards(due):
             if self._stopping:
                 break
-            if not await velocity_sweep.claim(shard, self.name, due):
+            if not await sweep.claim(shard, self.name, due):
                 continue  # another worker has it, or swept it meanwhile
             swept = False
             try:
-                flips += await do_recompute_velocity(await velocity_sweep.shard_children(shard))
+                flips += await do_recompute_velocity(await sweep.shard_children(shard))
                 swept = True
             finally:
-                await velocity_sweep.release(shard, self.name, swept)
+                await sweep.release(shard, self.name, swept)
         return flips

@@ -21,7 +21,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from feeds.activity_days import moment
+from feeds.velocity.tallies import moment
 
 
 @dataclass(frozen=True)

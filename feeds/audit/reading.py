@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feeds import audit
-from feeds.access import Action, check_child_access
-from feeds.audit import AuditContext
+from feeds.access.policy import Action, check_child_access
+from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden
 from feeds.models import AuditRecord, Professional, Role
 

@@ -18,15 +18,15 @@ import orjson
 from tortoise import connections
 
 from feeds import audit
-from feeds.access import Action, active_grant_q, check_child_access, visible_child_ids
-from feeds.activity import load_activity
-from feeds.activity_days import chunked, moment
-from feeds.audit import AuditContext
+from feeds.access.policy import Action, active_grant_q, check_child_access, visible_child_ids
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
 from feeds.models import Child, Grant, Professional, Role, Team
-from feeds.velocity import Assessment, PeriodComparison, compare_periods
-from feeds.velocity_state import (
+from feeds.velocity.detector import Assessment, PeriodComparison, compare_periods
+from feeds.velocity.periods import load_activity
+from feeds.velocity.tallies import chunked, moment
+from feeds.velocity.verdicts import (
     assess_children,
     do_recompute_velocity,
     loaded_assessment,

@@ -9,10 +9,10 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from feeds import audit
-from feeds.audit import AuditContext
+from feeds.accounts.mfa import has_mfa
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden
-from feeds.mfa import has_mfa
 from feeds.models import ApiToken, MfaFactor, Professional, Role, Session, SiteSetting
 
 REQUIRE_MFA = "require_mfa"

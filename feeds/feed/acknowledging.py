@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from feeds import audit, events
-from feeds.access import POST_NOT_FOUND, Action, check_item_access
-from feeds.audit import AuditContext
+from feeds.access.policy import POST_NOT_FOUND, Action, check_item_access
+from feeds.audit.records import AuditContext
 from feeds.errors import NotFound
 from feeds.models import Acknowledgement, Notification, Post, Professional
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tortoise.expressions import Subquery
 
 from feeds import events
-from feeds.access import active_grant_q, may_view
+from feeds.access.policy import active_grant_q, may_view
 from feeds.clock import utcnow
 from feeds.models import Child, Grant, Notification, Professional, Role, TeamMember
 

@@ -18,11 +18,11 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from feeds import audit
-from feeds.audit import AuditContext
+from feeds.accounts.passwords import hash_password, verify_password
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Conflict, Forbidden, Invalid, NotFound
 from feeds.models import MfaFactor, Professional, RecoveryCode, Role
-from feeds.passwords import hash_password, verify_password
 
 ISSUER = "Jigsaw"
 STEP_SECONDS = 30

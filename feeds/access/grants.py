@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from feeds import audit, events
-from feeds.access import (
+from feeds.access.policy import (
     GRANT_NOT_FOUND,
     Action,
     active_grant_q,
     check_child_access,
     check_item_access,
 )
-from feeds.audit import AuditContext
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.models import Grant, Professional, Team

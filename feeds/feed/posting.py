@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
-from feeds import audit, events, rows
-from feeds.access import POST_NOT_FOUND, Action, check_child_access, check_item_access
-from feeds.activity_days import count_post
-from feeds.audit import AuditContext
+from feeds import audit, events, raw_sql
+from feeds.access.policy import POST_NOT_FOUND, Action, check_child_access, check_item_access
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
-from feeds.mentions import do_notify_mentions
+from feeds.feed.mentions import do_notify_mentions
 from feeds.models import Agency, Post, PostKind, PostRevision, Professional, SearchOutbox
+from feeds.velocity.tallies import count_post
 
 MAX_BODY = 500
 MAX_IDEMPOTENCY_KEY = 128
@@ -108,7 +108,7 @@ async def _new_post(
 ) -> Post:
     """Insert the post row; the instance is what Post.create would have returned."""
     created_at = utcnow()
-    post_id = await rows.insert(
+    post_id = await raw_sql.insert(
         _POST_SQL, child_id, author.id, kind.value, body, created_at, key, fingerprint
     )
     return Post._init_from_db(
@@ -140,7 +140,7 @@ async def _insert_post(
         await _with_author(post, author)
         await _count(post, +1)
         await events.emit(events.POST_CREATED, {"post_id": post.id}, child_id=child_id)
-        await rows.insert(_OUTBOX_SQL, utcnow(), post.id, child_id, "index")
+        await raw_sql.insert(_OUTBOX_SQL, utcnow(), post.id, child_id, "index")
         await do_notify_mentions(post, author)
         # Last, so the audit chain's lock (one writer at a time) is held only until commit.
         await audit.record(

@@ -8,11 +8,11 @@ from typing import Any
 from tortoise.expressions import Q
 
 from feeds import audit, events
-from feeds.access import Action, check_child_access, team_ids_of, visible_child_ids
-from feeds.audit import AuditContext
+from feeds.access.policy import Action, check_child_access, team_ids_of, visible_child_ids
+from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden
+from feeds.feed.reading import check_page_args
 from feeds.models import Follow, Post, Professional
-from feeds.reading import check_page_args
 
 
 async def _check_team(professional: Professional, team_id: int | None) -> None:

@@ -1,6 +1,6 @@
 """Loading children's posts in a period as velocity ActivityEvents (period comparisons),
 in two queries for any number of children (never one per child). Velocity verdicts read
-the daily tallies instead (feeds/activity_days.py)."""
+the daily tallies instead (feeds/velocity/tallies.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from tortoise import connections
 
-from feeds.activity_days import chunked
 from feeds.models import Agency
-from feeds.velocity import ActivityEvent
+from feeds.velocity.detector import ActivityEvent
+from feeds.velocity.tallies import chunked
 
 
 async def _agency_names() -> dict[int, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from feeds import events
-from feeds.access import may_view
+from feeds.access.policy import may_view
 from feeds.models import Notification, Post, Professional
 
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,63})", re.IGNORECASE)

@@ -16,10 +16,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from feeds import demo_text as text
-from feeds.activity_days import rebuild_days
+from feeds.accounts.passwords import hash_password
+from feeds.demo import text as text
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
-from feeds.passwords import hash_password
+from feeds.velocity.tallies import rebuild_days
 
 Progress = Callable[[str, int, int], None]
 

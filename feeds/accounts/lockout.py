@@ -8,12 +8,12 @@ import asyncio
 from tortoise.expressions import F
 
 from feeds import audit
-from feeds.audit import AuditContext
+from feeds.accounts.passwords import hash_password, verify_password
+from feeds.accounts.people import MIN_PASSWORD
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
 from feeds.models import Professional, Role
-from feeds.passwords import hash_password, verify_password
-from feeds.people import MIN_PASSWORD
 
 # Consecutive failures before an account locks. High, because anyone who knows an email
 # can cause failures; the per-account throttle (10 per 15 minutes) makes reaching it slow.

@@ -10,11 +10,11 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
-from feeds.access import visible_child_ids
+from feeds.access.policy import visible_child_ids
 from feeds.clock import utcnow
 from feeds.errors import NotFound
 from feeds.models import Notification, Post, Professional
-from feeds.views import iso, post_view
+from feeds.serializers import iso, post_view
 
 INBOX_PAGE = 50
 

@@ -2,7 +2,7 @@
 
 Everything here is fictional. "Northgate" is an invented local authority; any
 resemblance of a name to a real person, school or service is a coincidence.
-Templates use ``str.format`` placeholders filled by ``feeds.demo``: {child}, {sibling},
+Templates use ``str.format`` placeholders filled by ``feeds.demo.seed``: {child}, {sibling},
 {mum}, {partner}, {school}, {gp}, {day}, {time}, {appt}.
 """
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from feeds import audit, events
-from feeds.access import may_view
-from feeds.audit import AuditContext
+from feeds.access.policy import may_view
+from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
 from feeds.models import BreakGlass, Child, Grant, Notification, Professional, Role, TeamMember

@@ -16,7 +16,7 @@ from typing import Any
 from tortoise import connections
 
 from feeds.models import Child, ChildActivityDay
-from feeds.velocity import CONCERN_KINDS, QUIET_DAY, DayTally
+from feeds.velocity.detector import CONCERN_KINDS, QUIET_DAY, DayTally
 
 Counts = dict[str, int]
 CHUNK = 5000  # child ids per statement, inlined (integers from our own tables)

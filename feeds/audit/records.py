@@ -11,7 +11,8 @@ from tortoise import connections
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.transactions import in_transaction
 
-from feeds import audit_chain, rows
+from feeds import raw_sql
+from feeds.audit import chain
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
 from feeds.models import AuditRecord, Professional
@@ -78,11 +79,11 @@ _INSERT_SQL = (
 
 async def _append(entry: AuditRecord) -> None:
     """Chain and write the record; the chain lock is held until the transaction ends."""
-    await audit_chain.lock_chain()
-    previous = await audit_chain.last_hash()
-    entry.hash = audit_chain.record_hash(previous, audit_chain.fields_of(entry))
+    await chain.lock_chain()
+    previous = await chain.last_hash()
+    entry.hash = chain.record_hash(previous, chain.fields_of(entry))
     detail = AuditRecord._meta.fields_map["detail"].to_db_value(entry.detail, entry)
-    entry.id = await rows.insert(
+    entry.id = await raw_sql.insert(
         _INSERT_SQL,
         *(entry.at, entry.actor_id, entry.actor_email, entry.action, entry.child_id),
         *(entry.outcome, entry.ip, entry.request_id, detail, entry.hash),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 
+from feeds.accounts.passwords import hash_password
 from feeds.errors import Invalid
 from feeds.models import Agency, Professional, Role, Sector
-from feeds.passwords import hash_password
 
 MIN_PASSWORD = 12
 

@@ -1,0 +1,1 @@
+"""Who may do what to which child: the policy, grants and break-glass."""

@@ -1,0 +1,1 @@
+"""People and their credentials: accounts, passwords, lockout, MFA, site settings."""

@@ -1,0 +1,1 @@
+"""Realistic fictional demo data."""

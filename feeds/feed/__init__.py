@@ -1,0 +1,1 @@
+"""A child's feed: posting, reading, acknowledging, following, mentions, notifications."""
