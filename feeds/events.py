@@ -1,5 +1,8 @@
 """The event log: written in the same transaction as the change it describes.
 
+An event carries ids (which post, which notification, what kind of change), never a
+copy of content: what a socket receives is rendered at send time by feeds/event_views.py.
+
 Live updates and websocket replay read it in id order (see server/live.py). On
 PostgreSQL each event also sends `NOTIFY jigsaw_events, '<id>'` inside the same
 transaction, so listeners in every worker hear of it exactly when it commits; the
@@ -81,11 +84,6 @@ async def emit(
         recipient_id=recipient_id,
         payload=payload,
     )
-
-
-def message(event: Event) -> dict[str, Any]:
-    """The JSON object a websocket client receives for one event."""
-    return {"id": event.id, "type": event.type, "child_id": event.child_id, "data": event.payload}
 
 
 @asynccontextmanager

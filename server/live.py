@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from feeds import events
+from feeds import event_views, events
 from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.clock import utcnow
 from feeds.models import Event, Professional
@@ -160,15 +160,27 @@ class Hub:
         an id that may still be committing (ids are allocated before commit)."""
         while True:
             batch = await Event.filter(id__gt=self.position).order_by("id").limit(BATCH)
+            messages: dict[int, dict[str, Any]] | None = None
             for event in batch:
                 if event.id != self.position + 1 and not self._gap_expired():
                     self.wake_soon()
                     return
                 self._gap_since = None
-                await self.dispatch(event)
+                await self.refresh_for(event)
+                # A socket that joins while the batch renders is offered this event too;
+                # none can join between the offer and `position` moving on (no await).
+                if self.subscribers:
+                    messages = messages or await self._render(batch)
+                    self.offer(event, messages[event.id])
                 self.position = event.id
             if len(batch) < BATCH:
                 return
+
+    @staticmethod
+    async def _render(batch: list[Event]) -> dict[int, dict[str, Any]]:
+        """Every message of a batch, rendered once for all sockets from the database as
+        it is now (a few queries per batch, not one per event per socket)."""
+        return {m["id"]: m for m in await event_views.render(batch)}
 
     def _gap_expired(self) -> bool:
         now = time.monotonic()
@@ -179,12 +191,14 @@ class Hub:
     def wake_soon(self) -> None:
         asyncio.get_running_loop().call_later(0.05, self.wake)
 
-    async def dispatch(self, event: Event) -> None:
+    async def refresh_for(self, event: Event) -> None:
+        """Bring every subscriber's visible children up to date before `event` goes out."""
         if event.type == events.GRANT_CHANGED:
             await self.refresh_visibility()
         else:
             await self.refresh_expired()
-        message = events.message(event)
+
+    def offer(self, event: Event, message: dict[str, Any]) -> None:
         for subscriber in list(self.subscribers):
             if subscriber.may_receive(event):
                 subscriber.offer(message)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from feeds import audit, events
-from feeds.access.policy import Action, active_grant_q, check_child_access
+from feeds.access.policy import (
+    GRANT_NOT_FOUND,
+    Action,
+    active_grant_q,
+    check_child_access,
+    check_item_access,
+)
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
@@ -13,7 +19,21 @@ from feeds.errors import Invalid, NotFound
 from feeds.models import Grant, Professional, Team
 
 
-async def _check_holder(professional_id: int | None, team_id: int | None) -> None:
+async def _by_email(email: str) -> int:
+    """Called only after the granter's permission was checked: looking an address up
+    for someone without the right would tell them who has an account."""
+    person = await Professional.get_or_none(email=email.strip().lower(), is_active=True)
+    if person is None:
+        raise Invalid("Nobody with that email address.", field="email")
+    return person.id
+
+
+async def _check_holder(
+    professional_id: int | None, team_id: int | None, email: str | None
+) -> int | None:
+    """The professional's id (looked up by email when given that way); Invalid otherwise."""
+    if email is not None and professional_id is None:
+        professional_id = await _by_email(email)
     if (professional_id is None) == (team_id is None):
         raise Invalid("Grant to exactly one of: a professional or a team.")
     if professional_id is not None:
@@ -21,6 +41,7 @@ async def _check_holder(professional_id: int | None, team_id: int | None) -> Non
             raise Invalid("No such active professional.", field="professional_id")
     elif not await Team.filter(id=team_id).exists():
         raise Invalid("No such team.", field="team_id")
+    return professional_id
 
 
 def _check_expiry(expires_at: datetime | None) -> None:
@@ -40,12 +61,14 @@ async def do_grant(
     *,
     professional_id: int | None = None,
     team_id: int | None = None,
+    email: str | None = None,
     expires_at: datetime | None = None,
 ) -> Grant:
-    """Give a professional or a team access to a child, optionally until `expires_at`."""
+    """Give a professional (by id or email) or a team access to a child, optionally until
+    `expires_at`. Permission first: nothing is looked up for someone without the right."""
     async with audit.refusal_recorded(AuditAction.GRANT_CREATE, ctx, granter, child_id):
         child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
-    await _check_holder(professional_id, team_id)
+    professional_id = await _check_holder(professional_id, team_id, email)
     _check_expiry(expires_at)
     async with events.transaction():
         grant = await Grant.create(
@@ -76,8 +99,8 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
         AuditAction.GRANT_REVOKE, ctx, revoker, child_id, {"grant_id": grant_id}
     ):
         if grant is None:
-            raise NotFound("No such grant, or you do not have access to it.")
-        await check_child_access(revoker, grant.child_id, Action.MANAGE_GRANTS)
+            raise NotFound(GRANT_NOT_FOUND)
+        await check_item_access(revoker, grant.child_id, Action.MANAGE_GRANTS, GRANT_NOT_FOUND)
     if grant.revoked_at is not None:  # already revoked: nothing changes, the decision is kept
         same = {"grant_id": grant.id, "already_revoked": True}
         await audit.record(

@@ -19,8 +19,23 @@ from feeds.models import BreakGlass, Child, Grant, Professional, Role, TeamMembe
 
 class Action(StrEnum):
     VIEW = "view"  # read the child's record and feed
-    POST = "post"  # add to the feed
+    POST = "post"  # add to the feed (and edit or remove one's own posts)
     MANAGE_GRANTS = "manage_grants"  # grant and revoke access
+    REMOVE_POST = "remove_post"  # remove someone else's post
+    READ_AUDIT = "read_audit"  # read who looked at and changed the child's record
+
+
+# Break-glass gives view and post, nothing more, whatever the holder's role: every other
+# action needs an active grant as well as the role the action asks for.
+BREAK_GLASS_ACTIONS = frozenset({Action.VIEW, Action.POST})
+REFUSED = {
+    Action.MANAGE_GRANTS: "Only the lead professional or a manager can change who has access.",
+    Action.REMOVE_POST: "Only the author or a manager can remove a post.",
+    Action.READ_AUDIT: "Only the lead professional and managers can read a child's audit.",
+}
+CHILD_NOT_FOUND = "No such child, or you do not have access to this child."
+POST_NOT_FOUND = "No such post, or you do not have access to it."
+GRANT_NOT_FOUND = "No such grant, or you do not have access to it."
 
 
 def active_grant_q(now: datetime) -> Q:
@@ -112,26 +127,32 @@ async def may_view(professional: Professional, child_id: int) -> bool:
     return bool(found[0][0])
 
 
-def may_manage_grants_of(professional: Professional, child: Child) -> bool:
-    """Leads and managers manage a child's grants (given they may view the child)."""
+def role_allows(professional: Professional, action: Action, child: Child) -> bool:
+    """The role part of the policy: who may do what to a child they hold a grant for."""
+    if action in BREAK_GLASS_ACTIONS:
+        return True
+    if action is Action.REMOVE_POST:
+        return professional.role == Role.MANAGER
+    # MANAGE_GRANTS, READ_AUDIT: the child's lead professional and managers.
     return child.lead_professional_id == professional.id or professional.role == Role.MANAGER
 
 
 async def may(professional: Professional, action: Action, child: Child) -> bool:
     """The policy in one function: True only when an active grant (or, to view and post,
     an active break-glass) allows `action`."""
-    return await may_view(professional, child.id) and await _may_act_when_visible(
+    return await may_view(professional, child.id) and await may_act_when_visible(
         professional, action, child
     )
 
 
-async def _may_act_when_visible(professional: Professional, action: Action, child: Child) -> bool:
+async def may_act_when_visible(professional: Professional, action: Action, child: Child) -> bool:
     """The rest of the policy once may_view has said yes (so it is not asked twice)."""
-    if action is Action.MANAGE_GRANTS:
-        q = await _grant_q(professional, utcnow())
-        granted = await Grant.filter(q, child_id=child.id).exists()
-        return granted and may_manage_grants_of(professional, child)
-    return True
+    if action in BREAK_GLASS_ACTIONS:
+        return True
+    if not role_allows(professional, action, child):
+        return False
+    q = await _grant_q(professional, utcnow())
+    return await Grant.filter(q, child_id=child.id).exists()  # break-glass is not enough
 
 
 async def _visible_child(professional: Professional, child_id: int) -> Child | None:
@@ -147,7 +168,18 @@ async def check_child_access(professional: Professional, child_id: int, action: 
     """The child; NotFound when absent or hidden, Forbidden when visible but not allowed."""
     child = await _visible_child(professional, child_id)
     if child is None:
-        raise NotFound("No such child, or you do not have access to this child.")
-    if not await _may_act_when_visible(professional, action, child):
-        raise Forbidden("Only the lead professional or a manager can change who has access.")
+        raise NotFound(CHILD_NOT_FOUND)
+    if not await may_act_when_visible(professional, action, child):
+        raise Forbidden(REFUSED.get(action, "You may not do this to this child's record."))
     return child
+
+
+async def check_item_access(
+    professional: Professional, child_id: int, action: Action, not_found: str
+) -> Child:
+    """For a post or grant reached by its own id: its child, under `action`. A hidden one
+    gets NotFound(not_found), the answer for one that does not exist, so ids reveal nothing."""
+    try:
+        return await check_child_access(professional, child_id, action)
+    except NotFound:
+        raise NotFound(not_found) from None

@@ -47,11 +47,10 @@ async def do_read_child_audit(
     reader: Professional, child_id: int, ctx: AuditContext, limit: int = 100
 ) -> list[AuditRecord]:
     """Who viewed, searched, exported or changed what about this child: for its lead
-    professional and managers with access. Reading it is itself audited."""
+    professional and managers with a grant (the policy's READ_AUDIT; never break-glass).
+    Reading it is itself audited."""
     async with audit.refusal_recorded(AuditAction.AUDIT_READ, ctx, reader, child_id):
-        child = await check_child_access(reader, child_id, Action.VIEW)
-        if child.lead_professional_id != reader.id and reader.role != Role.MANAGER:
-            raise Forbidden("Only the lead professional and managers can read a child's audit.")
+        child = await check_child_access(reader, child_id, Action.READ_AUDIT)
     await audit.record(AuditAction.AUDIT_READ, ctx, actor=reader, child_id=child.id)
     return await AuditRecord.filter(child_id=child.id).order_by("-id").limit(limit)
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from feeds import audit, events
-from feeds.access.policy import Action, check_child_access
+from feeds.access.policy import POST_NOT_FOUND, Action, check_item_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import NotFound
-from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Acknowledgement, Notification, Post, Professional
-from feeds.serializers import author_view
 
 
 async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditContext) -> int:
@@ -21,8 +19,8 @@ async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditCon
         AuditAction.POST_ACKNOWLEDGE, ctx, professional, child_id, detail
     ):
         if post is None:
-            raise NotFound("No such post, or you do not have access to it.")
-        await check_child_access(professional, post.child_id, Action.VIEW)
+            raise NotFound(POST_NOT_FOUND)
+        await check_item_access(professional, post.child_id, Action.VIEW, POST_NOT_FOUND)
     if not await Acknowledgement.filter(post_id=post.id, professional_id=professional.id).exists():
         async with events.transaction():
             await _record(professional, post, ctx)
@@ -50,7 +48,7 @@ async def _record(professional: Professional, post: Post, ctx: AuditContext) -> 
     seen = await Acknowledgement.filter(post_id=post.id).count()
     await events.emit(
         events.POST_ACKNOWLEDGED,
-        {"post_id": post.id, "by": author_view(professional), "count": seen},
+        {"post_id": post.id, "by_id": professional.id, "count": seen},
         child_id=post.child_id,
     )
     if post.author_id == professional.id:
@@ -62,8 +60,9 @@ async def _record(professional: Professional, post: Post, ctx: AuditContext) -> 
         post_id=post.id,
         actor_id=professional.id,
     )
-    await post.fetch_related("author__agency")
-    payload = notification_payload(note, post, await unread_count(post.author))
     await events.emit(
-        events.NOTIFICATION, payload, child_id=post.child_id, recipient_id=post.author_id
+        events.NOTIFICATION,
+        {"notification_id": note.id},
+        child_id=post.child_id,
+        recipient_id=post.author_id,
     )

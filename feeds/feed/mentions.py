@@ -7,7 +7,6 @@ import re
 
 from feeds import events
 from feeds.access.policy import may_view
-from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Notification, Post, Professional
 
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,63})", re.IGNORECASE)
@@ -35,7 +34,7 @@ async def do_notify_mentions(post: Post, author: Professional) -> list[Notificat
             post_id=post.id,
             actor_id=author.id,
         )
-        payload = notification_payload(note, post, await unread_count(person))
+        payload = {"notification_id": note.id}  # rendered at send time (feeds/event_views.py)
         await events.emit(events.MENTION, payload, child_id=post.child_id, recipient_id=person.id)
         notes.append(note)
     return notes

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 
 from feeds import audit, events, raw_sql
-from feeds.access.policy import Action, check_child_access
+from feeds.access.policy import POST_NOT_FOUND, Action, check_child_access, check_item_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
 from feeds.feed.mentions import do_notify_mentions
-from feeds.models import Agency, Post, PostKind, PostRevision, Professional, Role, SearchOutbox
-from feeds.serializers import post_view
+from feeds.models import Agency, Post, PostKind, PostRevision, Professional, SearchOutbox
 from feeds.velocity.tallies import count_post
 
 MAX_BODY = 500
@@ -142,7 +141,7 @@ async def _insert_post(
         post = await _new_post(author, child_id, kind, body, key, fingerprint)
         await _with_author(post, author)
         await _count(post, +1)
-        await events.emit(events.POST_CREATED, dict(post_view(post)), child_id=child_id)
+        await events.emit(events.POST_CREATED, {"post_id": post.id}, child_id=child_id)
         await raw_sql.insert(_OUTBOX_SQL, utcnow(), post.id, child_id, "index")
         await do_notify_mentions(post, author)
         # Last, so the audit chain's lock (one writer at a time) is held only until commit.
@@ -190,17 +189,19 @@ async def do_create_post(
 async def _post_for(
     professional: Professional,
     post_id: int,
-    action: Action,
+    others: Action,
     audited: AuditAction,
     ctx: AuditContext,
 ) -> Post:
-    """The post, when the professional may `action` its child; a refusal is audited."""
+    """The post, when the professional may act on it (its author: POST; anyone else:
+    `others`); a refusal is audited. Hidden and missing posts get the same answer."""
     post = await Post.get_or_none(id=post_id)
     child_id = post.child_id if post else None
     async with audit.refusal_recorded(audited, ctx, professional, child_id, {"post_id": post_id}):
         if post is None:
-            raise NotFound("No such post, or you do not have access to it.")
-        await check_child_access(professional, post.child_id, action)
+            raise NotFound(POST_NOT_FOUND)
+        action = Action.POST if post.author_id == professional.id else others
+        await check_item_access(professional, post.child_id, action, POST_NOT_FOUND)
     return post
 
 
@@ -224,7 +225,7 @@ async def do_edit_post(
             await _count(post, +1)
         post.body, post.edited_at = text, utcnow()
         await post.save(update_fields=["kind", "body", "edited_at"])
-        await events.emit(events.POST_EDITED, dict(post_view(post)), child_id=post.child_id)
+        await events.emit(events.POST_EDITED, {"post_id": post.id}, child_id=post.child_id)
         await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="index")
         await audit.record(
             AuditAction.POST_EDIT,
@@ -238,12 +239,9 @@ async def do_edit_post(
 
 async def do_remove_post(remover: Professional, post_id: int, ctx: AuditContext) -> Post:
     """Hide a post from the feed (soft: the row and its revisions stay, audited)."""
-    post = await _post_for(remover, post_id, Action.VIEW, AuditAction.POST_REMOVE, ctx)
-    async with audit.refusal_recorded(
-        AuditAction.POST_REMOVE, ctx, remover, post.child_id, {"post_id": post_id}
-    ):
-        if post.author_id != remover.id and remover.role != Role.MANAGER:
-            raise Forbidden("Only the author or a manager can remove a post.")
+    # The author removes their own post; anyone else needs the policy's REMOVE_POST
+    # (a manager with a grant: never break-glass alone).
+    post = await _post_for(remover, post_id, Action.REMOVE_POST, AuditAction.POST_REMOVE, ctx)
     if post.removed_at is not None:  # already removed: nothing changes, the decision is kept
         detail = {"post_id": post.id, "already_removed": True}
         await audit.record(

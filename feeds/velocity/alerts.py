@@ -12,7 +12,6 @@ from tortoise.expressions import Subquery
 from feeds import events
 from feeds.access.policy import active_grant_q, may_view
 from feeds.clock import utcnow
-from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Child, Grant, Notification, Professional, Role, TeamMember
 
 KIND = "attention"  # Notification.kind for "this child is drawing unusual attention"
@@ -42,7 +41,7 @@ async def do_notify_flagged(child_id: int) -> list[Notification]:
         if not await may_view(person, child.id):
             continue  # a lead whose own grant lapsed learns nothing new
         note = await Notification.create(recipient=person, kind=KIND, child_id=child.id)
-        payload = notification_payload(note, None, await unread_count(person))
+        payload = {"notification_id": note.id}  # rendered at send time (feeds/event_views.py)
         await events.emit(events.NOTIFICATION, payload, child_id=child.id, recipient_id=person.id)
         notes.append(note)
     return notes

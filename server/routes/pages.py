@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from feeds.access import grants
-from feeds.access.policy import may_manage_grants_of
+from feeds.access.policy import Action, may_act_when_visible
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
@@ -154,7 +154,7 @@ async def child_page(
     )
     team = await grants.team_around_child(user, child_id)
     timeline = await tallies.kinds_by_day(page.child.id, utcnow().date())
-    can_manage = may_manage_grants_of(user, page.child)
+    can_manage = await may_act_when_visible(user, Action.MANAGE_GRANTS, page.child)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     return render(
         request,
@@ -221,15 +221,13 @@ def form_expiry(form: FormData) -> datetime | None:
         raise Invalid("The expiry date is not a date.", field="expires_on") from None
 
 
-async def _holder(form: FormData) -> dict[str, int | None]:
+def _holder(form: FormData) -> dict[str, Any]:
+    """Parsed only: the email is looked up by do_grant once it has checked permission."""
     email, team = str(form.get("email") or "").strip().lower(), str(form.get("team_id") or "")
     if email:
-        person = await Professional.get_or_none(email=email, is_active=True)
-        if person is None:
-            raise Invalid("Nobody with that email address.", field="email")
-        return {"professional_id": person.id, "team_id": None}
+        return {"email": email}
     if is_number(team) and int(team) <= MAX_ID:
-        return {"professional_id": None, "team_id": int(team)}
+        return {"team_id": int(team)}
     raise Invalid("Give an email address or choose a team.")
 
 
@@ -242,7 +240,7 @@ async def add_grant(request: Request, user: Professional) -> Response:
             user,
             child_id,
             audit_context(request),
-            **await _holder(form),
+            **_holder(form),
             expires_at=form_expiry(form),
         )
     except Invalid as error:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from feeds import audit, events
+from feeds import audit, event_views
 from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.models import Event
@@ -87,9 +87,9 @@ async def _replay(websocket: WebSocket, sub: Subscriber, after: int, upto: int) 
         batch = await Event.filter(id__gt=cursor, id__lte=upto).order_by("id").limit(500)
         if not batch:
             break
-        for event in batch:
-            if sub.may_receive(event):
-                await websocket.send_json(events.message(event))
+        # Rendered now, under current state: removed stays removed, edited shows its text.
+        for message in await event_views.render([e for e in batch if sub.may_receive(e)]):
+            await websocket.send_json(message)
         cursor = batch[-1].id
     return True
 

@@ -7,7 +7,7 @@ test_every_route_is_in_the_matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,6 +33,8 @@ ACTORS = [
     "admin",
     "break_glass",
     "glass_expired",
+    "glass_manager",  # a manager whose only access is break-glass
+    "glass_lead",  # the child's lead professional, whose only access is break-glass
 ]
 HIDDEN = {"no_grant": 404, "expired": 404, "revoked": 404, "admin": 404, "glass_expired": 404}
 
@@ -47,7 +49,11 @@ def expect(
         **HIDDEN,
         "team": plain,
         "direct": plain,
-        "break_glass": plain,  # emergency access: like a practitioner, never managing access
+        # Break-glass gives view and post only, whatever the holder's role: never removal
+        # of others' posts, granting, revoking or reading the audit.
+        "break_glass": plain,
+        "glass_manager": plain,
+        "glass_lead": plain,
         "lead": plain if lead is None else lead,
         "manager": allowed,
     }
@@ -213,6 +219,16 @@ class World:
     other: Professional  # someone an actor may try to grant access to
     tokens: dict[str, str]
     half_signed_in: Professional  # granted, but has given only the password (MFA pending)
+    own_child: dict[str, Child]  # actors tried on a child of their own (glass_lead leads it)
+
+    def child_of(self, actor: str | None) -> Child:
+        return self.own_child.get(actor or "", self.child)
+
+
+async def _break_glass(child: Child, person: Professional, ends: datetime) -> None:
+    await BreakGlass.create(
+        child=child, professional=person, reason="matrix", started_at=utcnow(), expires_at=ends
+    )
 
 
 async def build_world(make: Factory) -> World:
@@ -234,9 +250,14 @@ async def build_world(make: Factory) -> World:
         actors[name] = await make.professional()
     now = utcnow()
     for name, ends in (("break_glass", now + timedelta(hours=4)), ("glass_expired", now)):
-        await BreakGlass.create(
-            child=child, professional=actors[name], reason="matrix", started_at=now, expires_at=ends
-        )
+        await _break_glass(child, actors[name], ends)
+    actors["glass_manager"] = await make.professional(role=Role.MANAGER)
+    await _break_glass(child, actors["glass_manager"], now + timedelta(hours=4))
+    # A lead without a grant is no lead for anything but viewing and posting.
+    actors["glass_lead"] = await make.professional()
+    led = await make.child(lead=actors["glass_lead"])
+    await make.grant(led, professional=author)
+    await _break_glass(led, actors["glass_lead"], now + timedelta(hours=4))
     actors["manager"] = await make.professional(role=Role.MANAGER)
     actors["admin"] = await make.professional(role=Role.ADMIN)
     await make.grant(child, professional=actors["expired"], expired=True)
@@ -247,21 +268,25 @@ async def build_world(make: Factory) -> World:
     tokens = {name: (await issue_token(person, "matrix"))[1] for name, person in actors.items()}
     half_signed_in = await make.practitioner(grants=[child])
     await enrolled(half_signed_in)
-    return World(child, author, other, tokens, half_signed_in)
+    return World(child, author, other, tokens, half_signed_in, {"glass_lead": led})
 
 
-async def _fill(case: Case, world: World, make: Factory) -> tuple[str, dict[str, Any]]:
-    """The concrete URL and body for one call, with fresh targets so calls don't interfere."""
+async def _fill(
+    case: Case, world: World, make: Factory, actor: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The concrete URL and body for one call by `actor`, with fresh targets so calls
+    don't interfere."""
+    child = world.child_of(actor)
     values = {
-        "child": str(world.child.id),
+        "child": str(child.id),
         "other": str(world.other.id),
         "other_email": world.other.email,
     }
     if "{grant}" in case.path:
-        values["grant"] = str((await make.grant(world.child, professional=world.other)).id)
+        values["grant"] = str((await make.grant(child, professional=world.other)).id)
     if "{post}" in case.path:
         post = await Post.create(
-            child=world.child, author=world.author, kind=PostKind.UPDATE, body="original"
+            child=child, author=world.author, kind=PostKind.UPDATE, body="original"
         )
         values["post"] = str(post.id)
     path = case.path.format(**values)
@@ -293,12 +318,12 @@ async def test_route_answers_each_actor_as_the_policy_says(
     world = await build_world(make)
     got: dict[str, int] = {}
     for actor in ACTORS:
-        path, kwargs = await _fill(case, world, make)
+        path, kwargs = await _fill(case, world, make, actor)
         headers = {} if actor == "anonymous" else {"authorization": f"Bearer {world.tokens[actor]}"}
         response = await client.request(case.method, path, headers=headers, **kwargs)
         got[actor] = response.status_code
         if response.status_code == 404:
-            assert world.child.display_name not in response.text
+            assert world.child_of(actor).display_name not in response.text
     # Half-way through signing in is treated exactly like not signed in.
     got["mfa_pending"] = await _as_mfa_pending(app, case, world, make)
     assert got == {**case.expected, "mfa_pending": case.expected["anonymous"]}

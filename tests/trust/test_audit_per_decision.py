@@ -63,7 +63,7 @@ async def test_each_decision_about_a_child_leaves_exactly_one_audit_record(
     people = await actor_ids(world)
     wrong = []
     for actor in PEOPLE:
-        path, kwargs = await _fill(case, world, make)
+        path, kwargs = await _fill(case, world, make, actor)
         since = await last_record_id()
         headers = {"authorization": f"Bearer {world.tokens[actor]}"}
         response = await client.request(case.method, path, headers=headers, **kwargs)
@@ -71,7 +71,7 @@ async def test_each_decision_about_a_child_leaves_exactly_one_audit_record(
         new = await AuditRecord.filter(id__gt=since, actor_id=people[actor]).values(
             "action", "child_id", "outcome"
         )
-        named = [r for r in new if r["child_id"] == world.child.id]
+        named = [r for r in new if r["child_id"] == world.child_of(actor).id]
         if len(new) != 1 or len(named) != 1:
             wrong.append(f"{actor} -> {response.status_code}: {new}")
     assert not wrong, "\n".join([f"{case.method} {case.path}", *wrong])
@@ -123,7 +123,7 @@ async def test_each_websocket_subscription_leaves_exactly_one_audit_record(live:
             "action", "outcome", "detail"
         )
         assert [(r["action"], r["outcome"]) for r in records] == [("live.subscribe", "ok")]
-        sees_child = world.child.id in records[0]["detail"]["children"]
+        sees_child = world.child_of(actor).id in records[0]["detail"]["children"]
         assert sees_child == (
             actor not in {"no_grant", "expired", "revoked", "admin"} | {"glass_expired"}
         ), actor
