@@ -12,16 +12,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from feeds import audit, events
-from feeds.access.policy import may_view
+from feeds.access.policy import may_view, responsible_for
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
-from feeds.models import BreakGlass, Child, Grant, Notification, Professional, Role, TeamMember
+from feeds.feed.notifications import do_notify
+from feeds.models import BreakGlass, Child, Professional, Role
 
 DEFAULT_DURATION = timedelta(hours=4)
 MIN_REASON, MAX_REASON = 10, 500
-BREAK_GLASS_OPENED = "break_glass.opened"
 OPEN = AuditAction.BREAK_GLASS_OPEN  # the audit action, allowed or refused
 
 
@@ -52,15 +52,9 @@ async def active_break_glass(professional: Professional, child_id: int) -> Break
 
 
 async def people_to_alert(child: Child, opener: Professional) -> list[int]:
-    """The lead professional and the managers of every team holding an active grant."""
-    now = utcnow()
-    team_ids = await Grant.filter(
-        child_id=child.id, team_id__isnull=False, revoked_at__isnull=True
-    ).values_list("team_id", "expires_at")
-    teams = [int(t) for t, expires in team_ids if expires is None or expires > now]
-    managers = await TeamMember.filter(team_id__in=teams, is_manager=True).values("professional_id")
-    ids = {int(m["professional_id"]) for m in managers} | ({child.lead_professional_id} - {None})
-    return sorted(int(i) for i in ids if i is not None and i != opener.id)
+    """The people answerable for the child (its lead, the managers of the teams around
+    it: the policy's `responsible_for`), but not the opener."""
+    return [person for person in await responsible_for(child.id) if person != opener.id]
 
 
 async def do_break_glass(
@@ -107,18 +101,7 @@ async def do_break_glass(
 
 
 async def _alert(person_id: int, access: BreakGlass, opener: Professional) -> None:
-    note = await Notification.create(
-        recipient_id=person_id, kind="break_glass", child_id=access.child_id, actor_id=opener.id
-    )
-    payload = {
-        "notification_id": note.id,
-        "kind": "break_glass",
-        "child_id": access.child_id,
-        "by": {"id": opener.id, "name": opener.name},
-        "reason": access.reason,
-        "expires_at": access.expires_at.isoformat(),
-    }
-    await events.emit(BREAK_GLASS_OPENED, payload, child_id=access.child_id, recipient_id=person_id)
+    await do_notify(person_id, "break_glass", access.child_id, actor_id=opener.id)
 
 
 async def break_glass_uses(reviewed: bool | None = None, limit: int = 200) -> list[BreakGlass]:

@@ -1,37 +1,38 @@
 """The access policy: may this professional do this to this child? Deny by default.
 
-Every route, the websocket, search and export ask this module. A professional who may
+Every route, the websocket, search and export ask this module. What each standing
+allows is data in `feeds.access.rules`; this module asks the database which standings
+a professional holds, and builds its SQL from the same rules. A professional who may
 not see a child gets the same NotFound as for a child that does not exist.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from tortoise.expressions import Q
 
 from feeds import raw_sql
+from feeds.access.rules import (
+    Action,
+    Standing,
+    active_grant_sql,
+    allows,
+    break_glass_live_sql,
+    standings_allowing,
+    standings_of,
+)
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
-from feeds.models import BreakGlass, Child, Grant, Professional, Role, TeamMember
+from feeds.models import BreakGlass, Child, Grant, Professional, TeamMember
 
+__all__ = ["Action", "Standing"]  # re-exported: callers name actions through the policy
 
-class Action(StrEnum):
-    VIEW = "view"  # read the child's record and feed
-    POST = "post"  # add to the feed (and edit or remove one's own posts)
-    MANAGE_GRANTS = "manage_grants"  # grant and revoke access
-    REMOVE_POST = "remove_post"  # remove someone else's post
-    READ_AUDIT = "read_audit"  # read who looked at and changed the child's record
-
-
-# Break-glass gives view and post, nothing more, whatever the holder's role: every other
-# action needs an active grant as well as the role the action asks for.
-BREAK_GLASS_ACTIONS = frozenset({Action.VIEW, Action.POST})
 REFUSED = {
     Action.MANAGE_GRANTS: "Only the lead professional or a manager can change who has access.",
     Action.REMOVE_POST: "Only the author or a manager can remove a post.",
     Action.READ_AUDIT: "Only the lead professional and managers can read a child's audit.",
+    Action.EDIT_OWN_POST: "Emergency access lets you read and post, nothing more.",
 }
 CHILD_NOT_FOUND = "No such child, or you do not have access to this child."
 POST_NOT_FOUND = "No such post, or you do not have access to it."
@@ -39,7 +40,7 @@ GRANT_NOT_FOUND = "No such grant, or you do not have access to it."
 
 
 def active_grant_q(now: datetime) -> Q:
-    """Grants that are neither revoked nor expired at `now`."""
+    """`rules.GrantState.is_active` as an ORM filter (a property test holds them equal)."""
     return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
@@ -48,27 +49,51 @@ async def team_ids_of(professional: Professional) -> list[int]:
     return [int(row["team_id"]) for row in found]
 
 
-async def _grant_q(professional: Professional, now: datetime) -> Q:
-    teams = await team_ids_of(professional)
-    holder = Q(professional_id=professional.id)
-    if teams:
-        holder |= Q(team_id__in=teams)
-    return active_grant_q(now) & holder
-
-
-# Hand-written: asked on every caseload, board, search and websocket subscription; one
-# statement instead of three. $1 now, $2 the professional. Three arms, not one OR: each
-# arm uses its index (an OR with the team subquery scanned every grant: 47 ms at 178,000).
-_LIVE_GRANT = "g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > $1)"
-VISIBLE_IDS_SQL = (
-    f'SELECT g.child_id FROM "grant" g WHERE g.professional_id = $2 AND {_LIVE_GRANT} '  # noqa: S608
-    f'UNION SELECT g.child_id FROM "grant" g JOIN team_member tm ON tm.team_id = g.team_id '
-    f"WHERE tm.professional_id = $2 AND {_LIVE_GRANT} "
-    "UNION SELECT b.child_id FROM break_glass b WHERE b.professional_id = $2 "
-    "AND b.expires_at > $1"
+# Hand-written, derived from the rules: one arm per standing, each the ids of the children
+# where professional $2 holds that standing at $1. Arms are joined by UNION, not one OR:
+# each arm uses its index (an OR with the team subquery scanned every grant: 47 ms at
+# 178,000 grants).
+_LIVE = active_grant_sql("g", "$1")
+_DIRECT_ARM = f'SELECT g.child_id FROM "grant" g WHERE g.professional_id = $2 AND {_LIVE}'
+_TEAM_ARM = (
+    'SELECT g.child_id FROM "grant" g JOIN team_member tm ON tm.team_id = g.team_id '
+    f"WHERE tm.professional_id = $2 AND {_LIVE}"
 )
+_ARMS = {
+    Standing.DIRECT_GRANT: _DIRECT_ARM,
+    Standing.TEAM_GRANT: _TEAM_ARM,
+    Standing.TEAM_MANAGER: f"{_TEAM_ARM} AND tm.is_manager",
+    Standing.LEAD: (
+        f"SELECT c.id FROM child c WHERE c.lead_professional_id = $2 "
+        f"AND c.id IN ({_DIRECT_ARM} UNION {_TEAM_ARM})"
+    ),
+    Standing.BREAK_GLASS: (
+        "SELECT b.child_id FROM break_glass b WHERE b.professional_id = $2 "
+        f"AND {break_glass_live_sql('b', '$1')}"
+    ),
+}
+# An arm whose children all come from other arms already in the union is left out.
+_COVERED_BY = {
+    Standing.LEAD: {Standing.DIRECT_GRANT, Standing.TEAM_GRANT},
+    Standing.TEAM_MANAGER: {Standing.TEAM_GRANT},
+}
+
+
+def child_ids_sql(action: Action) -> str:
+    """SQL for the ids of the children where professional $2 may `action` at $1."""
+    standings = set(standings_allowing(action))
+    kept = [s for s in Standing if s in standings and not _covered(s, standings - {s})]
+    return " UNION ".join(_ARMS[s] for s in kept)
+
+
+def _covered(standing: Standing, others: set[Standing]) -> bool:
+    cover = _COVERED_BY.get(standing)
+    return cover is not None and cover <= others
+
+
+VISIBLE_IDS_SQL = child_ids_sql(Action.VIEW)
 VISIBLE_CHILDREN_SQL = (
-    f"SELECT {{columns}} FROM child c WHERE c.id IN ({VISIBLE_IDS_SQL}) "  # noqa: S608
+    f"SELECT {{columns}} FROM child c WHERE c.id IN ({VISIBLE_IDS_SQL}) "
     "ORDER BY c.display_name, c.id"
 )
 
@@ -95,8 +120,12 @@ async def next_expiry(professional: Professional, now: datetime | None = None) -
     """When this professional's visible children next shrink by themselves: the earliest
     end of an active grant or break-glass (None when nothing is due to end)."""
     moment = now or utcnow()
-    q = await _grant_q(professional, moment)
-    grant = await Grant.filter(q, expires_at__isnull=False).order_by("expires_at").first()
+    holder = Q(professional_id=professional.id)
+    teams = await team_ids_of(professional)
+    if teams:
+        holder |= Q(team_id__in=teams)
+    live = Grant.filter(active_grant_q(moment) & holder, expires_at__isnull=False)
+    grant = await live.order_by("expires_at").first()
     glass = (
         await BreakGlass.filter(professional_id=professional.id, expires_at__gt=moment)
         .order_by("expires_at")
@@ -106,70 +135,66 @@ async def next_expiry(professional: Professional, now: datetime | None = None) -
     return min(ends) if ends else None
 
 
-# Hand-written: every feed read and post asks this, and the ORM's query building cost
-# more than the query. $1 the child, $2 now, $3 the professional: an active grant to
-# them or to one of their teams, or (to view and post) an active break-glass.
-ALLOWED_SQL = (
-    '(EXISTS (SELECT 1 FROM "grant" g WHERE g.child_id = $1 AND g.revoked_at IS NULL '
-    "AND (g.expires_at IS NULL OR g.expires_at > $2) AND (g.professional_id = $3 "
-    "OR g.team_id IN (SELECT tm.team_id FROM team_member tm WHERE tm.professional_id = $3))) "
-    "OR EXISTS (SELECT 1 FROM break_glass b WHERE b.child_id = $1 "
-    "AND b.professional_id = $3 AND b.expires_at > $2))"
+# Hand-written, derived from the rules: every feed read and post asks this, and the ORM's
+# query building cost more than the query. $1 the child, $2 now, $3 the professional.
+# The facts `rules.standings_of` turns into standings: a direct grant; the best team
+# grant (0 none, 1 member, 2 manager); live break-glass; whether they lead the child.
+_LIVE_FOR_CHILD = active_grant_sql("g", "$2")
+FACTS_SQL = (
+    f'EXISTS (SELECT 1 FROM "grant" g WHERE g.child_id = c.id AND g.professional_id = $3 '
+    f"AND {_LIVE_FOR_CHILD}), "
+    'COALESCE((SELECT MAX(CASE WHEN tm.is_manager THEN 2 ELSE 1 END) FROM "grant" g '
+    "JOIN team_member tm ON tm.team_id = g.team_id WHERE g.child_id = c.id "
+    f"AND tm.professional_id = $3 AND {_LIVE_FOR_CHILD}), 0), "
+    "EXISTS (SELECT 1 FROM break_glass b WHERE b.child_id = c.id AND b.professional_id = $3 "
+    f"AND {break_glass_live_sql('b', '$2')}), "
+    "c.lead_professional_id = $3"
 )
-CHILD_ACCESS_SQL = f"SELECT {{columns}}, {ALLOWED_SQL} FROM child c WHERE c.id = $1"  # noqa: S608
+CHILD_STANDINGS_SQL = f"SELECT {{columns}}, {FACTS_SQL} FROM child c WHERE c.id = $1"
+
+
+def _standings(row: raw_sql.Row) -> frozenset[Standing]:
+    direct, team, glass, lead = row[-4:]
+    return standings_of(
+        lead=bool(lead),
+        direct=bool(direct),
+        team=int(team) >= 1,
+        team_manager=int(team) == 2,
+        break_glass=bool(glass),
+    )
+
+
+async def child_and_standings(
+    professional: Professional, child_id: int
+) -> tuple[Child | None, frozenset[Standing]]:
+    """The child (None when absent) and the professional's standings around it, in one
+    query. An inactive professional stands nowhere."""
+    sql = CHILD_STANDINGS_SQL.format(columns=raw_sql.columns(Child, "c"))
+    found = await raw_sql.fetch(sql, child_id, utcnow(), professional.id)
+    if not found:
+        return None, frozenset()
+    child = raw_sql.from_row(Child, found[0])
+    return child, _standings(found[0]) if professional.is_active else frozenset()
 
 
 async def may_view(professional: Professional, child_id: int) -> bool:
     """True when an active grant or break-glass lets this professional see the child."""
-    if not professional.is_active:
-        return False
-    found = await raw_sql.fetch(f"SELECT {ALLOWED_SQL}", child_id, utcnow(), professional.id)
-    return bool(found[0][0])
-
-
-def role_allows(professional: Professional, action: Action, child: Child) -> bool:
-    """The role part of the policy: who may do what to a child they hold a grant for."""
-    if action in BREAK_GLASS_ACTIONS:
-        return True
-    if action is Action.REMOVE_POST:
-        return professional.role == Role.MANAGER
-    # MANAGE_GRANTS, READ_AUDIT: the child's lead professional and managers.
-    return child.lead_professional_id == professional.id or professional.role == Role.MANAGER
+    _, standings = await child_and_standings(professional, child_id)
+    return allows(standings, Action.VIEW)
 
 
 async def may(professional: Professional, action: Action, child: Child) -> bool:
-    """The policy in one function: True only when an active grant (or, to view and post,
-    an active break-glass) allows `action`."""
-    return await may_view(professional, child.id) and await may_act_when_visible(
-        professional, action, child
-    )
-
-
-async def may_act_when_visible(professional: Professional, action: Action, child: Child) -> bool:
-    """The rest of the policy once may_view has said yes (so it is not asked twice)."""
-    if action in BREAK_GLASS_ACTIONS:
-        return True
-    if not role_allows(professional, action, child):
-        return False
-    q = await _grant_q(professional, utcnow())
-    return await Grant.filter(q, child_id=child.id).exists()  # break-glass is not enough
-
-
-async def _visible_child(professional: Professional, child_id: int) -> Child | None:
-    """The child when it exists and may_view allows it, in one query; else None."""
-    sql = CHILD_ACCESS_SQL.format(columns=raw_sql.columns(Child, "c"))
-    found = await raw_sql.fetch(sql, child_id, utcnow(), professional.id)
-    if not found or not found[0][-1] or not professional.is_active:
-        return None
-    return raw_sql.from_row(Child, found[0])
+    """The policy in one function: True only when a standing allows `action`."""
+    _, standings = await child_and_standings(professional, child.id)
+    return allows(standings, action)
 
 
 async def check_child_access(professional: Professional, child_id: int, action: Action) -> Child:
     """The child; NotFound when absent or hidden, Forbidden when visible but not allowed."""
-    child = await _visible_child(professional, child_id)
-    if child is None:
+    child, standings = await child_and_standings(professional, child_id)
+    if child is None or not allows(standings, Action.VIEW):
         raise NotFound(CHILD_NOT_FOUND)
-    if not await may_act_when_visible(professional, action, child):
+    if not allows(standings, action):
         raise Forbidden(REFUSED.get(action, "You may not do this to this child's record."))
     return child
 
@@ -183,3 +208,25 @@ async def check_item_access(
         return await check_child_access(professional, child_id, action)
     except NotFound:
         raise NotFound(not_found) from None
+
+
+# Hand-written, derived from the rules: the people answerable for a child (rules.RESPONSIBLE:
+# its lead while they hold a live grant, and the managers of teams holding one), active.
+_RESPONSIBLE_SQL = (
+    "SELECT p.id FROM professional p WHERE p.is_active AND p.id IN ("
+    'SELECT tm.professional_id FROM "grant" g JOIN team_member tm ON tm.team_id = g.team_id '
+    f"WHERE g.child_id = $1 AND tm.is_manager AND {_LIVE_FOR_CHILD} "
+    "UNION SELECT c.lead_professional_id FROM child c WHERE c.id = $1 AND ("
+    f'EXISTS (SELECT 1 FROM "grant" g WHERE g.child_id = c.id '
+    f"AND g.professional_id = c.lead_professional_id AND {_LIVE_FOR_CHILD}) "
+    'OR EXISTS (SELECT 1 FROM "grant" g JOIN team_member tm ON tm.team_id = g.team_id '
+    "WHERE g.child_id = c.id AND tm.professional_id = c.lead_professional_id "
+    f"AND {_LIVE_FOR_CHILD}))) ORDER BY p.id"
+)
+
+
+async def responsible_for(child_id: int, now: datetime | None = None) -> list[int]:
+    """Ids of the lead professional and team managers around the child, who are told of
+    emergency access, flags and requests to join."""
+    found = await raw_sql.fetch(_RESPONSIBLE_SQL, child_id, now or utcnow())
+    return [int(row[0]) for row in found]

@@ -7,7 +7,8 @@ from feeds.access.policy import POST_NOT_FOUND, Action, check_item_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import NotFound
-from feeds.models import Acknowledgement, Notification, Post, Professional
+from feeds.feed.notifications import do_notify
+from feeds.models import Acknowledgement, Post, Professional
 
 
 async def do_acknowledge(professional: Professional, post_id: int, ctx: AuditContext) -> int:
@@ -53,16 +54,6 @@ async def _record(professional: Professional, post: Post, ctx: AuditContext) -> 
     )
     if post.author_id == professional.id:
         return
-    note = await Notification.create(
-        recipient_id=post.author_id,
-        kind="acknowledged",
-        child_id=post.child_id,
-        post_id=post.id,
-        actor_id=professional.id,
-    )
-    await events.emit(
-        events.NOTIFICATION,
-        {"notification_id": note.id},
-        child_id=post.child_id,
-        recipient_id=post.author_id,
+    await do_notify(
+        post.author_id, "acknowledged", post.child_id, actor_id=professional.id, post_id=post.id
     )

@@ -7,6 +7,7 @@ import re
 
 from feeds import events
 from feeds.access.policy import may_view
+from feeds.feed.notifications import do_notify
 from feeds.models import Notification, Post, Professional
 
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,63})", re.IGNORECASE)
@@ -27,14 +28,13 @@ async def do_notify_mentions(post: Post, author: Professional) -> list[Notificat
     for person in people:
         if not await may_view(person, post.child_id):
             continue
-        note = await Notification.create(
-            recipient=person,
-            kind="mention",
-            child_id=post.child_id,
-            post_id=post.id,
+        note = await do_notify(
+            person.id,
+            "mention",
+            post.child_id,
             actor_id=author.id,
+            post_id=post.id,
+            event_type=events.MENTION,
         )
-        payload = {"notification_id": note.id}  # rendered at send time (feeds/event_views.py)
-        await events.emit(events.MENTION, payload, child_id=post.child_id, recipient_id=person.id)
         notes.append(note)
     return notes

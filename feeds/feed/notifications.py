@@ -10,6 +10,7 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
+from feeds import events
 from feeds.access.policy import visible_child_ids
 from feeds.clock import utcnow
 from feeds.errors import NotFound
@@ -45,6 +46,26 @@ def notification_payload(note: Notification, post: Post | None, unread: int) -> 
         "post": post_view(post) if post is not None else None,
         "unread": unread,
     }
+
+
+async def do_notify(
+    recipient_id: int,
+    kind: str,
+    child_id: int,
+    *,
+    actor_id: int | None = None,
+    post_id: int | None = None,
+    event_type: str = events.NOTIFICATION,
+) -> Notification:
+    """Create one notification and its live event, inside the caller's transaction. The
+    event carries the notification's id only: what a socket sees (created_at, unread,
+    the post as it is now) is rendered at send time (feeds/event_views.py)."""
+    note = await Notification.create(
+        recipient_id=recipient_id, kind=kind, child_id=child_id, actor_id=actor_id, post_id=post_id
+    )
+    payload = {"notification_id": note.id}
+    await events.emit(event_type, payload, child_id=child_id, recipient_id=recipient_id)
+    return note
 
 
 async def inbox(recipient: Professional, limit: int = INBOX_PAGE) -> Inbox:

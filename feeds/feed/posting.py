@@ -193,14 +193,14 @@ async def _post_for(
     audited: AuditAction,
     ctx: AuditContext,
 ) -> Post:
-    """The post, when the professional may act on it (its author: POST; anyone else:
-    `others`); a refusal is audited. Hidden and missing posts get the same answer."""
+    """The post, when the professional may act on it (its author: EDIT_OWN_POST; anyone
+    else: `others`); a refusal is audited. Hidden and missing posts get the same answer."""
     post = await Post.get_or_none(id=post_id)
     child_id = post.child_id if post else None
     async with audit.refusal_recorded(audited, ctx, professional, child_id, {"post_id": post_id}):
         if post is None:
             raise NotFound(POST_NOT_FOUND)
-        action = Action.POST if post.author_id == professional.id else others
+        action = Action.EDIT_OWN_POST if post.author_id == professional.id else others
         await check_item_access(professional, post.child_id, action, POST_NOT_FOUND)
     return post
 
@@ -209,7 +209,7 @@ async def do_edit_post(
     editor: Professional, post_id: int, kind: object, body: object, ctx: AuditContext
 ) -> Post:
     """Change a post's text; the old text is kept as a revision."""
-    post = await _post_for(editor, post_id, Action.POST, AuditAction.POST_EDIT, ctx)
+    post = await _post_for(editor, post_id, Action.EDIT_OWN_POST, AuditAction.POST_EDIT, ctx)
     async with audit.refusal_recorded(
         AuditAction.POST_EDIT, ctx, editor, post.child_id, {"post_id": post_id}
     ):

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from feeds.access import grants
-from feeds.access.policy import Action, may_act_when_visible
+from feeds.access.policy import Action, may
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
@@ -154,7 +154,7 @@ async def child_page(
     )
     team = await grants.team_around_child(user, child_id)
     timeline = await tallies.kinds_by_day(page.child.id, utcnow().date())
-    can_manage = await may_act_when_visible(user, Action.MANAGE_GRANTS, page.child)
+    can_manage = await may(user, Action.MANAGE_GRANTS, page.child)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     return render(
         request,

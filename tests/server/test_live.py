@@ -92,7 +92,8 @@ async def test_revoked_grant_stops_events_on_an_open_socket(live: str) -> None:
         await receive(socket)
         await post(live, await token_for(writer), child, "before revocation")
         assert (await receive_until(socket, "post.created"))["data"]["body"] == "before revocation"
-        manager = await make.practitioner(grants=[child], role=Role.MANAGER)
+        manager = await make.professional(role=Role.MANAGER)
+        await make.grant(child, team=await make.team(managers=[manager]))
         async with httpx.AsyncClient(base_url=f"http://{live}") as http:
             revoked = await http.delete(
                 f"/api/v1/grants/{grant.id}",

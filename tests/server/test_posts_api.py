@@ -169,7 +169,9 @@ async def test_manager_grants_with_expiry_then_revokes_and_access_ends(
     from feeds.models import Role
 
     child = await make.child()
-    manager = await make.practitioner(grants=[child], role=Role.MANAGER)
+    # A manager around the child: the manager of a team that holds a grant for it.
+    manager = await make.professional(role=Role.MANAGER)
+    await make.grant(child, team=await make.team(managers=[manager]))
     newcomer = await make.professional()
     await api_login(client, manager.email)
     granted = await client.post(
