@@ -14,8 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from tortoise import Tortoise
 
 from feeds.accounts.passwords import hash_password
+from feeds.db import tortoise_config
+from search.outbox import reindex
+from search.service import make_index
 
 PASSWORD = "load-test-password"  # noqa: S105 - fictional load-test accounts
 CHILDREN_PER_PRACTITIONER = 50
@@ -40,6 +44,19 @@ async def seed(url: str, children: int, professionals: int, posts: int, seed: in
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
+    await index_for_search(url)
+
+
+async def index_for_search(url: str) -> None:
+    """COPY bypasses posting's search outbox rows: build the index from the posts, as
+    `jigsaw reindex` does, so searches in a load test run against every post."""
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        index = make_index(url)
+        await index.ensure_ready()
+        await reindex(index, lambda done, total: _progress("search index", done, total), 5000)
+    finally:
+        await Tortoise.close_connections()
 
 
 async def _people(conn: asyncpg.Connection, professionals: int) -> None:

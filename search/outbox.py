@@ -106,6 +106,19 @@ async def reindex(index: SearchIndex, progress: Progress | None = None, batch: i
             progress(done, total)
 
 
+async def catch_up(index: SearchIndex, progress: Progress | None = None, batch: int = BATCH) -> int:
+    """Queue whatever the index lacks (reconcile), then drain the outbox until it is empty,
+    here and now; returns the rows processed. Stops early when the engine refuses a batch:
+    the rows stay queued and the app's drainer retries them."""
+    await reconcile(index)
+    total, done = await pending(), 0
+    while processed := await drain_once(index, batch):
+        done += processed
+        if progress:
+            progress(done, total)
+    return done
+
+
 async def failing() -> bool:
     """True when work is waiting after a failed attempt: the engine is down or refusing."""
     return await SearchOutbox.filter(processed_at__isnull=True, attempts__gt=0).exists()

@@ -15,9 +15,15 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from feeds.db import tortoise_config
 from feeds.kinds import WORRY_KINDS
+from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
-from server.middleware import SameOriginMiddleware, SecurityHeadersMiddleware, csrf_middleware
+from server.middleware import (
+    CleanQueryMiddleware,
+    SameOriginMiddleware,
+    SecurityHeadersMiddleware,
+    csrf_middleware,
+)
 from server.page_context import HeaderCountsMiddleware
 from server.routes import (
     accounts,
@@ -82,6 +88,9 @@ def create_app(settings: Settings) -> Starlette:
         routes=build_routes(),
         middleware=[
             Middleware(SecurityHeadersMiddleware, https=settings.https),
+            # Before anything reads a body (asgi-csrf buffers forms) or checks a login.
+            Middleware(BodyLimitMiddleware),
+            Middleware(CleanQueryMiddleware),
             Middleware(SameOriginMiddleware, allowed_origins=settings.allowed_origins),
             Middleware(csrf_middleware, settings=settings),
             Middleware(HeaderCountsMiddleware),

@@ -69,20 +69,45 @@ def _redacted(url: str) -> str:
 
 
 def _seed(settings: Settings, password: str) -> Any:
+    """Seed demo data into an empty database (None when it has data already), then make
+    the search index complete before anyone is told the URL."""
     from feeds.demo.seed import database_is_empty, seed_demo
 
     async def work() -> Any:
-        if not await database_is_empty():
-            return None
-        with click.progressbar(length=100, label="Seeding demo data") as bar:
+        summary = None
+        if await database_is_empty():
+            with click.progressbar(length=100, label="Seeding demo data") as bar:
 
-            def progress(stage: str, done: int, total: int) -> None:
-                bar.label = f"Seeding {stage}"
-                bar.update(int(100 * done / max(total, 1)) - bar.pos)
+                def progress(stage: str, done: int, total: int) -> None:
+                    bar.label = f"Seeding {stage}"
+                    bar.update(int(100 * done / max(total, 1)) - bar.pos)
 
-            return await seed_demo(password, progress=progress)
+                summary = await seed_demo(password, progress=progress)
+        await _catch_up_search(settings)
+        return summary
 
     return run_with_db(settings, work)
+
+
+async def _catch_up_search(settings: Settings) -> None:
+    """Index every post still waiting in the search outbox (and any the index lacks)."""
+    from search.outbox import catch_up, pending
+    from server.routes.search import index_from_env
+
+    index = index_from_env(settings)
+    try:
+        await index.ensure_ready()
+        with click.progressbar(length=1, label=f"Indexing posts for search ({index.name})") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            await catch_up(index, progress)
+    except Exception as error:  # an engine that is down must not stop the demo
+        click.echo(f"Search index {index.name} unavailable ({type(error).__name__}).", err=True)
+    if waiting := await pending():
+        click.echo(f"{waiting} posts wait for the search index: it catches up while running.")
 
 
 @main.command()
@@ -103,6 +128,13 @@ def _print_logins(summary: Any, password: str) -> None:
     click.echo(f"Demo logins (password: {password}):")
     for login in summary.logins:
         click.echo(f"  {login.email:<34} {login.role:<13} {login.description}")
+
+
+def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-For/-Proto from exactly JIGSAW_TRUSTED_PROXIES (its own
+    default trusts 127.0.0.1, so any local client could forge its address)."""
+    trusted = ",".join(str(network) for network in settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 @main.command()
@@ -139,6 +171,7 @@ def serve(host: str, port: int, workers: int, demo_mode: bool) -> None:
         ws_per_message_deflate=False,
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=10,
+        **uvicorn_proxy_options(settings),
     )
 
 

@@ -6,11 +6,11 @@ and fails on any endpoint without a declared policy.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
@@ -18,11 +18,12 @@ from feeds.audit.records import AuditContext
 from feeds.errors import Invalid, NotFound
 from feeds.models import Professional
 from server.auth import session_user, token_user
+from server.client_address import client_address
+from server.inputs import check_form, decode_json_object
 from server.settings import Settings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 UserEndpoint = Callable[[Request, Professional], Awaitable[Response]]
-MAX_JSON_BYTES = 64 * 1024
 # Row ids are 32-bit integers in PostgreSQL; a larger number names nothing (and asyncpg
 # would refuse to send it).
 MAX_ID = 2**31 - 1
@@ -38,8 +39,10 @@ def settings_of(conn: HTTPConnection) -> Settings:
 
 
 def audit_context(conn: HTTPConnection) -> AuditContext:
-    ip = conn.client.host if conn.client else ""
-    return AuditContext(ip=ip, request_id=conn.scope.get("state", {}).get("request_id", ""))
+    return AuditContext(
+        ip=client_address(conn, settings_of(conn).trusted_proxies),
+        request_id=conn.scope.get("state", {}).get("request_id", ""),
+    )
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
@@ -109,16 +112,13 @@ def query_int(request: Request, name: str, default: int | None) -> int | None:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or Invalid with a message saying what is wrong."""
+    """The request body as a JSON object, or Invalid with a message saying what is wrong.
+    (BodyLimitMiddleware has already refused bodies over the size limit.)"""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise Invalid("Send a JSON body with Content-Type: application/json.")
-    body = await request.body()
-    if len(body) > MAX_JSON_BYTES:
-        raise Invalid("The request body is too large.")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise Invalid("The request body must be a JSON object.")
-    return data
+    return decode_json_object(await request.body())
+
+
+async def read_form(request: Request) -> FormData:
+    """The submitted form, or Invalid when a field holds text that cannot be stored."""
+    return check_form(await request.form())

@@ -11,6 +11,7 @@ from asgi_csrf import asgi_csrf
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.inputs import NOT_ALLOWED, unclean_query_field
 from server.settings import Settings
 
 CSP = (
@@ -102,6 +103,25 @@ class SameOriginMiddleware:
             await send_json_error(
                 send, 415, "unsupported_media_type", "Send JSON or a URL-encoded form."
             )
+            return
+        await self.app(scope, receive, send)
+
+
+class CleanQueryMiddleware:
+    """Refuse (400) a query string holding text that cannot be stored (a NUL byte), before
+    any route reads it: query parameters are read in many places, and refused in one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in {"http", "websocket"} and (
+            field := unclean_query_field(scope.get("query_string", b""))
+        ):
+            if scope["type"] == "http":
+                await send_json_error(send, 400, "invalid", f"{field} {NOT_ALLOWED}.")
+            else:
+                await send({"type": "websocket.close", "code": 1008})
             return
         await self.app(scope, receive, send)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from starlette.config import Config
@@ -30,6 +31,8 @@ class Settings:
     page_size: int = 20
     event_retention: timedelta = timedelta(days=30)  # websocket replay reaches this far
     break_glass: timedelta = timedelta(hours=4)  # how long emergency access lasts
+    # Proxies whose X-Forwarded-For is believed (none by default): server/client_address.py
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def session_cookie(self) -> str:
@@ -54,6 +57,22 @@ def _break_glass(config: Config) -> timedelta:
             f" (got {raw!r})"
         )
     return timedelta(hours=int(raw))
+
+
+def _trusted_proxies(config: Config) -> tuple[IPv4Network | IPv6Network, ...]:
+    """JIGSAW_TRUSTED_PROXIES: comma-separated addresses or CIDR networks (default none)."""
+    raw = config("JIGSAW_TRUSTED_PROXIES", default="")
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"JIGSAW_TRUSTED_PROXIES must list IP addresses or networks (got {item!r})"
+            ) from None
+    return tuple(networks)
 
 
 def _default_database_url(data_dir: Path) -> str:
@@ -84,4 +103,5 @@ def load_settings(environ: dict[str, str] | None = None, *, demo: bool | None = 
         ),
         event_retention=timedelta(days=config("JIGSAW_EVENT_RETENTION_DAYS", cast=int, default=30)),
         break_glass=_break_glass(config),
+        trusted_proxies=_trusted_proxies(config),
     )

@@ -114,6 +114,14 @@ class Factory:
             await self.grant(child, professional=person)
         return person
 
+    async def manager_of(self, *children: Child) -> Professional:
+        """A manager around these children: manages a team that holds a grant for each."""
+        person = await self.professional(role=Role.MANAGER)
+        team = await self.team(managers=[person])
+        for child in children:
+            await self.grant(child, team=team)
+        return person
+
     async def child(self, lead: Professional | None = None) -> Child:
         n = self._next()
         return await Child.create(

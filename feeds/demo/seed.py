@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from feeds.accounts.passwords import hash_password
 from feeds.demo import text as text
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
+from feeds.search_queue import do_queue_posts_for_search
 from feeds.velocity.tallies import rebuild_days
 
 Progress = Callable[[str, int, int], None]
@@ -485,8 +486,10 @@ async def _insert_posts(
         ]
         await Post.bulk_create(rows)
         progress("posts", start + len(batch), len(posts))
-    # Bulk-loaded posts bypass posting's per-post tally: count their days once.
+    # Bulk-loaded posts bypass posting's per-post tally and outbox row: count their days
+    # once, and queue their search indexing (drained by search/, like any post's).
     await rebuild_days(children)
+    await do_queue_posts_for_search(children)
 
 
 # Summary ---------------------------------------------------------------------------------

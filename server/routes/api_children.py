@@ -13,6 +13,7 @@ from feeds.errors import Invalid
 from feeds.feed import posting, reading
 from feeds.models import Professional
 from feeds.serializers import child_view, grant_view, post_view
+from server.dates import parse_moment
 from server.endpoints import (
     MAX_ID,
     audit_context,
@@ -90,10 +91,7 @@ async def list_grants(request: Request, user: Professional) -> Response:
 def parse_expiry(raw: object) -> datetime | None:
     if raw is None or raw == "":
         return None
-    try:
-        return datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise Invalid("expires_at must be an ISO 8601 date-time.", field="expires_at") from None
+    return parse_moment(str(raw), "expires_at must be an ISO 8601 date-time.", "expires_at")
 
 
 def optional_id(data: dict[str, object], name: str) -> int | None:

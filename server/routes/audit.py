@@ -3,7 +3,7 @@ filters and CSV export (administrators)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,23 +11,17 @@ from starlette.routing import Route
 
 from feeds.audit import reading
 from feeds.audit.reading import AuditFilter, record_view
-from feeds.errors import Invalid
 from feeds.models import Professional
 from feeds.serializers import me_view
+from server.dates import query_day
 from server.endpoints import audit_context, authenticated, path_id, query_int
 from server.routes.page_render import render
 
 
 def _day(request: Request, name: str, next_day: bool = False) -> datetime | None:
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
+    day = query_day(request, name)
+    if day is None:
         return None
-    try:
-        day = date.fromisoformat(raw) if len(raw) == 10 else None
-    except ValueError:
-        day = None
-    if day is None or not 1900 <= day.year <= 2999:
-        raise Invalid(f"{name} must be a date written YYYY-MM-DD.", field=name)
     return datetime.combine(day + timedelta(days=int(next_day)), time(), tzinfo=UTC)
 
 

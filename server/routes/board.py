@@ -23,6 +23,7 @@ from feeds.velocity import board
 from feeds.velocity.board import Board, BoardRow, Period
 from feeds.velocity.detector import Assessment, PeriodComparison, PeriodStats
 from feeds.velocity.verdicts import VelocityWatcher
+from server.dates import query_day
 from server.endpoints import audit_context, authenticated, path_id, query_int
 
 DEFAULT_DAYS = 28
@@ -37,22 +38,6 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> Re
     context.setdefault("unread", state.get("unread"))
     context["csrf_token"] = request.scope["csrftoken"]()
     return templates.TemplateResponse(request, name, context, status_code=status)
-
-
-def _day(request: Request, name: str) -> date | None:
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        day = date.fromisoformat(raw) if len(raw) == 10 else _not_a_date(name)
-    except ValueError:
-        return _not_a_date(name)
-    # Period arithmetic steps days either side: keep clear of date.min and date.max.
-    return day if 1900 <= day.year <= 2999 else _not_a_date(name)
-
-
-def _not_a_date(name: str) -> date:
-    raise Invalid(f"{name} must be a date written YYYY-MM-DD.", field=name)
 
 
 def _period(first: date, last: date) -> Period:
@@ -71,12 +56,12 @@ def parse_periods(request: Request, today: date) -> tuple[Period, Period]:
 
 
 def _periods(request: Request, today: date) -> tuple[Period, Period]:
-    to = _day(request, "to") or today
-    first = _day(request, "from") or to - timedelta(days=DEFAULT_DAYS - 1)
+    to = query_day(request, "to") or today
+    first = query_day(request, "from") or to - timedelta(days=DEFAULT_DAYS - 1)
     if first > to:
         raise Invalid("from is after to.", field="from")
-    compare_to = _day(request, "compare_to") or first - timedelta(days=1)
-    compare_from = _day(request, "compare_from") or compare_to - (to - first)
+    compare_to = query_day(request, "compare_to") or first - timedelta(days=1)
+    compare_from = query_day(request, "compare_from") or compare_to - (to - first)
     if compare_from > compare_to:
         raise Invalid("compare_from is after compare_to.", field="compare_from")
     return _period(compare_from, compare_to), _period(first, to)

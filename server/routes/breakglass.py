@@ -13,7 +13,14 @@ from feeds.access import breakglass
 from feeds.errors import Forbidden, Invalid
 from feeds.models import BreakGlass, Professional, Role
 from feeds.serializers import iso, me_view
-from server.endpoints import audit_context, authenticated, path_id, read_json, settings_of
+from server.endpoints import (
+    audit_context,
+    authenticated,
+    path_id,
+    read_form,
+    read_json,
+    settings_of,
+)
 from server.page_context import header_context
 from server.routes.page_render import render
 
@@ -119,7 +126,7 @@ async def refusal_page(
 
 @authenticated
 async def form_open(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     child_id = path_id(request, "child_id")
     reason = form.get("reason")
     try:
@@ -143,7 +150,7 @@ async def review_page(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def form_review(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     await breakglass.do_review_break_glass(
         user, path_id(request, "break_glass_id"), form.get("note"), audit_context(request)
     )

@@ -16,7 +16,7 @@ from feeds.errors import Invalid
 from feeds.models import Professional
 from feeds.serializers import me_view
 from server import auth, cookies, mfa_auth
-from server.endpoints import audit_context, authenticated, settings_of
+from server.endpoints import audit_context, authenticated, read_form, settings_of
 from server.mfa_auth import SignIn, check_admin, mfa_step, page_for
 from server.routes.page_render import render, safe_next
 
@@ -52,7 +52,7 @@ async def code_form(request: Request, sign_in: SignIn) -> Response:
 
 @mfa_step
 async def code_submit(request: Request, sign_in: SignIn) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     target = safe_next(str(form.get("next", "/")))
     if sign_in.stage != "code":
         return _redirect(page_for(sign_in.stage, target))
@@ -100,7 +100,7 @@ async def account_page(request: Request, sign_in: SignIn) -> Response:
 @mfa_step
 async def start(request: Request, sign_in: SignIn) -> Response:
     """A new secret to scan (GET only shows one, so reloading never changes it)."""
-    form = await request.form()
+    form = await read_form(request)
     target = safe_next(str(form.get("next", "/")))
     if sign_in.stage == "code":
         return _redirect(page_for("code", target))
@@ -111,7 +111,7 @@ async def start(request: Request, sign_in: SignIn) -> Response:
 @mfa_step
 async def confirm(request: Request, sign_in: SignIn) -> Response:
     """The first good code turns it on; the recovery codes are shown this once."""
-    form = await request.form()
+    form = await read_form(request)
     target = safe_next(str(form.get("next", "/")))
     if sign_in.stage == "code":
         return _redirect(page_for("code", target))
@@ -132,7 +132,7 @@ async def confirm(request: Request, sign_in: SignIn) -> Response:
 
 @authenticated
 async def regenerate(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     ctx = audit_context(request)
     try:
         await mfa_auth.check_code_throttle(user, ctx)
@@ -145,7 +145,7 @@ async def regenerate(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def disable(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     ctx = audit_context(request)
     try:
         await mfa_auth.check_code_throttle(user, ctx)
@@ -179,7 +179,7 @@ async def admin_page(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def admin_require(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     required = str(form.get("required", "")) == "on"
     await site_settings.do_set_mfa_required(user, required, audit_context(request))
     return _redirect("/admin/mfa?done=" + ("required" if required else "optional"))
@@ -188,7 +188,7 @@ async def admin_require(request: Request, user: Professional) -> Response:
 @authenticated
 async def admin_reset(request: Request, user: Professional) -> Response:
     check_admin(user)
-    form = await request.form()
+    form = await read_form(request)
     email = str(form.get("email") or "").strip().lower()
     person = await Professional.get_or_none(email=email) if email else None
     if person is None:

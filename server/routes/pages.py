@@ -20,6 +20,7 @@ from feeds.models import Follow, PostKind, Professional, Team
 from feeds.serializers import child_view, grant_view, me_view
 from feeds.velocity import tallies
 from server import auth, cookies, mfa_auth
+from server.dates import parse_day
 from server.endpoints import (
     MAX_ID,
     audit_context,
@@ -28,6 +29,7 @@ from server.endpoints import (
     path_id,
     public,
     query_int,
+    read_form,
     settings_of,
 )
 from server.page_context import header_context
@@ -51,7 +53,7 @@ async def login_form(request: Request) -> Response:
 
 @public
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     target = safe_next(str(form.get("next", "/")))
     try:
         user = await auth.verify_credentials(
@@ -188,7 +190,7 @@ async def show_child(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def add_post(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     child_id = path_id(request, "child_id")
     try:
         await posting.do_create_post(
@@ -215,10 +217,8 @@ def form_expiry(form: FormData) -> datetime | None:
     raw = str(form.get("expires_on") or "")
     if not raw:
         return None
-    try:
-        return datetime.combine(date.fromisoformat(raw), time(23, 59), tzinfo=UTC)
-    except ValueError:
-        raise Invalid("The expiry date is not a date.", field="expires_on") from None
+    day = parse_day(raw, "The expiry date is not a date.", "expires_on")
+    return datetime.combine(day, time(23, 59), tzinfo=UTC)
 
 
 def _holder(form: FormData) -> dict[str, Any]:
@@ -233,7 +233,7 @@ def _holder(form: FormData) -> dict[str, Any]:
 
 @authenticated
 async def add_grant(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     child_id = path_id(request, "child_id")
     try:
         await grants.do_grant(

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from feeds.feed import acknowledging, following, notifications, reading
 from feeds.models import Acknowledgement, Post, PostKind, Professional
 from feeds.serializers import me_view, post_view
-from server.endpoints import audit_context, authenticated, path_id, public
+from server.endpoints import audit_context, authenticated, path_id, public, read_form
 from server.page_context import header_context
 from server.routes.page_render import render, safe_next
 
@@ -44,7 +44,7 @@ async def post_views(
 
 
 async def _form_next(request: Request, default: str) -> str:
-    form = await request.form()
+    form = await read_form(request)
     return safe_next(str(form.get("next") or ""), default)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,6 +21,7 @@ from feeds.serializers import me_view, post_view
 from search.base import SearchIndex, SearchParams
 from search.outbox import Drainer
 from search.service import SearchResult, SearchResults, do_search, make_index
+from server.dates import parse_day, parse_moment
 from server.endpoints import audit_context, authenticated, query_int
 from server.routes.pages import render
 from server.settings import Settings
@@ -31,15 +32,11 @@ def _moment(request: Request, name: str, end_of_day: bool) -> datetime | None:
     raw = request.query_params.get(name, "").strip()
     if not raw:
         return None
-    try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw) + timedelta(days=1 if end_of_day else 0)
-            return datetime.combine(day, time(), tzinfo=UTC)
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(
-            f"{name} must be a date (YYYY-MM-DD) or an ISO date-time.", field=name
-        ) from None
+    message = f"{name} must be a date (YYYY-MM-DD) or an ISO date-time, in years 1900-2999."
+    if len(raw) == 10:
+        day = parse_day(raw, message, name) + timedelta(days=1 if end_of_day else 0)
+        return datetime.combine(day, time(), tzinfo=UTC)
+    moment = parse_moment(raw, message, name)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

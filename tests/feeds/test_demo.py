@@ -191,3 +191,12 @@ async def test_same_seed_gives_the_same_posts(app: Starlette) -> None:
     stage, done, total = first[-1]
     assert (stage, done, total) == ("posts", len(bodies), len(bodies))
     assert sum(1 for s, _, _ in first if s == "posts") >= len(bodies) // 500
+
+
+async def test_every_demo_post_is_queued_for_search(demo: DemoSummary) -> None:
+    """The bulk insert bypasses posting's outbox row: the seeder queues them all itself."""
+    from feeds.models import SearchOutbox
+
+    queued = await SearchOutbox.filter(op="index").values_list("post_id", flat=True)
+    posts = await Post.all().values_list("id", flat=True)
+    assert sorted(queued) == sorted(posts) and len(posts) == demo.posts

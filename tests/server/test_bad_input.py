@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from feeds.models import Post, Role
+from feeds.models import Post
 from server.auth import issue_token
 from tests.conftest import Factory, api_login
 
@@ -55,7 +55,7 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("POST", POSTS, {"json": {"kind": "update", "body": "   "}}, 422, "empty"),
     ("POST", POSTS, {"json": {"kind": "update", "body": LONG}}, 422, "at most 500"),
     ("POST", POSTS, {"json": {"kind": "update", "body": 42}}, 422, "text"),
-    ("POST", POSTS, {"json": {"kind": "update", "body": "x" * 70_000}}, 422, "too large"),
+    ("POST", POSTS, {"json": {"kind": "update", "body": "x" * 70_000}}, 413, "too large"),
     (
         "POST",
         POSTS,
@@ -149,7 +149,7 @@ async def test_bad_input_gets_a_clear_4xx(
 ) -> None:
     child = await make.child()
     other = await make.professional()
-    manager = await make.practitioner(grants=[child], role=Role.MANAGER)
+    manager = await make.manager_of(child)
     await api_login(client, manager.email)
     url = path.format(child=child.id)
     response = await client.request(method, url, **_fill(kwargs, {"other": other.id}))

@@ -12,7 +12,7 @@ import pytest
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.feed.posting import do_create_post
-from feeds.models import Child, Event, Grant, Post, Professional, Role
+from feeds.models import Child, Event, Grant, Post, Professional
 from tests.conftest import PASSWORD, Factory
 
 ORIGIN = {"origin": "http://testserver"}  # what a browser sends with a same-site form post
@@ -503,7 +503,7 @@ async def test_a_lead_or_manager_grants_by_email_and_team_and_revokes(
         child.lead_professional_id = boss.id
         await child.save(update_fields=["lead_professional_id"])
     else:
-        boss = await make.practitioner(grants=[child], role=Role.MANAGER)
+        boss = await make.manager_of(child)
     newcomer = await make.practitioner(name="Tomasz Wojcik")
     team = await make.team()
     await logged_in(client, boss)
@@ -536,7 +536,7 @@ async def test_granting_to_an_unknown_email_shows_an_error(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
     child = await child_named("Ulla Sorensen")
-    boss = await make.practitioner(grants=[child], role=Role.MANAGER)
+    boss = await make.manager_of(child)
     await logged_in(client, boss)
     path = f"/children/{child.id}"
     response = await submit(client, path, f"{path}/grants", email="ghost@example.test")
