@@ -121,8 +121,11 @@ async def test_an_engine_that_dies_while_running_is_retried_until_it_returns(
     drainer.index = MeiliIndex(f"http://127.0.0.1:{closed_port()}", None, None)
     async with client_for(app) as http:
         ids = await post_during_outage(http, child, auth, word)
-        for _ in range(100):  # the drainer tries, fails, and keeps the rows with the error
-            if await SearchOutbox.filter(processed_at__isnull=True, attempts__gt=1).count():
+        # The drainer tries, fails, and keeps every row with the error. Wait for all of
+        # them: on a loaded box one pass may reach only some rows within a few seconds.
+        for _ in range(600):
+            retried = SearchOutbox.filter(processed_at__isnull=True, attempts__gt=1)
+            if await retried.count() >= len(ids):
                 break
             await asyncio.sleep(0.05)
         rows = await SearchOutbox.filter(processed_at__isnull=True)
