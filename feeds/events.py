@@ -49,6 +49,12 @@ def remove_listener(callback: Callable[[], None]) -> None:
         _listeners.remove(callback)
 
 
+async def latest_event_id() -> int:
+    """The newest event's id (0 when there is none): where a listener or page starts."""
+    found = await raw_sql.fetch("SELECT MAX(id) FROM event")
+    return int(found[0][0] or 0)
+
+
 def wake_listeners() -> None:
     """Tell in-process listeners that new events were committed."""
     for callback in list(_listeners):

@@ -89,8 +89,7 @@ class Hub:
         self._stopping = False
 
     async def start(self) -> None:
-        latest = await Event.all().order_by("-id").first()
-        self.position = latest.id if latest else 0
+        self.position = await events.latest_event_id()
         events.add_listener(self.wake)
         if self.database_url.startswith(("postgres", "asyncpg")):
             await self._start_listening()

@@ -12,17 +12,13 @@ import contextlib
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from feeds import events
 from feeds.clock import utcnow
 from feeds.feed.notifications import unread_count
-from feeds.models import BreakGlass, Child, Event, Professional
+from feeds.models import BreakGlass, Child, Professional
 from server.endpoints import resolve_user
 
 NOT_PAGES = ("/api/", "/static/", "/ws", "/healthz", "/sw.js", "/login", "/logout")
-
-
-async def latest_event_id() -> int:
-    latest = await Event.all().order_by("-id").first()
-    return latest.id if latest else 0
 
 
 async def emergency_access(user: Professional) -> list[dict[str, str | int]]:
@@ -51,7 +47,7 @@ async def header_context(conn: HTTPConnection) -> None:
         return
     state["unread"] = await unread_count(user)
     state["emergency"] = await emergency_access(user)
-    state["last_event_id"] = await latest_event_id()
+    state["last_event_id"] = await events.latest_event_id()
 
 
 class HeaderCountsMiddleware:

@@ -308,8 +308,7 @@ class VelocityWatcher:
         self._stopping = False
 
     async def start(self) -> None:
-        latest = await Event.all().order_by("-id").first()
-        self.position = latest.id if latest else 0
+        self.position = await events.latest_event_id()
         # The first look for due shards waits SWEEP_CHECK: a worker starting up has enough
         # to do, and new children are assessed when first shown or posted to anyway.
         self._last_sweep = time.monotonic()

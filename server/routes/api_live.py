@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from feeds import events
 from feeds.errors import Invalid
 from feeds.feed import acknowledging, following, notifications
-from feeds.models import Event, Professional
+from feeds.models import Professional
 from feeds.serializers import post_view
 from server.endpoints import (
     MAX_ID,
@@ -50,13 +51,12 @@ async def home_stream(request: Request, user: Professional) -> Response:
     posts = await following.home_stream(
         user, before=query_int(request, "before", None), limit=query_int(request, "limit", 20) or 0
     )
-    latest = await Event.all().order_by("-id").first()
     return JSONResponse(
         {
             "posts": [post_view(p) for p in posts],
             "next_before": posts[-1].id if posts else None,
             "following": sorted(await following.followed_child_ids(user)),
-            "last_event_id": latest.id if latest else 0,
+            "last_event_id": await events.latest_event_id(),
         }
     )
 

@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from feeds import events
 from feeds.clock import utcnow
 from feeds.errors import Invalid
-from feeds.models import Event, Professional
+from feeds.models import Professional
 from feeds.serializers import iso, me_view
 from feeds.velocity import board
 from feeds.velocity.board import Board, BoardRow, Period
@@ -195,7 +196,6 @@ async def board_page(request: Request, user: Professional) -> Response:
     comparison = None
     if periods is not None and found.comparison is not None:
         comparison = comparison_view(found.comparison, *periods)
-    latest = await Event.all().order_by("-id").first()
     return render(
         request,
         "board.html",
@@ -209,7 +209,7 @@ async def board_page(request: Request, user: Professional) -> Response:
         form=dict(request.query_params),
         comparison=comparison,
         compare_error=error,
-        last_event_id=latest.id if latest else 0,
+        last_event_id=await events.latest_event_id(),
         spark={"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "bar": BAR - 1},
     )
 
