@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import meilisearch
 
 from search.base import MARK_END, MARK_START, PostDoc, SearchHit, SearchQuery
+from search.breaker import CircuitBreaker
 
 T = TypeVar("T")
 FILTERABLE = ["post_id", "child_id", "author_id", "agency_id", "kind", "created_ts"]
@@ -26,6 +27,9 @@ SETTINGS: dict[str, Any] = {
     "displayedAttributes": ["post_id", "child_id", "body"],
 }
 TASK_TIMEOUT_MS = 30_000
+# Searches are interactive: a hanging engine gets a short wait, then the breaker opens.
+SEARCH_TIMEOUT_S = 2
+WRITE_TIMEOUT_S = 10  # the outbox drainer writes in the background and retries
 
 
 class MeiliTaskFailed(RuntimeError):
@@ -64,8 +68,9 @@ class MeiliIndex:
         self, url: str, key: str | None, search_key: str | None, uid: str = "jigsaw_posts"
     ) -> None:
         self.uid = uid
-        self._admin = meilisearch.Client(url, key, timeout=10)
-        self._searcher = meilisearch.Client(url, search_key or key, timeout=10)
+        self._admin = meilisearch.Client(url, key, timeout=WRITE_TIMEOUT_S)
+        self._searcher = meilisearch.Client(url, search_key or key, timeout=SEARCH_TIMEOUT_S)
+        self.breaker = CircuitBreaker()
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -128,7 +133,8 @@ class MeiliIndex:
             options["sort"] = ["post_id:desc"]
         else:
             options["offset"] = query.cursor or 0
-        result = await self._call(self._searcher.index(self.uid).search, _quoted(query), options)
+        index = self._searcher.index(self.uid)
+        result = await self.breaker.call(lambda: self._call(index.search, _quoted(query), options))
         return [_hit(raw) for raw in result["hits"]]
 
 

@@ -167,3 +167,46 @@ async def test_meilisearch_down_posting_works_and_the_index_catches_up(
         health = (await http.get("/healthz")).json()
     assert sorted(found) == sorted(ids)
     assert health["status"] == "ok" and health["search"] == "ok"
+
+
+@contextlib.asynccontextmanager
+async def hanging_engine() -> AsyncIterator[tuple[str, list[str]]]:
+    """A server that accepts connections, reads the request and never answers (a hung
+    engine, not a refusing one). Yields its URL and the request lines it received."""
+    seen: list[str] = []
+    held: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        seen.append((await reader.readline()).decode(errors="replace").strip())
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+async def test_a_hanging_engine_answers_503_and_then_is_not_waited_for(
+    app: Starlette, make: Factory
+) -> None:
+    child, auth = await setup_world(make)
+    drainer: Drainer = app.state.search
+    working = drainer.index
+    async with hanging_engine() as (url, seen), client_for(app) as http:
+        drainer.index = hanging = MeiliIndex(url, None, None)
+        answers = [
+            await http.get("/api/v1/search", params={"q": "bruise"}, headers=auth)
+            for _ in range(hanging.breaker.failures_to_open + 2)
+        ]
+        searches = [line for line in seen if "/search" in line]
+        drainer.index = working
+    assert {a.status_code for a in answers} == {503}
+    assert all(a.headers.get("retry-after") for a in answers)
+    assert all("try again" in a.json()["error"]["message"].lower() for a in answers)
+    # Each search waited for the engine until the breaker opened; after that none did.
+    assert len(searches) == hanging.breaker.failures_to_open
+    assert hanging.breaker.is_open
