@@ -193,7 +193,7 @@ async def hanging_engine() -> AsyncIterator[tuple[str, list[str]]]:
 async def test_a_hanging_engine_answers_503_and_then_is_not_waited_for(
     app: Starlette, make: Factory
 ) -> None:
-    child, auth = await setup_world(make)
+    _child, auth = await setup_world(make)
     drainer: Drainer = app.state.search
     working = drainer.index
     async with hanging_engine() as (url, seen), client_for(app) as http:
