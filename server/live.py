@@ -2,9 +2,12 @@
 
 One hub per worker process. It learns of new events from PostgreSQL LISTEN/NOTIFY
 (every worker hears every commit) or, on SQLite, from in-process wake-ups; a periodic
-poll is the safety net. Every event is checked against each subscriber's access
-before it is queued; queues are bounded, and a subscriber that falls too far behind is
-disconnected and catches up by replay when it reconnects.
+poll is the safety net. Subscribers are indexed by the children they may see and by
+recipient, so an event costs work in proportion to its audience, not to the sockets
+open; a grant change re-reads visibility only for the people it touches. Every event is
+still checked against the subscriber's access before it is queued; queues are bounded,
+and a subscriber that falls too far behind is disconnected and catches up by replay when
+it reconnects.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import asyncpg
 from feeds import event_views, events
 from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.clock import utcnow
-from feeds.models import Event, Professional
+from feeds.models import Event, Professional, TeamMember
 from server.sessions_watch import ended_subscribers
 
 log = logging.getLogger("jigsaw.live")
@@ -82,6 +85,10 @@ class Hub:
         self._next_prune = 0.0
         self.position = 0  # every event with id <= position has been dispatched
         self.subscribers: set[Subscriber] = set()
+        self._by_child: dict[int, set[Subscriber]] = {}
+        self._by_recipient: dict[int, set[Subscriber]] = {}
+        self._indexed: dict[Subscriber, frozenset[int]] = {}
+        self._next_expiry: datetime | None = None  # the earliest visible_until of any socket
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listen: asyncpg.Connection | None = None
@@ -128,10 +135,34 @@ class Hub:
     def subscribe(self, subscriber: Subscriber) -> int:
         """Start queueing live events for `subscriber`; returns the position replay must reach."""
         self.subscribers.add(subscriber)
+        self._index(subscriber)
         return self.position
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
+        self._unindex(subscriber)
+
+    def _index(self, subscriber: Subscriber) -> None:
+        self._by_recipient.setdefault(subscriber.user.id, set()).add(subscriber)
+        for child_id in subscriber.visible:
+            self._by_child.setdefault(child_id, set()).add(subscriber)
+        self._indexed[subscriber] = frozenset(subscriber.visible)
+        self._index_expiry(subscriber)
+
+    def _unindex(self, subscriber: Subscriber) -> None:
+        for child_id in self._indexed.pop(subscriber, frozenset()):
+            _discard(self._by_child, child_id, subscriber)
+        _discard(self._by_recipient, subscriber.user.id, subscriber)
+
+    def audience(self, event: Event) -> list[Subscriber]:
+        """The subscribers an event may go to, found through the indexes."""
+        if event.recipient_id is not None:
+            candidates = self._by_recipient.get(event.recipient_id, set())
+        elif event.child_id is not None:
+            candidates = self._by_child.get(event.child_id, set())
+        else:
+            candidates = self.subscribers
+        return [s for s in candidates if s.may_receive(event)]
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -168,9 +199,11 @@ class Hub:
                 await self.refresh_for(event)
                 # A socket that joins while the batch renders is offered this event too;
                 # none can join between the offer and `position` moving on (no await).
-                if self.subscribers:
+                audience = self.audience(event)
+                if audience:
                     messages = messages or await self._render(batch)
-                    self.offer(event, messages[event.id])
+                    for subscriber in audience:
+                        subscriber.offer(messages[event.id])
                 self.position = event.id
             if len(batch) < BATCH:
                 return
@@ -193,31 +226,67 @@ class Hub:
     async def refresh_for(self, event: Event) -> None:
         """Bring every subscriber's visible children up to date before `event` goes out."""
         if event.type == events.GRANT_CHANGED:
-            await self.refresh_visibility()
+            await self.refresh_visibility(await grant_holders(event))
         else:
             await self.refresh_expired()
 
-    def offer(self, event: Event, message: dict[str, Any]) -> None:
-        for subscriber in list(self.subscribers):
-            if subscriber.may_receive(event):
-                subscriber.offer(message)
-
-    async def refresh_visibility(self) -> None:
-        """Re-read who may see what, so a revoked grant stops events at once."""
-        for subscriber in list(self.subscribers):
-            await refresh(subscriber)
+    async def refresh_visibility(self, people: set[int] | None = None) -> None:
+        """Re-read who may see what for `people` (everyone when None), so a revoked grant
+        stops events at once."""
+        if people is None:
+            chosen = list(self.subscribers)
+        else:
+            chosen = [s for p in people for s in self._by_recipient.get(p, set())]
+        for subscriber in chosen:
+            await self.refresh(subscriber)
 
     async def refresh_expired(self) -> None:
-        """An expired grant or break-glass stops events too, with no grant change to say so."""
+        """An expired grant or break-glass stops events too, with no grant change to say so.
+        Cheap until the earliest end among the open sockets has passed."""
         now = utcnow()
+        if self._next_expiry is None or self._next_expiry > now:
+            return
+        self._next_expiry = None
         for subscriber in list(self.subscribers):
             if subscriber.visible_until is not None and subscriber.visible_until <= now:
-                await refresh(subscriber)
+                await self.refresh(subscriber)
+            else:
+                self._index_expiry(subscriber)
+
+    def _index_expiry(self, subscriber: Subscriber) -> None:
+        ends = subscriber.visible_until
+        if ends is not None and (self._next_expiry is None or ends < self._next_expiry):
+            self._next_expiry = ends
+
+    async def refresh(self, subscriber: Subscriber) -> None:
+        visible = await visible_child_ids(subscriber.user)
+        ends = await next_expiry(subscriber.user)
+        if subscriber in self.subscribers:
+            self._unindex(subscriber)
+        subscriber.visible, subscriber.visible_until = visible, ends
+        if subscriber in self.subscribers:
+            self._index(subscriber)
 
 
-async def refresh(subscriber: Subscriber) -> None:
-    subscriber.visible = await visible_child_ids(subscriber.user)
-    subscriber.visible_until = await next_expiry(subscriber.user)
+def _discard(index: dict[int, set[Subscriber]], key: int, subscriber: Subscriber) -> None:
+    found = index.get(key)
+    if found is not None:
+        found.discard(subscriber)
+        if not found:
+            del index[key]
+
+
+async def grant_holders(event: Event) -> set[int] | None:
+    """The people whose visibility a grant change touches: its professional, or its team's
+    members; None (everyone) when the event does not say."""
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    person, team = payload.get("professional_id"), payload.get("team_id")
+    if isinstance(person, int):
+        return {person}
+    if isinstance(team, int):
+        found = await TeamMember.filter(team_id=team).values("professional_id")
+        return {int(row["professional_id"]) for row in found}
+    return None
 
 
 async def prune_events(retention: timedelta) -> int:
