@@ -146,7 +146,7 @@ async def verify_log(
             report.problems.append(problem)
         report.checkpoints_checked += 1
     report.latest = entries[-1][1].checkpoint if entries else None
-    if key is None:
+    if key is None and (entries or chain.head_seq):
         report.unchecked.append("checkpoint signatures (no public key)")
     if report.latest is None and (chain.head_seq or not chain.ok):
         report.unchecked.append(f"checkpoints (none in {checkpoint_file})")

@@ -118,10 +118,23 @@ def _signing_key(settings: Settings) -> Ed25519PrivateKey:
         raise SettingsError(f"JIGSAW_AUDIT_SIGNING_KEY: {error}") from None
 
 
+def _echo_checkpoints() -> None:
+    """Checkpoints are echoed to the log as a copy kept apart from the checkpoint file.
+    When the deployment has configured no logging, print them to stderr beside uvicorn's
+    own lines rather than drop them."""
+    echo = logging.getLogger("jigsaw.audit.checkpoint")
+    if not logging.getLogger().handlers and not echo.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        echo.addHandler(handler)
+        echo.setLevel(logging.INFO)
+
+
 @asynccontextmanager
 async def sealer_lifespan(app: Starlette, settings: Settings) -> AsyncIterator[Sealer]:
     """Run this worker's audit sealer while the app runs (only the elected one seals)."""
     sealer = Sealer(_signing_key(settings), settings.audit_checkpoint_path)
+    _echo_checkpoints()
     app.state.audit_sealer = sealer
     sealer.loop.start()
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 
 import asyncpg
@@ -143,8 +144,20 @@ async def test_altering_one_sealed_row_names_exactly_that_row(
     assert code == 1 and f"broken at record {target.id}" in output, output
 
 
-async def test_deleting_the_newest_rows_is_detected_by_the_checkpoint(
+async def test_deleting_a_row_in_the_middle_names_the_row_after_the_gap(
     app: Starlette, settings: Settings
+) -> None:
+    await write(10)
+    await seal_now(app)
+    rows = await sealed_by_seq()
+    async with triggers_off():
+        await raw_sql.execute("DELETE FROM audit_record WHERE id = $1", rows[4].id)
+    verdict = await verify_chain()
+    assert verdict.first_bad_id == rows[5].id and "missing before it (seq 5)" in verdict.reason
+
+
+async def test_deleting_the_newest_rows_is_detected_by_the_checkpoint(
+    app: Starlette, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     await write(10)
     await seal_now(app)
@@ -156,6 +169,10 @@ async def test_deleting_the_newest_rows_is_detected_by_the_checkpoint(
     code, output = await run_verify(settings, "verify")
     assert code == 1, output
     assert "covers 10 records up to seq 10; the chain now ends at seq 7" in output
+    with caplog.at_level(logging.ERROR, logger="jigsaw.audit"):
+        await seal_now(app)  # the running sealer notices before its next checkpoint
+    assert any("AUDIT LOG TAMPERED" in r.getMessage() for r in caplog.records)
+    assert not (await verified(app, settings)).ok  # a later checkpoint hides nothing
 
 
 async def test_resealing_the_whole_chain_with_the_public_algorithm_is_detected(
