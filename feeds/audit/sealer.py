@@ -94,9 +94,14 @@ class Sealer:
             return await self._checkpoint()
 
     async def stop(self, grace: float = 5.0) -> None:
+        """Stop the loop and hand the lease on (best effort: it lapses anyway)."""
         await self.loop.stop(grace)
         if self._held_until:
-            await release_lease(self.name)
+            self._held_until = 0.0
+            try:
+                await release_lease(self.name)
+            except Exception:  # the database may be what is going away
+                log.warning("audit sealer could not release its lease; it lapses in %s", LEASE)
 
     async def _hold_lease(self) -> bool:
         now, lease = time.monotonic(), LEASE.total_seconds()
