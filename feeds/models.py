@@ -179,7 +179,8 @@ class PostRevision(Model):
 
 
 class AuditRecord(Model):
-    """Append-only: triggers refuse UPDATE and DELETE on this table."""
+    """Append-only: triggers refuse DELETE, and every UPDATE but the sealer's one-time
+    setting of `seq` and `hash` on an unsealed row (migration 0012)."""
 
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField(auto_now_add=True)
@@ -191,11 +192,26 @@ class AuditRecord(Model):
     ip = fields.CharField(max_length=64, default="")
     request_id = fields.CharField(max_length=64, default="")
     detail: Any = fields.JSONField(default=dict)
-    # SHA-256 of this record's fields and the previous record's hash (feeds/audit/chain.py)
-    hash = fields.CharField(max_length=64, default="")
+    # Written NULL by the request; the sealer (feeds/audit/sealer.py) sets both once:
+    # `seq` is the record's place in the chain, `hash` the SHA-256 of its fields and the
+    # hash of the record at seq - 1 (feeds/audit/chain.py).
+    hash = fields.CharField(max_length=64, null=True)
+    seq = fields.BigIntField(null=True, unique=True)
 
     class Meta:
         table = "audit_record"
+
+
+class AuditSealerLease(Model):
+    """Which worker seals the audit log: one row, taken and renewed with a
+    compare-and-set; a lease not renewed by `expires_at` may be taken by another."""
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    holder = fields.CharField(max_length=64)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "audit_sealer_lease"
 
 
 class Session(Model):

@@ -91,3 +91,12 @@ def db_value(model: type[Model], field: str, value: Any) -> Any:
 def python_value(model: type[Model], field: str, value: Any) -> Any:
     """One column's value as the ORM returns it (SQLite hands back stored text)."""
     return model._meta.fields_map[field].to_python_value(value)
+
+
+async def execute(sql: str, *params: Any) -> int:
+    """Run one parametrised UPDATE or DELETE; returns the number of rows it changed."""
+    connection = connections.get("default")
+    changed, _ = await connection.execute_query(
+        placeholders(sql, connection.capabilities.dialect), list(params)
+    )
+    return int(changed)

@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> Starlette:
                 async with (
                     search.search_lifespan(app, settings),
                     board.velocity_lifespan(app),
+                    audit.sealer_lifespan(app, settings),
                 ):
                     yield
             finally:

@@ -385,6 +385,20 @@ TRUST_PATHS: dict[str, Any] = {
             "responses": CSV_OK,
         }
     },
+    "/api/v1/audit/public-key": {
+        "get": {
+            "summary": "The Ed25519 public key that verifies the signed audit checkpoints",
+            "responses": _ok(
+                "The key, base64 of its 32 raw bytes",
+                _obj(
+                    ["algorithm", "public_key", "key_id"],
+                    algorithm={"const": "Ed25519"},
+                    public_key=STR,
+                    key_id=STR,
+                ),
+            ),
+        }
+    },
 }
 
 PATHS: dict[str, Any] = {

@@ -33,11 +33,19 @@ class Settings:
     break_glass: timedelta = timedelta(hours=4)  # how long emergency access lasts
     # Proxies whose X-Forwarded-For is believed (none by default): server/client_address.py
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Ed25519 key signing audit checkpoints: a file path or base64; unset = generated into
+    # the data dir (feeds/audit/keys.py). Checkpoints go to audit_checkpoint_path.
+    audit_signing_key: Secret | None = None
+    audit_checkpoint_file: Path | None = None
 
     @property
     def session_cookie(self) -> str:
         # The __Host- prefix pins the cookie to this exact origin over https.
         return "__Host-jigsaw_session" if self.https else "jigsaw_session"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,13 +87,19 @@ def _default_database_url(data_dir: Path) -> str:
     return f"sqlite://{data_dir / 'jigsaw.sqlite3'}"
 
 
-def load_settings(environ: dict[str, str] | None = None, *, demo: bool | None = None) -> Settings:
-    """Read settings from the environment; refuse the demo secret unless in demo mode."""
+def load_settings(
+    environ: dict[str, str] | None = None,
+    *,
+    demo: bool | None = None,
+    need_secret: bool = True,
+) -> Settings:
+    """Read settings from the environment; refuse the demo secret unless in demo mode
+    (or `need_secret=False`: commands such as `jigsaw audit verify` never use it)."""
     config = Config(environ=environ if environ is not None else dict(os.environ))
     data_dir = Path(config("JIGSAW_DATA_DIR", default=".data")).resolve()
     is_demo = demo if demo is not None else config("JIGSAW_DEMO", cast=bool, default=False)
     secret = Secret(config("JIGSAW_SECRET_KEY", default=DEMO_SECRET))
-    if str(secret) == DEMO_SECRET and not is_demo:
+    if str(secret) == DEMO_SECRET and not is_demo and need_secret:
         raise SettingsError(
             "JIGSAW_SECRET_KEY must be set (a long random string) outside demo mode"
         )
@@ -104,4 +118,10 @@ def load_settings(environ: dict[str, str] | None = None, *, demo: bool | None = 
         event_retention=timedelta(days=config("JIGSAW_EVENT_RETENTION_DAYS", cast=int, default=30)),
         break_glass=_break_glass(config),
         trusted_proxies=_trusted_proxies(config),
+        audit_signing_key=Secret(config("JIGSAW_AUDIT_SIGNING_KEY", default="")),
+        audit_checkpoint_file=_optional_path(config("JIGSAW_AUDIT_CHECKPOINT_FILE", default="")),
     )
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw).expanduser().resolve() if raw.strip() else None

@@ -1,22 +1,32 @@
-"""The audit log's hash chain: each record's hash covers its own fields and the hash of
-the record before it, so changing, removing or reordering any row breaks the chain at
-exactly that row. `jigsaw audit verify` walks it."""
+"""The audit log's hash chain, and sealing rows into it.
+
+Requests write audit rows unsealed (`seq` and `hash` NULL) without any lock. The sealer
+(feeds/audit/sealer.py, one elected worker) later gives each committed unsealed row the
+next `seq` and `hash = sha256(hash at seq - 1, canonical JSON of the row's fields)`. So
+the chain order is the order rows became visible to the sealer, not id order: on
+PostgreSQL a lower id can commit after a higher one, and is simply sealed later. Rows are
+picked by `seq IS NULL`, never by an id cursor, so a late commit is never skipped.
+
+The database enforces the shape (migration 0012): a row is sealed once, with exactly the
+next seq, and nothing else about it can change; two sealers racing cannot fork the chain
+(the second one's seq collides and its transaction fails).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise import connections
+from tortoise.transactions import in_transaction
 
+from feeds import raw_sql
 from feeds.models import AuditRecord
 
 GENESIS = "0" * 64
-CHAIN_LOCK = 7_406_211  # pg_advisory_xact_lock key: one writer extends the chain at a time
+SEAL_BATCH = 500
 
 
 def _moment(at: datetime) -> str:
@@ -30,7 +40,8 @@ def record_hash(previous: str, fields: dict[str, Any]) -> str:
 
 
 def fields_of(record: AuditRecord) -> dict[str, Any]:
-    """What the hash covers: everything but the id and the hash itself."""
+    """What the hash covers: everything but the id, seq and the hash itself (the seq is
+    covered by position: each hash includes the one before it)."""
     return {
         "at": _moment(record.at),
         "actor_id": record.actor_id,
@@ -44,56 +55,60 @@ def fields_of(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-async def lock_chain() -> None:
-    """Serialise chain extension on PostgreSQL until the transaction ends (SQLite has
-    one writer already)."""
-    connection = connections.get("default")
-    if connection.capabilities.dialect == "postgres":
-        await connection.execute_query(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
-
-
-async def last_hash() -> str:
-    # Hand-written: every audited request asks, and the ORM's query building cost more
-    # than the query.
-    _, rows = await connections.get("default").execute_query(
-        "SELECT hash FROM audit_record ORDER BY id DESC LIMIT 1"
-    )
-    return str(rows[0][0]) if rows and rows[0][0] else GENESIS
-
-
 @dataclass(frozen=True)
-class Verdict:
-    checked: int
-    first_bad_id: int | None  # the first row whose stored hash does not match
-    reason: str = ""
+class Head:
+    """The newest sealed record: its seq (0 for an empty chain) and hash."""
 
-    @property
-    def ok(self) -> bool:
-        return self.first_bad_id is None
+    seq: int
+    hash: str
 
 
-async def _in_order(batch: int = 1000) -> AsyncIterator[AuditRecord]:
-    cursor = 0
-    while True:
-        rows = await AuditRecord.filter(id__gt=cursor).order_by("id").limit(batch)
-        if not rows:
-            return
+async def head() -> Head:
+    rows = await raw_sql.fetch(
+        "SELECT seq, hash FROM audit_record WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    )
+    return Head(int(rows[0][0]), str(rows[0][1])) if rows else Head(0, GENESIS)
+
+
+async def hash_at(seq: int) -> str | None:
+    """The stored hash of the record at `seq`, if there is one."""
+    rows = await raw_sql.fetch("SELECT hash FROM audit_record WHERE seq = $1", seq)
+    return str(rows[0][0]) if rows else None
+
+
+def _unsealed_sql(batch: int) -> str:
+    # Built from the model's column names and an int: nothing from outside.
+    columns, limit = raw_sql.columns(AuditRecord, "a"), int(batch)
+    where = "WHERE a.seq IS NULL ORDER BY a.id"
+    return f"SELECT {columns} FROM audit_record a {where} LIMIT {limit}"  # noqa: S608
+
+
+_SEAL_SQL = "UPDATE audit_record SET seq = $1, hash = $2 WHERE id = $3 AND seq IS NULL"
+
+
+class SealRace(RuntimeError):
+    """Another sealer sealed a row first: this batch is rolled back and tried again."""
+
+
+async def _seal_batch(batch: int) -> int:
+    async with in_transaction():
+        at = await head()
+        rows = await raw_sql.fetch(_unsealed_sql(int(batch)))
+        seq, previous = at.seq, at.hash
         for row in rows:
-            yield row
-        cursor = rows[-1].id
+            record = raw_sql.from_row(AuditRecord, row)
+            seq, previous = seq + 1, record_hash(previous, fields_of(record))
+            if await raw_sql.execute(_SEAL_SQL, seq, previous, record.id) != 1:
+                raise SealRace(f"audit record {record.id} was sealed by another sealer")
+        return len(rows)
 
 
-async def verify_chain() -> Verdict:
-    """Recompute the chain from the first sealed record (rows written before the chain
-    existed carry no hash); name the first row that does not match."""
-    previous, checked, sealing = GENESIS, 0, False
-    async for row in _in_order():
-        sealing = sealing or bool(row.hash)
-        if not sealing:
-            continue  # written before migration 0006 added the chain
-        expected = record_hash(previous, fields_of(row))
-        if row.hash != expected:
-            reason = "unsealed (no hash)" if not row.hash else "altered, or a row before it"
-            return Verdict(checked, row.id, reason)
-        previous, checked = row.hash, checked + 1
-    return Verdict(checked, None)
+async def seal_pending(batch: int = SEAL_BATCH) -> int:
+    """Seal every committed unsealed row, oldest id first; returns how many. One
+    transaction per batch, so a long backlog does not hold the database for long."""
+    total = 0
+    while True:
+        sealed = await _seal_batch(batch)
+        total += sealed
+        if sealed < batch:
+            return total

@@ -16,7 +16,7 @@ from feeds.errors import Forbidden
 from feeds.models import AuditRecord, Professional, Role
 
 COLUMNS = ("id", "at", "actor_id", "actor_email", "action", "child_id", "outcome", "ip")
-COLUMNS_CSV = (*COLUMNS, "request_id", "detail", "hash")
+COLUMNS_CSV = (*COLUMNS, "request_id", "detail", "hash", "seq")
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def as_csv(records: list[AuditRecord]) -> str:
     writer.writerow(COLUMNS_CSV)
     for r in records:
         row = [r.id, r.at.isoformat(), r.actor_id, r.actor_email, r.action, r.child_id]
-        row += [r.outcome, r.ip, r.request_id, r.detail, r.hash]
+        row += [r.outcome, r.ip, r.request_id, r.detail, r.hash, r.seq]
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()
 

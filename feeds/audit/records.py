@@ -7,12 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise import connections
-from tortoise.backends.base.client import TransactionalDBClient
-from tortoise.transactions import in_transaction
-
 from feeds import raw_sql
-from feeds.audit import chain
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
@@ -45,8 +40,8 @@ async def record(
     outcome: AuditOutcome = AuditOutcome.OK,
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one audit record, chained to the one before it (inside the caller's
-    transaction, when there is one)."""
+    """Append one audit record, unsealed, in the caller's transaction when there is one.
+    No lock: the sealer (feeds/audit/sealer.py) chains it within about a second."""
     entry = raw_sql.saved(
         AuditRecord,
         id=None,
@@ -59,15 +54,15 @@ async def record(
         ip=_clean(ctx.ip, 64),
         request_id=_clean(ctx.request_id, 64),
         detail=detail or {},
-        hash="",
+        hash=None,
+        seq=None,
     )
-    if isinstance(connections.get("default"), TransactionalDBClient):
-        # In the caller's transaction: no savepoint (two round trips) around the append;
-        # a failure aborts the caller's change with it.
-        await _append(entry)
-    else:
-        async with in_transaction():
-            await _append(entry)
+    detail_value = raw_sql.db_value(AuditRecord, "detail", entry.detail)
+    entry.id = await raw_sql.insert(
+        _INSERT_SQL,
+        *(entry.at, entry.actor_id, entry.actor_email, entry.action, entry.child_id),
+        *(entry.outcome, entry.ip, entry.request_id, detail_value),
+    )
     return entry
 
 
@@ -75,21 +70,8 @@ async def record(
 # building cost more than the statement.
 _INSERT_SQL = (
     "INSERT INTO audit_record (at, actor_id, actor_email, action, child_id, outcome, ip, "
-    "request_id, detail, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
+    "request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
 )
-
-
-async def _append(entry: AuditRecord) -> None:
-    """Chain and write the record; the chain lock is held until the transaction ends."""
-    await chain.lock_chain()
-    previous = await chain.last_hash()
-    entry.hash = chain.record_hash(previous, chain.fields_of(entry))
-    detail = raw_sql.db_value(AuditRecord, "detail", entry.detail)
-    entry.id = await raw_sql.insert(
-        _INSERT_SQL,
-        *(entry.at, entry.actor_id, entry.actor_email, entry.action, entry.child_id),
-        *(entry.outcome, entry.ip, entry.request_id, detail, entry.hash),
-    )
 
 
 @asynccontextmanager

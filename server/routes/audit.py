@@ -3,19 +3,29 @@ filters and CSV export (administrators)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feeds.audit import reading
+from feeds.audit import keys, reading
 from feeds.audit.reading import AuditFilter, record_view
+from feeds.audit.sealer import Sealer
+from feeds.errors import Invalid
 from feeds.models import Professional
 from feeds.serializers import me_view
 from server.dates import query_day
 from server.endpoints import audit_context, authenticated, path_id, query_int
 from server.routes.page_render import render
+from server.settings import Settings, SettingsError
+
+log = logging.getLogger("jigsaw.audit")
 
 
 def _day(request: Request, name: str, next_day: bool = False) -> datetime | None:
@@ -76,7 +86,60 @@ async def admin_audit_page(request: Request, user: Professional) -> Response:
     return render(request, "audit.html", user=me_view(user), records=views, form=form, admin=True)
 
 
+@authenticated
+async def api_audit_public_key(request: Request, user: Professional) -> Response:
+    """The key that verifies the signed audit checkpoints (it is public by design)."""
+    public = request.app.state.audit_sealer.key.public_key()
+    return JSONResponse(
+        {
+            "algorithm": "Ed25519",
+            "public_key": keys.public_key_text(public),
+            "key_id": keys.key_id(public),
+        }
+    )
+
+
+def _signing_key(settings: Settings) -> Ed25519PrivateKey:
+    source = str(settings.audit_signing_key or "")
+    if not source.strip() and not settings.demo:
+        log.warning(
+            "JIGSAW_AUDIT_SIGNING_KEY is not set: audit checkpoints are signed with a key "
+            "generated into %s; keep the key apart from the database (docs/trust.md).",
+            settings.data_dir,
+        )
+    try:
+        return keys.signing_key(source, settings.data_dir)
+    except (Invalid, ValueError) as error:
+        raise SettingsError(f"JIGSAW_AUDIT_SIGNING_KEY: {error}") from None
+
+
+def _echo_checkpoints() -> None:
+    """Checkpoints are echoed to the log as a copy kept apart from the checkpoint file.
+    When the deployment has configured no logging, print them to stderr beside uvicorn's
+    own lines rather than drop them."""
+    echo = logging.getLogger("jigsaw.audit.checkpoint")
+    if not logging.getLogger().handlers and not echo.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        echo.addHandler(handler)
+        echo.setLevel(logging.INFO)
+
+
+@asynccontextmanager
+async def sealer_lifespan(app: Starlette, settings: Settings) -> AsyncIterator[Sealer]:
+    """Run this worker's audit sealer while the app runs (only the elected one seals)."""
+    sealer = Sealer(_signing_key(settings), settings.audit_checkpoint_path)
+    _echo_checkpoints()
+    app.state.audit_sealer = sealer
+    sealer.loop.start()
+    try:
+        yield sealer
+    finally:
+        await sealer.stop()
+
+
 routes = [
+    Route("/api/v1/audit/public-key", api_audit_public_key, methods=["GET"]),
     Route("/api/v1/children/{child_id}/audit", api_child_audit, methods=["GET"]),
     Route("/api/v1/audit", api_audit, methods=["GET"]),
     Route("/api/v1/audit.csv", api_audit_csv, methods=["GET"]),

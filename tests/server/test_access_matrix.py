@@ -162,6 +162,7 @@ OPEN_ROUTES = {
     ("POST", "/admin/break-glass/{break_glass_id}/review"): "authenticated",
     ("GET", "/api/v1/audit"): "authenticated",
     ("GET", "/api/v1/audit.csv"): "authenticated",
+    ("GET", "/api/v1/audit/public-key"): "authenticated",
     ("GET", "/admin/audit"): "authenticated",
     ("POST", "/api/v1/auth/password"): "authenticated",
     ("POST", "/api/v1/professionals/{professional_id}/unlock"): "authenticated",

@@ -1,0 +1,151 @@
+"""The sealer: one worker at a time chains the unsealed audit rows and signs checkpoints.
+
+Every worker runs a Sealer (started by the app lifespan); only the one holding the
+`audit_sealer_lease` row seals. The lease is taken and renewed with a compare-and-set on
+that row and lapses when its holder stops renewing it (a crashed worker), so another
+worker takes over within `LEASE`. The lease only avoids wasted work: correctness does not
+depend on it, because the database refuses a second sealer's conflicting seq
+(feeds/audit/chain.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tortoise.expressions import Q
+
+from feeds.audit import chain, checkpoints
+from feeds.background import BackgroundLoop
+from feeds.clock import utcnow
+from feeds.models import AuditSealerLease
+
+log = logging.getLogger("jigsaw.audit")
+echo = logging.getLogger("jigsaw.audit.checkpoint")  # one INFO line per signed checkpoint
+
+LEASE_NAME = "sealer"
+LEASE = timedelta(seconds=10)
+SEAL_INTERVAL = 0.5  # seconds between looks for unsealed rows: sealed within ~1 s
+CHECKPOINT_INTERVAL = 5.0  # seconds between signed checkpoints while the chain grows
+
+
+async def claim_lease(holder: str, lease: timedelta = LEASE) -> bool:
+    """Take or renew the sealer lease for `holder`; False when someone else holds it."""
+    now = utcnow()
+    mine_or_lapsed = Q(holder=holder) | Q(expires_at__lt=now)
+    taken = await AuditSealerLease.filter(Q(name=LEASE_NAME), mine_or_lapsed).update(
+        holder=holder, expires_at=now + lease
+    )
+    if taken:
+        return True
+    first = AuditSealerLease(name=LEASE_NAME, holder=holder, expires_at=now + lease)
+    await AuditSealerLease.bulk_create([first], ignore_conflicts=True)
+    row = await AuditSealerLease.get_or_none(name=LEASE_NAME)
+    return row is not None and row.holder == holder
+
+
+async def release_lease(holder: str) -> None:
+    """Let another worker take over at once (on a clean shutdown)."""
+    await AuditSealerLease.filter(name=LEASE_NAME, holder=holder).update(expires_at=utcnow())
+
+
+class Sealer:
+    """Seals unsealed audit rows and appends signed checkpoints, while elected."""
+
+    def __init__(
+        self,
+        key: Ed25519PrivateKey,
+        checkpoint_file: Path,
+        interval: float = SEAL_INTERVAL,
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
+    ) -> None:
+        self.key = key
+        self.checkpoint_file = checkpoint_file
+        self.checkpoint_interval = checkpoint_interval
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.loop = BackgroundLoop("jigsaw-audit-sealer", self.step, interval)
+        self._sealing = asyncio.Lock()  # the loop's step and seal_now, one at a time
+        self._held_until = 0.0  # monotonic; when our lease (as we last renewed it) lapses
+        self._next_claim = 0.0
+        self._last: checkpoints.Checkpoint | None = None  # the last one this sealer wrote
+        self._last_at = 0.0  # monotonic
+
+    async def step(self) -> None:
+        """One round: hold the lease, seal what is committed, sign a checkpoint if due."""
+        if not await self._hold_lease():
+            return
+        async with self._sealing:
+            await chain.seal_pending()
+            await self._checkpoint_if_due()
+
+    async def seal_now(self) -> checkpoints.Signed:
+        """Seal what is committed and sign a checkpoint now, elected or not (tests, and
+        a single-process tool). Another process sealing at once makes this fail cleanly
+        (the database refuses the second seq) rather than fork the chain."""
+        async with self._sealing:
+            await chain.seal_pending()
+            return await self._checkpoint()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the loop and hand the lease on (best effort: it lapses anyway)."""
+        await self.loop.stop(grace)
+        if self._held_until:
+            self._held_until = 0.0
+            try:
+                await release_lease(self.name)
+            except Exception:  # the database may be what is going away
+                log.warning("audit sealer could not release its lease; it lapses in %s", LEASE)
+
+    async def _hold_lease(self) -> bool:
+        now, lease = time.monotonic(), LEASE.total_seconds()
+        if self._held_until - now > lease / 2:
+            return True  # renewed recently enough
+        if not self._held_until and now < self._next_claim:
+            return False  # someone else holds it; look again later, not every round
+        if await claim_lease(self.name):
+            if not self._held_until:
+                log.info("audit sealer elected: %s", self.name)
+                self._last = None  # checkpoint promptly as the new sealer
+            self._held_until = now + lease
+            return True
+        self._held_until, self._next_claim = 0.0, now + lease / 4
+        return False
+
+    async def _checkpoint_if_due(self) -> None:
+        if self._last is not None:
+            if time.monotonic() - self._last_at < self.checkpoint_interval:
+                return
+            if (await chain.head()).seq == self._last.head_seq:
+                return  # nothing sealed since the last checkpoint
+        await self._checkpoint()
+
+    async def _checkpoint(self) -> checkpoints.Signed:
+        await self._alarm_if_rewritten()
+        signed = await checkpoints.current(self.key)
+        checkpoints.append(self.checkpoint_file, signed)
+        # A second copy outside the database and the file: log shipping keeps it.
+        echo.info("audit checkpoint %s", signed.line())
+        self._last, self._last_at = signed.checkpoint, time.monotonic()
+        return signed
+
+    async def _alarm_if_rewritten(self) -> None:
+        """The chain must still hold what this sealer last signed. If not, someone changed
+        the database under it: say so loudly. The next checkpoint is still written, since
+        the earlier one in the file keeps the evidence."""
+        last = self._last
+        if last is None or last.head_seq == 0:
+            return
+        if await chain.hash_at(last.head_seq) != last.head_hash:
+            log.error(
+                "AUDIT LOG TAMPERED: the record at seq %s no longer matches the checkpoint "
+                "of %s (deleted or re-sealed); run `jigsaw audit verify`",
+                last.head_seq,
+                last.at,
+            )
