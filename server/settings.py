@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,7 +12,11 @@ from pathlib import Path
 from starlette.config import Config
 from starlette.datastructures import Secret
 
+from feeds.accounts.mfa_keys import SecretBox
+
 DEMO_SECRET = "jigsaw-demo-secret-not-for-production"  # noqa: S105 - refused outside demo
+# A fixed Fernet key for demo mode and tests (its derivation is public: refused outside demo).
+DEMO_MFA_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"jigsaw-demo-mfa-key").digest()).decode()
 
 
 class SettingsError(ValueError):
@@ -30,6 +36,8 @@ class Settings:
     page_size: int = 20
     event_retention: timedelta = timedelta(days=30)  # websocket replay reaches this far
     break_glass: timedelta = timedelta(hours=4)  # how long emergency access lasts
+    # Fernet keys for authenticator secrets at rest: the first encrypts, all decrypt.
+    mfa_keys: tuple[Secret, ...] = (Secret(DEMO_MFA_KEY),)
 
     @property
     def session_cookie(self) -> str:
@@ -54,6 +62,26 @@ def _break_glass(config: Config) -> timedelta:
             f" (got {raw!r})"
         )
     return timedelta(hours=int(raw))
+
+
+def _mfa_keys(config: Config, is_demo: bool) -> tuple[Secret, ...]:
+    """JIGSAW_MFA_KEYS: comma-separated Fernet keys, newest first; demo mode has its own."""
+    raw = config("JIGSAW_MFA_KEYS", default="")
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    if not keys and is_demo:
+        return (Secret(DEMO_MFA_KEY),)
+    if not keys or (DEMO_MFA_KEY in keys and not is_demo):
+        raise SettingsError(
+            "JIGSAW_MFA_KEYS must be set outside demo mode: one or more Fernet keys, comma-"
+            "separated, newest first (make one with `jigsaw mfa new-key`)"
+        )
+    try:
+        SecretBox(keys)
+    except ValueError:
+        raise SettingsError(
+            "JIGSAW_MFA_KEYS holds a malformed key: each is 32 url-safe base64 bytes"
+        ) from None
+    return tuple(Secret(key) for key in keys)
 
 
 def _default_database_url(data_dir: Path) -> str:
@@ -84,4 +112,5 @@ def load_settings(environ: dict[str, str] | None = None, *, demo: bool | None = 
         ),
         event_retention=timedelta(days=config("JIGSAW_EVENT_RETENTION_DAYS", cast=int, default=30)),
         break_glass=_break_glass(config),
+        mfa_keys=_mfa_keys(config, is_demo),
     )

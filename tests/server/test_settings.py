@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from server.settings import SettingsError, load_settings
+from tests.conftest import MFA_KEY
 
 
 def test_default_secret_is_refused_outside_demo_mode() -> None:
@@ -20,6 +21,7 @@ def test_https_uses_a_host_prefixed_cookie() -> None:
     settings = load_settings(
         {
             "JIGSAW_SECRET_KEY": "s" * 40,
+            "JIGSAW_MFA_KEYS": MFA_KEY,
             "JIGSAW_HTTPS": "true",
             "JIGSAW_DATABASE_URL": "postgres://u@h/db",
         }

@@ -18,7 +18,7 @@ from feeds.clock import utcnow
 from feeds.models import AuditRecord, BreakGlass, Child, Notification, Professional, Role
 from server.auth import issue_token
 from server.settings import Settings
-from tests.conftest import Factory
+from tests.conftest import MFA_KEY, Factory
 
 REASON = "Police called: child missing overnight, need the last known contacts"
 
@@ -167,6 +167,7 @@ async def test_the_chain_holds_under_concurrent_writers_and_names_the_altered_ro
             **os.environ,
             "JIGSAW_DATABASE_URL": settings.database_url,
             "JIGSAW_SECRET_KEY": str(settings.secret_key),
+            "JIGSAW_MFA_KEYS": MFA_KEY,
             "JIGSAW_DATA_DIR": str(settings.data_dir),
         },
         stdout=asyncio.subprocess.PIPE,
