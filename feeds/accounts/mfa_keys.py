@@ -55,12 +55,13 @@ class SecretBox:
 
 
 async def do_rotate(box: SecretBox) -> int:
-    """Re-encrypt every secret not yet sealed with the first key; how many changed."""
+    """Re-encrypt every secret not yet sealed with the first key; how many changed.
+    Raises UnreadableSecret, before changing anything, if a key is missing."""
+    factors = await MfaFactor.all().only("id", "secret")
+    stale = [(f.id, f.secret, box.open(f.secret)) for f in factors if not box.is_current(f.secret)]
     changed = 0
-    for factor in await MfaFactor.all().only("id", "secret"):
-        if box.is_current(factor.secret):
-            continue
-        sealed = box.seal(box.open(factor.secret))
+    for factor_id, old, secret in stale:
         # Conditional: a secret replaced meanwhile (a new enrolment) is left alone.
-        changed += await MfaFactor.filter(id=factor.id, secret=factor.secret).update(secret=sealed)
+        rows = MfaFactor.filter(id=factor_id, secret=old)
+        changed += await rows.update(secret=box.seal(secret))
     return changed
