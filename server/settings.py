@@ -72,8 +72,8 @@ def _mfa_keys(config: Config, is_demo: bool) -> tuple[Secret, ...]:
         return (Secret(DEMO_MFA_KEY),)
     if not keys or (DEMO_MFA_KEY in keys and not is_demo):
         raise SettingsError(
-            "JIGSAW_MFA_KEYS must be set outside demo mode: one or more Fernet keys, comma-"
-            "separated, newest first (make one with `jigsaw mfa new-key`)"
+            "JIGSAW_MFA_KEYS must be set outside demo mode, and not to the demo key: one or "
+            "more Fernet keys, comma-separated, newest first (`jigsaw mfa new-key` makes one)"
         )
     try:
         SecretBox(keys)
