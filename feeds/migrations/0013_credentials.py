@@ -22,7 +22,7 @@ class WidenColumn(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('feeds', '0011_sweep_shards')]
+    dependencies = [('feeds', '0012_audit_sealer')]
 
     initial = False
 
