@@ -200,6 +200,8 @@ class AuditRecord(Model):
 
     class Meta:
         table = "audit_record"
+        # The sign-in throttle counts recent failures by account and by address.
+        indexes = (("actor_email", "at"), ("ip", "at"))
 
 
 class AuditSealerLease(Model):
@@ -446,7 +448,9 @@ class MfaFactor(Model):
         "feeds.Professional", related_name="mfa_factor", on_delete=fields.RESTRICT
     )
     professional_id: int
-    secret = fields.CharField(max_length=64)  # base32, as shown to the user at enrolment
+    # "fernet:" and the base32 secret encrypted (feeds/accounts/mfa_keys.py); rows written
+    # before encryption hold the bare base32 secret until their next use.
+    secret = fields.CharField(max_length=255)
     created_at = fields.DatetimeField(auto_now_add=True)
     confirmed_at = fields.DatetimeField(null=True)
     # The last 30-second step a code was accepted for: that step and earlier are refused.

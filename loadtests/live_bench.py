@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 from tortoise import Tortoise
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -91,7 +92,12 @@ def worker_pids(parent: int) -> list[int]:
 
 
 async def start_server(url: str, port: int, workers: int) -> asyncio.subprocess.Process:
-    env = {**os.environ, "JIGSAW_DATABASE_URL": url, "JIGSAW_SECRET_KEY": "bench" * 10}
+    env = {
+        **os.environ,
+        "JIGSAW_DATABASE_URL": url,
+        "JIGSAW_SECRET_KEY": "bench" * 10,
+        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 from feeds.db import migrate_database
 from loadtests.pgdb import create_database, drop_database
@@ -67,7 +68,12 @@ async def _token(client: httpx.AsyncClient, email: str) -> dict[str, str]:
 async def _run(url: str, only: list[str], requests: int, html: str | None) -> None:
     from pyinstrument import Profiler
 
-    env = {**os.environ, "JIGSAW_DATABASE_URL": url, "JIGSAW_SECRET_KEY": "profile" * 8}
+    env = {
+        **os.environ,
+        "JIGSAW_DATABASE_URL": url,
+        "JIGSAW_SECRET_KEY": "profile" * 8,
+        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
+    }
     app = create_app(load_settings(env))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

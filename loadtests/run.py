@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
+from cryptography.fernet import Fernet
 
 from feeds.db import migrate_database
 from loadtests.pgdb import create_database, drop_database
@@ -60,7 +61,12 @@ PROFILES = {
 
 
 def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "JIGSAW_DATABASE_URL": url, "JIGSAW_SECRET_KEY": "load" * 12}
+    env = {
+        **os.environ,
+        "JIGSAW_DATABASE_URL": url,
+        "JIGSAW_SECRET_KEY": "load" * 12,
+        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
+    }
     process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
         [
             sys.executable,

@@ -7,6 +7,7 @@ database leak does not hand out live sessions. Tokens are stored the same way.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,25 +15,27 @@ from datetime import timedelta
 from starlette.concurrency import run_in_threadpool
 
 from feeds import audit, raw_sql
-from feeds.accounts import lockout, mfa
+from feeds.accounts import lockout, mfa, throttle
 from feeds.accounts.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
-from feeds.audit.actions import CREDENTIAL_ACTIONS, AuditAction, AuditOutcome
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid
-from feeds.models import Agency, ApiToken, AuditRecord, Professional, Session
+from feeds.models import Agency, ApiToken, Professional, Session
 from server.settings import Settings
 
 TOKEN_PREFIX = "jgw_"  # noqa: S105 - a public marker, not a secret
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 10
-MAX_FAILURES_PER_ADDRESS = 50
 # Touch last_seen_at at most this often, to avoid a write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
 
 
 class LoginThrottled(Exception):
-    """Too many recent failures for this account or address."""
+    """Too many recent failures for this account from this address, from this address
+    overall, or for this account overall (locked): answered 429 with Retry-After."""
+
+    def __init__(self, retry_after: timedelta = throttle.FIRST_DELAY) -> None:
+        super().__init__()
+        self.retry_after = math.ceil(max(retry_after.total_seconds(), 1))
 
 
 class LoginFailed(Invalid):
@@ -56,15 +59,11 @@ def check_password_field(password: object) -> str:
 
 
 async def check_throttle(email: str, ip: str) -> None:
-    """LoginThrottled after too many recent failed passwords or codes (account, address)."""
-    since = utcnow() - THROTTLE_WINDOW
-    failures = AuditRecord.filter(
-        action__in=CREDENTIAL_ACTIONS, outcome=AuditOutcome.FAILED, at__gte=since
-    )
-    if await failures.filter(actor_email=email).count() >= MAX_FAILURES_PER_ACCOUNT:
-        raise LoginThrottled
-    if ip and await failures.filter(ip=ip).count() >= MAX_FAILURES_PER_ADDRESS:
-        raise LoginThrottled
+    """LoginThrottled while recent failed passwords or codes for this email from this
+    address (or from this address overall) ask for a wait (feeds/accounts/throttle.py)."""
+    wait = await throttle.wait_before_attempt(email, ip)
+    if wait > timedelta(0):
+        raise LoginThrottled(wait)
 
 
 async def verify_credentials(email: object, password: object, ctx: AuditContext) -> Professional:
@@ -74,7 +73,8 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     user = await Professional.get_or_none(email=address, is_active=True)
     if user is not None and user.locked_at is not None:
         await audit.record(AuditAction.LOGIN, ctx, actor_email=address, outcome=AuditOutcome.LOCKED)
-        raise LoginThrottled  # the same answer as throttling: no hint that the email exists
+        # The answer of throttling (no hint that the email exists), at the longest delay.
+        raise LoginThrottled(throttle.MAX_DELAY)
     # Verify against a dummy hash for unknown emails so both paths take the same time.
     ok = await run_in_threadpool(
         verify_password, user.password_hash if user else DUMMY_HASH, secret

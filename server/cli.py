@@ -1,4 +1,4 @@
-"""The `jigsaw` command: serve, migrate, demo, create-user, create-token."""
+"""The `jigsaw` command: serve, migrate, demo, create-user, create-token, mfa, audit."""
 
 from __future__ import annotations
 
@@ -211,19 +211,60 @@ def create_user(
 @main.command("create-token")
 @click.option("--email", required=True, help="The professional the token acts as.")
 @click.option("--name", required=True, help="What the token is for, e.g. 'my phone'.")
-def create_token(email: str, name: str) -> None:
+@click.option(
+    "--code",
+    default=None,
+    help="When the account has two-step sign-in: a current code from its authenticator "
+    "app, or one of its recovery codes (asked for when left out).",
+)
+def create_token(email: str, name: str, code: str | None) -> None:
     """Issue a personal access token (printed once; send it as Authorization: Bearer)."""
+    from feeds.accounts.mfa import has_mfa
     from feeds.models import Professional
     from server.auth import issue_token
+
+    settings = _settings()
 
     async def work() -> str:
         user = await Professional.get_or_none(email=email.strip().lower(), is_active=True)
         if user is None:
             raise click.ClickException(f"No active professional with email {email}.")
+        if await has_mfa(user):
+            await _check_second_factor(user, code, settings)
         _, raw = await issue_token(user, name)
         return raw
 
-    click.echo(run_with_db(_settings(), work))
+    click.echo(run_with_db(settings, work))
+
+
+async def _check_second_factor(user: Any, code: str | None, settings: Settings) -> None:
+    """A token is a credential like a session: it takes the account's second factor."""
+    from feeds.audit.records import AuditContext
+    from server.auth import LoginThrottled
+    from server.mfa_auth import box_for, check_code_at_sign_in
+
+    if not code:
+        try:
+            code = click.prompt(
+                "This account uses two-step sign-in. Code from its app (or a recovery code)",
+                hide_input=True,
+            )
+        except click.Abort:
+            raise click.ClickException(
+                "This account uses two-step sign-in: give --code (a current code from its "
+                "app, or a recovery code)."
+            ) from None
+    text = str(code).strip()
+    totp = text.replace(" ", "").isdigit()
+    ctx = AuditContext(ip="", request_id="cli")
+    try:
+        await check_code_at_sign_in(
+            user, text if totp else None, None if totp else text, ctx, box_for(settings)
+        )
+    except LoginThrottled as error:
+        raise click.ClickException(
+            f"Too many failed attempts: wait {error.retry_after} seconds and try again."
+        ) from None
 
 
 @main.command()
@@ -247,6 +288,43 @@ def reindex() -> None:
         return f"Indexed {count} posts ({index.name})."
 
     click.echo(run_with_db(settings, work))
+
+
+@main.group("mfa")
+def mfa_group() -> None:
+    """Two-step sign-in: the keys that encrypt authenticator secrets at rest."""
+
+
+@mfa_group.command("new-key")
+def mfa_new_key() -> None:
+    """Print a new random key for JIGSAW_MFA_KEYS (put it first in the list)."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+@mfa_group.command("rotate-keys")
+def mfa_rotate_keys() -> None:
+    """Re-encrypt every authenticator secret with the first key in JIGSAW_MFA_KEYS."""
+    from feeds.accounts.mfa_keys import UnreadableSecret, do_rotate
+    from server.mfa_auth import box_for
+
+    settings = _settings()
+
+    async def work() -> int:
+        try:
+            return await do_rotate(box_for(settings))
+        except UnreadableSecret:
+            raise click.ClickException(
+                "A stored secret opens with none of the keys in JIGSAW_MFA_KEYS: put back "
+                "the key it was encrypted with (after the new one) and run this again."
+            ) from None
+
+    changed = run_with_db(settings, work)
+    click.echo(
+        f"Re-encrypted {changed} authenticator secret{'' if changed == 1 else 's'} with the "
+        "first key; every secret now opens with it alone, so older keys can be removed."
+    )
 
 
 @main.group()

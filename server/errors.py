@@ -7,6 +7,7 @@ Nothing here ever shows a stack trace, SQL or a post's text.
 from __future__ import annotations
 
 import logging
+import math
 from urllib.parse import urlencode
 
 import asyncpg
@@ -77,13 +78,22 @@ async def login_failed(request: Request, exc: Exception) -> Response:
     return error_response(request, 401, exc.message)
 
 
+def _wait_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
 async def throttled(request: Request, exc: Exception) -> Response:
-    return error_response(
+    assert isinstance(exc, LoginThrottled)
+    response = error_response(
         request,
         429,
-        "Too many failed logins: wait 15 minutes and try again, "
-        "or ask an administrator to unlock the account.",
+        f"Too many failed sign-in attempts: wait {_wait_words(exc.retry_after)} and try "
+        "again. If it keeps happening, ask an administrator to unlock the account.",
     )
+    response.headers["retry-after"] = str(exc.retry_after)
+    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

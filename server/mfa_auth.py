@@ -12,19 +12,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Literal
 from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from feeds.accounts import lockout, mfa, site_settings
+from feeds.accounts import lockout, mfa, site_settings, throttle
+from feeds.accounts.mfa_keys import SecretBox
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden
 from feeds.models import Professional, Role, Session
-from server import auth
+from server import auth, cookies
 from server.endpoints import (
     Endpoint,
     NotAuthenticated,
@@ -33,11 +34,26 @@ from server.endpoints import (
     resolve_user,
     settings_of,
 )
+from server.settings import Settings
 
 PENDING_FOR_CODE = timedelta(minutes=5)
 PENDING_FOR_ENROLMENT = timedelta(minutes=15)  # time to install an app and scan
 
 Stage = Literal["full", "code", "enrol"]
+
+
+@lru_cache(maxsize=4)
+def _box(keys: tuple[str, ...]) -> SecretBox:
+    return SecretBox(keys)
+
+
+def box_for(settings: Settings) -> SecretBox:
+    """Seals and opens authenticator secrets with these settings' keys (JIGSAW_MFA_KEYS)."""
+    return _box(tuple(str(key) for key in settings.mfa_keys))
+
+
+def secret_box(conn: HTTPConnection) -> SecretBox:
+    return box_for(settings_of(conn))
 
 
 @dataclass(frozen=True)
@@ -116,18 +132,39 @@ async def check_code_throttle(user: Professional, ctx: AuditContext) -> None:
 
 
 async def check_code_at_sign_in(
-    user: Professional, code: object, recovery_code: object, ctx: AuditContext
+    user: Professional, code: object, recovery_code: object, ctx: AuditContext, box: SecretBox
 ) -> None:
     """Throttled like passwords; a wrong code also counts towards the account lockout."""
     if user.locked_at is not None:
-        raise auth.LoginThrottled
+        raise auth.LoginThrottled(throttle.MAX_DELAY)
     await check_code_throttle(user, ctx)
     try:
-        await mfa.check_second_factor(user, code, recovery_code, ctx)
+        await mfa.check_second_factor(user, code, recovery_code, ctx, box)
     except mfa.CodeRefused:
         await lockout.do_record_failed_login(user, ctx)
         raise
     await lockout.do_record_good_login(user)
+
+
+async def check_password_again(request: Request, user: Professional, password: object) -> None:
+    """The current password, before changing how this person signs in: a session or a
+    token alone is not enough (throttled and audited like a sign-in)."""
+    ctx = audit_context(request)
+    await check_code_throttle(user, ctx)
+    await lockout.check_current_password(user, password, ctx)
+
+
+async def renew_session(request: Request, user: Professional, response: Response) -> None:
+    """After a change that ended every session and token (a new password or authenticator):
+    a browser that made it carries on in a fresh session (new id); a token client, whose
+    token ended too, makes a new one."""
+    settings = settings_of(request)
+    if bearer_token(request) is not None or not request.cookies.get(settings.session_cookie):
+        return
+    new = await auth.start_session(
+        user, settings, audit_context(request), request.headers.get("user-agent", "")
+    )
+    cookies.set_session_cookie(response, new.raw_id, settings)
 
 
 def check_admin(user: Professional) -> None:

@@ -316,7 +316,8 @@ CSV_OK = {
 TRUST_PATHS: dict[str, Any] = {
     "/api/v1/auth/password": {
         "post": {
-            "summary": "Change your password (with the old one); ends every session",
+            "summary": "Change your password (with the old one); ends every session and "
+            "token (a browser making the change gets a fresh session)",
             "requestBody": _body(
                 _obj(
                     ["old_password", "new_password"],
@@ -324,7 +325,10 @@ TRUST_PATHS: dict[str, Any] = {
                     new_password={**STR, "minLength": 12, "maxLength": 1024},
                 )
             ),
-            "responses": _ok("Changed", _obj(["sessions_ended"], sessions_ended=INT)),
+            "responses": _ok(
+                "Changed",
+                _obj(["sessions_ended", "tokens_revoked"], sessions_ended=INT, tokens_revoked=INT),
+            ),
         }
     },
     "/api/v1/professionals/{professional_id}/unlock": {

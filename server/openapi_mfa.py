@@ -14,6 +14,11 @@ def mfa_paths() -> dict[str, Any]:
     from server.openapi import INT, STR, _body, _id_param, _obj, _ok, _ref
 
     with_code = _body(_obj(["code"], code=CODE))
+    # Signed in (session or token), changing the authenticator takes the password too;
+    # part-way through signing in (stage "enrol") it was given minutes ago.
+    password = {**STR, "description": "the current password (not needed at stage enrol)"}
+    with_password = {"required": False, "content": _body(_obj([], password=password))["content"]}
+    code_and_password = _body(_obj(["code"], code=CODE, password=password))
     codes = _obj(["recovery_codes"], recovery_codes=RECOVERY_CODES)
     # Built by hand: "required" is both a schema keyword and this property's name.
     requirement = {
@@ -43,6 +48,7 @@ def mfa_paths() -> dict[str, Any]:
         "/api/v1/auth/mfa/enrol": {
             "post": {
                 "summary": "Start setting up an authenticator: a new secret and otpauth URI",
+                "requestBody": with_password,
                 "responses": _ok(
                     "Secret", _obj(["secret", "otpauth_uri"], secret=STR, otpauth_uri=STR)
                 ),
@@ -50,8 +56,9 @@ def mfa_paths() -> dict[str, Any]:
         },
         "/api/v1/auth/mfa/confirm": {
             "post": {
-                "summary": "Turn two-step sign-in on with a first code; recovery codes, once",
-                "requestBody": with_code,
+                "summary": "Turn two-step sign-in on with a first code (ends every other "
+                "session and every token); recovery codes, once",
+                "requestBody": code_and_password,
                 "responses": _ok(
                     "On",
                     _obj(["recovery_codes", "me"], recovery_codes=RECOVERY_CODES, me=_ref("Me")),
@@ -68,14 +75,16 @@ def mfa_paths() -> dict[str, Any]:
         "/api/v1/auth/mfa/disable": {
             "post": {
                 "summary": "Turn two-step sign-in off (not while the site requires it)",
-                "requestBody": with_code,
+                "requestBody": _body(_obj(["code", "password"], code=CODE, password=STR)),
                 "responses": _ok("Off", status="204"),
             }
         },
         "/api/v1/professionals/{professional_id}/mfa/reset": {
             "post": {
-                "summary": "Administrators: remove someone's authenticator, end their sessions",
+                "summary": "Administrators, with their password: remove someone's "
+                "authenticator, end their sessions",
                 "parameters": [_id_param("professional_id")],
+                "requestBody": _body(_obj(["password"], password=STR)),
                 "responses": _ok(
                     "Reset",
                     _obj(["id", "mfa_enabled"], id=INT, mfa_enabled=BOOL, sessions_ended=INT),

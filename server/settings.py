@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,7 +13,11 @@ from pathlib import Path
 from starlette.config import Config
 from starlette.datastructures import Secret
 
+from feeds.accounts.mfa_keys import SecretBox
+
 DEMO_SECRET = "jigsaw-demo-secret-not-for-production"  # noqa: S105 - refused outside demo
+# A fixed Fernet key for demo mode and tests (its derivation is public: refused outside demo).
+DEMO_MFA_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"jigsaw-demo-mfa-key").digest()).decode()
 
 
 class SettingsError(ValueError):
@@ -37,6 +43,8 @@ class Settings:
     # the data dir (feeds/audit/keys.py). Checkpoints go to audit_checkpoint_path.
     audit_signing_key: Secret | None = None
     audit_checkpoint_file: Path | None = None
+    # Fernet keys for authenticator secrets at rest: the first encrypts, all decrypt.
+    mfa_keys: tuple[Secret, ...] = (Secret(DEMO_MFA_KEY),)
 
     @property
     def session_cookie(self) -> str:
@@ -83,6 +91,26 @@ def _trusted_proxies(config: Config) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(networks)
 
 
+def _mfa_keys(config: Config, is_demo: bool) -> tuple[Secret, ...]:
+    """JIGSAW_MFA_KEYS: comma-separated Fernet keys, newest first; demo mode has its own."""
+    raw = config("JIGSAW_MFA_KEYS", default="")
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    if not keys and is_demo:
+        return (Secret(DEMO_MFA_KEY),)
+    if not keys or (DEMO_MFA_KEY in keys and not is_demo):
+        raise SettingsError(
+            "JIGSAW_MFA_KEYS must be set outside demo mode, and not to the demo key: one or "
+            "more Fernet keys, comma-separated, newest first (`jigsaw mfa new-key` makes one)"
+        )
+    try:
+        SecretBox(keys)
+    except ValueError:
+        raise SettingsError(
+            "JIGSAW_MFA_KEYS holds a malformed key: each is 32 url-safe base64 bytes"
+        ) from None
+    return tuple(Secret(key) for key in keys)
+
+
 def _default_database_url(data_dir: Path) -> str:
     return f"sqlite://{data_dir / 'jigsaw.sqlite3'}"
 
@@ -94,7 +122,8 @@ def load_settings(
     need_secret: bool = True,
 ) -> Settings:
     """Read settings from the environment; refuse the demo secret unless in demo mode
-    (or `need_secret=False`: commands such as `jigsaw audit verify` never use it)."""
+    and refuse missing MFA keys, unless in demo mode or `need_secret=False` (commands such
+    as `jigsaw audit verify` use neither)."""
     config = Config(environ=environ if environ is not None else dict(os.environ))
     data_dir = Path(config("JIGSAW_DATA_DIR", default=".data")).resolve()
     is_demo = demo if demo is not None else config("JIGSAW_DEMO", cast=bool, default=False)
@@ -120,6 +149,7 @@ def load_settings(
         trusted_proxies=_trusted_proxies(config),
         audit_signing_key=Secret(config("JIGSAW_AUDIT_SIGNING_KEY", default="")),
         audit_checkpoint_file=_optional_path(config("JIGSAW_AUDIT_CHECKPOINT_FILE", default="")),
+        mfa_keys=_mfa_keys(config, is_demo or not need_secret),
     )
 
 

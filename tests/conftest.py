@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
 
@@ -21,6 +22,9 @@ from tests import db_backends
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)
+# The key authenticator secrets are encrypted with (JIGSAW_MFA_KEYS), new for each run;
+# servers started in a subprocess get it through the environment.
+MFA_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +51,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         data_dir=tmp_path,
         secret_key=Secret("test-secret-key-0123456789"),
+        mfa_keys=(Secret(MFA_KEY),),
     )
 
 
@@ -59,8 +64,10 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
         yield application
 
 
-def client_for(app: Starlette) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+def client_for(app: Starlette, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A client of the app in-process, calling from `address` (the peer the app sees)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ and only for a step later than the last one accepted for that account, so a code
 over someone's shoulder cannot be replayed. Recovery codes carry about 50 bits each,
 below the 112 bits ASVS 6.5.2 asks of a plain hash, so they are stored with the
 project's argon2id password hashing (salted, slow) rather than a keyed hash.
+
+The secret is stored encrypted (feeds/accounts/mfa_keys.py): every function here that
+reads or writes it takes the SecretBox.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from feeds import audit
+from feeds.accounts.credentials import end_credentials
+from feeds.accounts.mfa_keys import SecretBox
 from feeds.accounts.passwords import hash_password, verify_password
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -84,11 +89,18 @@ async def _refuse(
 
 
 async def check_totp(
-    user: Professional, factor: MfaFactor, code: object, ctx: AuditContext, purpose: str
+    user: Professional,
+    factor: MfaFactor,
+    code: object,
+    ctx: AuditContext,
+    purpose: str,
+    box: SecretBox,
 ) -> None:
-    """Accept a current code once, or raise CodeRefused (audited)."""
+    """Accept a current code once, or raise CodeRefused (audited). A secret stored in
+    plain text, or under an older key, is sealed with the first key on the way."""
+    secret = box.open(factor.secret)
     try:
-        step = matching_step(factor.secret, clean_code(code), current_step())
+        step = matching_step(secret, clean_code(code), current_step())
     except CodeRefused:
         step = None
     if step is None:
@@ -96,7 +108,10 @@ async def check_totp(
         raise CodeRefused("That code is not right. Check the time on your phone.", field="code")
     # One conditional UPDATE, so two requests racing with the same code cannot both win.
     fresh = Q(last_used_step__isnull=True) | Q(last_used_step__lt=step)
-    if not await MfaFactor.filter(Q(id=factor.id) & fresh).update(last_used_step=step):
+    changes: dict[str, object] = {"last_used_step": step}
+    if not box.is_current(factor.secret):
+        changes["secret"] = box.seal(secret)
+    if not await MfaFactor.filter(Q(id=factor.id) & fresh).update(**changes):
         await _refuse(user, ctx, purpose, AuditOutcome.REPLAYED)
         raise CodeRefused("That code was used already: wait for the next one.", field="code")
 
@@ -152,7 +167,7 @@ async def check_recovery_code(user: Professional, code: object, ctx: AuditContex
 
 
 async def check_second_factor(
-    user: Professional, code: object, recovery_code: object, ctx: AuditContext
+    user: Professional, code: object, recovery_code: object, ctx: AuditContext, box: SecretBox
 ) -> None:
     """At sign-in: a TOTP code, or else a recovery code. Raises CodeRefused."""
     factor = await confirmed_factor(user)
@@ -161,7 +176,7 @@ async def check_second_factor(
     if recovery_code not in (None, ""):
         await check_recovery_code(user, recovery_code, ctx)
         return
-    await check_totp(user, factor, code, ctx, "login")
+    await check_totp(user, factor, code, ctx, "login", box)
     await audit.record(AuditAction.MFA_VERIFY, ctx, actor=user, detail={"purpose": "login"})
 
 
@@ -178,43 +193,53 @@ async def people_without_mfa(limit: int = 200) -> list[dict[str, str]]:
     return [{"name": str(r["name"]), "email": str(r["email"])} for r in rows]
 
 
-def provisioning_uri(factor: MfaFactor, email: str) -> str:
+def provisioning_uri(factor: MfaFactor, email: str, box: SecretBox) -> str:
     """The otpauth:// URI an authenticator app reads from the QR code."""
-    return pyotp.TOTP(factor.secret).provisioning_uri(name=email, issuer_name=ISSUER)
+    return pyotp.TOTP(box.open(factor.secret)).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
-async def do_start_enrolment(user: Professional) -> MfaFactor:
-    """A new unconfirmed factor (a new secret) to show as a QR code."""
+def shown_secret(factor: MfaFactor, box: SecretBox) -> str:
+    """The secret in base32, for typing into an app by hand (only while setting up)."""
+    return box.open(factor.secret)
+
+
+async def do_start_enrolment(user: Professional, box: SecretBox) -> MfaFactor:
+    """A new unconfirmed factor (a new secret, stored sealed) to show as a QR code."""
     if await has_mfa(user):
         raise Conflict("Two-step sign-in is already on. Turn it off first to change apps.")
     await MfaFactor.filter(professional_id=user.id).delete()
-    return await MfaFactor.create(professional_id=user.id, secret=pyotp.random_base32())
+    return await MfaFactor.create(professional_id=user.id, secret=box.seal(pyotp.random_base32()))
 
 
-async def do_confirm_enrolment(user: Professional, code: object, ctx: AuditContext) -> list[str]:
-    """Turn two-step sign-in on with a first good code; returns the recovery codes (once)."""
+async def do_confirm_enrolment(
+    user: Professional, code: object, ctx: AuditContext, box: SecretBox
+) -> list[str]:
+    """Turn two-step sign-in on with a first good code, ending every session and access
+    token made with the password alone; returns the recovery codes (once)."""
     factor = await MfaFactor.get_or_none(professional_id=user.id)
     if factor is None:
         raise Conflict("Start setting up two-step sign-in first.")
     if factor.confirmed_at is not None:
         raise Conflict("Two-step sign-in is already on.")
-    await check_totp(user, factor, code, ctx, "enrol")
+    await check_totp(user, factor, code, ctx, "enrol", box)
     codes, hashes = await _hashed_recovery_codes()
     async with in_transaction():
         await MfaFactor.filter(id=factor.id).update(confirmed_at=utcnow())
         await _store_recovery_codes(user, hashes)
-        await audit.record(AuditAction.MFA_ENROL, ctx, actor=user)
+        ended = await end_credentials(user)
+        detail = {"sessions_ended": ended.sessions, "tokens_revoked": ended.tokens}
+        await audit.record(AuditAction.MFA_ENROL, ctx, actor=user, detail=detail)
     return codes
 
 
 async def do_regenerate_recovery_codes(
-    user: Professional, code: object, ctx: AuditContext
+    user: Professional, code: object, ctx: AuditContext, box: SecretBox
 ) -> list[str]:
     """New recovery codes (the old ones stop working), after a current code."""
     factor = await confirmed_factor(user)
     if factor is None:
         raise Conflict("Two-step sign-in is not on.")
-    await check_totp(user, factor, code, ctx, "recovery_codes")
+    await check_totp(user, factor, code, ctx, "recovery_codes", box)
     codes, hashes = await _hashed_recovery_codes()
     async with in_transaction():
         await _store_recovery_codes(user, hashes)
@@ -227,7 +252,9 @@ async def _remove(professional_id: int) -> None:
     await MfaFactor.filter(professional_id=professional_id).delete()
 
 
-async def do_disable(user: Professional, code: object, ctx: AuditContext, required: bool) -> None:
+async def do_disable(
+    user: Professional, code: object, ctx: AuditContext, required: bool, box: SecretBox
+) -> None:
     """Turn two-step sign-in off with a current code (not while the site requires it)."""
     if required:
         raise Forbidden(
@@ -237,7 +264,7 @@ async def do_disable(user: Professional, code: object, ctx: AuditContext, requir
     factor = await confirmed_factor(user)
     if factor is None:
         raise Conflict("Two-step sign-in is not on.")
-    await check_totp(user, factor, code, ctx, "disable")
+    await check_totp(user, factor, code, ctx, "disable", box)
     async with in_transaction():
         await _remove(user.id)
         await audit.record(AuditAction.MFA_DISABLE, ctx, actor=user)

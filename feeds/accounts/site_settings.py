@@ -3,12 +3,11 @@ every worker process sees the same value at once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from feeds import audit
+from feeds.accounts.credentials import Ended
 from feeds.accounts.mfa import has_mfa
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
@@ -23,12 +22,6 @@ async def mfa_required() -> bool:
     """True when an administrator requires two-step sign-in for everyone."""
     setting = await SiteSetting.get_or_none(key=REQUIRE_MFA)
     return bool(setting is not None and setting.value.get("required"))
-
-
-@dataclass(frozen=True)
-class Ended:
-    sessions: int = 0
-    tokens: int = 0
 
 
 async def do_set_mfa_required(admin: Professional, required: bool, ctx: AuditContext) -> Ended:

@@ -13,6 +13,7 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
     PASSWORD_CHANGE = "password.change"  # noqa: S105 - an action name
+    PASSWORD_CONFIRM = "password.confirm"  # noqa: S105 - asked again before a sensitive change
     ACCOUNT_LOCK = "account.lock"
     ACCOUNT_UNLOCK = "account.unlock"
     MFA_ENROL = "mfa.enrol"
@@ -53,5 +54,13 @@ class AuditOutcome(StrEnum):
     REPLAYED = "replayed"  # a one-time code used twice
 
 
-# Failed attempts at these count towards the login throttles and lockout.
-CREDENTIAL_ACTIONS = (AuditAction.LOGIN, AuditAction.MFA_VERIFY, AuditAction.MFA_RECOVERY)
+# Failed attempts at these count towards the login throttles and lockout (a wrong password
+# typed to change it, or to confirm a sensitive change, is a guess like any other); an
+# "ok" one is a completed sign-in or password proof (feeds/accounts/throttle.py).
+CREDENTIAL_ACTIONS = (
+    AuditAction.LOGIN,
+    AuditAction.MFA_VERIFY,
+    AuditAction.MFA_RECOVERY,
+    AuditAction.PASSWORD_CHANGE,
+    AuditAction.PASSWORD_CONFIRM,
+)

@@ -8,20 +8,22 @@ from starlette.routing import Route
 
 from feeds.accounts import lockout
 from feeds.models import Professional
-from server import auth, cookies
-from server.endpoints import audit_context, authenticated, path_id, read_json, settings_of
+from server import auth, mfa_auth
+from server.endpoints import audit_context, authenticated, path_id, read_json
 
 
 @authenticated
 async def change_password(request: Request, user: Professional) -> Response:
-    """Change the password, then end every session (sign in again everywhere)."""
+    """Change the password, ending every other session and every token (a browser that
+    made the change carries on in a fresh session). Throttled like a sign-in."""
     data = await read_json(request)
-    await lockout.do_change_password(
-        user, data.get("old_password"), data.get("new_password"), audit_context(request)
+    ctx = audit_context(request)
+    await auth.check_throttle(user.email, ctx.ip)
+    ended = await lockout.do_change_password(
+        user, data.get("old_password"), data.get("new_password"), ctx
     )
-    ended = await auth.end_all_sessions(user)
-    response = JSONResponse({"sessions_ended": ended})
-    cookies.clear_session_cookie(response, settings_of(request))
+    response = JSONResponse({"sessions_ended": ended.sessions, "tokens_revoked": ended.tokens})
+    await mfa_auth.renew_session(request, user, response)
     return response
 
 

@@ -29,7 +29,8 @@ async def login(request: Request) -> Response:
     user = await auth.verify_credentials(data.get("email"), data.get("password"), ctx)
     stage = await mfa_auth.stage_after_password(user)
     if stage == "code":
-        if (refused := await second_factor(user, data, ctx)) is not None:
+        box = mfa_auth.secret_box(request)
+        if (refused := await second_factor(user, data, ctx, box)) is not None:
             return refused
         stage = "full"
     new = await mfa_auth.start_sign_in(request, user, stage)
@@ -85,7 +86,8 @@ async def create_token(request: Request) -> Response:
     stage = await mfa_auth.stage_after_password(user)
     if stage == "enrol":
         return mfa_error(403, "mfa_enrolment_required", ENROL_FIRST, mfa_enrolment_required=True)
-    if stage == "code" and (refused := await second_factor(user, data, ctx)) is not None:
+    box = mfa_auth.secret_box(request)
+    if stage == "code" and (refused := await second_factor(user, data, ctx, box)) is not None:
         return refused
     token, raw = await auth.issue_token(user, name)
     return JSONResponse({**token_view(token), "token": raw}, status_code=201)

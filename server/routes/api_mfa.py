@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from feeds.accounts import mfa, site_settings
+from feeds.accounts.mfa_keys import SecretBox
 from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden, Invalid
 from feeds.models import Professional
@@ -34,7 +35,7 @@ ENROL_FIRST = (
 
 
 async def second_factor(
-    user: Professional, data: dict[str, Any], ctx: AuditContext
+    user: Professional, data: dict[str, Any], ctx: AuditContext, box: SecretBox
 ) -> JSONResponse | None:
     """At API sign-in for an account with MFA: None when `code` or `recovery_code` is
     right, else the 401 to send (with "mfa_required": true)."""
@@ -49,7 +50,7 @@ async def second_factor(
             mfa_required=True,
         )
     try:
-        await mfa_auth.check_code_at_sign_in(user, code, recovery, ctx)
+        await mfa_auth.check_code_at_sign_in(user, code, recovery, ctx, box)
     except mfa.CodeRefused as error:
         return mfa_error(401, "mfa_failed", error.message, error.field, mfa_required=True)
     return None
@@ -75,27 +76,42 @@ def _no_code_stage(sign_in: SignIn) -> None:
         raise Forbidden("Sign in with your code first (POST /api/v1/auth/login with `code`).")
 
 
+async def _password_unless_signing_in(request: Request, sign_in: SignIn) -> dict[str, Any]:
+    """The JSON body; signed in (by session or token), it must carry the `password` too.
+    Part-way through signing in, the password was given minutes ago."""
+    if sign_in.stage == "enrol":
+        return await read_json(request) if await request.body() else {}
+    data = await read_json(request)
+    await mfa_auth.check_password_again(request, sign_in.user, data.get("password"))
+    return data
+
+
 @mfa_step
 async def enrol(request: Request, sign_in: SignIn) -> Response:
     """A new secret to add to an authenticator app; confirm it with a code."""
     _no_code_stage(sign_in)
-    factor = await mfa.do_start_enrolment(sign_in.user)
-    uri = mfa.provisioning_uri(factor, sign_in.user.email)
-    return JSONResponse({"secret": factor.secret, "otpauth_uri": uri})
+    await _password_unless_signing_in(request, sign_in)
+    box = mfa_auth.secret_box(request)
+    factor = await mfa.do_start_enrolment(sign_in.user, box)
+    uri = mfa.provisioning_uri(factor, sign_in.user.email, box)
+    return JSONResponse({"secret": mfa.shown_secret(factor, box), "otpauth_uri": uri})
 
 
 @mfa_step
 async def confirm(request: Request, sign_in: SignIn) -> Response:
-    """Turn it on with a first code; a pending session becomes a full one."""
+    """Turn it on with a first code, ending every other session and every token; a
+    pending session becomes a full one, a signed-in browser gets a fresh session."""
     _no_code_stage(sign_in)
-    data = await read_json(request)
-    ctx = audit_context(request)
+    data = await _password_unless_signing_in(request, sign_in)
+    ctx, box = audit_context(request), mfa_auth.secret_box(request)
     await mfa_auth.check_code_throttle(sign_in.user, ctx)
-    codes = await mfa.do_confirm_enrolment(sign_in.user, data.get("code"), ctx)
+    codes = await mfa.do_confirm_enrolment(sign_in.user, data.get("code"), ctx, box)
     response = JSONResponse({"recovery_codes": codes, "me": me_view(sign_in.user)})
     if sign_in.stage == "enrol":
         new = await mfa_auth.finish_sign_in(request, sign_in, ctx)
         cookies.set_session_cookie(response, new.raw_id, settings_of(request))
+    else:
+        await mfa_auth.renew_session(request, sign_in.user, response)
     return response
 
 
@@ -104,22 +120,29 @@ async def regenerate(request: Request, user: Professional) -> Response:
     data = await read_json(request)
     ctx = audit_context(request)
     await mfa_auth.check_code_throttle(user, ctx)
-    codes = await mfa.do_regenerate_recovery_codes(user, data.get("code"), ctx)
+    codes = await mfa.do_regenerate_recovery_codes(
+        user, data.get("code"), ctx, mfa_auth.secret_box(request)
+    )
     return JSONResponse({"recovery_codes": codes})
 
 
 @authenticated
 async def disable(request: Request, user: Professional) -> Response:
+    """Turn it off: the current password and a current code."""
     data = await read_json(request)
-    ctx = audit_context(request)
-    await mfa_auth.check_code_throttle(user, ctx)
-    await mfa.do_disable(user, data.get("code"), ctx, await site_settings.mfa_required())
+    await mfa_auth.check_password_again(request, user, data.get("password"))
+    ctx, required = audit_context(request), await site_settings.mfa_required()
+    await mfa.do_disable(user, data.get("code"), ctx, required, mfa_auth.secret_box(request))
     return Response(status_code=204)
 
 
 @authenticated
 async def reset(request: Request, user: Professional) -> Response:
-    """Administrators: remove someone's authenticator and end their sessions."""
+    """Administrators, with their password: remove someone's authenticator and end their
+    sessions."""
+    check_admin(user)
+    data = await read_json(request)
+    await mfa_auth.check_password_again(request, user, data.get("password"))
     person = await mfa.do_admin_reset(
         user, path_id(request, "professional_id"), audit_context(request)
     )

@@ -18,6 +18,7 @@ from feeds.serializers import me_view
 from server import auth, cookies, mfa_auth
 from server.endpoints import audit_context, authenticated, read_form, settings_of
 from server.mfa_auth import SignIn, check_admin, mfa_step, page_for
+from server.mfa_auth import secret_box as box_of
 from server.routes.page_render import render, safe_next
 
 ACCOUNT = "/account/mfa"
@@ -59,7 +60,7 @@ async def code_submit(request: Request, sign_in: SignIn) -> Response:
     ctx = audit_context(request)
     try:
         await mfa_auth.check_code_at_sign_in(
-            sign_in.user, form.get("code"), form.get("recovery_code"), ctx
+            sign_in.user, form.get("code"), form.get("recovery_code"), ctx, box_of(request)
         )
     except mfa.CodeRefused as error:
         return render(request, "mfa_code.html", 401, error=error.message, next=target)
@@ -83,8 +84,9 @@ async def account_view(
     if context["enabled"]:
         context["codes_left"] = await mfa.recovery_codes_left(user)
     elif factor := await mfa.unconfirmed_factor(user):
-        context["qr"] = qr_svg(mfa.provisioning_uri(factor, user.email))
-        context["secret"] = grouped(factor.secret)
+        box = box_of(request)
+        context["qr"] = qr_svg(mfa.provisioning_uri(factor, user.email, box))
+        context["secret"] = grouped(mfa.shown_secret(factor, box))
     shown_user = me_view(user) if sign_in.stage == "full" else None
     return render(request, "mfa_account.html", status, user=shown_user, **context, **extra)
 
@@ -104,22 +106,25 @@ async def start(request: Request, sign_in: SignIn) -> Response:
     target = safe_next(str(form.get("next", "/")))
     if sign_in.stage == "code":
         return _redirect(page_for("code", target))
-    await mfa.do_start_enrolment(sign_in.user)
+    await mfa.do_start_enrolment(sign_in.user, box_of(request))
     return _redirect(page_for("enrol", target))
 
 
 @mfa_step
 async def confirm(request: Request, sign_in: SignIn) -> Response:
-    """The first good code turns it on; the recovery codes are shown this once."""
+    """The first good code (and, when already signed in, the password) turns it on,
+    ending every other session and token; the recovery codes are shown this once."""
     form = await read_form(request)
     target = safe_next(str(form.get("next", "/")))
     if sign_in.stage == "code":
         return _redirect(page_for("code", target))
     ctx = audit_context(request)
     try:
+        if sign_in.stage == "full":  # part-way through signing in, it was just typed
+            await mfa_auth.check_password_again(request, sign_in.user, form.get("password"))
         await mfa_auth.check_code_throttle(sign_in.user, ctx)
-        codes = await mfa.do_confirm_enrolment(sign_in.user, form.get("code"), ctx)
-    except mfa.CodeRefused as error:
+        codes = await mfa.do_confirm_enrolment(sign_in.user, form.get("code"), ctx, box_of(request))
+    except Invalid as error:
         return await account_view(request, sign_in, target, 422, error=error.message)
     response = render(
         request, "mfa_codes.html", user=me_view(sign_in.user), codes=codes, next=target
@@ -127,6 +132,8 @@ async def confirm(request: Request, sign_in: SignIn) -> Response:
     if sign_in.stage == "enrol":
         new = await mfa_auth.finish_sign_in(request, sign_in, ctx)
         cookies.set_session_cookie(response, new.raw_id, settings_of(request))
+    else:
+        await mfa_auth.renew_session(request, sign_in.user, response)
     return response
 
 
@@ -136,7 +143,7 @@ async def regenerate(request: Request, user: Professional) -> Response:
     ctx = audit_context(request)
     try:
         await mfa_auth.check_code_throttle(user, ctx)
-        codes = await mfa.do_regenerate_recovery_codes(user, form.get("code"), ctx)
+        codes = await mfa.do_regenerate_recovery_codes(user, form.get("code"), ctx, box_of(request))
     except mfa.CodeRefused as error:
         sign_in = SignIn(user, "full", None)
         return await account_view(request, sign_in, "/", 422, error=error.message)
@@ -149,7 +156,8 @@ async def disable(request: Request, user: Professional) -> Response:
     ctx = audit_context(request)
     try:
         await mfa_auth.check_code_throttle(user, ctx)
-        await mfa.do_disable(user, form.get("code"), ctx, await site_settings.mfa_required())
+        required = await site_settings.mfa_required()
+        await mfa.do_disable(user, form.get("code"), ctx, required, box_of(request))
     except mfa.CodeRefused as error:
         sign_in = SignIn(user, "full", None)
         return await account_view(request, sign_in, "/", 422, error=error.message)

@@ -42,6 +42,7 @@ async def test_set_up_then_sign_in_with_a_code(site: Site, browser: Browser) -> 
     await accessible(page, "setup", found)
     secret = (await page.locator("#secret").inner_text()).replace(" ", "")
     await page.get_by_label("Code from your app").fill(code(secret))
+    await page.get_by_label("Your password").fill(PASSWORD)  # a session alone is not enough
     await page.get_by_role("button", name="Turn on two-step sign-in").click()
     await expect(page.locator(".recovery-codes li")).to_have_count(10)
     await accessible(page, "recovery-codes", found)

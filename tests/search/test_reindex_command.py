@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import MFA_KEY
+
 
 def jigsaw(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
@@ -14,6 +16,7 @@ def jigsaw(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "JIGSAW_DATA_DIR": str(tmp_path),
         "JIGSAW_DATABASE_URL": f"sqlite://{tmp_path / 'cli.sqlite3'}",
         "JIGSAW_SECRET_KEY": "reindex-test-secret-0123456789abcdef",
+        "JIGSAW_MFA_KEYS": MFA_KEY,
     }
     env.pop("JIGSAW_MEILI_URL", None)
     command = [sys.executable, "-c", "from server.cli import main; main()", *args]

@@ -7,9 +7,10 @@ from datetime import timedelta
 import httpx
 from starlette.applications import Starlette
 
+from feeds.accounts.throttle import FREE_FAILURES
 from feeds.clock import utcnow
 from feeds.models import AuditRecord, Session
-from server.auth import MAX_FAILURES_PER_ACCOUNT, digest
+from server.auth import digest
 from tests.conftest import PASSWORD, Factory, api_login, client_for
 
 
@@ -61,13 +62,14 @@ async def test_repeated_failures_throttle_the_account_with_429(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
     person = await make.professional()
-    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(FREE_FAILURES):
         await client.post("/api/v1/auth/login", json={"email": person.email, "password": "x"})
     blocked = await client.post(
         "/api/v1/auth/login", json={"email": person.email, "password": PASSWORD}
     )
     assert blocked.status_code == 429
     assert "wait" in blocked.json()["error"]["message"]
+    assert int(blocked.headers["retry-after"]) > 0
 
 
 async def test_each_login_gets_a_new_session_id(app: Starlette, make: Factory) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import MFA_KEY
+
 SECRET = "cli-test-secret-0123456789abcdef"
 PASSWORD = "a long enough password"
 PROBE = """
@@ -45,6 +47,7 @@ def environment(data_dir: Path, secret: str | None = SECRET, **extra: str) -> di
     env["JIGSAW_DATA_DIR"] = str(data_dir)
     if secret is not None:
         env["JIGSAW_SECRET_KEY"] = secret
+        env["JIGSAW_MFA_KEYS"] = MFA_KEY
     return {**env, **extra}
 
 

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from server.auth import issue_token
 from server.settings import Settings
-from tests.conftest import Factory
+from tests.conftest import MFA_KEY, Factory
 from tests.live_server import receive, receive_until, ws_connect
 
 
@@ -33,6 +33,7 @@ async def worker(settings: Settings) -> AsyncIterator[str]:
         **os.environ,
         "JIGSAW_DATABASE_URL": settings.database_url,
         "JIGSAW_SECRET_KEY": str(settings.secret_key),
+        "JIGSAW_MFA_KEYS": MFA_KEY,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
-from server.settings import SettingsError, load_settings
+from server.settings import DEMO_MFA_KEY, SettingsError, load_settings
+from tests.conftest import MFA_KEY
 
 
 def test_default_secret_is_refused_outside_demo_mode() -> None:
@@ -20,9 +22,35 @@ def test_https_uses_a_host_prefixed_cookie() -> None:
     settings = load_settings(
         {
             "JIGSAW_SECRET_KEY": "s" * 40,
+            "JIGSAW_MFA_KEYS": MFA_KEY,
             "JIGSAW_HTTPS": "true",
             "JIGSAW_DATABASE_URL": "postgres://u@h/db",
         }
     )
     assert settings.session_cookie == "__Host-jigsaw_session"
     assert not settings.is_sqlite
+
+
+SECRET = {"JIGSAW_SECRET_KEY": "s" * 40}
+
+
+def test_mfa_keys_are_required_outside_demo_mode() -> None:
+    with pytest.raises(SettingsError, match="JIGSAW_MFA_KEYS must be set"):
+        load_settings(SECRET)
+    with pytest.raises(SettingsError, match="JIGSAW_MFA_KEYS must be set"):
+        load_settings({**SECRET, "JIGSAW_MFA_KEYS": DEMO_MFA_KEY})  # its derivation is public
+
+
+def test_a_malformed_mfa_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingsError, match="malformed") as refused:
+        load_settings({**SECRET, "JIGSAW_MFA_KEYS": f"{MFA_KEY}, not-a-key"})
+    assert MFA_KEY not in str(refused.value)
+
+
+def test_mfa_keys_are_read_newest_first_and_demo_mode_has_a_fixed_one() -> None:
+    older = Fernet.generate_key().decode()
+    settings = load_settings({**SECRET, "JIGSAW_MFA_KEYS": f" {MFA_KEY} ,{older},"})
+    assert [str(key) for key in settings.mfa_keys] == [MFA_KEY, older]
+    assert MFA_KEY not in repr(settings)  # Secret hides the value
+    demo = load_settings({}, demo=True)
+    assert [str(key) for key in demo.mfa_keys] == [DEMO_MFA_KEY]

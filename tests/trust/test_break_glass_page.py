@@ -21,12 +21,12 @@ from feeds.clock import utcnow
 from feeds.models import AuditRecord, BreakGlass, Child, Notification, Professional, Role
 from server.auth import issue_token
 from server.settings import Settings, SettingsError, load_settings
-from tests.conftest import Factory
+from tests.conftest import MFA_KEY, Factory
 from tests.server.test_pages import ORIGIN, hidden, logged_in
 
 HOURS = 9
 REASON = "Police called: child missing overnight, need the last known contacts"
-SECRET = {"JIGSAW_SECRET_KEY": "s" * 40}
+SECRET = {"JIGSAW_SECRET_KEY": "s" * 40, "JIGSAW_MFA_KEYS": MFA_KEY}
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from feeds.models import Post
 from server.auth import issue_token
 from server.settings import Settings
 from tests import db_backends
-from tests.conftest import Factory
+from tests.conftest import MFA_KEY, Factory
 from tests.live_server import running_server
 from tests.trust.pg_cluster import available, free_port, private_cluster
 
@@ -43,6 +43,7 @@ async def spawn_worker(settings: Settings, port: int) -> asyncio.subprocess.Proc
         **os.environ,
         "JIGSAW_DATABASE_URL": settings.database_url,
         "JIGSAW_SECRET_KEY": str(settings.secret_key),
+        "JIGSAW_MFA_KEYS": MFA_KEY,
     }
     command = ["-m", "uvicorn", "server.asgi:app", "--port", str(port), "--log-level", "error"]
     return await asyncio.create_subprocess_exec(sys.executable, *command, env=env)

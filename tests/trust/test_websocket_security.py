@@ -28,7 +28,7 @@ from websockets.typing import Origin
 
 from server.auth import issue_token
 from server.settings import Settings
-from tests.conftest import PASSWORD, Factory
+from tests.conftest import MFA_KEY, PASSWORD, Factory
 from tests.live_server import receive, running_server, ws_connect
 
 ALLOWED = "https://jigsaw.council.example"
@@ -127,6 +127,7 @@ async def test_jigsaw_serve_refuses_compression_and_large_messages(
         **os.environ,
         "JIGSAW_DATABASE_URL": settings.database_url,
         "JIGSAW_SECRET_KEY": str(settings.secret_key),
+        "JIGSAW_MFA_KEYS": MFA_KEY,
         "JIGSAW_DATA_DIR": str(settings.data_dir),
     }
     server = subprocess.Popen(  # noqa: ASYNC220 - a server we stop below
