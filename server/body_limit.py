@@ -84,6 +84,6 @@ class BodyLimitMiddleware:
             await send_json_error(send, 413, "too_large", TOO_LARGE)
             return
         if is_undecodable_form(scope, messages):
-            await send_json_error(send, 400, "invalid", "Send the form as UTF-8.")
+            await send_json_error(send, 422, "invalid", "Send the form as UTF-8.")
             return
         await self.app(scope, replaying(messages, receive), send)

@@ -108,7 +108,7 @@ class SameOriginMiddleware:
 
 
 class CleanQueryMiddleware:
-    """Refuse (400) a query string holding text that cannot be stored (a NUL byte), before
+    """Refuse (422) a query string holding text that cannot be stored (a NUL byte), before
     any route reads it: query parameters are read in many places, and refused in one."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -119,7 +119,7 @@ class CleanQueryMiddleware:
             field := unclean_query_field(scope.get("query_string", b""))
         ):
             if scope["type"] == "http":
-                await send_json_error(send, 400, "invalid", f"{field} {NOT_ALLOWED}.")
+                await send_json_error(send, 422, "invalid", f"{field} {NOT_ALLOWED}.")
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
