@@ -1,7 +1,7 @@
 """BackgroundLoop: one asyncio task that runs a step, waits, and runs it again.
 
-The shape every background worker in the app shares (the audit sealer today; the live
-hub, the velocity watcher and the search drainer are meant to move onto it):
+The shape every background worker in the app shares: the audit sealer, the live hub,
+the velocity watcher and the search outbox drainer:
 
     loop = BackgroundLoop("jigsaw-sealer", sealer.step, interval=0.5)
     loop.start()          # from the app lifespan, after the database is initialised
@@ -44,6 +44,11 @@ class BackgroundLoop:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def stopping(self) -> bool:
+        """True once stop() was asked: a long step can end early."""
+        return self._stopping
 
     def start(self) -> None:
         """Start the task (in the caller's context, so it sees the caller's database)."""

@@ -9,8 +9,6 @@ the last error. A search engine outage therefore loses nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
 from feeds.models import Post, SearchOutbox
 from search.base import PostDoc, SearchIndex
@@ -136,9 +135,8 @@ class Drainer:
         self.interval = interval
         self.batch = batch
         self.ready = False  # index.ensure_ready() has succeeded
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self.loop = BackgroundLoop("search-outbox-drainer", self._step, interval)
+        self._next_reconcile = 0.0
 
     async def prepare(self) -> bool:
         """Make the index ready; False (logged, not raised) when the engine is unreachable."""
@@ -152,28 +150,21 @@ class Drainer:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self.loop.running
 
     def kick(self) -> None:
         """Drain now rather than at the next tick."""
-        self._wake.set()
+        self.loop.wake()
 
     def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="search-outbox-drainer")
+        self._next_reconcile = time.monotonic() + RECONCILE_EVERY
+        self.loop.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish the batch in hand, then stop (cancelling mid-transaction could leave
         the SQLite connection locked)."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(task, grace)
-        except TimeoutError:
-            log.warning("search outbox drainer did not stop in %.0f s", grace)
+        if not await self.loop.stop(grace):
+            log.warning("search outbox drainer did not stop in %.0f s: cancelled", grace)
 
     async def _tick(self, next_reconcile: float) -> tuple[int, float]:
         """One round: prepare the index if needed, reconcile when due, drain one batch;
@@ -185,15 +176,11 @@ class Drainer:
             await reconcile(self.index)
         return await drain_once(self.index, self.batch), next_reconcile
 
-    async def _run(self) -> None:
-        next_reconcile = time.monotonic() + RECONCILE_EVERY
-        while not self._stopping:
-            try:
-                done, next_reconcile = await self._tick(next_reconcile)
-                if done == self.batch:
-                    continue  # more is waiting: no pause
-            except Exception:  # the database is down: keep the worker alive
-                log.warning("search outbox drain failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
+    async def _step(self) -> None:
+        try:
+            done, self._next_reconcile = await self._tick(self._next_reconcile)
+        except Exception:  # the database is down: keep the worker alive
+            log.warning("search outbox drain failed", exc_info=True)
+            return
+        if done == self.batch:
+            self.loop.wake()  # more is waiting: no pause

@@ -13,7 +13,6 @@ it reconnects.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import asyncpg
 
 from feeds import event_views, events
 from feeds.access.policy import next_expiry, visible_child_ids
+from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
 from feeds.models import Event, Professional, TeamMember
 from server.sessions_watch import ended_subscribers
@@ -89,29 +89,20 @@ class Hub:
         self._by_recipient: dict[int, set[Subscriber]] = {}
         self._indexed: dict[Subscriber, frozenset[int]] = {}
         self._next_expiry: datetime | None = None  # the earliest visible_until of any socket
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.loop = BackgroundLoop("jigsaw-live-hub", self._step, poll_interval)
         self._listen: asyncpg.Connection | None = None
         self._gap_since: float | None = None
-        self._stopping = False
 
     async def start(self) -> None:
         self.position = await events.latest_event_id()
         events.add_listener(self.wake)
         if self.database_url.startswith(("postgres", "asyncpg")):
             await self._start_listening()
-        self._task = asyncio.create_task(self._run(), name="jigsaw-live-hub")
+        self.loop.start()
 
     async def stop(self) -> None:
         events.remove_listener(self.wake)
-        if self._task:
-            # The flag as well as the cancel: on Python 3.11 asyncio.wait_for can swallow a
-            # cancellation that lands as its inner wait completes, and the loop would run on
-            # (a test run once hung here). Bounded, so shutdown always ends.
-            self._stopping = True
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._task, STOP_GRACE)
+        await self.loop.stop(STOP_GRACE)
         for subscriber in list(self.subscribers):
             subscriber.close("shutdown")
         if self._listen is not None:
@@ -130,7 +121,7 @@ class Hub:
         self.wake()
 
     def wake(self) -> None:
-        self._wake.set()
+        self.loop.wake()
 
     def subscribe(self, subscriber: Subscriber) -> int:
         """Start queueing live events for `subscriber`; returns the position replay must reach."""
@@ -164,17 +155,9 @@ class Hub:
             candidates = self.subscribers
         return [s for s in candidates if s.may_receive(event)]
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            self._wake.clear()
-            try:
-                await self.pump()
-                await self._housekeeping()
-            except Exception:
-                log.exception("live hub iteration failed; retrying")
-                await asyncio.sleep(self.poll_interval)
+    async def _step(self) -> None:
+        await self.pump()
+        await self._housekeeping()
 
     async def _housekeeping(self) -> None:
         if self._listen is None and self.database_url.startswith("postgres"):

@@ -23,6 +23,7 @@ from typing import Any
 
 from feeds import audit, events
 from feeds.audit.actions import AuditAction
+from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
 from feeds.models import Event, VelocityState
 from feeds.velocity import sweep
@@ -303,9 +304,7 @@ class VelocityWatcher:
         self.position = 0
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_sweep = 0.0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self.loop = BackgroundLoop("jigsaw-velocity", self._step, poll_interval)
 
     async def start(self) -> None:
         self.position = await events.latest_event_id()
@@ -313,37 +312,22 @@ class VelocityWatcher:
         # to do, and new children are assessed when first shown or posted to anyway.
         self._last_sweep = time.monotonic()
         events.add_listener(self.wake)
-        self._task = asyncio.create_task(self._run(), name="jigsaw-velocity")
+        self.loop.start()
 
     async def stop(self) -> None:
         """Let the current recompute finish: cancelling it inside a transaction could
         leave the connection's transaction lock held and hang the shutdown."""
         events.remove_listener(self.wake)
-        self._stopping = True
-        self.wake()
-        if self._task:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        await self.loop.stop(STOP_GRACE)
 
     def wake(self) -> None:
-        self._wake.set()
+        self.loop.wake()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                if time.monotonic() - self._last_sweep >= SWEEP_CHECK:
-                    self._last_sweep = time.monotonic()
-                    await self.sweep(utcnow() - timedelta(seconds=self.sweep_interval))
-                await self.catch_up()
-            except Exception:
-                log.exception("velocity recompute failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            self._wake.clear()
+    async def _step(self) -> None:
+        if time.monotonic() - self._last_sweep >= SWEEP_CHECK:
+            self._last_sweep = time.monotonic()
+            await self.sweep(utcnow() - timedelta(seconds=self.sweep_interval))
+        await self.catch_up()
 
     async def catch_up(self) -> list[Flip]:
         """Recompute every child with activity events after `position`."""
@@ -367,7 +351,7 @@ class VelocityWatcher:
         due = due_before or utcnow()
         flips: list[Flip] = []
         for shard in await sweep.due_shards(due):
-            if self._stopping:
+            if self.loop.stopping:
                 break
             if not await sweep.claim(shard, self.name, due):
                 continue  # another worker has it, or swept it meanwhile
