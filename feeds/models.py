@@ -55,6 +55,7 @@ class Team(Model):
         "feeds.Agency", related_name="teams", on_delete=fields.RESTRICT
     )
     agency_id: int
+    members: fields.ReverseRelation[TeamMember]
 
     class Meta:
         table = "team"
@@ -90,9 +91,46 @@ class Child(Model):
     )
     lead_professional_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
+    # db_default too: existing rows get "" when the column is added.
+    school = fields.CharField(max_length=200, default="", db_default="")
+    area = fields.CharField(max_length=200, default="", db_default="")
+    # A closed case is read-only: its grants ended at `closed_at` (feeds/records/).
+    closed_at = fields.DatetimeField(null=True)
+    closed_by: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="children_closed", null=True, on_delete=fields.RESTRICT
+    )
+    closed_by_id: int | None
 
     class Meta:
         table = "child"
+
+
+class ChildRevision(Model):
+    """A child's record as it was before one change (edit, close or reopen): who, when,
+    and the old values (the current values stay on Child)."""
+
+    id = fields.IntField(primary_key=True)
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="revisions", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    change = fields.CharField(max_length=16)  # edit, close, reopen
+    changed_at = fields.DatetimeField()
+    changed_by: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="child_revisions_made", on_delete=fields.RESTRICT
+    )
+    changed_by_id: int
+    display_name = fields.CharField(max_length=200)
+    reference = fields.CharField(max_length=32)
+    date_of_birth = fields.DateField(null=True)
+    school = fields.CharField(max_length=200, default="")
+    area = fields.CharField(max_length=200, default="")
+    lead_professional_id = fields.IntField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "child_revision"
+        indexes = (("child_id", "id"),)
 
 
 class Grant(Model):

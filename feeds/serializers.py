@@ -61,6 +61,10 @@ def child_view(child: Child) -> dict[str, Any]:
         "reference": child.reference,
         "date_of_birth": iso(child.date_of_birth),
         "lead_professional_id": child.lead_professional_id,
+        "school": child.school,
+        "area": child.area,
+        "status": "closed" if child.closed_at else "open",
+        "closed_at": iso(child.closed_at),
     }
 
 

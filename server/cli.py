@@ -1,4 +1,6 @@
-"""The `jigsaw` command: serve, migrate, demo, create-user, create-token, mfa, audit."""
+"""The `jigsaw` command: serve, migrate, demo, create-user, create-token, mfa, audit, and
+the set-up commands in server/cli_setup.py (create-agency, create-team, add-member,
+create-child)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from tortoise import Tortoise
 from feeds.db import migrate_database, tortoise_config
 from feeds.errors import DomainError
 from feeds.models import Role, Sector
+from server.cli_setup import COMMANDS as SETUP_COMMANDS
 from server.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -392,3 +395,7 @@ def audit_public_key() -> None:
     except (DomainError, ValueError) as error:
         raise click.ClickException(f"Cannot read the key: {error}") from None
     click.echo(keys.public_key_text(private.public_key()))
+
+
+for _command in SETUP_COMMANDS:
+    main.add_command(_command)

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from server.openapi_mfa import mfa_paths
+from server.openapi_records import admin_paths, merged, records_paths
 
 JSON = "application/json"
 
@@ -82,6 +83,10 @@ SCHEMAS: dict[str, Any] = {
         reference=STR,
         date_of_birth={"type": ["string", "null"]},
         lead_professional_id={"type": ["integer", "null"]},
+        school=STR,
+        area=STR,
+        status={"enum": ["open", "closed"]},
+        closed_at={"type": ["string", "null"]},
     ),
     "Post": _obj(
         ["id", "child_id", "kind", "body", "created_at", "author"],
@@ -609,7 +614,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "Cookie-authenticated calls need an x-csrftoken header; "
             "bearer-token calls do not.",
         },
-        "paths": _empty_means_absent({**PATHS, **mfa_paths()}),
+        "paths": _empty_means_absent(merged(PATHS, mfa_paths(), records_paths(), admin_paths())),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -17,6 +17,7 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.models import Grant, Professional, Team
+from feeds.records.status import check_open
 
 
 async def _by_email(email: str) -> int:
@@ -54,6 +55,40 @@ async def _loaded(grant: Grant) -> Grant:
     return grant
 
 
+async def write_grant(
+    granter: Professional | None,
+    child_id: int,
+    ctx: AuditContext,
+    *,
+    professional_id: int | None = None,
+    team_id: int | None = None,
+    expires_at: datetime | None = None,
+    record: bool = True,
+) -> Grant:
+    """Insert a grant with its audit record and live event, inside the caller's transaction
+    (the caller has checked who may grant; feeds/records/ grants a new child's lead). With
+    `record=False` the caller's own audit record names the grant: one per decision."""
+    grant = await Grant.create(
+        child_id=child_id,
+        professional_id=professional_id,
+        team_id=team_id,
+        granted_by=granter,
+        expires_at=expires_at,
+    )
+    detail = {
+        "grant_id": grant.id,
+        "professional_id": professional_id,
+        "team_id": team_id,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    if record:
+        await audit.record(
+            AuditAction.GRANT_CREATE, ctx, actor=granter, child_id=child_id, detail=detail
+        )
+    await events.emit(events.GRANT_CHANGED, {"change": "granted", **detail}, child_id=child_id)
+    return grant
+
+
 async def do_grant(
     granter: Professional,
     child_id: int,
@@ -68,26 +103,18 @@ async def do_grant(
     `expires_at`. Permission first: nothing is looked up for someone without the right."""
     async with audit.refusal_recorded(AuditAction.GRANT_CREATE, ctx, granter, child_id):
         child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
+    await check_open(child, AuditAction.GRANT_CREATE, ctx, granter)
     professional_id = await _check_holder(professional_id, team_id, email)
     _check_expiry(expires_at)
     async with events.transaction():
-        grant = await Grant.create(
-            child=child,
+        grant = await write_grant(
+            granter,
+            child.id,
+            ctx,
             professional_id=professional_id,
             team_id=team_id,
-            granted_by=granter,
             expires_at=expires_at,
         )
-        detail = {
-            "grant_id": grant.id,
-            "professional_id": professional_id,
-            "team_id": team_id,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        }
-        await audit.record(
-            AuditAction.GRANT_CREATE, ctx, actor=granter, child_id=child.id, detail=detail
-        )
-        await events.emit(events.GRANT_CHANGED, {"change": "granted", **detail}, child_id=child.id)
     return await _loaded(grant)
 
 
@@ -108,20 +135,29 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
         )
     else:
         async with events.transaction():
-            grant.revoked_at, grant.revoked_by_id = utcnow(), revoker.id
-            await grant.save(update_fields=["revoked_at", "revoked_by_id"])
-            detail = {
-                "grant_id": grant.id,
-                "professional_id": grant.professional_id,
-                "team_id": grant.team_id,
-            }
-            await audit.record(
-                AuditAction.GRANT_REVOKE, ctx, actor=revoker, child_id=grant.child_id, detail=detail
-            )
-            await events.emit(
-                events.GRANT_CHANGED, {"change": "revoked", **detail}, child_id=grant.child_id
-            )
+            await write_revocation(grant, revoker, ctx, utcnow())
     return await _loaded(grant)
+
+
+async def write_revocation(
+    grant: Grant, revoker: Professional, ctx: AuditContext, at: datetime, record: bool = True
+) -> None:
+    """End a grant at `at` with its audit record and live event, inside the caller's
+    transaction (the caller has checked who may revoke; `record` as for write_grant)."""
+    grant.revoked_at, grant.revoked_by_id = at, revoker.id
+    await grant.save(update_fields=["revoked_at", "revoked_by_id"])
+    detail = {
+        "grant_id": grant.id,
+        "professional_id": grant.professional_id,
+        "team_id": grant.team_id,
+    }
+    if record:
+        await audit.record(
+            AuditAction.GRANT_REVOKE, ctx, actor=revoker, child_id=grant.child_id, detail=detail
+        )
+    await events.emit(
+        events.GRANT_CHANGED, {"change": "revoked", **detail}, child_id=grant.child_id
+    )
 
 
 async def do_read_grants(viewer: Professional, child_id: int, ctx: AuditContext) -> list[Grant]:

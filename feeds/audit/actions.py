@@ -43,6 +43,25 @@ class AuditAction(StrEnum):
     VELOCITY_CHANGED = "velocity.changed"
     SEARCH = "search"
     LIVE_SUBSCRIBE = "live.subscribe"
+    CHILD_CREATE = "child.create"
+    CHILD_EDIT = "child.edit"
+    CHILD_HISTORY = "child.history"
+    CHILD_CLOSE = "child.close"
+    CHILD_REOPEN = "child.reopen"
+    AGENCY_CREATE = "agency.create"
+    AGENCY_LIST = "agency.list"
+    TEAM_CREATE = "team.create"
+    TEAM_LIST = "team.list"
+    TEAM_MEMBER_ADD = "team.member.add"
+    TEAM_MEMBER_REMOVE = "team.member.remove"
+    TEAM_MEMBER_UPDATE = "team.member.update"
+    PERSON_CREATE = "person.create"
+    PERSON_LIST = "person.list"
+    PERSON_READ = "person.read"
+    PERSON_ROLE = "person.role"
+    PERSON_DEACTIVATE = "person.deactivate"
+    PERSON_REACTIVATE = "person.reactivate"
+    ADMIN_HOME = "admin.home"
 
 
 class AuditOutcome(StrEnum):
@@ -52,6 +71,8 @@ class AuditOutcome(StrEnum):
     MFA_PENDING = "mfa_pending"
     LOCKED = "locked"
     REPLAYED = "replayed"  # a one-time code used twice
+    CLOSED = "closed"  # refused: the child's case is closed
+    OPEN = "open"  # refused: the child's case is already open
 
 
 # Failed attempts at these count towards the login throttles and lockout (a wrong password

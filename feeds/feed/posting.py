@@ -16,6 +16,7 @@ from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
 from feeds.feed.mentions import do_notify_mentions
 from feeds.models import Agency, Post, PostKind, PostRevision, Professional, SearchOutbox
+from feeds.records.status import check_open
 from feeds.velocity.tallies import count_post
 
 MAX_BODY = 500
@@ -165,7 +166,8 @@ async def do_create_post(
 ) -> PostResult:
     """Write a post; a retry with the same Idempotency-Key returns the first post."""
     async with audit.refusal_recorded(AuditAction.POST_CREATE, ctx, author, child_id):
-        await check_child_access(author, child_id, Action.POST)
+        child = await check_child_access(author, child_id, Action.POST)
+    await check_open(child, AuditAction.POST_CREATE, ctx, author)
     checked_kind, text = check_kind(kind), check_body(body)
     key = check_idempotency_key(idempotency_key)
     fingerprint = _fingerprint(child_id, checked_kind, text)
@@ -194,14 +196,16 @@ async def _post_for(
     ctx: AuditContext,
 ) -> Post:
     """The post, when the professional may act on it (its author: EDIT_OWN_POST; anyone
-    else: `others`); a refusal is audited. Hidden and missing posts get the same answer."""
+    else: `others`) and the case is open; a refusal is audited. Hidden and missing posts
+    get the same answer."""
     post = await Post.get_or_none(id=post_id)
     child_id = post.child_id if post else None
     async with audit.refusal_recorded(audited, ctx, professional, child_id, {"post_id": post_id}):
         if post is None:
             raise NotFound(POST_NOT_FOUND)
         action = Action.EDIT_OWN_POST if post.author_id == professional.id else others
-        await check_item_access(professional, post.child_id, action, POST_NOT_FOUND)
+        child = await check_item_access(professional, post.child_id, action, POST_NOT_FOUND)
+    await check_open(child, audited, ctx, professional)
     return post
 
 

@@ -16,7 +16,7 @@ from feeds.access.policy import Action, may
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
-from feeds.models import Follow, PostKind, Professional, Team
+from feeds.models import Follow, PostKind, Professional, Role, Team
 from feeds.serializers import child_view, grant_view, me_view
 from feeds.velocity import tallies
 from server import auth, cookies, mfa_auth
@@ -33,8 +33,8 @@ from server.endpoints import (
     settings_of,
 )
 from server.page_context import header_context
+from server.routes import admin_pages, pages_live
 from server.routes import breakglass as breakglass_pages
-from server.routes import pages_live
 from server.routes.page_render import render, safe_next
 from server.routes.pages_live import post_views
 
@@ -87,8 +87,11 @@ async def logout(request: Request) -> Response:
 
 @authenticated
 async def home(request: Request, user: Professional) -> Response:
-    """My children, and the merged stream of the children I (or my teams) follow."""
+    """My children, and the merged stream of the children I (or my teams) follow; for an
+    administrator (no caseload), where to run the service."""
     await header_context(request)
+    if user.role == Role.ADMIN:
+        return await admin_pages.admin_home(request, user)
     children = await reading.caseload(user)
     names = {child.id: child.display_name for child in children}
     stream = await following.home_stream(user)

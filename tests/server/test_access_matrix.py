@@ -15,8 +15,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from feeds.audit.records import SYSTEM
 from feeds.clock import utcnow
 from feeds.models import BreakGlass, Child, Post, PostKind, Professional, Role
+from feeds.records.children import do_close_child, do_reopen_child
 from server.auth import issue_token
 from tests.conftest import Factory, client_for
 from tests.mfa_helpers import enrolled, password_step
@@ -66,9 +68,53 @@ class Case:
     expected: dict[str, int]
     body: dict[str, Any] | None = None
     form: dict[str, str] | None = None
+    closed: bool = False  # the case is closed before each call (and reopened after)
 
+
+def record(allowed: int, anonymous: int = 401) -> dict[str, int]:
+    """Changing a child's record: managers with a grant and administrators; others who
+    see the child are refused, the rest get the hidden 404."""
+    return {
+        "anonymous": anonymous,
+        **HIDDEN,
+        **dict.fromkeys(
+            ("team", "direct", "lead", "break_glass", "glass_manager", "glass_lead"), 403
+        ),
+        "manager": allowed,
+        "admin": allowed,
+    }
+
+
+# Once closed, nobody has a grant: a manager who held one at closure and administrators.
+CLOSED = {
+    **record(200),
+    **dict.fromkeys(("team", "direct", "lead", "break_glass", "glass_manager", "glass_lead"), 404),
+}
 
 ROUTES = [
+    Case("PATCH", "/api/v1/children/{child}", record(200), body={"area": "North"}),
+    Case("GET", "/api/v1/children/{child}/history", record(200)),
+    Case("POST", "/api/v1/children/{child}/close", record(200)),
+    Case("POST", "/api/v1/children/{child}/reopen", CLOSED, closed=True),
+    Case("GET", "/children/{child}/record", record(200, anonymous=303)),
+    Case(
+        "POST",
+        "/children/{child}/record",
+        record(303, anonymous=303),
+        form={
+            "display_name": "Child",
+            "reference": "R-1",
+            "date_of_birth": "2015-01-01",
+            "lead_email": "{lead_email}",
+        },
+    ),
+    Case("POST", "/children/{child}/close", record(303, anonymous=303)),
+    Case(
+        "POST",
+        "/children/{child}/reopen",
+        {**CLOSED, "anonymous": 303, "manager": 303, "admin": 303},
+        closed=True,
+    ),
     Case("GET", "/api/v1/children/{child}", expect(401, 200)),
     Case("GET", "/api/v1/children/{child}/posts", expect(401, 200)),
     Case(
@@ -140,6 +186,34 @@ OPEN_ROUTES = {
     ("DELETE", "/api/v1/auth/tokens/{token_id}"): "authenticated",
     ("GET", "/api/v1/me"): "authenticated",
     ("GET", "/api/v1/children"): "authenticated",
+    ("POST", "/api/v1/children"): "authenticated",
+    # Administrators only (403 for everyone else: tests/server/test_admin_api.py).
+    ("GET", "/api/v1/admin/agencies"): "authenticated",
+    ("POST", "/api/v1/admin/agencies"): "authenticated",
+    ("GET", "/api/v1/admin/teams"): "authenticated",
+    ("POST", "/api/v1/admin/teams"): "authenticated",
+    ("POST", "/api/v1/admin/teams/{team_id}/members"): "authenticated",
+    ("DELETE", "/api/v1/admin/teams/{team_id}/members/{professional_id}"): "authenticated",
+    ("GET", "/api/v1/admin/people"): "authenticated",
+    ("POST", "/api/v1/admin/people"): "authenticated",
+    ("POST", "/api/v1/admin/people/{professional_id}/deactivate"): "authenticated",
+    ("POST", "/api/v1/admin/people/{professional_id}/reactivate"): "authenticated",
+    ("PUT", "/api/v1/admin/people/{professional_id}/role"): "authenticated",
+    ("GET", "/admin/agencies"): "authenticated",
+    ("POST", "/admin/agencies"): "authenticated",
+    ("GET", "/admin/teams"): "authenticated",
+    ("POST", "/admin/teams"): "authenticated",
+    ("POST", "/admin/teams/{team_id}/members"): "authenticated",
+    ("POST", "/admin/teams/{team_id}/members/{professional_id}/remove"): "authenticated",
+    ("GET", "/admin/people"): "authenticated",
+    ("POST", "/admin/people"): "authenticated",
+    ("GET", "/admin/people/{professional_id}/deactivate"): "authenticated",
+    ("POST", "/admin/people/{professional_id}/deactivate"): "authenticated",
+    ("POST", "/admin/people/{professional_id}/reactivate"): "authenticated",
+    ("POST", "/admin/people/{professional_id}/role"): "authenticated",
+    # Managers and administrators (403 for practitioners: tests/server/test_admin_pages.py).
+    ("GET", "/children/new"): "authenticated",
+    ("POST", "/children/new"): "authenticated",
     ("GET", "/api/v1/board"): "authenticated",
     ("GET", "/board"): "authenticated",
     ("GET", "/api/v1/home"): "authenticated",
@@ -221,13 +295,18 @@ class World:
     tokens: dict[str, str]
     half_signed_in: Professional  # granted, but has given only the password (MFA pending)
     own_child: dict[str, Child]  # actors tried on a child of their own (glass_lead leads it)
+    keeper: Professional  # an administrator who closes and reopens the case between calls
+    lead: Professional  # the child's lead professional
+    glasses: list[BreakGlass]  # live break-glass on `child` (a closure ends them)
 
-    def child_of(self, actor: str | None) -> Child:
+    def child_of(self, actor: str | None, case: Case | None = None) -> Child:
+        if case is not None and case.closed:
+            return self.child  # the closed case is this child, whoever asks
         return self.own_child.get(actor or "", self.child)
 
 
-async def _break_glass(child: Child, person: Professional, ends: datetime) -> None:
-    await BreakGlass.create(
+async def _break_glass(child: Child, person: Professional, ends: datetime) -> BreakGlass:
+    return await BreakGlass.create(
         child=child, professional=person, reason="matrix", started_at=utcnow(), expires_at=ends
     )
 
@@ -250,10 +329,10 @@ async def build_world(make: Factory) -> World:
     ):
         actors[name] = await make.professional()
     now = utcnow()
-    for name, ends in (("break_glass", now + timedelta(hours=4)), ("glass_expired", now)):
-        await _break_glass(child, actors[name], ends)
+    glasses = [await _break_glass(child, actors["break_glass"], now + timedelta(hours=4))]
+    await _break_glass(child, actors["glass_expired"], now)
     actors["glass_manager"] = await make.professional(role=Role.MANAGER)
-    await _break_glass(child, actors["glass_manager"], now + timedelta(hours=4))
+    glasses.append(await _break_glass(child, actors["glass_manager"], now + timedelta(hours=4)))
     # A lead without a grant is no lead for anything but viewing and posting.
     actors["glass_lead"] = await make.professional()
     led = await make.child(lead=actors["glass_lead"])
@@ -269,7 +348,23 @@ async def build_world(make: Factory) -> World:
     tokens = {name: (await issue_token(person, "matrix"))[1] for name, person in actors.items()}
     half_signed_in = await make.practitioner(grants=[child])
     await enrolled(half_signed_in)
-    return World(child, author, other, tokens, half_signed_in, {"glass_lead": led})
+    keeper = await make.professional(role=Role.ADMIN)
+    own = {"glass_lead": led}
+    return World(child, author, other, tokens, half_signed_in, own, keeper, child_lead, glasses)
+
+
+async def _close(case: Case, world: World) -> None:
+    if case.closed:
+        await do_close_child(world.keeper, world.child.id, SYSTEM)
+
+
+async def _reopen(world: World) -> None:
+    """Undo a closure (the call's or the setup's) so the next actor meets the same world."""
+    if (await Child.get(id=world.child.id)).closed_at is not None:
+        await do_reopen_child(world.keeper, world.child.id, SYSTEM)
+        for glass in world.glasses:
+            glass.expires_at = utcnow() + timedelta(hours=4)
+            await glass.save(update_fields=["expires_at"])
 
 
 async def _fill(
@@ -277,11 +372,12 @@ async def _fill(
 ) -> tuple[str, dict[str, Any]]:
     """The concrete URL and body for one call by `actor`, with fresh targets so calls
     don't interfere."""
-    child = world.child_of(actor)
+    child = world.child_of(actor, case)
     values = {
         "child": str(child.id),
         "other": str(world.other.id),
         "other_email": world.other.email,
+        "lead_email": world.lead.email,
     }
     if "{grant}" in case.path:
         values["grant"] = str((await make.grant(child, professional=world.other)).id)
@@ -307,7 +403,9 @@ async def _as_mfa_pending(app: Starlette, case: Case, world: World, make: Factor
     async with client_for(app) as browser:
         assert (await password_step(browser, world.half_signed_in.email)).startswith("/login/mfa")
         path, kwargs = await _fill(case, world, make)
+        await _close(case, world)
         response = await browser.request(case.method, path, **kwargs)
+        await _reopen(world)
     assert world.child.display_name not in response.text
     return response.status_code
 
@@ -321,10 +419,12 @@ async def test_route_answers_each_actor_as_the_policy_says(
     for actor in ACTORS:
         path, kwargs = await _fill(case, world, make, actor)
         headers = {} if actor == "anonymous" else {"authorization": f"Bearer {world.tokens[actor]}"}
+        await _close(case, world)
         response = await client.request(case.method, path, headers=headers, **kwargs)
+        await _reopen(world)
         got[actor] = response.status_code
         if response.status_code == 404:
-            assert world.child_of(actor).display_name not in response.text
+            assert world.child_of(actor, case).display_name not in response.text
     # Half-way through signing in is treated exactly like not signed in.
     got["mfa_pending"] = await _as_mfa_pending(app, case, world, make)
     assert got == {**case.expected, "mfa_pending": case.expected["anonymous"]}

@@ -24,7 +24,16 @@ from server.auth import digest
 from server.settings import Settings
 from tests.conftest import Factory
 from tests.live_server import receive, running_server, ws_connect
-from tests.server.test_access_matrix import ACTORS, ROUTES, Case, World, _fill, build_world
+from tests.server.test_access_matrix import (
+    ACTORS,
+    ROUTES,
+    Case,
+    World,
+    _close,
+    _fill,
+    _reopen,
+    build_world,
+)
 
 # Child-scoped through the query string. Expected statuses are the matrix's business.
 BY_QUERY: list[object] = [
@@ -66,12 +75,14 @@ async def test_each_decision_about_a_child_leaves_exactly_one_audit_record(
         path, kwargs = await _fill(case, world, make, actor)
         since = await last_record_id()
         headers = {"authorization": f"Bearer {world.tokens[actor]}"}
+        await _close(case, world)  # the keeper's records are not the actor's
         response = await client.request(case.method, path, headers=headers, **kwargs)
+        await _reopen(world)
         assert response.status_code < 500, (actor, response.text)
         new = await AuditRecord.filter(id__gt=since, actor_id=people[actor]).values(
             "action", "child_id", "outcome"
         )
-        named = [r for r in new if r["child_id"] == world.child_of(actor).id]
+        named = [r for r in new if r["child_id"] == world.child_of(actor, case).id]
         if len(new) != 1 or len(named) != 1:
             wrong.append(f"{actor} -> {response.status_code}: {new}")
     assert not wrong, "\n".join([f"{case.method} {case.path}", *wrong])

@@ -1,0 +1,1 @@
+"""The organisation: agencies, teams and their members, people's accounts (administrators)."""

@@ -1,0 +1,1 @@
+"""Children's records: creating, editing (with history), closing and reopening a case."""
