@@ -91,3 +91,16 @@ def db_value(model: type[Model], field: str, value: Any) -> Any:
 def python_value(model: type[Model], field: str, value: Any) -> Any:
     """One column's value as the ORM returns it (SQLite hands back stored text)."""
     return model._meta.fields_map[field].to_python_value(value)
+
+
+def model_tables() -> tuple[str, ...]:
+    """The table of every model in feeds.models, in declaration order (what a backup
+    counts and a restore checks)."""
+    from feeds import models
+
+    defined = [value for value in vars(models).values() if isinstance(value, type)]
+    return tuple(
+        value._meta.db_table
+        for value in defined
+        if issubclass(value, Model) and value.__module__ == models.__name__
+    )

@@ -15,6 +15,7 @@ class AuditAction(StrEnum):
     PASSWORD_CHANGE = "password.change"  # noqa: S105 - an action name
     ACCOUNT_LOCK = "account.lock"
     ACCOUNT_UNLOCK = "account.unlock"
+    ACCOUNT_CREATE = "account.create"
     MFA_ENROL = "mfa.enrol"
     MFA_VERIFY = "mfa.verify"
     MFA_RECOVERY = "mfa.recovery"
