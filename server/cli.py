@@ -351,6 +351,12 @@ def restore(source: Path, pg_bin: Path | None) -> None:
         f"Rebuilt: {rebuilt.tally_days} velocity tally days ({rebuilt.flagged_children} "
         f"children flagged), {rebuilt.indexed_posts} posts indexed ({rebuilt.index_name})."
     )
+    if rebuilt.search_error:
+        click.echo(
+            f"Warning: search index {rebuilt.index_name} unavailable ({rebuilt.search_error});"
+            " run `jigsaw reindex` once it is up.",
+            err=True,
+        )
     if audit_verdict.ok:
         click.echo(f"Audit chain intact: {audit_verdict.checked} records verified.")
     else:

@@ -50,19 +50,29 @@ def _prepare(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
 
 
+def _remove_partials(directory: Path) -> None:
+    """A failed backup leaves no half-written file behind."""
+    for partial in directory.glob(".*.partial"):
+        partial.unlink()
+
+
 async def do_backup(
     settings: Settings, directory: Path, progress: Progress, pg_bin: Path | None = None
 ) -> Manifest:
     """Back up the configured database into `directory` (data file, then manifest)."""
     _prepare(directory)
-    if settings.is_sqlite:
-        manifest = await asyncio.to_thread(
-            sqlite_backup.backup_sqlite, settings.database_url, directory, progress
-        )
-    else:
-        manifest = await pg_backup.backup_postgres(
-            settings.database_url, directory, progress, pg_bin
-        )
+    try:
+        if settings.is_sqlite:
+            manifest = await asyncio.to_thread(
+                sqlite_backup.backup_sqlite, settings.database_url, directory, progress
+            )
+        else:
+            manifest = await pg_backup.backup_postgres(
+                settings.database_url, directory, progress, pg_bin
+            )
+    except BaseException:
+        _remove_partials(directory)
+        raise
     write_manifest(directory, manifest)
     return manifest
 

@@ -21,6 +21,7 @@ class Rebuilt:
     flagged_children: int
     indexed_posts: int
     index_name: str
+    search_error: str = ""  # the engine was unavailable: run `jigsaw reindex` later
 
 
 async def rebuild_velocity(progress: Progress) -> tuple[int, int]:
@@ -51,5 +52,8 @@ async def rebuild_search(settings: Settings, progress: Progress) -> tuple[int, s
 async def rebuild_derived(settings: Settings, progress: Progress) -> Rebuilt:
     """Everything derived, in the order a server would need it (needs Tortoise up)."""
     days, flagged = await rebuild_velocity(progress)
-    indexed, name = await rebuild_search(settings, progress)
+    try:
+        indexed, name = await rebuild_search(settings, progress)
+    except Exception as error:  # an engine that is down must not undo a verified restore
+        return Rebuilt(days, flagged, 0, index_from_env(settings).name, type(error).__name__)
     return Rebuilt(days, flagged, indexed, name)

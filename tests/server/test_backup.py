@@ -190,3 +190,24 @@ async def test_a_backup_taken_while_posting_restores_a_working_consistent_copy(
     again = await jigsaw(restored, "restore", str(dest))
     refused(again, "")
     assert "restore only" in again.err
+
+
+async def test_a_failed_pg_dump_is_reported_and_leaves_no_partial_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("pg_dump backs up PostgreSQL only")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "pg_dump").write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do case "$a" in --file=*) echo half > "${a#--file=}";; esac; done\n'
+        'echo "pg_dump: error: connection to server lost" >&2\n'
+        "exit 1\n"
+    )
+    (tools / "pg_dump").chmod(0o755)
+    env = environment(tmp_path / "data", JIGSAW_DATABASE_URL=settings.database_url)
+    dest = tmp_path / "backup"
+    done = await jigsaw(env, "backup", str(dest), "--pg-bin", str(tools))
+    refused(done, "pg_dump failed (exit 1): pg_dump: error: connection to server lost")
+    assert list(dest.iterdir()) == []

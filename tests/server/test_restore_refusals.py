@@ -121,3 +121,11 @@ def test_backup_never_writes_into_a_directory_with_files(made: Path) -> None:
         jigsaw(env, "backup", str(made)), f"{made} already exists and is not an empty directory."
     )
     assert sorted(p.name for p in made.iterdir()) == before
+
+
+def test_backup_of_a_missing_database_file_fails_clearly(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.sqlite3"
+    env = environment(tmp_path, JIGSAW_DATABASE_URL=f"sqlite://{missing}")
+    fails_clearly(jigsaw(env, "backup", str(tmp_path / "b")), f"No SQLite database at {missing}.")
+    assert not missing.exists()
+    assert list((tmp_path / "b").iterdir()) == []
