@@ -100,3 +100,16 @@ async def execute(sql: str, *params: Any) -> int:
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
     return int(changed)
+
+
+def model_tables() -> tuple[str, ...]:
+    """The table of every model in feeds.models, in declaration order (what a backup
+    counts and a restore checks)."""
+    from feeds import models
+
+    defined = [value for value in vars(models).values() if isinstance(value, type)]
+    return tuple(
+        value._meta.db_table
+        for value in defined
+        if issubclass(value, Model) and value.__module__ == models.__name__
+    )

@@ -1,12 +1,13 @@
-"""The `jigsaw` command: serve, migrate, demo, create-user, create-token, mfa, audit, and
-the set-up commands in server/cli_setup.py (create-agency, create-team, add-member,
-create-child)."""
+"""The `jigsaw` command: serve, migrate, demo, create-user, create-token, mfa, audit,
+backup, restore, init, and the set-up commands in server/cli_setup.py (create-agency,
+create-team, add-member, create-child)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -399,3 +400,154 @@ def audit_public_key() -> None:
 
 for _command in SETUP_COMMANDS:
     main.add_command(_command)
+
+
+class StageBars:
+    """A click progress bar for each stage of a long operation (a server.ops Progress)."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.bar: Any = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, click.progressbar(length=max(total, 1), label=stage)
+            self.bar.__enter__()
+        self.bar.length = max(total, 1)
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+        self.stage, self.bar = "", None
+
+
+def run_ops(work: Callable[[StageBars], Coroutine[Any, Any, T]]) -> T:
+    """Run a backup/restore operation with progress bars; its refusals are messages."""
+    from server.ops.manifest import BackupError
+
+    bars = StageBars()
+    try:
+        return asyncio.run(work(bars))
+    except (BackupError, DomainError) as error:
+        raise click.ClickException(getattr(error, "message", str(error))) from None
+    finally:
+        bars.close()
+
+
+PG_BIN_HELP = (
+    "Directory holding pg_dump/pg_restore (default: /usr/lib/postgresql/<server version>/bin"
+    " when present, else PATH)."
+)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--pg-bin", type=click.Path(path_type=Path, file_okay=False), help=PG_BIN_HELP)
+def backup(dest: Path, pg_bin: Path | None) -> None:
+    """Back up the database into DEST, a new directory: one data file and manifest.json.
+
+    Safe while the server runs: the copy is one consistent snapshot."""
+    from server.ops.backup import do_backup
+
+    settings = _settings()
+    manifest = run_ops(lambda bars: do_backup(settings, dest, bars, pg_bin))
+    counts = manifest.counts
+    click.echo(
+        f"Backup written to {dest}: {manifest.file} ({manifest.size} bytes, "
+        f"SHA-256 {manifest.sha256}), {counts.get('post', 0)} posts, "
+        f"{counts.get('child', 0)} children, {counts.get('audit_record', 0)} audit records."
+    )
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path, exists=True))
+@click.option("--pg-bin", type=click.Path(path_type=Path, file_okay=False), help=PG_BIN_HELP)
+def restore(source: Path, pg_bin: Path | None) -> None:
+    """Restore the backup in SOURCE into the configured database, which must be empty.
+
+    Checks the file's SHA-256 and the restored rows against the manifest, then migrates
+    and rebuilds velocity and the search index."""
+    from server.ops.backup import do_restore
+
+    settings = _settings()
+    done = run_ops(lambda bars: do_restore(settings, source, bars, pg_bin))
+    rebuilt, audit_verdict = done.rebuilt, done.audit
+    click.echo(
+        f"Restored {source} into {_redacted(settings.database_url)}: SHA-256 and "
+        f"{len(done.manifest.counts)} tables' row counts match the manifest "
+        f"(backup of {done.manifest.created_at})."
+    )
+    click.echo(
+        f"Rebuilt: {rebuilt.tally_days} velocity tally days ({rebuilt.flagged_children} "
+        f"children flagged), {rebuilt.indexed_posts} posts indexed ({rebuilt.index_name})."
+    )
+    if rebuilt.search_error:
+        click.echo(
+            f"Warning: search index {rebuilt.index_name} unavailable ({rebuilt.search_error});"
+            " run `jigsaw reindex` once it is up.",
+            err=True,
+        )
+    if audit_verdict.ok:
+        click.echo(f"Audit chain intact: {audit_verdict.checked} records verified.")
+    else:
+        click.echo(
+            f"Warning: audit chain check stopped at record {audit_verdict.first_bad_id} "
+            f"({audit_verdict.reason}); run `jigsaw audit verify`.",
+            err=True,
+        )
+
+
+NEXT_STEPS = """
+Next steps (docs/operations.md, "From an empty server to the first post"):
+  jigsaw create-agency NAME --sector SECTOR        one per partner agency
+  jigsaw create-user --email ... --name ... --agency NAME [--role manager]
+  jigsaw create-team NAME --agency NAME
+  jigsaw add-member TEAM EMAIL [--manager]
+  jigsaw create-child --name N --reference R --dob YYYY-MM-DD --lead EMAIL
+  jigsaw serve                                     then sign in as {email}
+"""
+
+
+def _read_password(password_file: Any) -> str:
+    if password_file is None:
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line: str = password_file.readline()
+    return line.rstrip("\r\n")
+
+
+@main.command("init")
+@click.option("--email", required=True, help="The first administrator's email (their login).")
+@click.option("--name", required=True)
+@click.option("--agency", required=True, help="The administrator's organisation (created).")
+@click.option(
+    "--sector",
+    type=click.Choice([sector.value for sector in Sector]),
+    default=Sector.SOCIAL_CARE.value,
+    show_default=True,
+)
+@click.option("--job-title", default="Administrator", show_default=True)
+@click.option(
+    "--password-file",
+    type=click.File("r"),
+    help="Read the password from this file's first line (- for stdin) instead of prompting.",
+)
+def init(
+    email: str, name: str, agency: str, sector: str, job_title: str, password_file: Any
+) -> None:
+    """First run of a real installation: migrate, create the first administrator."""
+    from feeds.accounts.first_admin import check_no_admin, do_create_first_admin
+
+    settings = _settings()
+    run_with_db(settings, check_no_admin)  # before asking for a password
+    password = _read_password(password_file)
+
+    async def work() -> str:
+        admin = await do_create_first_admin(email, name, agency, sector, job_title, password)
+        return admin.email
+
+    address = run_with_db(settings, work)
+    click.echo(f"Database ready: {_redacted(settings.database_url)}")
+    click.echo(f"Created the first administrator, {address}.")
+    click.echo(NEXT_STEPS.format(email=address).rstrip())

@@ -50,12 +50,17 @@ def _admin(url: str, sql: str) -> None:
     )
 
 
-def create_postgres_database() -> str:
-    """A fresh, migrated database named for this run; returns its URL."""
+def create_empty_postgres_database() -> str:
+    """A fresh database with no tables (what `jigsaw restore` fills); returns its URL."""
     base = os.environ[PG_ENV]
     name = f"jigsaw_test_{uuid.uuid4().hex[:10]}"
     _admin(base, f'CREATE DATABASE "{name}"')
-    url = _with_database(base, name)
+    return _with_database(base, name)
+
+
+def create_postgres_database() -> str:
+    """A fresh, migrated database named for this run; returns its URL."""
+    url = create_empty_postgres_database()
     migrate_in_subprocess(url)
     return url
 

@@ -16,6 +16,7 @@ class AuditAction(StrEnum):
     PASSWORD_CONFIRM = "password.confirm"  # noqa: S105 - asked again before a sensitive change
     ACCOUNT_LOCK = "account.lock"
     ACCOUNT_UNLOCK = "account.unlock"
+    ACCOUNT_CREATE = "account.create"
     MFA_ENROL = "mfa.enrol"
     MFA_VERIFY = "mfa.verify"
     MFA_RECOVERY = "mfa.recovery"

@@ -1,0 +1,1 @@
+"""Operating a Jigsaw installation: backup, restore, first run."""
