@@ -162,7 +162,12 @@ async def test_a_backup_taken_while_posting_restores_a_working_consistent_copy(
     restored = environment(tmp_path / "data", JIGSAW_DATABASE_URL=fresh_url)
     out = ok(await jigsaw(restored, "restore", str(dest)))
     assert "row counts match the manifest" in out
-    assert "Audit chain intact" in ok(await jigsaw(restored, "audit", "verify"))
+    # The restored copy has the chain but not the original's checkpoint file: verify checks
+    # the chain and says the signatures were not checked (exit 2, "intact as far as it
+    # could check"); docs/operations.md says to keep the checkpoint file with the backup.
+    verified = await jigsaw(restored, "audit", "verify")
+    assert verified.code in (0, 2) and "Traceback" not in verified.err, verified.err
+    assert "Chain intact" in verified.out
 
     counts = await row_counts(fresh_url, list(manifest["counts"]))
     kept = {t: n for t, n in manifest["counts"].items() if t not in DERIVED}
