@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from feeds import audit
+from feeds.accounts.throttle import ADDRESS_CEILING
 from feeds.audit.records import AuditContext
 from feeds.models import AuditRecord
-from server.auth import MAX_FAILURES_PER_ADDRESS
 from server.cli import uvicorn_proxy_options
 from server.settings import Settings, SettingsError, load_settings
-from tests.conftest import PASSWORD, Factory
+from tests.conftest import MFA_KEY, PASSWORD, Factory
 
 PEER = "127.0.0.1"  # what httpx's ASGITransport reports as the direct peer
 FORGED = "203.0.113.9"
@@ -90,7 +90,7 @@ async def attempt(client: httpx.AsyncClient, forwarded: str) -> int:
 async def test_forging_forwarded_for_does_not_dodge_the_address_throttle(
     client: httpx.AsyncClient,
 ) -> None:
-    await fail_from(PEER, MAX_FAILURES_PER_ADDRESS)
+    await fail_from(PEER, ADDRESS_CEILING)
     assert await attempt(client, "198.51.100.8") == 429
 
 
@@ -98,13 +98,13 @@ async def test_forging_forwarded_for_does_not_dodge_the_address_throttle(
 async def test_behind_a_trusted_proxy_the_throttle_keys_on_the_real_client(
     client: httpx.AsyncClient, trusted: str
 ) -> None:
-    await fail_from("198.51.100.7", MAX_FAILURES_PER_ADDRESS)
+    await fail_from("198.51.100.7", ADDRESS_CEILING)
     assert await attempt(client, "198.51.100.7") == 429
     assert await attempt(client, "198.51.100.8") == 401
 
 
 def test_trusted_proxies_setting_is_parsed_and_checked() -> None:
-    base = {"JIGSAW_SECRET_KEY": "s" * 40}
+    base = {"JIGSAW_SECRET_KEY": "s" * 40, "JIGSAW_MFA_KEYS": MFA_KEY}
     assert load_settings(base).trusted_proxies == ()
     parsed = load_settings({**base, "JIGSAW_TRUSTED_PROXIES": "10.0.0.0/8, ::1 ,192.0.2.7"})
     assert [str(n) for n in parsed.trusted_proxies] == ["10.0.0.0/8", "::1/128", "192.0.2.7/32"]
@@ -113,7 +113,7 @@ def test_trusted_proxies_setting_is_parsed_and_checked() -> None:
 
 
 def test_serve_tells_uvicorn_the_same_proxies() -> None:
-    base = {"JIGSAW_SECRET_KEY": "s" * 40}
+    base = {"JIGSAW_SECRET_KEY": "s" * 40, "JIGSAW_MFA_KEYS": MFA_KEY}
     assert uvicorn_proxy_options(load_settings(base)) == {
         "proxy_headers": False,
         "forwarded_allow_ips": "",
