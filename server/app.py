@@ -26,6 +26,7 @@ from server.middleware import (
 )
 from server.page_context import HeaderCountsMiddleware
 from server.routes import (
+    access_requests,
     accounts,
     api_auth,
     api_children,
@@ -57,6 +58,7 @@ def build_routes() -> list[BaseRoute]:
         *audit.routes,
         *board.routes,
         *breakglass.routes,
+        *access_requests.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,

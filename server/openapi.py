@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from server.openapi_mfa import mfa_paths
+from server.openapi_network import network_paths
 
 JSON = "application/json"
 
@@ -591,7 +592,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "Cookie-authenticated calls need an x-csrftoken header; "
             "bearer-token calls do not.",
         },
-        "paths": _empty_means_absent({**PATHS, **mfa_paths()}),
+        "paths": _empty_means_absent({**PATHS, **mfa_paths(), **network_paths()}),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -17,6 +17,7 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.models import Grant, Professional, Team
+from feeds.network.involvement import do_note_agency
 
 
 async def _by_email(email: str) -> int:
@@ -49,6 +50,17 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise Invalid("expires_at must be a future date-time with a time zone.", field="expires_at")
 
 
+async def _agency_of(grant: Grant) -> int:
+    """The agency a new grant brings to the child: its holder's."""
+    if grant.professional_id is not None:
+        ids = await Professional.filter(id=grant.professional_id).values_list(
+            "agency_id", flat=True
+        )
+    else:
+        ids = await Team.filter(id=grant.team_id).values_list("agency_id", flat=True)
+    return int(ids[0])
+
+
 async def _loaded(grant: Grant) -> Grant:
     await grant.fetch_related("professional__agency", "team__agency", "granted_by")
     return grant
@@ -63,10 +75,13 @@ async def do_grant(
     team_id: int | None = None,
     email: str | None = None,
     expires_at: datetime | None = None,
+    access_request_id: int | None = None,
 ) -> Grant:
     """Give a professional (by id or email) or a team access to a child, optionally until
-    `expires_at`. Permission first: nothing is looked up for someone without the right."""
-    async with audit.refusal_recorded(AuditAction.GRANT_CREATE, ctx, granter, child_id):
+    `expires_at` (approving a request to join names it). Permission first: nothing is
+    looked up for someone without the right."""
+    asked = {"access_request_id": access_request_id} if access_request_id else {}
+    async with audit.refusal_recorded(AuditAction.GRANT_CREATE, ctx, granter, child_id, asked):
         child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
     professional_id = await _check_holder(professional_id, team_id, email)
     _check_expiry(expires_at)
@@ -84,10 +99,11 @@ async def do_grant(
             "team_id": team_id,
             "expires_at": expires_at.isoformat() if expires_at else None,
         }
-        await audit.record(
-            AuditAction.GRANT_CREATE, ctx, actor=granter, child_id=child.id, detail=detail
-        )
         await events.emit(events.GRANT_CHANGED, {"change": "granted", **detail}, child_id=child.id)
+        await do_note_agency(child.id, await _agency_of(grant), granter.id, grant_id=grant.id)
+        await audit.record(
+            AuditAction.GRANT_CREATE, ctx, actor=granter, child_id=child.id, detail=detail | asked
+        )
     return await _loaded(grant)
 
 
