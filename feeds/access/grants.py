@@ -53,12 +53,10 @@ def _check_expiry(expires_at: datetime | None) -> None:
 async def _agency_of(grant: Grant) -> int:
     """The agency a new grant brings to the child: its holder's."""
     if grant.professional_id is not None:
-        ids = await Professional.filter(id=grant.professional_id).values_list(
-            "agency_id", flat=True
-        )
+        rows = await Professional.filter(id=grant.professional_id).values("agency_id")
     else:
-        ids = await Team.filter(id=grant.team_id).values_list("agency_id", flat=True)
-    return int(ids[0])
+        rows = await Team.filter(id=grant.team_id).values("agency_id")
+    return int(rows[0]["agency_id"])
 
 
 async def _loaded(grant: Grant) -> Grant:

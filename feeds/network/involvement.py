@@ -67,9 +67,10 @@ async def do_note_agency(
     if earlier is not None or entry_id is None:
         return None  # known before, or a concurrent grant or post wrote the entry first
     await events.emit(events.CHILD_ENTRY, {"child_event_id": entry_id}, child_id=child_id)
-    lead = await Child.filter(id=child_id).values_list("lead_professional_id", flat=True)
-    if lead and lead[0] is not None and lead[0] != actor_id:
-        await do_notify(int(lead[0]), NOTIFICATION_KIND, child_id, actor_id=actor_id)
+    rows = await Child.filter(id=child_id).values("lead_professional_id")
+    lead = rows[0]["lead_professional_id"] if rows else None
+    if lead is not None and lead != actor_id:
+        await do_notify(int(lead), NOTIFICATION_KIND, child_id, actor_id=actor_id)
     return int(entry_id)
 
 

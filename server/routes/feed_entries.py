@@ -15,8 +15,8 @@ async def _window(child_id: int, posts: list[Post], before: int | None, more: bo
     with more after it starts at its oldest post; the last page reaches back to the start."""
     until: datetime | None = None
     if before is not None:
-        found = await Post.filter(id=before, child_id=child_id).values_list("created_at", flat=True)
-        until = found[0] if found else None
+        found = await Post.get_or_none(id=before, child_id=child_id)
+        until = found.created_at if found else None
     since = posts[-1].created_at if more and posts else None
     return Window(since, until)
 

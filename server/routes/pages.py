@@ -16,8 +16,8 @@ from feeds.access.policy import Action, may
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
-from feeds.network import requests as access_requests
 from feeds.models import Follow, PostKind, Professional, Team
+from feeds.network import requests as access_requests
 from feeds.serializers import child_view, grant_view, me_view
 from feeds.velocity import tallies
 from server import auth, cookies, mfa_auth
