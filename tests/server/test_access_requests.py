@@ -293,7 +293,7 @@ async def test_an_open_request_lapses_after_14_days(
 async def test_only_those_who_manage_grants_may_decide(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
-    child, lead, request = await asked_for(client, make)
+    child, _, request = await asked_for(client, make)
     practitioner = await make.practitioner(grants=[child])
     glass = await make.professional(role=Role.MANAGER)
     now = utcnow()
@@ -324,7 +324,7 @@ async def test_only_those_who_manage_grants_may_decide(
 async def test_a_request_for_no_child_cannot_be_decided_by_anyone(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
-    child, lead = await led_child(make)
+    _, lead = await led_child(make)
     requester = await make.professional()
     await ask(client, requester, "NOBODY-1")
     nowhere = await the_request(requester)
