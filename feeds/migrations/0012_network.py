@@ -10,8 +10,24 @@ from tortoise.indexes import Index
 REFERENCE_INDEX = "CREATE INDEX IF NOT EXISTS child_reference_lower ON child (lower(reference))"
 
 
-async def index_references(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+# Agencies already around a child arrive quietly, dated when they first came (frozen copy
+# of feeds/network/involvement.py BACKFILL_SQL).
+BACKFILL = (
+    "INSERT INTO child_event (child_id, kind, agency_id, actor_id, created_at) "
+    "SELECT child_id, 'agency_involved', agency_id, NULL, MIN(t) FROM ("
+    'SELECT g.child_id, p.agency_id, g.created_at AS t FROM "grant" g '
+    "JOIN professional p ON p.id = g.professional_id "
+    'UNION ALL SELECT g.child_id, t.agency_id, g.created_at FROM "grant" g '
+    "JOIN team t ON t.id = g.team_id "
+    "UNION ALL SELECT po.child_id, p.agency_id, po.created_at FROM post po "
+    "JOIN professional p ON p.id = po.author_id"
+    ") x WHERE 1 = 1 GROUP BY child_id, agency_id ON CONFLICT DO NOTHING"
+)
+
+
+async def index_and_backfill(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
     await schema_editor.client.execute_script(REFERENCE_INDEX)
+    await schema_editor.client.execute_script(BACKFILL)
 
 
 def _fk(model: str, column: str, related: str, null: bool = False):  # type: ignore[no-untyped-def]
@@ -79,5 +95,5 @@ class Migration(migrations.Migration):
             },
             bases=["Model"],
         ),
-        ops.RunPython(index_references),
+        ops.RunPython(index_and_backfill),
     ]

@@ -37,6 +37,26 @@ _INSERT_SQL = (
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id"
 )
 
+# Every agency around every child, dated when it first came (for data written in bulk:
+# the demo, and migration 0012 keeps a frozen copy). `WHERE 1 = 1` keeps SQLite's parser
+# from reading ON CONFLICT as a join constraint.
+BACKFILL_SQL = (
+    "INSERT INTO child_event (child_id, kind, agency_id, actor_id, created_at) "
+    "SELECT child_id, 'agency_involved', agency_id, NULL, MIN(t) FROM ("
+    'SELECT g.child_id, p.agency_id, g.created_at AS t FROM "grant" g '
+    "JOIN professional p ON p.id = g.professional_id "
+    'UNION ALL SELECT g.child_id, t.agency_id, g.created_at FROM "grant" g '
+    "JOIN team t ON t.id = g.team_id "
+    "UNION ALL SELECT po.child_id, p.agency_id, po.created_at FROM post po "
+    "JOIN professional p ON p.id = po.author_id"
+    ") x WHERE 1 = 1 GROUP BY child_id, agency_id ON CONFLICT DO NOTHING"
+)
+
+
+async def backfill_entries() -> None:
+    """Quietly record every agency already around a child (no events, no notifications)."""
+    await raw_sql.fetch(BACKFILL_SQL)
+
 
 async def _first_seen(
     child_id: int, agency_id: int, grant_id: int, post_id: int

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from feeds.clock import utcnow
 from feeds.models import Agency, Child, Grant, Notification, Professional, Role, Sector
+from feeds.network.involvement import backfill_entries
 from feeds.network.models import AccessRequest, ChildEvent
 from feeds.network.requests import SENT
 from tests.conftest import Factory, client_for
@@ -260,3 +261,18 @@ async def test_an_agency_that_was_there_before_arrives_quietly_dated_when_it_cam
     [entry] = await ChildEvent.filter(child_id=child.id, agency_id=worker.agency_id)
     assert utcnow() - entry.created_at > timedelta(days=39)
     assert not await Notification.filter(recipient_id=lead.id).exists()
+
+
+async def test_agencies_written_in_bulk_are_backfilled_quietly_once(make: Factory) -> None:
+    lead = await make.professional()
+    child = await child_named("Ava Stone", lead=lead)
+    first = await make.grant(child, professional=lead)
+    team = await make.team(members=[await make.professional()])
+    await make.grant(child, team=team)
+    await Grant.filter(id=first.id).update(created_at=utcnow() - timedelta(days=3))
+    await backfill_entries()
+    await backfill_entries()
+    found = await ChildEvent.filter(child_id=child.id).order_by("created_at")
+    assert [e.agency_id for e in found] == [lead.agency_id, team.agency_id]
+    assert utcnow() - found[0].created_at > timedelta(days=2)
+    assert not await Notification.all().exists()
