@@ -6,8 +6,8 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
-# Requests name a child by its reference, matched exactly but case-insensitively.
-REFERENCE_INDEX = "CREATE INDEX IF NOT EXISTS child_reference_lower ON child (lower(reference))"
+# Requests name a child by its reference, matched exactly but case-insensitively: the
+# unique index on lower(reference) of 0014_child_records serves the lookup.
 
 
 # Agencies already around a child arrive quietly, dated when they first came (frozen copy
@@ -26,7 +26,6 @@ BACKFILL = (
 
 
 async def index_and_backfill(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
-    await schema_editor.client.execute_script(REFERENCE_INDEX)
     await schema_editor.client.execute_script(BACKFILL)
 
 
@@ -43,7 +42,7 @@ def _fk(model: str, column: str, related: str, null: bool = False):  # type: ign
 
 
 class Migration(migrations.Migration):
-    dependencies = [("feeds", "0011_sweep_shards")]
+    dependencies = [("feeds", "0014_child_records")]
 
     initial = False
 
