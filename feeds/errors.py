@@ -26,3 +26,7 @@ class Invalid(DomainError):
 
 class Conflict(DomainError):
     """The request clashes with the current state (e.g. an idempotency key in flight)."""
+
+
+class Throttled(DomainError):
+    """Too many of these too quickly (e.g. requests to join a child's network)."""

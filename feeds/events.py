@@ -33,6 +33,7 @@ GRANT_CHANGED = "grant.changed"
 FOLLOW_CHANGED = "follow.changed"
 VELOCITY_CHANGED = "velocity.changed"  # a child became flagged, or stopped being
 VELOCITY_UPDATED = "velocity.updated"  # its score or board row moved, flag unchanged
+CHILD_ENTRY = "child.entry"  # a system entry in a child's feed (an agency is now involved)
 
 NOTIFY_CHANNEL = "jigsaw_events"
 

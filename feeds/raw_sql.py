@@ -46,6 +46,16 @@ async def insert(sql: str, *params: Any) -> Any:
     return found[0]["id"]
 
 
+async def insert_or_none(sql: str, *params: Any) -> Any | None:
+    """Run one `INSERT ... ON CONFLICT DO NOTHING RETURNING id`: the id, or None when the
+    row was already there."""
+    connection = connections.get("default")
+    found = await connection.execute_query_dict(
+        placeholders(sql, connection.capabilities.dialect), list(params)
+    )
+    return found[0]["id"] if found else None
+
+
 _COLUMNS: dict[type[Model], tuple[str, ...]] = {}
 
 

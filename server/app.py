@@ -26,6 +26,7 @@ from server.middleware import (
 )
 from server.page_context import HeaderCountsMiddleware
 from server.routes import (
+    access_requests,
     accounts,
     admin_pages,
     api_admin,
@@ -65,6 +66,7 @@ def build_routes() -> list[BaseRoute]:
         *breakglass.routes,
         *admin_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
+        *access_requests.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from tortoise.exceptions import DBConnectionError, OperationalError
 
-from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Throttled
 from feeds.serializers import me_view
 from search.service import SearchUnavailable
 from server.auth import LoginFailed, LoginThrottled
@@ -26,7 +26,7 @@ from server.middleware import SECURITY_HEADERS
 
 log = logging.getLogger("jigsaw")
 
-STATUS = {NotFound: 404, Forbidden: 403, Invalid: 422, Conflict: 409}
+STATUS = {NotFound: 404, Forbidden: 403, Invalid: 422, Conflict: 409, Throttled: 429}
 CODES = {
     404: "not_found",
     403: "forbidden",

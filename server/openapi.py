@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from server.openapi_mfa import mfa_paths
+from server.openapi_network import network_paths
 from server.openapi_records import admin_paths, merged, records_paths
 
 JSON = "application/json"
@@ -614,7 +615,9 @@ def openapi_document() -> dict[str, Any]:
             "description": "Cookie-authenticated calls need an x-csrftoken header; "
             "bearer-token calls do not.",
         },
-        "paths": _empty_means_absent(merged(PATHS, mfa_paths(), records_paths(), admin_paths())),
+        "paths": _empty_means_absent(
+            merged(PATHS, mfa_paths(), records_paths(), admin_paths(), network_paths())
+        ),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -17,6 +17,7 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.models import Grant, Professional, Team
+from feeds.network.involvement import do_note_agency
 from feeds.records.status import check_open
 
 
@@ -50,6 +51,15 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise Invalid("expires_at must be a future date-time with a time zone.", field="expires_at")
 
 
+async def _agency_of(grant: Grant) -> int:
+    """The agency a new grant brings to the child: its holder's."""
+    if grant.professional_id is not None:
+        rows = await Professional.filter(id=grant.professional_id).values("agency_id")
+    else:
+        rows = await Team.filter(id=grant.team_id).values("agency_id")
+    return int(rows[0]["agency_id"])
+
+
 async def _loaded(grant: Grant) -> Grant:
     await grant.fetch_related("professional__agency", "team__agency", "granted_by")
     return grant
@@ -64,6 +74,7 @@ async def write_grant(
     team_id: int | None = None,
     expires_at: datetime | None = None,
     record: bool = True,
+    detail_extra: dict[str, int] | None = None,
 ) -> Grant:
     """Insert a grant with its audit record and live event, inside the caller's transaction
     (the caller has checked who may grant; feeds/records/ grants a new child's lead). With
@@ -81,11 +92,14 @@ async def write_grant(
         "team_id": team_id,
         "expires_at": expires_at.isoformat() if expires_at else None,
     }
+    await events.emit(events.GRANT_CHANGED, {"change": "granted", **detail}, child_id=child_id)
+    actor_id = granter.id if granter is not None else None
+    await do_note_agency(child_id, await _agency_of(grant), actor_id, grant_id=grant.id)
     if record:
+        detail |= detail_extra or {}
         await audit.record(
             AuditAction.GRANT_CREATE, ctx, actor=granter, child_id=child_id, detail=detail
         )
-    await events.emit(events.GRANT_CHANGED, {"change": "granted", **detail}, child_id=child_id)
     return grant
 
 
@@ -98,10 +112,13 @@ async def do_grant(
     team_id: int | None = None,
     email: str | None = None,
     expires_at: datetime | None = None,
+    access_request_id: int | None = None,
 ) -> Grant:
     """Give a professional (by id or email) or a team access to a child, optionally until
-    `expires_at`. Permission first: nothing is looked up for someone without the right."""
-    async with audit.refusal_recorded(AuditAction.GRANT_CREATE, ctx, granter, child_id):
+    `expires_at` (approving a request to join names it). Permission first: nothing is
+    looked up for someone without the right."""
+    asked = {"access_request_id": access_request_id} if access_request_id else {}
+    async with audit.refusal_recorded(AuditAction.GRANT_CREATE, ctx, granter, child_id, asked):
         child = await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
     await check_open(child, AuditAction.GRANT_CREATE, ctx, granter)
     professional_id = await _check_holder(professional_id, team_id, email)
@@ -114,6 +131,7 @@ async def do_grant(
             professional_id=professional_id,
             team_id=team_id,
             expires_at=expires_at,
+            detail_extra=asked,
         )
     return await _loaded(grant)
 

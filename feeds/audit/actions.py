@@ -36,6 +36,10 @@ class AuditAction(StrEnum):
     GRANT_CREATE = "grant.create"
     GRANT_REVOKE = "grant.revoke"
     BREAK_GLASS_OPEN = "breakglass.open"
+    # Asking to join a child's network; approving one is a grant.create naming it.
+    ACCESS_REQUEST_CREATE = "access_request.create"
+    ACCESS_REQUEST_LIST = "access_request.list"
+    ACCESS_REQUEST_DECLINE = "access_request.decline"
     BREAK_GLASS_REVIEW = "breakglass.review"
     AUDIT_READ = "audit.read"
     AUDIT_SEARCH = "audit.search"

@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from feeds.accounts.passwords import hash_password
 from feeds.demo import text as text
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
+from feeds.network.involvement import backfill_entries
 from feeds.search_queue import do_queue_posts_for_search
 from feeds.velocity.tallies import rebuild_days
 
@@ -382,6 +383,7 @@ async def _insert(plan: _Plan, password_hash: str, now: datetime, progress: Prog
     )
     progress("grants", len(plan.grants), len(plan.grants))
     await _insert_posts(plan.posts, children, people, progress)
+    await backfill_entries()  # the agencies around each child, as the feed shows them
 
 
 async def _ids(model: type[Agency | Professional | Team | Child], key: str) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """The notifications inbox: mentions and acknowledgements, unread counts, mark read.
 
-Only notifications about children the recipient may still see are shown or counted.
+Only notifications about children the recipient may still see are shown or counted, and
+those about no child (a declined request to join names none: the requester may not see it).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from feeds import events
@@ -28,7 +30,8 @@ class Inbox:
 
 async def _visible(recipient: Professional) -> QuerySet[Notification]:
     children = await visible_child_ids(recipient)
-    return Notification.filter(recipient_id=recipient.id, child_id__in=children)
+    about = Q(child_id__in=children) | Q(child_id__isnull=True)
+    return Notification.filter(about, recipient_id=recipient.id)
 
 
 async def unread_count(recipient: Professional) -> int:
@@ -51,7 +54,7 @@ def notification_payload(note: Notification, post: Post | None, unread: int) -> 
 async def do_notify(
     recipient_id: int,
     kind: str,
-    child_id: int,
+    child_id: int | None,
     *,
     actor_id: int | None = None,
     post_id: int | None = None,

@@ -16,6 +16,7 @@ from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
 from feeds.feed.mentions import do_notify_mentions
 from feeds.models import Agency, Post, PostKind, PostRevision, Professional, SearchOutbox
+from feeds.network.involvement import do_note_agency
 from feeds.records.status import check_open
 from feeds.velocity.tallies import count_post
 
@@ -145,6 +146,7 @@ async def _insert_post(
         await events.emit(events.POST_CREATED, {"post_id": post.id}, child_id=child_id)
         await raw_sql.insert(_OUTBOX_SQL, utcnow(), post.id, child_id, "index")
         await do_notify_mentions(post, author)
+        await do_note_agency(child_id, author.agency_id, author.id, post_id=post.id)
         # Last, so the audit chain's lock (one writer at a time) is held only until commit.
         await audit.record(
             AuditAction.POST_CREATE,

@@ -17,6 +17,7 @@ from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
 from feeds.models import Follow, PostKind, Professional, Role, Team
+from feeds.network import requests as access_requests
 from feeds.serializers import child_view, grant_view, me_view
 from feeds.velocity import tallies
 from server import auth, cookies, mfa_auth
@@ -35,6 +36,8 @@ from server.endpoints import (
 from server.page_context import header_context
 from server.routes import admin_pages, pages_live
 from server.routes import breakglass as breakglass_pages
+from server.routes.access_requests import decider_view
+from server.routes.feed_entries import with_system_entries
 from server.routes.page_render import render, safe_next
 from server.routes.pages_live import post_views
 
@@ -154,26 +157,30 @@ async def child_page(
 ) -> Response:
     await header_context(request)
     child_id = path_id(request, "child_id")
-    page = await reading.read_feed(
-        user, child_id, audit_context(request), before=query_int(request, "before", None)
-    )
+    before = query_int(request, "before", None)
+    page = await reading.read_feed(user, child_id, audit_context(request), before=before)
     team = await grants.team_around_child(user, child_id)
     timeline = await tallies.kinds_by_day(page.child.id, utcnow().date())
     can_manage = await may(user, Action.MANAGE_GRANTS, page.child)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
+    asking = await access_requests.waiting_for_child(user, child_id) if can_manage else []
+    views = await post_views(user, page.posts)
+    more = page.next_before is not None
     return render(
         request,
         "child.html",
         status,
         user=me_view(user),
         child=child_view(page.child),
-        posts=await post_views(user, page.posts),
+        posts=await with_system_entries(user, child_id, page.posts, views, before, more),
         next_before=page.next_before,
-        live=query_int(request, "before", None) is None,  # only the newest page grows
+        live=before is None,  # only the newest page grows
         follow_state=await follow_state(user, child_id),
         team=[grant_view(g) for g in team],
         can_manage=can_manage,
         teams=teams,
+        access_requests=[decider_view(r) for r in asking],
+        access_days=access_requests.DEFAULT_DAYS,
         kinds=[kind.value for kind in PostKind],
         timeline=timeline_view(timeline),
         idempotency_key=secrets.token_urlsafe(16),

@@ -54,6 +54,7 @@ async def pages_by_viewer(site: Site) -> dict[str, list[Shown]]:
             Shown("search", "/search?q=mum"),
             Shown("audit", f"/children/{leo}/audit"),
             Shown("not-found", "/children/999999", screenshot=False),
+            Shown("ask-to-join", "/access-requests", screenshot=False),
         ],
         site.world.manager.email: [Shown("board", "/board")],
         await an_admin(): [
@@ -93,7 +94,7 @@ async def test_every_page_has_no_serious_accessibility_violations(
                 found[shown.name] = await blocking_violations(page)
         await page.context.close()
     assert found == {name: [] for name in found}
-    assert len(found) == 10
+    assert len(found) == 11
 
 
 async def test_screenshots_of_the_main_pages_at_phone_and_desktop_sizes(

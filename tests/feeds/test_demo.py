@@ -22,6 +22,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
+from feeds.network.models import ChildEvent
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
@@ -172,6 +173,7 @@ async def test_refuses_to_seed_twice(demo: DemoSummary) -> None:
 
 async def wipe() -> None:
     """Empty the tables the seeder fills, children before parents."""
+    await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -200,3 +202,16 @@ async def test_every_demo_post_is_queued_for_search(demo: DemoSummary) -> None:
     queued = await SearchOutbox.filter(op="index").values_list("post_id", flat=True)
     posts = await Post.all().values_list("id", flat=True)
     assert sorted(queued) == sorted(posts) and len(posts) == demo.posts
+
+
+async def test_the_demo_feeds_show_the_agencies_around_each_child(demo: DemoSummary) -> None:
+    """Written in bulk, the demo records its agencies' arrivals itself (quietly)."""
+    from feeds.models import Notification
+
+    around = {
+        (child_id, agency_id)
+        for child_id, agency_id in await Post.all().values_list("child_id", "author__agency_id")
+    }
+    recorded = set(await ChildEvent.all().values_list("child_id", "agency_id"))
+    assert around and around <= recorded
+    assert not await Notification.filter(kind="agency_involved").exists()

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from feeds.audit.records import SYSTEM
 from feeds.clock import utcnow
 from feeds.models import BreakGlass, Child, Post, PostKind, Professional, Role
+from feeds.network.models import AccessRequest
 from feeds.records.children import do_close_child, do_reopen_child
 from server.auth import issue_token
 from tests.conftest import Factory, client_for
@@ -172,6 +173,36 @@ ROUTES = [
         | dict.fromkeys(("no_grant", "expired", "revoked", "glass_expired"), 303),
         form={"reason": "missing overnight, police asking for contacts"},
     ),
+    # Requests to join: deciding them is managing grants ({request} is an open request).
+    Case(
+        "GET",
+        "/api/v1/children/{child}/access-requests",
+        expect(401, 200, practitioner=403, lead=200),
+    ),
+    Case(
+        "POST",
+        "/api/v1/access-requests/{request}/approve",
+        expect(401, 200, practitioner=403, lead=200),
+        body={"days": 30},
+    ),
+    Case(
+        "POST",
+        "/api/v1/access-requests/{request}/decline",
+        expect(401, 200, practitioner=403, lead=200),
+        body={"reason": "not part of the plan"},
+    ),
+    Case(
+        "POST",
+        "/access-requests/{request}/approve",
+        expect(303, 303, practitioner=403, lead=303),
+        form={"days": "30"},
+    ),
+    Case(
+        "POST",
+        "/access-requests/{request}/decline",
+        expect(303, 303, practitioner=403, lead=303),
+        form={"reason": "not part of the plan"},
+    ),
 ]
 
 # Routes that touch no particular child: (method, path) -> policy they must declare.
@@ -260,10 +291,22 @@ OPEN_ROUTES = {
     ("POST", "/api/v1/professionals/{professional_id}/mfa/reset"): "authenticated",
     ("GET", "/api/v1/settings/mfa"): "authenticated",
     ("PUT", "/api/v1/settings/mfa"): "authenticated",
+    # Asking names a child by reference and answers the same whatever it names; the lists
+    # show only the caller's own requests and those on children whose access they manage.
+    ("POST", "/api/v1/access-requests"): "authenticated",
+    ("GET", "/api/v1/access-requests"): "authenticated",
+    ("GET", "/api/v1/access-requests/mine"): "authenticated",
+    ("GET", "/access-requests"): "authenticated",
+    ("POST", "/access-requests"): "authenticated",
 }
 POLICIES = {"public", "authenticated", "mfa_step"}
 
-PLACEHOLDERS = {"{child}": "{child_id}", "{grant}": "{grant_id}", "{post}": "{post_id}"}
+PLACEHOLDERS = {
+    "{child}": "{child_id}",
+    "{grant}": "{grant_id}",
+    "{post}": "{post_id}",
+    "{request}": "{request_id}",
+}
 
 
 def _route_key(case: Case) -> tuple[str, str]:
@@ -386,6 +429,16 @@ async def _fill(
             child=child, author=world.author, kind=PostKind.UPDATE, body="original"
         )
         values["post"] = str(post.id)
+    if "{request}" in case.path:
+        asked = await AccessRequest.create(
+            requester=world.other,
+            child=child,
+            reference=child.reference,
+            role="school nurse",
+            reason="starting weekly health checks",
+            created_at=utcnow(),
+        )
+        values["request"] = str(asked.id)
     path = case.path.format(**values)
     kwargs: dict[str, Any] = {}
     if case.body is not None:

@@ -1,0 +1,1 @@
+"""The network around a child: requests to join it, and the agencies arriving in it."""

@@ -1,0 +1,79 @@
+"""Tortoise models of the network around a child (registered with the `feeds` app)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from feeds.models import Agency, Child, Professional
+
+
+class RequestStatus(StrEnum):
+    """What is stored; "lapsed" is computed at read time from `created_at`."""
+
+    OPEN = "open"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class EntryKind(StrEnum):
+    AGENCY_INVOLVED = "agency_involved"
+
+
+class AccessRequest(Model):
+    """A professional asking to join a child's network, by the reference they were given.
+
+    `child` is empty when the reference matched no child: the request is kept all the same,
+    so the requester's own list, the audit and the rate limit read alike either way.
+    """
+
+    id = fields.IntField(primary_key=True)
+    requester: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="access_requests", on_delete=fields.RESTRICT
+    )
+    requester_id: int
+    child: fields.ForeignKeyNullableRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="access_requests", null=True, on_delete=fields.RESTRICT
+    )
+    child_id: int | None
+    reference = fields.CharField(max_length=32)  # as the requester typed it (trimmed)
+    role = fields.CharField(max_length=100)  # their role with the child, e.g. "school nurse"
+    reason = fields.CharField(max_length=500)
+    created_at = fields.DatetimeField()
+    status = fields.CharEnumField(RequestStatus, max_length=16, default=RequestStatus.OPEN)
+    decided_at = fields.DatetimeField(null=True)
+    decided_by: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="access_decisions", null=True, on_delete=fields.RESTRICT
+    )
+    decided_by_id: int | None
+    decline_reason = fields.CharField(max_length=500, default="")
+    grant_id = fields.IntField(null=True)  # the grant an approval created
+
+    class Meta:
+        table = "access_request"
+        # The rate limit counts a requester's recent requests; deciders list a child's.
+        indexes = (("requester_id", "created_at"), ("child_id", "status"))
+
+
+class ChildEvent(Model):
+    """A system entry in a child's feed ("Northgate Primary School (education) is now
+    involved"), shown among the posts. One per (child, kind, agency)."""
+
+    id = fields.IntField(primary_key=True)
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="system_entries", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    kind = fields.CharEnumField(EntryKind, max_length=32)
+    agency: fields.ForeignKeyNullableRelation[Agency] = fields.ForeignKeyField(
+        "feeds.Agency", related_name="child_events", null=True, on_delete=fields.RESTRICT
+    )
+    agency_id: int | None
+    actor_id = fields.IntField(null=True)  # who granted or posted
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "child_event"
+        unique_together = (("child", "kind", "agency"),)

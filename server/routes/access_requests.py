@@ -1,0 +1,207 @@
+"""Asking to join a child's network, and deciding such requests: JSON API and pages.
+
+Each handler parses, calls one feeds.network.requests function and renders; the answer to
+a request to join is the same whatever the reference names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from feeds.errors import Invalid, Throttled
+from feeds.models import Professional
+from feeds.network import requests
+from feeds.network.models import AccessRequest, RequestStatus
+from feeds.serializers import iso, me_view
+from server.endpoints import audit_context, authenticated, path_id, read_form, read_json
+from server.page_context import header_context
+from server.routes.page_render import render, safe_next
+
+
+def _common(request: AccessRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "role": request.role,
+        "reason": request.reason,
+        "created_at": iso(request.created_at),
+        "lapses_at": iso(requests.lapses_at(request)),
+        "status": requests.status_of(request),
+    }
+
+
+def decider_view(request: AccessRequest) -> dict[str, Any]:
+    """For those who decide: who asks, from where, about which child (needs
+    request.requester.agency and request.child loaded)."""
+    person, child = request.requester, request.child
+    return {
+        **_common(request),
+        "child": None
+        if child is None
+        else {"id": child.id, "display_name": child.display_name, "reference": child.reference},
+        "requester": {
+            "id": person.id,
+            "name": person.name,
+            "job_title": person.job_title,
+            "agency": person.agency.name,
+        },
+    }
+
+
+def requester_view(request: AccessRequest) -> dict[str, Any]:
+    """For the requester: what they typed and the answer, never which child it matched."""
+    declined = request.status == RequestStatus.DECLINED
+    return {
+        **_common(request),
+        "reference": request.reference,
+        "decided_at": iso(request.decided_at),
+        "decline_reason": request.decline_reason if declined else None,
+    }
+
+
+def _sent() -> Response:
+    return JSONResponse({"message": requests.SENT}, status_code=202)
+
+
+@authenticated
+async def api_ask(request: Request, user: Professional) -> Response:
+    data = await read_json(request)
+    await requests.do_request_access(
+        user, data.get("reference"), data.get("role"), data.get("reason"), audit_context(request)
+    )
+    return _sent()
+
+
+@authenticated
+async def api_waiting(request: Request, user: Professional) -> Response:
+    found = await requests.do_read_waiting(user, audit_context(request))
+    return JSONResponse({"access_requests": [decider_view(r) for r in found]})
+
+
+@authenticated
+async def api_mine(request: Request, user: Professional) -> Response:
+    found = await requests.my_requests(user)
+    return JSONResponse({"access_requests": [requester_view(r) for r in found]})
+
+
+@authenticated
+async def api_for_child(request: Request, user: Professional) -> Response:
+    child_id = path_id(request, "child_id")
+    found = await requests.do_read_for_child(user, child_id, audit_context(request))
+    return JSONResponse({"access_requests": [decider_view(r) for r in found]})
+
+
+async def _optional_json(request: Request) -> dict[str, Any]:
+    """A JSON body when one is sent (approving needs none: the expiry has a default)."""
+    if not request.headers.get("content-type", "") and not await request.body():
+        return {}
+    return await read_json(request)
+
+
+@authenticated
+async def api_approve(request: Request, user: Professional) -> Response:
+    data = await _optional_json(request)
+    done = await requests.do_approve(
+        user, path_id(request, "request_id"), data.get("days"), audit_context(request)
+    )
+    return JSONResponse({**decider_view(done), "grant_id": done.grant_id})
+
+
+@authenticated
+async def api_decline(request: Request, user: Professional) -> Response:
+    data = await read_json(request)
+    done = await requests.do_decline(
+        user, path_id(request, "request_id"), data.get("reason"), audit_context(request)
+    )
+    return JSONResponse(decider_view(done))
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+async def _page(request: Request, user: Professional, status: int = 200, **extra: Any) -> Response:
+    await header_context(request)
+    waiting = await requests.do_read_waiting(user, audit_context(request))
+    return render(
+        request,
+        "access_requests.html",
+        status,
+        user=me_view(user),
+        waiting=[decider_view(r) for r in waiting],
+        mine=[requester_view(r) for r in await requests.my_requests(user)],
+        sent=requests.SENT if request.query_params.get("sent") == "1" else None,
+        limits={
+            "reason": requests.REASON_LENGTH,
+            "role": requests.ROLE_LENGTH,
+            "reference": requests.MAX_REFERENCE,
+            "days": requests.DEFAULT_DAYS,
+        },
+        **extra,
+    )
+
+
+@authenticated
+async def page(request: Request, user: Professional) -> Response:
+    return await _page(request, user)
+
+
+def _draft(form: FormData) -> dict[str, str]:
+    return {name: str(form.get(name) or "")[:600] for name in ("reference", "role", "reason")}
+
+
+@authenticated
+async def form_ask(request: Request, user: Professional) -> Response:
+    form = await read_form(request)
+    try:
+        await requests.do_request_access(
+            user,
+            form.get("reference"),
+            form.get("role"),
+            form.get("reason"),
+            audit_context(request),
+        )
+    except (Invalid, Throttled) as error:
+        status = 429 if isinstance(error, Throttled) else 422
+        return await _page(request, user, status, error=error.message, draft=_draft(form))
+    return RedirectResponse("/access-requests?sent=1", status_code=303)
+
+
+def _back(form: FormData, child_id: int | None) -> RedirectResponse:
+    default = f"/children/{child_id}#requests" if child_id else "/access-requests"
+    return RedirectResponse(safe_next(str(form.get("next") or ""), default), status_code=303)
+
+
+@authenticated
+async def form_approve(request: Request, user: Professional) -> Response:
+    form = await read_form(request)
+    done = await requests.do_approve(
+        user, path_id(request, "request_id"), form.get("days"), audit_context(request)
+    )
+    return _back(form, done.child_id)
+
+
+@authenticated
+async def form_decline(request: Request, user: Professional) -> Response:
+    form = await read_form(request)
+    done = await requests.do_decline(
+        user, path_id(request, "request_id"), form.get("reason"), audit_context(request)
+    )
+    return _back(form, done.child_id)
+
+
+routes = [
+    Route("/api/v1/access-requests", api_ask, methods=["POST"]),
+    Route("/api/v1/access-requests", api_waiting, methods=["GET"]),
+    Route("/api/v1/access-requests/mine", api_mine, methods=["GET"]),
+    Route("/api/v1/children/{child_id}/access-requests", api_for_child, methods=["GET"]),
+    Route("/api/v1/access-requests/{request_id}/approve", api_approve, methods=["POST"]),
+    Route("/api/v1/access-requests/{request_id}/decline", api_decline, methods=["POST"]),
+    Route("/access-requests", page, methods=["GET"]),
+    Route("/access-requests", form_ask, methods=["POST"]),
+    Route("/access-requests/{request_id}/approve", form_approve, methods=["POST"]),
+    Route("/access-requests/{request_id}/decline", form_decline, methods=["POST"]),
+]
