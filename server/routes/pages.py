@@ -172,6 +172,7 @@ async def child_page(
         kinds=[kind.value for kind in PostKind],
         timeline=timeline_view(timeline),
         idempotency_key=secrets.token_urlsafe(16),
+        max_body=posting.MAX_BODY,
         **extra,
     )
 
@@ -205,7 +206,7 @@ async def add_post(request: Request, user: Professional) -> Response:
             user,
             422,
             post_error=error.message,
-            draft=str(form.get("body", ""))[:2000],
+            draft=str(form.get("body", "")).replace("\r\n", "\n")[:2000],
             selected_kind=str(form.get("kind", "")),
         )
     return RedirectResponse(f"/children/{child_id}", status_code=303)
