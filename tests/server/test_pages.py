@@ -375,7 +375,11 @@ async def test_an_overlong_draft_shows_how_far_over_it_is_without_javascript(
     person = await make.practitioner(grants=[child])
     await logged_in(client, person)
     response = await submit(
-        client, f"/children/{child.id}", f"/children/{child.id}/posts", kind="update", body="z" * 620
+        client,
+        f"/children/{child.id}",
+        f"/children/{child.id}/posts",
+        kind="update",
+        body="z" * 620,
     )
     assert response.status_code == 422
     assert '<p class="char-count muted" id="body-count">620 of 500 characters: 120 over</p>' in (

@@ -232,6 +232,11 @@ function forgetOtherPeople() {
   }
 }
 
+/** True once this tab has started logging out (its session ends on purpose). */
+export function loggingOut() {
+  return forgotten;
+}
+
 /** Logging out forgets everything this device kept: queued posts and cached files. */
 export async function forgetDevice() {
   forgotten = true;
