@@ -83,19 +83,25 @@ async def logout(request: Request) -> Response:
     return response
 
 
+HOME_PAGE = 20  # posts on a page of the home stream
+
+
 @authenticated
 async def home(request: Request, user: Professional) -> Response:
     """My children, and the merged stream of the children I (or my teams) follow."""
     await header_context(request)
     children = await reading.caseload(user)
     names = {child.id: child.display_name for child in children}
-    stream = await following.home_stream(user)
+    before = query_int(request, "before", None)
+    stream = await following.home_stream(user, before=before, limit=HOME_PAGE + 1)
     return render(
         request,
         "home.html",
         user=me_view(user),
         children=[child_view(c) for c in children],
-        posts=await post_views(user, stream, names),
+        posts=await post_views(user, stream[:HOME_PAGE], names),
+        next_before=stream[HOME_PAGE - 1].id if len(stream) > HOME_PAGE else None,
+        older=before is not None,  # an older page: new posts do not arrive at its top
         following=sorted(await following.followed_child_ids(user)),
     )
 
@@ -149,8 +155,13 @@ async def child_page(
 ) -> Response:
     await header_context(request)
     child_id = path_id(request, "child_id")
+    target = query_int(request, "post", None)  # a search hit: the page that shows it
     page = await reading.read_feed(
-        user, child_id, audit_context(request), before=query_int(request, "before", None)
+        user,
+        child_id,
+        audit_context(request),
+        before=None if target else query_int(request, "before", None),
+        holding=target,
     )
     team = await grants.team_around_child(user, child_id)
     timeline = await tallies.kinds_by_day(page.child.id, utcnow().date())
@@ -164,7 +175,8 @@ async def child_page(
         child=child_view(page.child),
         posts=await post_views(user, page.posts),
         next_before=page.next_before,
-        live=query_int(request, "before", None) is None,  # only the newest page grows
+        # Only the newest page grows; an older one links back to it.
+        live=page.before is None,
         follow_state=await follow_state(user, child_id),
         team=[grant_view(g) for g in team],
         can_manage=can_manage,
@@ -182,7 +194,9 @@ async def show_child(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     try:
         return await child_page(request, user)
-    except NotFound:
+    except NotFound as error:
+        if error.field == "post":
+            raise  # a visible child without that post: a plain 404
         # Hidden or missing (the same answer): offer emergency access to those who may.
         return await breakglass_pages.refusal_page(request, user, child_id)
 

@@ -72,7 +72,8 @@ def result_view(result: SearchResult) -> dict[str, Any]:
         "score": result.score,
         "snippet": result.snippet.text,
         "highlights": [list(span) for span in result.snippet.highlights()],
-        "url": f"/children/{result.post.child_id}#post-{result.post.id}",
+        # The page of the feed that shows the post, even when it is no longer the newest.
+        "url": f"/children/{result.post.child_id}?post={result.post.id}#post-{result.post.id}",
     }
 
 

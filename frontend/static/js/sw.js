@@ -8,6 +8,7 @@ const SHELL = [
   "/static/js/render.js",
   "/static/js/outbox.js",
   "/static/js/compose.js",
+  "/static/js/older.js",
   "/static/icons/icon.svg",
   "/static/icons/icon-192.png",
   "/static/manifest.webmanifest",
