@@ -18,7 +18,7 @@ from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
 from feeds.models import Follow, PostKind, Professional, Team
 from feeds.serializers import child_view, grant_view, me_view
-from feeds.velocity import tallies
+from feeds.velocity.activity import activity_of
 from server import auth, cookies, mfa_auth
 from server.endpoints import (
     MAX_ID,
@@ -31,8 +31,9 @@ from server.endpoints import (
     settings_of,
 )
 from server.page_context import header_context
+from server.routes import activity, pages_live
 from server.routes import breakglass as breakglass_pages
-from server.routes import pages_live
+from server.routes.activity import activity_context
 from server.routes.page_render import render, safe_next
 from server.routes.pages_live import post_views
 
@@ -113,43 +114,6 @@ async def follow_state(user: Professional, child_id: int) -> str:
     return "team" if child_id in await following.followed_child_ids(user) else ""
 
 
-TIMELINE_HEIGHT, TIMELINE_BAR = 40, 10  # SVG units: bar slot width, chart height
-
-
-def timeline_view(days: list[tuple[date, dict[str, int]]]) -> dict[str, Any]:
-    """Stacked bars by kind, one per day, scaled to the busiest day (drawn server-side),
-    and a plain-language summary for screen readers."""
-    top = max((sum(kinds.values()) for _, kinds in days), default=0) or 1
-    bars, totals = [], dict.fromkeys((k.value for k in PostKind), 0)
-    for i, (day, kinds) in enumerate(days):
-        y = float(TIMELINE_HEIGHT)
-        for kind in (k.value for k in PostKind):
-            count = kinds.get(kind, 0)
-            if not count:
-                continue
-            totals[kind] += count
-            height = count * (TIMELINE_HEIGHT - 2) / top
-            y -= height
-            bars.append(
-                {
-                    "x": i * TIMELINE_BAR,
-                    "y": round(y, 1),
-                    "h": round(height, 1),
-                    "kind": kind,
-                    "title": f"{day:%a %d %b}: {count} {kind}",
-                }
-            )
-    said = ", ".join(f"{n} {kind}" for kind, n in totals.items() if n) or "no posts"
-    return {
-        "bars": bars,
-        "width": len(days) * TIMELINE_BAR,
-        "height": TIMELINE_HEIGHT,
-        "bar": TIMELINE_BAR - 2,
-        "first": days[0][0].isoformat() if days else "",
-        "summary": f"Last {len(days)} days: {said}.",
-    }
-
-
 async def child_page(
     request: Request, user: Professional, status: int = 200, **extra: Any
 ) -> Response:
@@ -164,7 +128,7 @@ async def child_page(
         holding=target,
     )
     team = await grants.team_around_child(user, child_id)
-    timeline = await tallies.kinds_by_day(page.child.id, utcnow().date())
+    found = await activity_of(page.child.id, utcnow().date())
     can_manage = may_manage_grants_of(user, page.child)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     return render(
@@ -182,7 +146,7 @@ async def child_page(
         can_manage=can_manage,
         teams=teams,
         kinds=[kind.value for kind in PostKind],
-        timeline=timeline_view(timeline),
+        **activity_context(found),
         idempotency_key=secrets.token_urlsafe(16),
         max_body=posting.MAX_BODY,
         **extra,
@@ -281,4 +245,5 @@ routes = [
     Route("/children/{child_id}/grants", add_grant, methods=["POST"]),
     Route("/grants/{grant_id}/revoke", revoke_grant, methods=["POST"]),
     *pages_live.routes,
+    *activity.routes,
 ]

@@ -9,6 +9,7 @@ const SHELL = [
   "/static/js/outbox.js",
   "/static/js/compose.js",
   "/static/js/older.js",
+  "/static/js/activity.js",
   "/static/icons/icon.svg",
   "/static/icons/icon-192.png",
   "/static/manifest.webmanifest",
