@@ -19,7 +19,8 @@ Order = Literal["newest", "relevance"]
 ORDERS: tuple[Order, ...] = ("newest", "relevance")
 # Engines mark highlighted words with these (never shown: the service re-highlights).
 MARK_START, MARK_END = "\x02", "\x03"
-PREFIX_MIN = 3
+PREFIX_MIN = 3  # a last word this long also matches as a prefix; shorter ones whole
+TEXT_MIN = 2  # "GP", "HV", "ok": two-character words are searchable
 MAX_TERMS = 16
 WORD = re.compile(r"\w+")
 
@@ -88,6 +89,12 @@ class SearchQuery(SearchParams):
     @cached_property
     def parsed(self) -> ParsedQuery:
         return parse_query(self.text)
+
+    @property
+    def has_text(self) -> bool:
+        """False for a filter-only search ("all concerns since yesterday"): every post
+        within the children and filters, newest first."""
+        return not self.parsed.is_empty
 
     def children(self) -> list[int]:
         """The children to search: allowed ones, narrowed by the child filter; sorted."""

@@ -37,9 +37,16 @@ class MeiliTaskFailed(RuntimeError):
 
 
 def _quoted(query: SearchQuery) -> str:
-    """The parsed query back as Meilisearch text: words, "phrases", the prefix last."""
+    """The parsed query back as Meilisearch text: words, "phrases", the prefix last; ""
+    for a filter-only search (Meilisearch's placeholder search: every document that
+    passes the filter, in the `sort` order). Meilisearch matches the query's last word as
+    a prefix: when that is a whole word (too short to be our prefix), it goes as a
+    one-word "phrase", which Meilisearch matches exactly."""
     parsed = query.parsed
-    parts = list(parsed.words) + ['"' + " ".join(p) + '"' for p in parsed.phrases]
+    words = list(parsed.words)
+    if words and not parsed.prefix and not parsed.phrases:
+        words[-1] = f'"{words[-1]}"'
+    parts = words + ['"' + " ".join(p) + '"' for p in parsed.phrases]
     return " ".join(parts + ([parsed.prefix] if parsed.prefix else []))
 
 
@@ -117,7 +124,7 @@ class MeiliIndex:
         await self._wait((await self._call(index.delete_all_documents)).task_uid)
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
-        if query.parsed.is_empty or not query.children():
+        if not query.children():
             return []
         options: dict[str, Any] = {
             "filter": filter_expression(query),
@@ -129,9 +136,9 @@ class MeiliIndex:
             "highlightPostTag": MARK_END,
             "showRankingScore": True,
         }
-        if query.order == "newest":
+        if query.order == "newest" or not query.has_text:  # no words: nothing to rank by
             options["sort"] = ["post_id:desc"]
-        else:
+        if query.order == "relevance":  # its cursor is an offset (newest filters by id)
             options["offset"] = query.cursor or 0
         index = self._searcher.index(self.uid)
         result = await self.breaker.call(lambda: self._call(index.search, _quoted(query), options))

@@ -68,11 +68,22 @@ def filter_sql(query: SearchQuery, values: list[Any]) -> str:
     return " AND ".join(where.clauses)
 
 
-def _source(query: SearchQuery) -> str:
-    """search_doc, or only the children's rows when they are few ($4 holds the child ids)."""
+def _source(query: SearchQuery, children: str) -> str:
+    """search_doc, or only the children's rows when they are few (`children` names the
+    placeholder that holds their ids)."""
     if len(query.children()) > FEW_CHILDREN:
         return "search_doc"
-    return "(SELECT * FROM search_doc WHERE child_id = ANY($4::int[]) OFFSET 0)"
+    # `children` is one of our fixed placeholder names ("$1", "$4"), never a value.
+    return f"(SELECT * FROM search_doc WHERE child_id = ANY({children}::int[]) OFFSET 0)"  # noqa: S608
+
+
+# Words through the english stemmer, or else exactly as written: english drops stop words
+# ("he", "me", "no"), so a search of nothing else would find nothing. (The tsvector holds
+# both forms.) Fixed SQL; the text is bound as $1, the prefix as $2.
+TSQUERY = (
+    "(websearch_to_tsquery('english', $1) || websearch_to_tsquery('simple', $1)) "
+    "&& to_tsquery('simple', $2)"
+)
 
 
 class PostgresIndex:
@@ -105,26 +116,48 @@ class PostgresIndex:
         await connections.get("default").execute_script("DELETE FROM search_doc")
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
-        if query.parsed.is_empty or not query.children():
+        if not query.children():
             return []
-        values: list[Any] = [websearch_text(query.parsed), prefix_text(query.parsed), HEADLINE]
-        where = filter_sql(query, values)
-        order = "d.post_id DESC" if query.order == "newest" else "score DESC, d.post_id DESC"
-        offset = query.cursor if query.order == "relevance" and query.cursor else 0
-        values += [query.limit, offset]
-        n = len(values)
-        # Only fixed column names and $n placeholders are interpolated; values are bound.
-        sql = (
-            "WITH q AS (SELECT websearch_to_tsquery('english', $1) "  # noqa: S608
-            "&& to_tsquery('simple', $2) AS q), "
-            "hits AS (SELECT d.post_id, d.child_id, d.body, ts_rank_cd(d.tsv, q.q) AS score "
-            f"FROM {_source(query)} d, q WHERE d.tsv @@ q.q AND {where} "
-            f"ORDER BY {order} LIMIT ${n - 1} OFFSET ${n}) "
-            f"SELECT post_id, child_id, score, ts_headline('english', body, q.q, $3) "
-            f"AS snippet FROM hits, q ORDER BY {order.replace('d.', '')}"
-        )
+        sql, values = _text_sql(query) if query.has_text else _filters_only_sql(query)
         rows = await connections.get("default").execute_query_dict(sql, values)
         return [
             SearchHit(int(r["post_id"]), int(r["child_id"]), float(r["score"]), r["snippet"])
             for r in rows
         ]
+
+
+def _paging(query: SearchQuery, values: list[Any]) -> tuple[str, int]:
+    """The ORDER BY, and the number of the last placeholder after LIMIT and OFFSET."""
+    order = "d.post_id DESC" if query.order == "newest" else "score DESC, d.post_id DESC"
+    offset = query.cursor if query.order == "relevance" and query.cursor else 0
+    values += [query.limit, offset]
+    return order, len(values)
+
+
+def _text_sql(query: SearchQuery) -> tuple[str, list[Any]]:
+    values: list[Any] = [websearch_text(query.parsed), prefix_text(query.parsed), HEADLINE]
+    where = filter_sql(query, values)  # its first value, the child ids, is $4
+    order, n = _paging(query, values)
+    # Only fixed column names and $n placeholders are interpolated; values are bound.
+    sql = (
+        f"WITH q AS (SELECT {TSQUERY} AS q), "  # noqa: S608
+        "hits AS (SELECT d.post_id, d.child_id, d.body, ts_rank_cd(d.tsv, q.q) AS score "
+        f"FROM {_source(query, '$4')} d, q WHERE d.tsv @@ q.q AND {where} "
+        f"ORDER BY {order} LIMIT ${n - 1} OFFSET ${n}) "
+        f"SELECT post_id, child_id, score, ts_headline('english', body, q.q, $3) "
+        f"AS snippet FROM hits, q ORDER BY {order.replace('d.', '')}"
+    )
+    return sql, values
+
+
+def _filters_only_sql(query: SearchQuery) -> tuple[str, list[Any]]:
+    """No words: the posts within the children and filters, newest first."""
+    values: list[Any] = []
+    where = filter_sql(query, values)  # its first value, the child ids, is $1
+    order, n = _paging(query, values)
+    sql = (
+        "SELECT d.post_id, d.child_id, 0.0::float8 AS score, '' AS snippet "  # noqa: S608
+        f"FROM {_source(query, '$1')} d WHERE {where} "
+        f"ORDER BY {order} LIMIT ${n - 1} OFFSET ${n}"
+    )
+    return sql, values

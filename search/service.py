@@ -16,15 +16,16 @@ from feeds.access.policy import visible_child_ids
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import Invalid
-from feeds.models import Post, PostKind, Professional
+from feeds.models import Agency, Child, Post, PostKind, Professional
 from search.base import (
     ORDERS,
-    PREFIX_MIN,
+    TEXT_MIN,
     SearchHit,
     SearchIndex,
     SearchParams,
     SearchQuery,
     Snippet,
+    parse_query,
 )
 from search.highlight import highlight
 
@@ -73,13 +74,34 @@ def make_index(
     return SqliteIndex()
 
 
+def has_filter(params: SearchParams) -> bool:
+    """Whether anything narrows the search besides its words."""
+    narrowing = (params.child, params.kind, params.author, params.agency)
+    return any(value is not None for value in narrowing) or bool(params.since or params.until)
+
+
+def check_text(params: SearchParams) -> str:
+    """The words to look for: 2 to 200 characters with a word in them, or none at all when
+    a filter says what to list instead."""
+    text = params.text.strip()
+    if not text and has_filter(params):
+        return ""
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"Search for {TEXT_MIN} to {MAX_TEXT} characters.", field="q")
+    if len(text) < TEXT_MIN:
+        raise Invalid(
+            f"Search for at least {TEXT_MIN} characters, or choose a filter (kind, dates, "
+            "child, author, agency) to list posts without words.",
+            field="q",
+        )
+    if parse_query(text).is_empty:
+        raise Invalid("Search for at least one word, or choose a filter.", field="q")
+    return text
+
+
 def check_params(params: SearchParams) -> SearchParams:
     """Raise Invalid with a message for anything malformed."""
-    text = params.text.strip()
-    if len(text) < PREFIX_MIN or len(text) > MAX_TEXT:
-        raise Invalid(f"Search for {PREFIX_MIN} to {MAX_TEXT} characters.", field="q")
-    if SearchQuery(text=text, child_ids=frozenset()).parsed.is_empty:
-        raise Invalid("Search for at least one word.", field="q")
+    text = check_text(params)
     if params.kind is not None and params.kind not in {k.value for k in PostKind}:
         raise Invalid("kind must be one of: " + ", ".join(k.value for k in PostKind), field="kind")
     if params.order not in ORDERS:
@@ -192,3 +214,35 @@ def _filters(params: SearchParams) -> dict[str, object]:
         "cursor": params.cursor,
     }
     return {key: value for key, value in raw.items() if value is not None}
+
+
+MAX_CHOICES = 500
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the search page's filters offer: only what the caller may already see."""
+
+    children: list[Child]  # visible, by name
+    authors: list[Professional]  # who wrote posts on those children, by name (agency loaded)
+    agencies: list[Agency]  # those authors' agencies, by name
+
+
+async def filter_choices(professional: Professional) -> FilterChoices:
+    """The children the caller may see, and the authors and agencies of their posts."""
+    children = await Child.filter(id__in=await visible_child_ids(professional)).order_by(
+        "display_name", "id"
+    )
+    author_ids = (
+        await Post.filter(child_id__in=[c.id for c in children], removed_at__isnull=True)
+        .distinct()
+        .limit(MAX_CHOICES)
+        .values_list("author_id", flat=True)
+    )
+    authors = (
+        await Professional.filter(id__in=list(author_ids))
+        .order_by("name", "id")
+        .prefetch_related("agency")
+    )
+    agencies = {a.agency.id: a.agency for a in authors}
+    return FilterChoices(children, authors, sorted(agencies.values(), key=lambda a: a.name))

@@ -104,20 +104,26 @@ class SqliteIndex:
             await conn.execute_script("DELETE FROM search_doc")
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
-        if query.parsed.is_empty or not query.children():
+        if not query.children():
             return []
-        values: list[Any] = [match_expression(query.parsed)]
+        values: list[Any] = [match_expression(query.parsed)] if query.has_text else []
         where = filter_sql(query, values)
         order = "d.post_id DESC" if query.order == "newest" else "score DESC, d.post_id DESC"
         offset = query.cursor if query.order == "relevance" and query.cursor else 0
         values += [query.limit, offset]
         # Only fixed column names and ? placeholders are interpolated; values are bound.
-        sql = (
-            "SELECT d.post_id, d.child_id, -bm25(search_fts) AS score, "  # noqa: S608
-            f"snippet(search_fts, 0, char(2), char(3), '…', {SNIPPET_TOKENS}) AS snippet "
-            "FROM search_fts JOIN search_doc d ON d.post_id = search_fts.rowid "
-            f"WHERE search_fts MATCH ? AND {where} ORDER BY {order} LIMIT ? OFFSET ?"
-        )
+        if query.has_text:
+            sql = (
+                "SELECT d.post_id, d.child_id, -bm25(search_fts) AS score, "  # noqa: S608
+                f"snippet(search_fts, 0, char(2), char(3), '…', {SNIPPET_TOKENS}) AS snippet "
+                "FROM search_fts JOIN search_doc d ON d.post_id = search_fts.rowid "
+                f"WHERE search_fts MATCH ? AND {where} ORDER BY {order} LIMIT ? OFFSET ?"
+            )
+        else:  # filters only: the posts themselves, newest first (every score equal)
+            sql = (
+                "SELECT d.post_id, d.child_id, 0.0 AS score, '' AS snippet "  # noqa: S608
+                f"FROM search_doc d WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+            )
         rows = await connections.get("default").execute_query_dict(sql, values)
         return [_hit(row) for row in rows]
 

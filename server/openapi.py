@@ -305,8 +305,15 @@ AUDIT_RECORD = _obj(
     detail={"type": "object"},
 )
 AUDIT_RECORDS = _obj(["records"], records={"type": "array", "items": AUDIT_RECORD})
+# An administrator's filters by what they know: an email address or part of a name, and a
+# case reference (see feeds/lookup.py); a name that matches nobody is a 422.
+NAMED_FILTERS = [
+    {"name": "person", "in": "query", "schema": {**STR, "maxLength": 254}},
+    {"name": "child_ref", "in": "query", "schema": {**STR, "maxLength": 32}},
+]
 AUDIT_FILTERS = [
     *[{"name": n, "in": "query", "schema": {**INT, "minimum": 0}} for n in ("actor", "child")],
+    *NAMED_FILTERS,
     {"name": "action", "in": "query", "schema": {**STR, "maxLength": 64}},
     *[
         {"name": n, "in": "query", "schema": {**STR, "pattern": r"^(\d{4}-\d{2}-\d{2})?$"}}
@@ -360,7 +367,8 @@ TRUST_PATHS: dict[str, Any] = {
         "get": {
             "summary": "Administrators: every emergency access, newest first",
             "parameters": [
-                {"name": "reviewed", "in": "query", "schema": {"enum": ["true", "false", "all"]}}
+                {"name": "reviewed", "in": "query", "schema": {"enum": ["true", "false", "all"]}},
+                *NAMED_FILTERS,
             ],
             "responses": _ok(
                 "Uses", _obj(["break_glass"], break_glass={"type": "array", "items": BREAK_GLASS})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from feeds import audit, events
+from feeds import audit, events, lookup
 from feeds.access.policy import may_view, responsible_for
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -104,9 +104,22 @@ async def _alert(person_id: int, access: BreakGlass, opener: Professional) -> No
     await do_notify(person_id, "break_glass", access.child_id, actor_id=opener.id)
 
 
-async def break_glass_uses(reviewed: bool | None = None, limit: int = 200) -> list[BreakGlass]:
-    """Every use, newest first, for the administrators' review list."""
+async def break_glass_uses(
+    reviewed: bool | None = None,
+    limit: int = 200,
+    *,
+    person: str | None = None,
+    child_ref: str | None = None,
+) -> list[BreakGlass]:
+    """Every use, newest first, for the administrators' review list (callers check the
+    role first); `person` (email or part of a name) and `child_ref` narrow it."""
     query = BreakGlass.all()
+    people = await lookup.people_named(person)
+    if people is not None:
+        query = query.filter(professional_id__in=people)
+    child = await lookup.child_by_reference(child_ref)
+    if child is not None:
+        query = query.filter(child_id=child)
     if reviewed is not None:
         query = query.filter(reviewed_at__isnull=not reviewed)
     return (

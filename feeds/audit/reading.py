@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from feeds import audit
+from feeds import audit, lookup
 from feeds.access.policy import Action, check_child_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
-from feeds.errors import Forbidden
+from feeds.errors import Forbidden, Invalid
 from feeds.models import AuditRecord, Professional, Role
 
 COLUMNS = ("id", "at", "actor_id", "actor_email", "action", "child_id", "outcome", "ip")
@@ -23,6 +23,8 @@ COLUMNS_CSV = (*COLUMNS, "request_id", "detail", "hash", "seq")
 class AuditFilter:
     actor: int | None = None
     child: int | None = None
+    person: str | None = None  # an email address or part of a name (see feeds.lookup)
+    child_ref: str | None = None  # a child's case reference
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -66,7 +68,10 @@ async def do_search_audit(
     """The whole log, filtered by person, child, action and time (administrators)."""
     async with audit.refusal_recorded(AuditAction.AUDIT_SEARCH, ctx, reader, found.child):
         _check_admin(reader)
+    found = await _resolved(found)  # only now: the names are looked up for an administrator
     query = AuditRecord.all()
+    if found.person:
+        query = query.filter(actor_id__in=await lookup.people_named(found.person))
     if found.actor is not None:
         query = query.filter(actor_id=found.actor)
     if found.child is not None:
@@ -81,6 +86,19 @@ async def do_search_audit(
         query = query.filter(id__lt=found.before)
     await audit.record(AuditAction.AUDIT_SEARCH, ctx, actor=reader, child_id=found.child)
     return await query.order_by("-id").limit(max(1, min(found.limit, 10_000)))
+
+
+async def _resolved(found: AuditFilter) -> AuditFilter:
+    """The child reference as a child id (Invalid when it names no child, or another
+    child than an id also given)."""
+    child = await lookup.child_by_reference(found.child_ref)
+    if child is None:
+        return found
+    if found.child is not None and found.child != child:
+        raise Invalid(
+            "The child id and the child reference name different children.", field="child"
+        )
+    return replace(found, child=child)
 
 
 def as_csv(records: list[AuditRecord]) -> str:

@@ -21,6 +21,7 @@ from feeds.records.status import check_open
 from feeds.velocity.tallies import count_post
 
 MAX_BODY = 500
+EMPTY_POST = "Write something before posting: the post is empty."
 MAX_IDEMPOTENCY_KEY = 128
 
 
@@ -40,12 +41,23 @@ def check_kind(kind: object) -> PostKind:
 def check_body(body: object) -> str:
     if not isinstance(body, str):
         raise Invalid("body must be text.", field="body")
-    text = body.strip()
+    # Browsers send a textarea's line breaks as CRLF: count (and keep) each as one character,
+    # as the compose box's counter does.
+    text = body.replace("\r\n", "\n").strip()
     if not text:
-        raise Invalid("Write something: the post is empty.", field="body")
+        raise Invalid(EMPTY_POST, field="body")
     if len(text) > MAX_BODY:
-        raise Invalid(f"Posts are at most {MAX_BODY} characters ({len(text)} given).", field="body")
+        raise Invalid(too_long(len(text)), field="body")
     return text
+
+
+def too_long(length: int) -> str:
+    """Says by how much a post is over the limit (the compose box says the same)."""
+    over = length - MAX_BODY
+    return (
+        f"This post is {over} character{'' if over == 1 else 's'} over the {MAX_BODY}-character "
+        f"limit ({length} written): shorten it before posting."
+    )
 
 
 def check_idempotency_key(key: str | None) -> str | None:

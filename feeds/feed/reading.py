@@ -10,7 +10,7 @@ from feeds import audit, raw_sql
 from feeds.access.policy import Action, check_child_access, visible_children
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
-from feeds.errors import Invalid
+from feeds.errors import Invalid, NotFound
 from feeds.models import Child, Post, Professional
 from feeds.serializers import PostView, iso
 
@@ -23,6 +23,7 @@ class FeedPage(Generic[P]):
     child: Child
     posts: list[P]
     next_before: int | None  # pass as ?before= to get the next (older) page
+    before: int | None = None  # this page's own `before`: None for the newest page
 
 
 async def caseload(professional: Professional) -> list[Child]:
@@ -111,20 +112,40 @@ async def _read_page(
     limit: int,
     load: Callable[[int, int | None, int], Awaitable[list[P]]],
     id_of: Callable[[P], int],
+    holding: int | None = None,
 ) -> FeedPage[P]:
     check_page_args(before, limit)
     child = await _checked(professional, child_id, AuditAction.FEED_READ, ctx)
+    if holding is not None:  # only now: whether a post exists is the child's business
+        before = await _before_holding(child.id, holding, limit)
     posts = await load(child.id, before, limit + 1)
     more = len(posts) > limit
     posts = posts[:limit]
+    detail = {"before": before, "count": len(posts)}
     await audit.record(
         AuditAction.FEED_READ,
         ctx,
         actor=professional,
         child_id=child.id,
-        detail={"before": before, "count": len(posts)},
+        detail=detail if holding is None else {**detail, "post": holding},
     )
-    return FeedPage(child, posts, id_of(posts[-1]) if more else None)
+    return FeedPage(child, posts, id_of(posts[-1]) if more else None, before)
+
+
+async def _before_holding(child_id: int, post_id: int, limit: int) -> int | None:
+    """The `before` of the page that shows this post, in the feed's usual paging (newest
+    first, `limit` a page, each page starting below the last one's last post); None for
+    the newest page. NotFound when the child has no such post (or it was removed)."""
+    shown = Post.filter(child_id=child_id, removed_at__isnull=True)
+    if not await shown.filter(id=post_id).exists():
+        raise NotFound("No such post.", field="post")
+    newer = await shown.filter(id__gt=post_id).count()
+    page = newer // limit
+    if page == 0:
+        return None
+    # The last post of the page before: position page * limit - 1, newest first.
+    last = await shown.filter(id__gt=post_id).order_by("id").offset(newer - page * limit).first()
+    return last.id if last else None
 
 
 async def read_feed(
@@ -134,10 +155,12 @@ async def read_feed(
     *,
     before: int | None = None,
     limit: int = 20,
+    holding: int | None = None,
 ) -> FeedPage[Post]:
-    """One page of a child's feed, newest first, and an audit record of the read."""
+    """One page of a child's feed, newest first, and an audit record of the read; with
+    `holding`, the page that shows that post (a search hit opens there)."""
     return await _read_page(
-        professional, child_id, ctx, before, limit, _posts, lambda post: post.id
+        professional, child_id, ctx, before, limit, _posts, lambda post: post.id, holding
     )
 
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from feeds import lookup
 from feeds.audit import keys, reading
 from feeds.audit.reading import AuditFilter, record_view
 from feeds.audit.sealer import Sealer
@@ -39,6 +41,8 @@ def parse_filter(request: Request, default_limit: int = 100) -> AuditFilter:
     return AuditFilter(
         actor=query_int(request, "actor", None),
         child=query_int(request, "child", None),
+        person=request.query_params.get("person", "").strip()[:254] or None,
+        child_ref=request.query_params.get("child_ref", "").strip()[:32] or None,
         action=request.query_params.get("action", "").strip()[:64] or None,
         since=_day(request, "since"),
         until=_day(request, "until", next_day=True),
@@ -80,10 +84,17 @@ async def child_audit_page(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def admin_audit_page(request: Request, user: Professional) -> Response:
-    records = await reading.do_search_audit(user, parse_filter(request), audit_context(request))
-    views = [record_view(r) for r in records]
     form = dict(request.query_params)
-    return render(request, "audit.html", user=me_view(user), records=views, form=form, admin=True)
+    context: dict[str, Any] = {"user": me_view(user), "form": form, "admin": True}
+    try:
+        records = await reading.do_search_audit(user, parse_filter(request), audit_context(request))
+    except Invalid as error:  # a name that matches nobody: say so beside the filters
+        return render(request, "audit.html", 422, records=[], error=error.message, **context)
+    references = await lookup.references_of({r.child_id for r in records if r.child_id})
+    views = [
+        {**record_view(r), "child_reference": references.get(r.child_id or 0)} for r in records
+    ]
+    return render(request, "audit.html", records=views, **context)
 
 
 @authenticated

@@ -68,10 +68,21 @@ async def api_open(request: Request, user: Professional) -> Response:
     return JSONResponse(break_glass_view(access), status_code=201)
 
 
+async def _uses(request: Request) -> list[BreakGlass]:
+    """The uses the query's filters ask for: review state, person (email or part of a
+    name) and child reference, as typed."""
+    query = request.query_params
+    return await breakglass.break_glass_uses(
+        _reviewed(request),
+        person=query.get("person", "").strip()[:254] or None,
+        child_ref=query.get("child_ref", "").strip()[:32] or None,
+    )
+
+
 @authenticated
 async def api_list(request: Request, user: Professional) -> Response:
     _check_admin(user)
-    uses = await breakglass.break_glass_uses(_reviewed(request))
+    uses = await _uses(request)
     return JSONResponse({"break_glass": [break_glass_view(u) for u in uses]})
 
 
@@ -142,10 +153,15 @@ async def form_open(request: Request, user: Professional) -> Response:
 @authenticated
 async def review_page(request: Request, user: Professional) -> Response:
     _check_admin(user)
-    uses = await breakglass.break_glass_uses(_reviewed(request))
+    form = dict(request.query_params)
+    try:
+        uses = await _uses(request)
+    except Invalid as error:  # a name that matches nobody: say so beside the filters
+        context = {"user": me_view(user), "uses": [], "form": form, "error": error.message}
+        return render(request, "break_glass_review.html", 422, **context)
     # Administrators hold no grant: they see the case reference, never the child's name.
     views = [{**break_glass_view(u), "child_reference": u.child.reference} for u in uses]
-    return render(request, "break_glass_review.html", user=me_view(user), uses=views)
+    return render(request, "break_glass_review.html", user=me_view(user), uses=views, form=form)
 
 
 @authenticated

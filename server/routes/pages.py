@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -19,7 +19,7 @@ from feeds.feed import following, posting, reading
 from feeds.models import Follow, PostKind, Professional, Role, Team
 from feeds.network import requests as access_requests
 from feeds.serializers import child_view, grant_view, me_view
-from feeds.velocity import tallies
+from feeds.velocity.activity import activity_of
 from server import auth, cookies, mfa_auth
 from server.dates import parse_day
 from server.endpoints import (
@@ -34,9 +34,10 @@ from server.endpoints import (
     settings_of,
 )
 from server.page_context import header_context
-from server.routes import admin_pages, pages_live
+from server.routes import activity, admin_pages, pages_live
 from server.routes import breakglass as breakglass_pages
 from server.routes.access_requests import decider_view
+from server.routes.activity import activity_context
 from server.routes.feed_entries import with_system_entries
 from server.routes.page_render import render, safe_next
 from server.routes.pages_live import post_views
@@ -88,6 +89,9 @@ async def logout(request: Request) -> Response:
     return response
 
 
+HOME_PAGE = 20  # posts on a page of the home stream
+
+
 @authenticated
 async def home(request: Request, user: Professional) -> Response:
     """My children, and the merged stream of the children I (or my teams) follow; for an
@@ -97,13 +101,16 @@ async def home(request: Request, user: Professional) -> Response:
         return await admin_pages.admin_home(request, user)
     children = await reading.caseload(user)
     names = {child.id: child.display_name for child in children}
-    stream = await following.home_stream(user)
+    before = query_int(request, "before", None)
+    stream = await following.home_stream(user, before=before, limit=HOME_PAGE + 1)
     return render(
         request,
         "home.html",
         user=me_view(user),
         children=[child_view(c) for c in children],
-        posts=await post_views(user, stream, names),
+        posts=await post_views(user, stream[:HOME_PAGE], names),
+        next_before=stream[HOME_PAGE - 1].id if len(stream) > HOME_PAGE else None,
+        older=before is not None,  # an older page: new posts do not arrive at its top
         following=sorted(await following.followed_child_ids(user)),
     )
 
@@ -115,52 +122,21 @@ async def follow_state(user: Professional, child_id: int) -> str:
     return "team" if child_id in await following.followed_child_ids(user) else ""
 
 
-TIMELINE_HEIGHT, TIMELINE_BAR = 40, 10  # SVG units: bar slot width, chart height
-
-
-def timeline_view(days: list[tuple[date, dict[str, int]]]) -> dict[str, Any]:
-    """Stacked bars by kind, one per day, scaled to the busiest day (drawn server-side),
-    and a plain-language summary for screen readers."""
-    top = max((sum(kinds.values()) for _, kinds in days), default=0) or 1
-    bars, totals = [], dict.fromkeys((k.value for k in PostKind), 0)
-    for i, (day, kinds) in enumerate(days):
-        y = float(TIMELINE_HEIGHT)
-        for kind in (k.value for k in PostKind):
-            count = kinds.get(kind, 0)
-            if not count:
-                continue
-            totals[kind] += count
-            height = count * (TIMELINE_HEIGHT - 2) / top
-            y -= height
-            bars.append(
-                {
-                    "x": i * TIMELINE_BAR,
-                    "y": round(y, 1),
-                    "h": round(height, 1),
-                    "kind": kind,
-                    "title": f"{day:%a %d %b}: {count} {kind}",
-                }
-            )
-    said = ", ".join(f"{n} {kind}" for kind, n in totals.items() if n) or "no posts"
-    return {
-        "bars": bars,
-        "width": len(days) * TIMELINE_BAR,
-        "height": TIMELINE_HEIGHT,
-        "bar": TIMELINE_BAR - 2,
-        "first": days[0][0].isoformat() if days else "",
-        "summary": f"Last {len(days)} days: {said}.",
-    }
-
-
 async def child_page(
     request: Request, user: Professional, status: int = 200, **extra: Any
 ) -> Response:
     await header_context(request)
     child_id = path_id(request, "child_id")
-    before = query_int(request, "before", None)
-    page = await reading.read_feed(user, child_id, audit_context(request), before=before)
+    target = query_int(request, "post", None)  # a search hit: the page that shows it
+    page = await reading.read_feed(
+        user,
+        child_id,
+        audit_context(request),
+        before=None if target else query_int(request, "before", None),
+        holding=target,
+    )
     team = await grants.team_around_child(user, child_id)
-    timeline = await tallies.kinds_by_day(page.child.id, utcnow().date())
+    found = await activity_of(page.child.id, utcnow().date())
     can_manage = await may(user, Action.MANAGE_GRANTS, page.child)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     asking = await access_requests.waiting_for_child(user, child_id) if can_manage else []
@@ -172,9 +148,10 @@ async def child_page(
         status,
         user=me_view(user),
         child=child_view(page.child),
-        posts=await with_system_entries(user, child_id, page.posts, views, before, more),
+        posts=await with_system_entries(user, child_id, page.posts, views, page.before, more),
         next_before=page.next_before,
-        live=before is None,  # only the newest page grows
+        # Only the newest page grows; an older one links back to it.
+        live=page.before is None,
         follow_state=await follow_state(user, child_id),
         team=[grant_view(g) for g in team],
         can_manage=can_manage,
@@ -182,8 +159,9 @@ async def child_page(
         access_requests=[decider_view(r) for r in asking],
         access_days=access_requests.DEFAULT_DAYS,
         kinds=[kind.value for kind in PostKind],
-        timeline=timeline_view(timeline),
+        **activity_context(found),
         idempotency_key=secrets.token_urlsafe(16),
+        max_body=posting.MAX_BODY,
         **extra,
     )
 
@@ -193,7 +171,9 @@ async def show_child(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     try:
         return await child_page(request, user)
-    except NotFound:
+    except NotFound as error:
+        if error.field == "post":
+            raise  # a visible child without that post: a plain 404
         # Hidden or missing (the same answer): offer emergency access to those who may.
         return await breakglass_pages.refusal_page(request, user, child_id)
 
@@ -217,7 +197,7 @@ async def add_post(request: Request, user: Professional) -> Response:
             user,
             422,
             post_error=error.message,
-            draft=str(form.get("body", ""))[:2000],
+            draft=str(form.get("body", "")).replace("\r\n", "\n")[:2000],
             selected_kind=str(form.get("kind", "")),
         )
     return RedirectResponse(f"/children/{child_id}", status_code=303)
@@ -274,4 +254,5 @@ routes = [
     Route("/children/{child_id}/grants", add_grant, methods=["POST"]),
     Route("/grants/{grant_id}/revoke", revoke_grant, methods=["POST"]),
     *pages_live.routes,
+    *activity.routes,
 ]

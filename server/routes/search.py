@@ -15,12 +15,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.models import PostKind, Professional
 from feeds.serializers import me_view, post_view
 from search.base import SearchIndex, SearchParams
 from search.outbox import Drainer
-from search.service import SearchResult, SearchResults, do_search, make_index
+from search.service import (
+    FilterChoices,
+    SearchResult,
+    SearchResults,
+    do_search,
+    filter_choices,
+    make_index,
+)
 from server.dates import parse_day, parse_moment
 from server.endpoints import audit_context, authenticated, query_int
 from server.routes.pages import render
@@ -69,7 +77,8 @@ def result_view(result: SearchResult) -> dict[str, Any]:
         "score": result.score,
         "snippet": result.snippet.text,
         "highlights": [list(span) for span in result.snippet.highlights()],
-        "url": f"/children/{result.post.child_id}#post-{result.post.id}",
+        # The page of the feed that shows the post, even when it is no longer the newest.
+        "url": f"/children/{result.post.child_id}?post={result.post.id}#post-{result.post.id}",
     }
 
 
@@ -85,15 +94,34 @@ async def api_search(request: Request, user: Professional) -> Response:
     )
 
 
+FILTERS = ("child", "kind", "author", "agency", "since", "until")
+
+
+def choices_view(choices: FilterChoices, form: dict[str, str]) -> dict[str, Any]:
+    """The filters' options, and the child a search is scoped to (from a child's page)."""
+    children = [{"id": c.id, "name": c.display_name, "ref": c.reference} for c in choices.children]
+    scoped = next((c for c in children if str(c["id"]) == form.get("child")), None)
+    return {
+        "children": children,
+        "authors": [{"id": a.id, "name": a.name, "agency": a.agency.name} for a in choices.authors],
+        "agencies": [{"id": a.id, "name": a.name} for a in choices.agencies],
+        "scoped": scoped,
+    }
+
+
 @authenticated
 async def search_page(request: Request, user: Professional) -> Response:
+    form = {key: value for key, value in request.query_params.items() if value.strip()}
     context: dict[str, Any] = {
         "user": me_view(user),
-        "form": dict(request.query_params),
+        "form": form,
         "kinds": [kind.value for kind in PostKind],
+        **choices_view(await filter_choices(user), form),
+        "yesterday": (utcnow().date() - timedelta(days=1)).isoformat(),
+        "week_ago": (utcnow().date() - timedelta(days=7)).isoformat(),
     }
-    if not request.query_params.get("q", "").strip():
-        return render(request, "search.html", **context)
+    if not request.query_params.get("q", "").strip() and not any(f in form for f in FILTERS):
+        return render(request, "search.html", **context)  # nothing asked yet: the form
     try:
         found: SearchResults = await do_search(
             index_of(request), user, parse_params(request), audit_context(request)

@@ -62,7 +62,7 @@ async def test_search_shows_only_visible_hits_and_a_hit_opens_the_post(
     assert "older boys" not in await page.content()
 
     await hits.first.get_by_role("link", name="Leo Turner").click()
-    await page.wait_for_url(f"**/children/{world.child.id}#post-{mine.post.id}")
+    await page.wait_for_url(f"**/children/{world.child.id}?post={mine.post.id}#post-{mine.post.id}")
     opened = page.locator(f"#post-{mine.post.id}")
     await expect(opened).to_be_visible()
     await expect(opened).to_be_focused()

@@ -139,6 +139,7 @@ ROUTES = [
     Case("POST", "/api/v1/posts/{post}/acknowledge", expect(401, 200)),
     Case("GET", "/api/v1/children/{child}/velocity", expect(401, 200)),
     Case("GET", "/children/{child}", expect(303, 200)),
+    Case("GET", "/children/{child}/activity", expect(303, 200)),
     Case(
         "POST",
         "/children/{child}/posts",

@@ -53,7 +53,7 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("POST", POSTS, {"json": {"kind": "gossip", "body": "hi"}}, 422, "kind must be one of"),
     ("POST", POSTS, {"json": {"body": "hi"}}, 422, "kind"),
     ("POST", POSTS, {"json": {"kind": "update", "body": "   "}}, 422, "empty"),
-    ("POST", POSTS, {"json": {"kind": "update", "body": LONG}}, 422, "at most 500"),
+    ("POST", POSTS, {"json": {"kind": "update", "body": LONG}}, 422, "500-character limit"),
     ("POST", POSTS, {"json": {"kind": "update", "body": 42}}, 422, "text"),
     ("POST", POSTS, {"json": {"kind": "update", "body": "x" * 70_000}}, 413, "too large"),
     (

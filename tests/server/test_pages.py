@@ -260,7 +260,7 @@ async def test_child_page_shows_posts_newest_first_and_pages_older_ones(
     assert "<h1>Freya Nakamura" in first.text
     shown = re.findall(r"Visit note number (\d\d)\.", first.text)
     assert shown == [f"{n:02d}" for n in range(25, 5, -1)]
-    older = re.search(r'href="(/children/\d+\?before=\d+)">Older posts<', first.text)
+    older = re.search(r'href="(/children/\d+\?before=\d+)"[^>]*>Older posts<', first.text)
     assert older, "no Older posts link on a full page"
     second = await client.get(html.unescape(older.group(1)))
     assert second.status_code == 200
@@ -335,8 +335,17 @@ async def test_the_same_idempotency_key_posted_twice_creates_one_post(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("   ", "Write something: the post is empty."),
-        ("x" * 501, "Posts are at most 500 characters (501 given)."),
+        ("   ", "Write something before posting: the post is empty."),
+        (
+            "x" * 501,
+            "This post is 1 character over the 500-character limit (501 written): "
+            "shorten it before posting.",
+        ),
+        (
+            "y" * 600,
+            "This post is 100 characters over the 500-character limit (600 written): "
+            "shorten it before posting.",
+        ),
     ],
 )
 async def test_an_invalid_post_shows_the_message_and_keeps_the_draft(
@@ -350,12 +359,49 @@ async def test_an_invalid_post_shows_the_message_and_keeps_the_draft(
     )
     assert response.status_code == 422
     assert f'role="alert">{html.escape(message)}</p>' in response.text
-    assert 'aria-invalid="true" aria-describedby="post-error"' in response.text
-    textarea = re.search(r"<textarea[^>]*>([^<]*)</textarea>", response.text)
-    assert textarea and textarea.group(1) == body
+    assert 'aria-describedby="post-error body-count" aria-invalid="true"' in response.text
+    textarea = re.search(r"<textarea([^>]*)>([^<]*)</textarea>", response.text)
+    assert textarea and textarea.group(2) == body  # the whole draft, never cut to the limit
+    assert "maxlength" not in textarea.group(1)
     assert re.search(r'<option value="concern" selected', response.text)
     assert await Post.filter(child_id=child.id).count() == 0
     assert_page_headers(response)
+
+
+async def test_an_overlong_draft_shows_how_far_over_it_is_without_javascript(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Jonah Ferreira")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    response = await submit(
+        client,
+        f"/children/{child.id}",
+        f"/children/{child.id}/posts",
+        kind="update",
+        body="z" * 620,
+    )
+    assert response.status_code == 422
+    assert '<p class="char-count muted" id="body-count">620 of 500 characters: 120 over</p>' in (
+        response.text
+    )
+    fresh = await client.get(f"/children/{child.id}")
+    assert '<p class="char-count muted" id="body-count">Up to 500 characters</p>' in fresh.text
+
+
+async def test_line_breaks_from_a_form_count_as_one_character_each(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await child_named("Jonah Ferreira")
+    person = await make.practitioner(grants=[child])
+    await logged_in(client, person)
+    body = "\r\n".join(["a" * 99] * 5)  # 495 letters and 4 breaks: 499 as the counter says
+    response = await submit(
+        client, f"/children/{child.id}", f"/children/{child.id}/posts", kind="update", body=body
+    )
+    assert response.status_code == 303, response.text
+    post = await Post.get(child_id=child.id)
+    assert post.body == body.replace("\r\n", "\n") and len(post.body) == 499
 
 
 async def test_an_unknown_post_kind_is_refused(client: httpx.AsyncClient, make: Factory) -> None:
@@ -431,7 +477,10 @@ async def test_error_pages_show_who_is_logged_in(client: httpx.AsyncClient, make
     await logged_in(client, person)
     response = await client.get("/children/999999")
     assert response.status_code == 404
-    assert f"{person.name} · {person.agency.name}" in response.text
+    shown = re.search(r'<span class="who">(.*?)</span></span>', response.text)
+    assert (
+        shown and re.sub(r"<[^>]+>", "", shown.group(0)) == f"{person.name} · {person.agency.name}"
+    )
     assert "&lt;Agency" not in response.text
 
 

@@ -1,7 +1,7 @@
 // Live updates for every page of a logged-in user: one websocket (/ws), resumed after
 // the last event id this tab saw, so nothing is missed or shown twice after a drop.
 // Protocol: docs/api.md. Loaded as an ES module (CSP: script-src 'self', no inline code).
-import { flush, forgetDevice, holdForSignIn, startOutbox } from "./outbox.js";
+import { flush, forgetDevice, holdForSignIn, loggingOut, startOutbox } from "./outbox.js";
 import { announce, el, insertPost, setSeen, setUnread, showStatus, userId } from "./render.js";
 
 const LAST_ID = "jigsaw.lastEventId";
@@ -136,6 +136,9 @@ function sessionEnded() {
   socket?.close();
   document.body.dataset.live = "ended";
   showStatus("");
+  // Logging out closes this socket too: the logout's own answer goes to the sign-in page,
+  // and must not be overtaken by one that would send the next person to this page.
+  if (loggingOut()) return;
   const signIn = `/login?next=${encodeURIComponent(location.pathname)}`;
   const kept = holdForSignIn();
   if (!kept.queued && !kept.draft) {

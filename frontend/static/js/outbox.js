@@ -6,6 +6,7 @@
 // The outbox (and a draft kept when a session ends) belongs to one person: it waits through
 // an expired session for that same person to sign in again, is deleted if someone else signs
 // in on the device, and logging out deletes it with everything else this device kept.
+import { problemWith, showPostError, watchCount } from "./compose.js";
 import { announce, capitalize, csrfToken, el, insertPost, setSeen, userId } from "./render.js";
 
 const RETRY_MS = 15000;
@@ -112,13 +113,11 @@ function restoreDraft(item, message) {
   const form = document.getElementById("post-form");
   if (!form || Number(form.dataset.childId) !== item.childId) return;
   const body = form.querySelector("textarea");
-  if (!body.value) body.value = item.body;
-  let error = document.getElementById("post-error");
-  if (!error) {
-    error = el("p", { class: "error", id: "post-error", role: "alert" });
-    form.before(error);
+  if (!body.value) {
+    body.value = item.body;
+    body.dispatchEvent(new Event("input")); // the count follows
   }
-  error.textContent = message;
+  showPostError(form, message);
 }
 
 /** Send everything waiting, for any child (a post written offline on another page too). */
@@ -128,8 +127,15 @@ export function flush() {
 }
 
 function queueFromForm(form) {
-  const body = form.querySelector("textarea").value.trim();
-  if (!body) return null;
+  const box = form.querySelector("textarea");
+  const problem = problemWith(box.value, Number(box.dataset.max || Infinity));
+  if (problem) {
+    // Nothing is queued: say why, and leave the text where it is to be fixed.
+    showPostError(form, problem);
+    box.focus();
+    return null;
+  }
+  const body = box.value.replace(/\r\n/g, "\n").trim();
   const item = {
     key: newKey(),
     childId: Number(form.dataset.childId),
@@ -139,13 +145,14 @@ function queueFromForm(form) {
   };
   save([...load(), item]);
   form.reset();
-  document.getElementById("post-error")?.remove();
+  showPostError(form, "");
   return item;
 }
 
 function watchPostForm() {
   const form = document.getElementById("post-form");
   if (!form) return;
+  watchCount(form);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const item = queueFromForm(form);
@@ -211,6 +218,7 @@ function restoreKeptDraft() {
   const box = form.querySelector("textarea");
   if (box.value) return;
   box.value = draft.body;
+  box.dispatchEvent(new Event("input"));
   form.querySelector("select[name=kind]").value = draft.kind;
   announce("The post you were writing when your session ended is back in the box, not yet sent.");
 }
@@ -222,6 +230,11 @@ function forgetOtherPeople() {
     const match = PERSONAL.exec(key);
     if (match && match[2] !== me) localStorage.removeItem(key);
   }
+}
+
+/** True once this tab has started logging out (its session ends on purpose). */
+export function loggingOut() {
+  return forgotten;
 }
 
 /** Logging out forgets everything this device kept: queued posts and cached files. */

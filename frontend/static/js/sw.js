@@ -1,12 +1,15 @@
 // Jigsaw service worker: caches the app shell (CSS, JS, icons) and nothing else.
 // Pages, the API and the websocket carry child data: they always go to the network and
 // are never stored here. Logging out deletes the cache (see outbox.js).
-const CACHE = "jigsaw-shell-v1";
+const CACHE = "jigsaw-shell-v2";
 const SHELL = [
   "/static/css/app.css",
   "/static/js/live.js",
   "/static/js/render.js",
   "/static/js/outbox.js",
+  "/static/js/compose.js",
+  "/static/js/older.js",
+  "/static/js/activity.js",
   "/static/icons/icon.svg",
   "/static/icons/icon-192.png",
   "/static/manifest.webmanifest",

@@ -1,0 +1,54 @@
+"""A child's activity as the child's own page shows it: posts per day by kind over the
+last weeks, and the stored velocity verdict when it is a flag, with its plain-language
+reasons (the same stored row the manager's board reads: no recompute)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from feeds import audit
+from feeds.access.policy import Action, check_child_access
+from feeds.audit.actions import AuditAction
+from feeds.audit.records import AuditContext
+from feeds.models import Professional, VelocityState
+from feeds.velocity.tallies import Counts, kinds_by_day, moment
+
+
+@dataclass(frozen=True)
+class Flag:
+    """The child is flagged on the board: why, and since when."""
+
+    reasons: list[str]
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class Activity:
+    days: list[tuple[date, Counts]]  # oldest first, quiet days empty
+    flag: Flag | None  # None when not flagged (or never assessed)
+
+
+async def stored_flag(child_id: int) -> Flag | None:
+    """The child's stored verdict, when it is a flag."""
+    row = await VelocityState.get_or_none(child_id=child_id)
+    if row is None or not row.flagged:
+        return None
+    reasons = [str(reason) for reason in (row.assessment or {}).get("reasons", [])]
+    return Flag(reasons, moment(row.flagged_at))
+
+
+async def activity_of(child_id: int, today: date) -> Activity:
+    """For a child the caller has already been allowed to see (the child page)."""
+    return Activity(await kinds_by_day(child_id, today), await stored_flag(child_id))
+
+
+async def read_activity(
+    professional: Professional, child_id: int, today: date, ctx: AuditContext
+) -> Activity:
+    """The activity of a child the caller may see (a page refreshing its chart), audited
+    as a velocity read; refusals too."""
+    async with audit.refusal_recorded(AuditAction.VELOCITY_READ, ctx, professional, child_id):
+        child = await check_child_access(professional, child_id, Action.VIEW)
+    await audit.record(AuditAction.VELOCITY_READ, ctx, actor=professional, child_id=child.id)
+    return await activity_of(child.id, today)
