@@ -109,19 +109,17 @@ class SameOriginMiddleware:
 
 class CleanQueryMiddleware:
     """Refuse (422) a query string holding text that cannot be stored (a NUL byte), before
-    any route reads it: query parameters are read in many places, and refused in one."""
+    any route reads it: query parameters are read in many places, and refused in one. The
+    websocket reads only `after`, as a number, and ignores anything else (ws.parse_after)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in {"http", "websocket"} and (
+        if scope["type"] == "http" and (
             field := unclean_query_field(scope.get("query_string", b""))
         ):
-            if scope["type"] == "http":
-                await send_json_error(send, 422, "invalid", f"{field} {NOT_ALLOWED}.")
-            else:
-                await send({"type": "websocket.close", "code": 1008})
+            await send_json_error(send, 422, "invalid", f"{field} {NOT_ALLOWED}.")
             return
         await self.app(scope, receive, send)
 
