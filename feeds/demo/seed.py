@@ -16,10 +16,13 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import hash_password
+from feeds.audit.records import AuditContext
 from feeds.demo import text as text
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
 from feeds.network.involvement import backfill_entries
+from feeds.network.requests import do_request_access
 from feeds.search_queue import do_queue_posts_for_search
 from feeds.velocity.tallies import rebuild_days
 
@@ -119,7 +122,25 @@ async def seed_demo(
     password_hash = hash_password(password)
     async with in_transaction():
         await _insert(plan, password_hash, moment, progress or (lambda *_: None))
+    await _ask_to_join()
     return _summary(plan, moment)
+
+
+# The demo shows a request to join waiting for a decision: the school's safeguarding lead
+# asks to join a child the demo practitioner leads and the school does not yet see.
+ASKER, LEAD = "teacher@demo.jigsaw.test", "practitioner@demo.jigsaw.test"
+
+
+async def _ask_to_join() -> None:
+    asker = await Professional.get(email=ASKER)
+    lead = await Professional.get(email=LEAD)
+    seen = await visible_child_ids(asker)
+    led = await Child.filter(lead_professional_id=lead.id).order_by("id").values("reference", "id")
+    unseen = [row["reference"] for row in led if row["id"] not in seen]
+    if unseen:
+        why = "Starting in Year 4 at Northgate Primary next week; I am the school's DSL."
+        ctx = AuditContext(request_id="demo")
+        await do_request_access(asker, unseen[0], "designated safeguarding lead", why, ctx)
 
 
 class _Planner:

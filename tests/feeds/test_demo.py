@@ -14,6 +14,7 @@ from feeds.models import (
     Agency,
     Child,
     Grant,
+    Notification,
     Post,
     PostKind,
     Professional,
@@ -22,7 +23,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.network.models import ChildEvent
+from feeds.network.models import AccessRequest, ChildEvent
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
@@ -174,6 +175,8 @@ async def test_refuses_to_seed_twice(demo: DemoSummary) -> None:
 async def wipe() -> None:
     """Empty the tables the seeder fills, children before parents."""
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
+    await AccessRequest.all().delete()  # the request to join the demo shows
+    await Notification.all().delete()  # ...and the notifications it sent
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -215,3 +218,13 @@ async def test_the_demo_feeds_show_the_agencies_around_each_child(demo: DemoSumm
     recorded = set(await ChildEvent.all().values_list("child_id", "agency_id"))
     assert around and around <= recorded
     assert not await Notification.filter(kind="agency_involved").exists()
+
+
+async def test_the_demo_has_a_request_to_join_waiting_for_its_lead(app: Starlette) -> None:
+    """Every feature can be seen in the demo: a request to join waits for a decision."""
+    await seed_demo(now=NOW)
+    waiting = await AccessRequest.all().prefetch_related("requester", "child__lead_professional")
+    assert len(waiting) == 1
+    assert waiting[0].requester.email == "teacher@demo.jigsaw.test"
+    assert waiting[0].child is not None
+    assert waiting[0].child.lead_professional.email == "practitioner@demo.jigsaw.test"
