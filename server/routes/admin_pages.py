@@ -17,7 +17,7 @@ from feeds.organisation import agencies, people, teams
 from feeds.organisation.admin import check_admin
 from feeds.organisation.views import agency_view, person_view, team_view
 from feeds.serializers import me_view
-from server.endpoints import MAX_ID, audit_context, authenticated, is_number, path_id
+from server.endpoints import MAX_ID, audit_context, authenticated, is_number, path_id, read_form
 from server.routes.page_render import render
 
 FormError = (Invalid, Conflict)
@@ -65,7 +65,7 @@ async def show_agencies(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def add_agency(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     try:
         await agencies.do_create_agency(
             user, form.get("name"), form.get("sector"), audit_context(request)
@@ -99,7 +99,7 @@ async def show_teams(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def add_team(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     try:
         await teams.do_create_team(
             user, form.get("name"), _form_id(form, "agency_id"), audit_context(request)
@@ -112,7 +112,7 @@ async def add_team(request: Request, user: Professional) -> Response:
 @authenticated
 async def add_member(request: Request, user: Professional) -> Response:
     team_id = path_id(request, "team_id")
-    form = await request.form()
+    form = await read_form(request)
     email = str(form.get("email") or "").strip().lower()
     try:
         person = await Professional.get_or_none(email=email, is_active=True) if email else None
@@ -158,7 +158,7 @@ async def show_people(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def add_person(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     fields = ("email", "name", "role", "job_title", "password")
     data: dict[str, Any] = {name: str(form.get(name) or "") for name in fields}
     data["agency_id"] = _form_id(form, "agency_id")
@@ -197,7 +197,7 @@ async def reactivate(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def change_role(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     role = form.get("role")
 
     async def action(actor: Professional, person_id: int, ctx: Any) -> Professional:

@@ -17,7 +17,7 @@ from feeds.records import children
 from feeds.records.authority import check_may_create, check_may_manage
 from feeds.records.views import history_view, identified
 from feeds.serializers import me_view
-from server.endpoints import audit_context, authenticated, path_id
+from server.endpoints import audit_context, authenticated, path_id, read_form
 from server.routes.page_render import render
 
 FIELDS = ("display_name", "reference", "date_of_birth", "school", "area")
@@ -63,7 +63,7 @@ async def new_child_form(request: Request, user: Professional) -> Response:
 async def new_child(request: Request, user: Professional) -> Response:
     ctx = audit_context(request)
     await check_may_create(user, ctx)
-    form = await request.form()
+    form = await read_form(request)
     try:
         child = await children.do_create_child(user, await _record_data(form), ctx)
     except FormError as error:
@@ -100,7 +100,7 @@ async def show_record(request: Request, user: Professional) -> Response:
 
 @authenticated
 async def edit_record(request: Request, user: Professional) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     child_id, ctx = path_id(request, "child_id"), audit_context(request)
     # Asked before the lead's email is looked up, so the form cannot probe for emails.
     await check_may_manage(user, child_id, AuditAction.CHILD_EDIT, ctx)
