@@ -70,7 +70,7 @@ async def test_the_administrators_page_is_accessible(site: Site, browser: Browse
     await page.get_by_label("Code", exact=True).fill(code(secret))
     await page.get_by_role("button", name="Continue").click()
     await live_connected(page)
-    await page.get_by_role("link", name="Site sign-in").click()
+    await page.get_by_role("link", name="Site sign-in", exact=True).click()
     await expect(page.get_by_role("button", name="Require two-step sign-in")).to_be_visible()
     found = {"admin": await blocking_violations(page)}
     await page.get_by_role("button", name="Require two-step sign-in").click()
