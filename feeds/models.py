@@ -160,6 +160,8 @@ class Grant(Model):
         "feeds.Professional", related_name="grants_revoked", null=True, on_delete=fields.RESTRICT
     )
     revoked_by_id: int | None
+    # Set once, by compare-and-set, when the "access ends soon" warning was sent.
+    ending_warned_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "grant"
