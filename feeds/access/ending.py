@@ -24,10 +24,11 @@ async def _recipients(grant: Grant) -> list[int]:
         people = [grant.professional_id]
     else:
         members = TeamMember.filter(team_id=grant.team_id).order_by("professional_id")
-        people = [int(p) for p in await members.values_list("professional_id", flat=True)]
-    lead = await Child.filter(id=grant.child_id).values_list("lead_professional_id", flat=True)
-    if lead and lead[0] is not None and lead[0] not in people:
-        people.append(int(lead[0]))
+        people = [int(row["professional_id"]) for row in await members.values("professional_id")]
+    rows = await Child.filter(id=grant.child_id).values("lead_professional_id")
+    lead = rows[0]["lead_professional_id"] if rows else None
+    if lead is not None and int(lead) not in people:
+        people.append(int(lead))
     return people
 
 

@@ -248,7 +248,10 @@ async def do_undo_revoke(granter: Professional, grant_id: int, ctx: AuditContext
     (audited as a grant). When the holder already has access again, that grant."""
     old = await Grant.get_or_none(id=grant_id)
     async with audit.refusal_recorded(
-        AuditAction.GRANT_CREATE, ctx, granter, old.child_id if old else None,
+        AuditAction.GRANT_CREATE,
+        ctx,
+        granter,
+        old.child_id if old else None,
         {"undo_of": grant_id},
     ):
         if old is None:

@@ -21,7 +21,7 @@ from server.routes.page_render import render
 
 
 def _ends_in(expires_at: datetime | None, now: datetime) -> str:
-    """"ends today", "ends tomorrow", "ends in 3 days" within SOON of the end, else ""."""
+    """Within SOON of the end: 'ends today', 'ends tomorrow', 'ends in 3 days'; else ''."""
     if expires_at is None or expires_at - now > SOON:
         return ""
     days = (expires_at.date() - now.date()).days
@@ -75,9 +75,7 @@ async def revoke_grant(request: Request, user: Professional) -> Response:
     grant = await grants.do_revoke_grant(
         user, path_id(request, "grant_id"), audit_context(request), refuse_own=True
     )
-    return RedirectResponse(
-        f"/children/{grant.child_id}?revoked={grant.id}#team", status_code=303
-    )
+    return RedirectResponse(f"/children/{grant.child_id}?revoked={grant.id}#team", status_code=303)
 
 
 @authenticated
