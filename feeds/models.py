@@ -165,8 +165,9 @@ class Grant(Model):
 
     class Meta:
         table = "grant"
-        # Access checks look grants up by child, by professional and by team.
-        indexes = (("child_id", "revoked_at"), ("professional_id",), ("team_id",))
+        # Access checks look grants up by child, by professional and by team; the
+        # "access ends soon" warning (feeds/access/ending.py) by expiry, every sweep step.
+        indexes = (("child_id", "revoked_at"), ("professional_id",), ("team_id",), ("expires_at",))
 
 
 class Post(Model):

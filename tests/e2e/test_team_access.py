@@ -61,3 +61,29 @@ async def test_revoke_asks_inline_and_undo_restores_access_on_a_phone(
     )
     back = await Grant.get(child_id=world.child.id, professional_id=holder.id, revoked_at=None)
     assert back.expires_at is not None and abs(back.expires_at - ends) < timedelta(seconds=1)
+
+
+async def test_the_granting_form_suggests_a_colleague_by_name(site: Site, browser: Browser) -> None:
+    world = site.world
+    await world.teammate.fetch_related("agency")
+    colleague = await Professional.create(
+        email="oren.colleague@example.test",
+        name="Oren Colleague",
+        handle="orencolleague",
+        job_title="Family support worker",
+        password_hash=world.teammate.password_hash,
+        agency=world.teammate.agency,
+    )
+    page = await new_page(browser, site.base_url, PHONE)
+    await log_in(page, world.teammate.email, f"/children/{world.child.id}")
+    field = page.get_by_label("A professional's name or email")
+    await field.press_sequentially("Ore")
+    option = page.locator("#grant-people option")
+    await expect(option).to_have_count(1)
+    label = await option.get_attribute("value")
+    assert label is not None and label.startswith("Oren Colleague (Family support worker, ")
+    await field.fill(label)  # as choosing the suggestion does
+    await expect(page.locator("input[name=professional_id]")).to_have_value(str(colleague.id))
+    await page.get_by_role("button", name="Give access").click()
+    await page.wait_for_url(f"**/children/{world.child.id}#team")
+    assert await Grant.filter(child_id=world.child.id, professional_id=colleague.id).exists()
