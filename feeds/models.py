@@ -160,11 +160,14 @@ class Grant(Model):
         "feeds.Professional", related_name="grants_revoked", null=True, on_delete=fields.RESTRICT
     )
     revoked_by_id: int | None
+    # Set once, by compare-and-set, when the "access ends soon" warning was sent.
+    ending_warned_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "grant"
-        # Access checks look grants up by child, by professional and by team.
-        indexes = (("child_id", "revoked_at"), ("professional_id",), ("team_id",))
+        # Access checks look grants up by child, by professional and by team; the
+        # "access ends soon" warning (feeds/access/ending.py) by expiry, every sweep step.
+        indexes = (("child_id", "revoked_at"), ("professional_id",), ("team_id",), ("expires_at",))
 
 
 class Post(Model):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise.expressions import Q
+
 from feeds import audit, events
 from feeds.access.policy import (
     GRANT_NOT_FOUND,
@@ -16,7 +18,7 @@ from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
-from feeds.models import Grant, Professional, Team
+from feeds.models import Grant, Professional, Team, TeamMember
 from feeds.network.involvement import do_note_agency
 from feeds.records.status import check_open
 
@@ -136,8 +138,11 @@ async def do_grant(
     return await _loaded(grant)
 
 
-async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContext) -> Grant:
-    """End a grant now; the row stays, with who revoked it and when."""
+async def do_revoke_grant(
+    revoker: Professional, grant_id: int, ctx: AuditContext, *, refuse_own: bool = False
+) -> Grant:
+    """End a grant now; the row stays, with who revoked it and when. With `refuse_own`
+    (the pages), one's own access is not removed (check_not_own)."""
     grant = await Grant.get_or_none(id=grant_id)
     child_id = grant.child_id if grant else None
     async with audit.refusal_recorded(
@@ -146,6 +151,8 @@ async def do_revoke_grant(revoker: Professional, grant_id: int, ctx: AuditContex
         if grant is None:
             raise NotFound(GRANT_NOT_FOUND)
         await check_item_access(revoker, grant.child_id, Action.MANAGE_GRANTS, GRANT_NOT_FOUND)
+    if refuse_own:
+        check_not_own(grant, revoker)
     if grant.revoked_at is not None:  # already revoked: nothing changes, the decision is kept
         same = {"grant_id": grant.id, "already_revoked": True}
         await audit.record(
@@ -192,3 +199,98 @@ async def team_around_child(viewer: Professional, child_id: int) -> list[Grant]:
     await check_child_access(viewer, child_id, Action.VIEW)
     grants = Grant.filter(active_grant_q(utcnow()), child_id=child_id).order_by("created_at")
     return await grants.prefetch_related("professional__agency", "team__agency", "granted_by")
+
+
+async def past_access(viewer: Professional, child_id: int) -> list[Grant]:
+    """Access that ended (expired or revoked), newest end first, one row per holder, leaving
+    out holders who have access again. Not audited, as team_around_child."""
+    await check_child_access(viewer, child_id, Action.VIEW)
+    now = utcnow()
+    live = await Grant.filter(active_grant_q(now), child_id=child_id).values(
+        "professional_id", "team_id"
+    )
+    current = {(row["professional_id"], row["team_id"]) for row in live}
+    ended = await Grant.filter(~active_grant_q(now), child_id=child_id).prefetch_related(
+        "professional__agency", "team__agency", "granted_by"
+    )
+    latest: dict[tuple[int | None, int | None], Grant] = {}
+    for grant in sorted(ended, key=ended_at):
+        holder = (grant.professional_id, grant.team_id)
+        if holder not in current:
+            latest[holder] = grant  # sorted by end: the last one wins
+    return sorted(latest.values(), key=ended_at, reverse=True)
+
+
+def ended_at(grant: Grant) -> datetime:
+    """When a grant that is no longer active ended: revoked, or else expired."""
+    ends = [t for t in (grant.revoked_at, grant.expires_at) if t is not None]
+    return min(ends) if ends else grant.created_at
+
+
+def check_not_own(grant: Grant, revoker: Professional) -> None:
+    """Pages never offer removing one's own access: a lead would lose the lead's rights."""
+    if grant.professional_id == revoker.id:
+        raise Invalid("You cannot remove your own access.")
+
+
+async def revocable(revoker: Professional, grant_id: int) -> Grant:
+    """A grant the revoker may remove (MANAGE_GRANTS on its child), loaded; NotFound for a
+    missing or hidden one, Forbidden without the right."""
+    grant = await Grant.get_or_none(id=grant_id)
+    if grant is None:
+        raise NotFound(GRANT_NOT_FOUND)
+    await check_item_access(revoker, grant.child_id, Action.MANAGE_GRANTS, GRANT_NOT_FOUND)
+    return await _loaded(grant)
+
+
+async def do_undo_revoke(granter: Professional, grant_id: int, ctx: AuditContext) -> Grant:
+    """Give back access just removed: the same holder, the same expiry, through do_grant
+    (audited as a grant). When the holder already has access again, that grant."""
+    old = await Grant.get_or_none(id=grant_id)
+    async with audit.refusal_recorded(
+        AuditAction.GRANT_CREATE,
+        ctx,
+        granter,
+        old.child_id if old else None,
+        {"undo_of": grant_id},
+    ):
+        if old is None:
+            raise NotFound(GRANT_NOT_FOUND)
+        await check_item_access(granter, old.child_id, Action.MANAGE_GRANTS, GRANT_NOT_FOUND)
+    if old.revoked_at is None:
+        raise Invalid("That access was not removed.")
+    holder = Q(professional_id=old.professional_id, team_id=old.team_id)
+    again = await Grant.filter(active_grant_q(utcnow()), holder, child_id=old.child_id).first()
+    if again is not None:
+        return await _loaded(again)
+    return await do_grant(
+        granter,
+        old.child_id,
+        ctx,
+        professional_id=old.professional_id,
+        team_id=old.team_id,
+        expires_at=old.expires_at,
+    )
+
+
+SUGGESTIONS = 10  # at most this many people suggested to a granter
+MAX_PREFIX = 100
+
+
+async def suggest_holders(granter: Professional, child_id: int, prefix: str) -> list[Professional]:
+    """People a granter may pick by name: never a directory of everyone. Only active people
+    from the granter's own agency and teams, and people who have (or had) a grant on the
+    child, whose name (or a word of it) starts with `prefix`; at most SUGGESTIONS."""
+    await check_child_access(granter, child_id, Action.MANAGE_GRANTS)
+    prefix = " ".join(prefix.split())[:MAX_PREFIX]
+    if not prefix:
+        return []
+    teams = TeamMember.filter(professional_id=granter.id).values_list("team_id", flat=True)
+    mates = TeamMember.filter(team_id__in=await teams).values_list("professional_id", flat=True)
+    around = Grant.filter(child_id=child_id, professional_id__isnull=False).values_list(
+        "professional_id", flat=True
+    )
+    known = Q(agency_id=granter.agency_id) | Q(id__in=await mates) | Q(id__in=await around)
+    named = Q(name__istartswith=prefix) | Q(name__icontains=" " + prefix)
+    found = Professional.filter(known, named, is_active=True).order_by("name", "id")
+    return await found.limit(SUGGESTIONS).prefetch_related("agency")

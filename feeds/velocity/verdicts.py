@@ -22,6 +22,7 @@ from datetime import time as clock_time
 from typing import Any
 
 from feeds import audit, events
+from feeds.access.ending import do_warn_ending
 from feeds.audit.actions import AuditAction
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
@@ -327,6 +328,7 @@ class VelocityWatcher:
         if time.monotonic() - self._last_sweep >= SWEEP_CHECK:
             self._last_sweep = time.monotonic()
             await self.sweep(utcnow() - timedelta(seconds=self.sweep_interval))
+            await do_warn_ending(utcnow())  # time passing also brings access's end near
         await self.catch_up()
 
     async def catch_up(self) -> list[Flip]:

@@ -18,7 +18,7 @@ from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
 from feeds.models import Follow, PostKind, Professional, Role, Team
 from feeds.network import requests as access_requests
-from feeds.serializers import child_view, grant_view, me_view
+from feeds.serializers import child_view, me_view
 from feeds.velocity.activity import activity_of
 from server import auth, cookies, mfa_auth
 from server.dates import parse_day
@@ -34,7 +34,7 @@ from server.endpoints import (
     settings_of,
 )
 from server.page_context import header_context
-from server.routes import activity, admin_pages, pages_live
+from server.routes import activity, admin_pages, pages_live, team_pages
 from server.routes import breakglass as breakglass_pages
 from server.routes.access_requests import decider_view
 from server.routes.activity import activity_context
@@ -135,9 +135,9 @@ async def child_page(
         before=None if target else query_int(request, "before", None),
         holding=target,
     )
-    team = await grants.team_around_child(user, child_id)
     found = await activity_of(page.child.id, utcnow().date())
     can_manage = await may(user, Action.MANAGE_GRANTS, page.child)
+    team = await team_pages.team_context(request, user, child_id, can_manage)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     asking = await access_requests.waiting_for_child(user, child_id) if can_manage else []
     views = await post_views(user, page.posts)
@@ -153,7 +153,7 @@ async def child_page(
         # Only the newest page grows; an older one links back to it.
         live=page.before is None,
         follow_state=await follow_state(user, child_id),
-        team=[grant_view(g) for g in team],
+        **team,
         can_manage=can_manage,
         teams=teams,
         access_requests=[decider_view(r) for r in asking],
@@ -212,8 +212,12 @@ def form_expiry(form: FormData) -> datetime | None:
 
 
 def _holder(form: FormData) -> dict[str, Any]:
-    """Parsed only: the email is looked up by do_grant once it has checked permission."""
+    """Parsed only: the email is looked up by do_grant once it has checked permission. A
+    person picked by name (the autocomplete) comes as professional_id."""
     email, team = str(form.get("email") or "").strip().lower(), str(form.get("team_id") or "")
+    picked = str(form.get("professional_id") or "")
+    if is_number(picked) and int(picked) <= MAX_ID:
+        return {"professional_id": int(picked)}
     if email:
         return {"email": email}
     if is_number(team) and int(team) <= MAX_ID:
@@ -238,12 +242,6 @@ async def add_grant(request: Request, user: Professional) -> Response:
     return RedirectResponse(f"/children/{child_id}#team", status_code=303)
 
 
-@authenticated
-async def revoke_grant(request: Request, user: Professional) -> Response:
-    grant = await grants.do_revoke_grant(user, path_id(request, "grant_id"), audit_context(request))
-    return RedirectResponse(f"/children/{grant.child_id}#team", status_code=303)
-
-
 routes = [
     Route("/", home, methods=["GET"]),
     Route("/login", login_form, methods=["GET"]),
@@ -252,7 +250,7 @@ routes = [
     Route("/children/{child_id}", show_child, methods=["GET"]),
     Route("/children/{child_id}/posts", add_post, methods=["POST"]),
     Route("/children/{child_id}/grants", add_grant, methods=["POST"]),
-    Route("/grants/{grant_id}/revoke", revoke_grant, methods=["POST"]),
+    *team_pages.routes,
     *pages_live.routes,
     *activity.routes,
 ]

@@ -153,6 +153,10 @@ ROUTES = [
         form={"email": "{other_email}"},
     ),
     Case("POST", "/grants/{grant}/revoke", expect(303, 303, practitioner=403, lead=303)),
+    Case("GET", "/grants/{grant}/revoke", expect(303, 200, practitioner=403, lead=200)),
+    # {grant} is a revoked one for /undo (see _fill).
+    Case("POST", "/grants/{grant}/undo", expect(303, 303, practitioner=403, lead=303)),
+    Case("GET", "/children/{child}/grants/suggest", expect(303, 200, practitioner=403, lead=200)),
     Case("POST", "/children/{child}/follow", expect(303, 303)),
     Case("POST", "/children/{child}/unfollow", expect(303, 303)),
     Case("POST", "/posts/{post}/acknowledge", expect(303, 303)),
@@ -424,7 +428,9 @@ async def _fill(
         "lead_email": world.lead.email,
     }
     if "{grant}" in case.path:
-        values["grant"] = str((await make.grant(child, professional=world.other)).id)
+        undoing = case.path.endswith("/undo")
+        grant = await make.grant(child, professional=world.other, revoked=undoing)
+        values["grant"] = str(grant.id)
     if "{post}" in case.path:
         post = await Post.create(
             child=child, author=world.author, kind=PostKind.UPDATE, body="original"

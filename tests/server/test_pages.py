@@ -516,7 +516,9 @@ async def test_team_around_the_child_lists_holders_with_agency_and_since(
     assert f"Midwife, {person.agency.name} · since {today}" in section
     assert f"{team.name}</strong> (team)" in section
     assert f"{team.agency.name} · since {today}" in section
-    assert "Quentin Revoked" not in section
+    current, past = section.split('class="past-access"', 1)
+    assert "Quentin Revoked" not in current
+    assert "Quentin Revoked" in past
 
 
 async def test_a_practitioner_sees_no_grant_form_and_cannot_grant_or_revoke(
@@ -575,10 +577,12 @@ async def test_a_lead_or_manager_grants_by_email_and_team_and_revokes(
 
     revoked = await submit(client, path, f"/grants/{grant.id}/revoke")
     assert revoked.status_code == 303
+    assert revoked.headers["location"] == f"{path}?revoked={grant.id}#team"
     await grant.refresh_from_db()
     assert grant.revoked_at is not None and grant.revoked_by_id == boss.id
     final = await client.get(path)
-    assert "Tomasz Wojcik" not in final.text.split('id="team"', 1)[1]
+    current = final.text.split('id="team"', 1)[1].split('class="past-access"', 1)[0]
+    assert "Tomasz Wojcik" not in current.split('class="team"', 1)[1]
 
 
 async def test_granting_to_an_unknown_email_shows_an_error(
