@@ -8,7 +8,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds.models import Professional
+from feeds.audit.actions import AuditAction
 from feeds.organisation import agencies, people, teams
+from feeds.organisation.admin import check_admin
 from feeds.organisation.views import agency_view, person_view, team_view
 from server.endpoints import audit_context, authenticated, path_id
 from server.schemas import organisation as schema
@@ -16,6 +18,13 @@ from server.schemas.codec import build, decode, reply
 from server.schemas.operation import api
 
 ADMIN_ONLY = {403}
+
+
+async def _admin_first(request: Request, user: Professional, action: AuditAction) -> None:
+    """Permission before input: anyone else gets the 403 whatever they sent."""
+    await check_admin(user, action, audit_context(request))
+
+
 # Names are unique whatever their case; you cannot change your own account (409).
 CHANGES = {403, 409}
 
@@ -36,6 +45,7 @@ async def list_agencies(request: Request, user: Professional) -> Response:
 )
 @authenticated
 async def create_agency(request: Request, user: Professional) -> Response:
+    await _admin_first(request, user, AuditAction.AGENCY_CREATE)
     data = await decode(request, schema.AgencyCreate)
     agency = await agencies.do_create_agency(user, data.name, data.sector, audit_context(request))
     return reply(build(schema.Agency, agency_view(agency)), 201)
@@ -61,6 +71,7 @@ async def list_teams(request: Request, user: Professional) -> Response:
 )
 @authenticated
 async def create_team(request: Request, user: Professional) -> Response:
+    await _admin_first(request, user, AuditAction.TEAM_CREATE)
     data = await decode(request, schema.TeamCreate)
     team = await teams.do_create_team(user, data.name, data.agency_id, audit_context(request))
     return await _team_view(team.id, 201)
@@ -77,6 +88,7 @@ async def create_team(request: Request, user: Professional) -> Response:
 @authenticated
 async def add_member(request: Request, user: Professional) -> Response:
     team_id = path_id(request, "team_id")
+    await _admin_first(request, user, AuditAction.TEAM_MEMBER_ADD)
     data = await decode(request, schema.MemberAdd)
     joined = await teams.do_add_member(
         user, team_id, data.professional_id, data.is_manager, audit_context(request)
@@ -122,6 +134,7 @@ async def _person_response(person: Professional, status: int = 200) -> Response:
 )
 @authenticated
 async def create_person(request: Request, user: Professional) -> Response:
+    await _admin_first(request, user, AuditAction.PERSON_CREATE)
     data = await decode(request, schema.PersonCreate)
     person = await people.do_create_person(user, schema.as_fields(data), audit_context(request))
     return await _person_response(person, 201)
@@ -158,6 +171,7 @@ async def reactivate(request: Request, user: Professional) -> Response:
 @authenticated
 async def change_role(request: Request, user: Professional) -> Response:
     professional_id = path_id(request, "professional_id")
+    await _admin_first(request, user, AuditAction.PERSON_ROLE)
     data = await decode(request, schema.RoleChange)
     person = await people.do_change_role(user, professional_id, data.role, audit_context(request))
     return await _person_response(person)

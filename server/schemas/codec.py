@@ -23,6 +23,7 @@ JSON = "application/json"
 ENCODER = msgspec.json.Encoder()
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
 
 
 class JSONBody(Response):
@@ -101,6 +102,8 @@ def invalid(error: msgspec.ValidationError, kind: type[Any]) -> Invalid:
     if missing := _MISSING.search(text):
         name = missing.group(1)
         return Invalid(f"{name} is required: {name} must be {expected(kind, name)}.", field=name)
+    if unknown := _UNKNOWN.search(text):
+        return Invalid(f"Unknown field: {unknown.group(1)}.", field=unknown.group(1))
     at = _AT.search(text)
     if at is None:
         return Invalid("The request body must be a JSON object.")
