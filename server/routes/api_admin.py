@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from feeds.models import Professional
 from feeds.audit.actions import AuditAction
+from feeds.models import Professional
 from feeds.organisation import agencies, people, teams
 from feeds.organisation.admin import check_admin
 from feeds.organisation.views import agency_view, person_view, team_view

@@ -6,8 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from feeds.errors import NotFound
-from feeds.models import ApiToken, Professional
+from feeds.models import Professional
 from feeds.serializers import me_view, token_view
 from server import auth, cookies, mfa_auth
 from server.endpoints import audit_context, authenticated, path_id, public, settings_of
@@ -112,17 +111,14 @@ async def create_token(request: Request) -> Response:
 @api(schema.Tokens, "The caller's tokens")
 @authenticated
 async def list_tokens(request: Request, user: Professional) -> Response:
-    tokens = await ApiToken.filter(professional_id=user.id).order_by("-id")
+    tokens = await auth.tokens_of(user)
     return reply(build(schema.Tokens, {"tokens": [token_view(t) for t in tokens]}))
 
 
 @api(None, "Revoke a token", status=204)
 @authenticated
 async def revoke_token(request: Request, user: Professional) -> Response:
-    token = await ApiToken.get_or_none(id=path_id(request, "token_id"), professional_id=user.id)
-    if token is None:
-        raise NotFound("No such token.")
-    await auth.revoke_token(token)
+    await auth.do_revoke_own_token(user, path_id(request, "token_id"))
     return Response(status_code=204)
 
 

@@ -85,3 +85,22 @@ async def test_every_api_route_declares_its_types(app: Starlette) -> None:
         and operation_of(route.endpoint) is None
     ]
     assert undeclared == []
+
+
+async def test_records_and_organisation_are_declared_from_their_types(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/api/v1/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    # An unknown field is refused, so the document says so.
+    assert schemas["ChildCreate"]["additionalProperties"] is False
+    assert schemas["ChildChanges"]["additionalProperties"] is False
+    assert {"school", "area", "status", "closed_at"} <= set(schemas["Child"]["required"])
+    add_member = _operation(document, "post", "/api/v1/admin/teams/{team_id}/members")
+    assert {"200", "201", "403", "404", "413", "422"} <= set(add_member["responses"])
+    key = _operation(document, "get", "/api/v1/audit/public-key")["responses"]["200"]
+    assert key["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/AuditPublicKey"
+    }
+    password = schemas["CredentialsEnded"]["required"]
+    assert password == ["sessions_ended", "tokens_revoked"]
