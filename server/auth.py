@@ -20,7 +20,7 @@ from feeds.accounts.passwords import DUMMY_HASH, hash_password, needs_rehash, ve
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
-from feeds.errors import Invalid
+from feeds.errors import Invalid, NotFound
 from feeds.models import Agency, ApiToken, Professional, Session
 from server.settings import Settings
 
@@ -209,3 +209,16 @@ async def revoke_token(token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         await token.save(update_fields=["revoked_at"])
+
+
+async def tokens_of(user: Professional) -> list[ApiToken]:
+    """The caller's tokens, newest first (revoked ones too)."""
+    return await ApiToken.filter(professional_id=user.id).order_by("-id")
+
+
+async def do_revoke_own_token(user: Professional, token_id: int) -> None:
+    """Revoke one of the caller's tokens; someone else's is as missing as no token."""
+    token = await ApiToken.get_or_none(id=token_id, professional_id=user.id)
+    if token is None:
+        raise NotFound("No such token.")
+    await revoke_token(token)

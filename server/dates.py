@@ -33,8 +33,17 @@ def parse_moment(raw: str, message: str, field: str) -> datetime:
     stays naive (callers decide what that means); an aware one must convert to UTC."""
     try:
         moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(message, field=field) from None
+    return check_moment(moment, message, field)
+
+
+def check_moment(moment: datetime, message: str, field: str) -> datetime:
+    """The date-time (already parsed, e.g. by a schema) when it lies in the supported
+    years, read in UTC when it has a time zone; else Invalid(message)."""
+    try:
         in_utc = moment.astimezone(UTC) if moment.tzinfo else moment
-    except (ValueError, OverflowError):
+    except OverflowError:
         raise Invalid(message, field=field) from None
     if not _in_range(in_utc.year):
         raise Invalid(message, field=field)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
@@ -19,7 +18,7 @@ from feeds.errors import Invalid, NotFound
 from feeds.models import Professional
 from server.auth import session_user, token_user
 from server.client_address import client_address
-from server.inputs import check_form, decode_json_object
+from server.inputs import check_form
 from server.settings import Settings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -109,14 +108,6 @@ def query_int(request: Request, name: str, default: int | None) -> int | None:
     if not is_number(raw) or int(raw) > MAX_ID:
         raise Invalid(f"{name} must be a whole number up to {MAX_ID}.", field=name)
     return int(raw)
-
-
-async def read_json(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or Invalid with a message saying what is wrong.
-    (BodyLimitMiddleware has already refused bodies over the size limit.)"""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise Invalid("Send a JSON body with Content-Type: application/json.")
-    return decode_json_object(await request.body())
 
 
 async def read_form(request: Request) -> FormData:

@@ -1,6 +1,8 @@
 """One place maps failures to answers: domain errors to 4xx, the unexpected to a plain 500.
 
-API paths get JSON ({"error": {"code", "message", "field"}}); pages get an HTML page.
+API paths get JSON, the one shape of server.schemas.common.Error:
+{"error": {"code", "message", "field"}}; pages get an HTML page. Every validation
+failure (server.schemas.codec or a domain check) is Invalid: 422, code "invalid".
 Nothing here ever shows a stack trace, SQL or a post's text.
 """
 
@@ -13,7 +15,7 @@ from urllib.parse import urlencode
 import asyncpg
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from tortoise.exceptions import DBConnectionError, OperationalError
 
@@ -23,6 +25,8 @@ from search.service import SearchUnavailable
 from server.auth import LoginFailed, LoginThrottled
 from server.endpoints import NotAuthenticated
 from server.middleware import SECURITY_HEADERS
+from server.schemas.codec import reply
+from server.schemas.common import Error, ErrorDetail
 
 log = logging.getLogger("jigsaw")
 
@@ -47,8 +51,7 @@ def error_response(
     request: Request, status: int, message: str, field: str | None = None
 ) -> Response:
     if wants_json(request):
-        error = {"code": CODES.get(status, "error"), "message": message, "field": field}
-        return JSONResponse({"error": error}, status_code=status)
+        return reply(Error(ErrorDetail(CODES.get(status, "error"), message, field)), status)
     templates: Jinja2Templates = request.app.state.templates
     user = getattr(request.state, "user", None)
     context = {

@@ -243,6 +243,18 @@ async def revocable(revoker: Professional, grant_id: int) -> Grant:
     return await _loaded(grant)
 
 
+async def do_read_revocable(revoker: Professional, grant_id: int, ctx: AuditContext) -> Grant:
+    """`revocable`, as its own audited decision (the page that asks before revoking)."""
+    found = await Grant.get_or_none(id=grant_id)
+    child_id, asked = (found.child_id if found else None), {"grant_id": grant_id}
+    async with audit.refusal_recorded(AuditAction.GRANT_CONFIRM, ctx, revoker, child_id, asked):
+        grant = await revocable(revoker, grant_id)
+    await audit.record(
+        AuditAction.GRANT_CONFIRM, ctx, actor=revoker, child_id=grant.child_id, detail=asked
+    )
+    return grant
+
+
 async def do_undo_revoke(granter: Professional, grant_id: int, ctx: AuditContext) -> Grant:
     """Give back access just removed: the same holder, the same expiry, through do_grant
     (audited as a grant). When the holder already has access again, that grant."""
@@ -257,12 +269,15 @@ async def do_undo_revoke(granter: Professional, grant_id: int, ctx: AuditContext
         if old is None:
             raise NotFound(GRANT_NOT_FOUND)
         await check_item_access(granter, old.child_id, Action.MANAGE_GRANTS, GRANT_NOT_FOUND)
-    if old.revoked_at is None:
-        raise Invalid("That access was not removed.")
     holder = Q(professional_id=old.professional_id, team_id=old.team_id)
     again = await Grant.filter(active_grant_q(utcnow()), holder, child_id=old.child_id).first()
-    if again is not None:
-        return await _loaded(again)
+    if old.revoked_at is None or again is not None:
+        # Nothing to give back (never removed, or access again since): the decision is kept.
+        same = {"undo_of": grant_id, "already_active": True}
+        await audit.record(
+            AuditAction.GRANT_CREATE, ctx, actor=granter, child_id=old.child_id, detail=same
+        )
+        return await _loaded(again or old)
     return await do_grant(
         granter,
         old.child_id,
@@ -275,6 +290,16 @@ async def do_undo_revoke(granter: Professional, grant_id: int, ctx: AuditContext
 
 SUGGESTIONS = 10  # at most this many people suggested to a granter
 MAX_PREFIX = 100
+
+
+async def do_suggest_holders(
+    granter: Professional, child_id: int, prefix: str, ctx: AuditContext
+) -> list[Professional]:
+    """`suggest_holders`, audited as a decision about the child (refusals too)."""
+    async with audit.refusal_recorded(AuditAction.GRANT_SUGGEST, ctx, granter, child_id):
+        found = await suggest_holders(granter, child_id, prefix)
+    await audit.record(AuditAction.GRANT_SUGGEST, ctx, actor=granter, child_id=child_id)
+    return found
 
 
 async def suggest_holders(granter: Professional, child_id: int, prefix: str) -> list[Professional]:

@@ -35,6 +35,8 @@ class AuditAction(StrEnum):
     GRANT_LIST = "grant.list"
     GRANT_CREATE = "grant.create"
     GRANT_REVOKE = "grant.revoke"
+    GRANT_CONFIRM = "grant.confirm"  # the "remove their access?" page, before revoking
+    GRANT_SUGGEST = "grant.suggest"  # names offered to a granter (never a directory)
     BREAK_GLASS_OPEN = "breakglass.open"
     # Asking to join a child's network; approving one is a grant.create naming it.
     ACCESS_REQUEST_CREATE = "access_request.create"

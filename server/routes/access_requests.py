@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from feeds.errors import Invalid, Throttled
@@ -18,9 +18,12 @@ from feeds.models import Professional
 from feeds.network import requests
 from feeds.network.models import AccessRequest, RequestStatus
 from feeds.serializers import iso, me_view
-from server.endpoints import audit_context, authenticated, path_id, read_form, read_json
+from server.endpoints import audit_context, authenticated, path_id, read_form
 from server.page_context import header_context
 from server.routes.page_render import render, safe_next
+from server.schemas import network as schema
+from server.schemas.codec import build, decode, is_json, reply
+from server.schemas.operation import api
 
 
 def _common(request: AccessRequest) -> dict[str, Any]:
@@ -63,61 +66,79 @@ def requester_view(request: AccessRequest) -> dict[str, Any]:
     }
 
 
-def _sent() -> Response:
-    return JSONResponse({"message": requests.SENT}, status_code=202)
+def _listed(views: list[dict[str, Any]]) -> Response:
+    return reply(build(schema.AccessRequests, {"access_requests": views}))
 
 
+@api(
+    schema.Sent,
+    "Ask to join a child's record by its exact reference (the same answer either way)",
+    body=schema.AccessRequestCreate,
+    status=202,
+    errors={429},
+)
 @authenticated
 async def api_ask(request: Request, user: Professional) -> Response:
-    data = await read_json(request)
-    await requests.do_request_access(
-        user, data.get("reference"), data.get("role"), data.get("reason"), audit_context(request)
-    )
-    return _sent()
+    data = await decode(request, schema.AccessRequestCreate)
+    ctx = audit_context(request)
+    await requests.do_request_access(user, data.reference, data.role, data.reason, ctx)
+    return reply(schema.Sent(requests.SENT), status=202)
 
 
+@api(schema.AccessRequests, "Open requests to join the children you decide for")
 @authenticated
 async def api_waiting(request: Request, user: Professional) -> Response:
     found = await requests.do_read_waiting(user, audit_context(request))
-    return JSONResponse({"access_requests": [decider_view(r) for r in found]})
+    return _listed([decider_view(r) for r in found])
 
 
+@api(schema.MyRequests, "Your own requests to join, and their answers")
 @authenticated
 async def api_mine(request: Request, user: Professional) -> Response:
     found = await requests.my_requests(user)
-    return JSONResponse({"access_requests": [requester_view(r) for r in found]})
+    mine = {"access_requests": [requester_view(r) for r in found]}
+    return reply(build(schema.MyRequests, mine))
 
 
+@api(schema.AccessRequests, "Open requests to join this child's record", errors={403})
 @authenticated
 async def api_for_child(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     found = await requests.do_read_for_child(user, child_id, audit_context(request))
-    return JSONResponse({"access_requests": [decider_view(r) for r in found]})
+    return _listed([decider_view(r) for r in found])
 
 
-async def _optional_json(request: Request) -> dict[str, Any]:
-    """A JSON body when one is sent (approving needs none: the expiry has a default)."""
-    if not request.headers.get("content-type", "") and not await request.body():
-        return {}
-    return await read_json(request)
-
-
+@api(
+    schema.AccessRequest,
+    "Approve a request to join: a grant for `days` days",
+    body=schema.Approval,
+    body_required=False,
+    errors={403, 409},
+)
 @authenticated
 async def api_approve(request: Request, user: Professional) -> Response:
-    data = await _optional_json(request)
+    # Approving needs no body: the expiry has a default.
+    body = await request.body()
+    days = (await decode(request, schema.Approval)).days if body or is_json(request) else None
     done = await requests.do_approve(
-        user, path_id(request, "request_id"), data.get("days"), audit_context(request)
+        user, path_id(request, "request_id"), days, audit_context(request)
     )
-    return JSONResponse({**decider_view(done), "grant_id": done.grant_id})
+    return reply(build(schema.AccessRequest, {**decider_view(done), "grant_id": done.grant_id}))
 
 
+@api(
+    schema.AccessRequest,
+    "Decline a request to join, with a reason the requester sees",
+    body=schema.Decline,
+    errors={403, 409},
+)
 @authenticated
 async def api_decline(request: Request, user: Professional) -> Response:
-    data = await read_json(request)
+    data = await decode(request, schema.Decline)
     done = await requests.do_decline(
-        user, path_id(request, "request_id"), data.get("reason"), audit_context(request)
+        user, path_id(request, "request_id"), data.reason, audit_context(request)
     )
-    return JSONResponse(decider_view(done))
+    return reply(build(schema.AccessRequest, decider_view(done)))
 
 
 # --- pages ------------------------------------------------------------------------------

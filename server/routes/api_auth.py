@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from feeds.errors import NotFound
-from feeds.models import ApiToken, Professional
+from feeds.models import Professional
 from feeds.serializers import me_view, token_view
 from server import auth, cookies, mfa_auth
-from server.endpoints import (
-    audit_context,
-    authenticated,
-    path_id,
-    public,
-    read_json,
-    settings_of,
-)
+from server.endpoints import audit_context, authenticated, path_id, public, settings_of
 from server.routes.api_mfa import ENROL_FIRST, mfa_error, second_factor
+from server.schemas import accounts as schema
+from server.schemas.codec import build, decode, reply
+from server.schemas.operation import api
+
+# 401: wrong email or password, or a missing or wrong second factor ("mfa_required");
+# 403: two-step sign-in must be set up first; 429: too many failures.
+SIGN_IN_ERRORS = {401, 403, 429}
 
 
+@api(
+    schema.SignedIn,
+    "Sign in (with `code` when the account has MFA); sets the session cookie",
+    body=schema.Credentials,
+    errors=SIGN_IN_ERRORS,
+)
 @public
 async def login(request: Request) -> Response:
     """Email and password, plus `code` or `recovery_code` when the account has MFA."""
-    data = await read_json(request)
+    data = await decode(request, schema.Credentials)
     ctx = audit_context(request)
-    user = await auth.verify_credentials(data.get("email"), data.get("password"), ctx)
+    user = await auth.verify_credentials(data.email, data.password, ctx)
     stage = await mfa_auth.stage_after_password(user)
     if stage == "code":
         box = mfa_auth.secret_box(request)
@@ -47,11 +52,12 @@ async def login(request: Request) -> Response:
         )
     else:
         await user.fetch_related("agency")
-        response = JSONResponse({"me": me_view(user), "csrf_token": csrf_token})
+        response = reply(build(schema.SignedIn, {"me": me_view(user), "csrf_token": csrf_token}))
     cookies.set_session_cookie(response, new.raw_id, settings_of(request))
     return response
 
 
+@api(None, "End this session", status=204)
 @public
 async def logout(request: Request) -> Response:
     raw = request.cookies.get(settings_of(request).session_cookie)
@@ -62,26 +68,35 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@api(schema.SessionsEnded, "End every session of the caller")
 @authenticated
 async def logout_everywhere(request: Request, user: Professional) -> Response:
     ended = await auth.end_all_sessions(user)
-    response = JSONResponse({"sessions_ended": ended})
+    response = reply(schema.SessionsEnded(ended))
     cookies.clear_session_cookie(response, settings_of(request))
     return response
 
 
+@api(schema.Me, "The caller")
 @authenticated
 async def me(request: Request, user: Professional) -> Response:
-    return JSONResponse(me_view(user))
+    return reply(build(schema.Me, me_view(user)))
 
 
+@api(
+    schema.NewToken,
+    "Issue a personal access token (shown once)",
+    status=201,
+    body=schema.TokenCreate,
+    errors=SIGN_IN_ERRORS,
+)
 @public
 async def create_token(request: Request) -> Response:
     """Exchange email + password for a personal access token (shown once)."""
-    data = await read_json(request)
-    name = auth.check_token_name(data.get("name"))
+    data = await decode(request, schema.TokenCreate)
+    name = auth.check_token_name(data.name)
     ctx = audit_context(request)
-    user = await auth.verify_credentials(data.get("email"), data.get("password"), ctx)
+    user = await auth.verify_credentials(data.email, data.password, ctx)
     # A token is a long-lived credential: it takes the same second factor as a session.
     stage = await mfa_auth.stage_after_password(user)
     if stage == "enrol":
@@ -90,21 +105,20 @@ async def create_token(request: Request) -> Response:
     if stage == "code" and (refused := await second_factor(user, data, ctx, box)) is not None:
         return refused
     token, raw = await auth.issue_token(user, name)
-    return JSONResponse({**token_view(token), "token": raw}, status_code=201)
+    return reply(build(schema.NewToken, {**token_view(token), "token": raw}), 201)
 
 
+@api(schema.Tokens, "The caller's tokens")
 @authenticated
 async def list_tokens(request: Request, user: Professional) -> Response:
-    tokens = await ApiToken.filter(professional_id=user.id).order_by("-id")
-    return JSONResponse({"tokens": [token_view(t) for t in tokens]})
+    tokens = await auth.tokens_of(user)
+    return reply(build(schema.Tokens, {"tokens": [token_view(t) for t in tokens]}))
 
 
+@api(None, "Revoke a token", status=204)
 @authenticated
 async def revoke_token(request: Request, user: Professional) -> Response:
-    token = await ApiToken.get_or_none(id=path_id(request, "token_id"), professional_id=user.id)
-    if token is None:
-        raise NotFound("No such token.")
-    await auth.revoke_token(token)
+    await auth.do_revoke_own_token(user, path_id(request, "token_id"))
     return Response(status_code=204)
 
 

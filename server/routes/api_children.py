@@ -1,126 +1,137 @@
-"""JSON API: children, their feeds, posts and grants. Each handler parses, then calls feeds/."""
+"""JSON API: children, their feeds, posts and grants. Each handler decodes its typed
+input (server/schemas), calls feeds/, and answers with its response type."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds.access import grants
-from feeds.errors import Invalid
 from feeds.feed import posting, reading
+from feeds.feed.posting import MAX_IDEMPOTENCY_KEY
 from feeds.models import Professional
 from feeds.serializers import child_view, grant_view, post_view
-from server.dates import parse_moment
-from server.endpoints import (
-    MAX_ID,
-    audit_context,
-    authenticated,
-    path_id,
-    query_int,
-    read_json,
+from server.dates import check_moment
+from server.endpoints import audit_context, authenticated, path_id
+from server.schemas import posts as schema
+from server.schemas.codec import build, decode, decode_query, reply
+from server.schemas.common import Page
+from server.schemas.operation import Header, api
+
+IDEMPOTENCY_KEY = Header(
+    "Idempotency-Key",
+    "Retrying with the same key returns the first answer (Idempotent-Replayed: true); "
+    "the same key with a different post is refused (422); while the first is in flight, 409",
+    MAX_IDEMPOTENCY_KEY,
 )
+EXPIRY = "expires_at must be an ISO 8601 date-time."
+# Who may see or change a child is decided per child: visible but not allowed is 403.
+CHILD_ERRORS = {403}
 
 
+@api(schema.Children, "The children the caller may see")
 @authenticated
 async def list_children(request: Request, user: Professional) -> Response:
     children = await reading.caseload(user)
-    return JSONResponse({"children": [child_view(c) for c in children]})
+    return reply(build(schema.Children, {"children": [child_view(c) for c in children]}))
 
 
+@api(schema.Child, "One child (audited)", errors=CHILD_ERRORS)
 @authenticated
 async def get_child(request: Request, user: Professional) -> Response:
     child = await reading.read_child(user, path_id(request, "child_id"), audit_context(request))
-    return JSONResponse(child_view(child))
+    return reply(build(schema.Child, child_view(child)))
 
 
+@api(schema.FeedPage, "The child's feed, newest first (audited)", query=Page, errors=CHILD_ERRORS)
 @authenticated
 async def list_posts(request: Request, user: Professional) -> Response:
-    page = await reading.read_feed_views(
+    page = decode_query(request, Page)
+    found = await reading.read_feed_views(
         user,
         path_id(request, "child_id"),
         audit_context(request),
-        before=query_int(request, "before", None),
-        limit=query_int(request, "limit", 20) or 0,
+        before=page.before,
+        limit=page.limit,
     )
-    return JSONResponse({"posts": page.posts, "next_before": page.next_before})
+    return reply(build(schema.FeedPage, {"posts": found.posts, "next_before": found.next_before}))
 
 
+@api(
+    schema.Post,
+    "Post to the child's feed",
+    status=201,
+    body=schema.PostCreate,
+    headers=(IDEMPOTENCY_KEY,),
+    errors={409, *CHILD_ERRORS},
+)
 @authenticated
 async def create_post(request: Request, user: Professional) -> Response:
-    data = await read_json(request)
+    new = await decode(request, schema.PostCreate)
     result = await posting.do_create_post(
         user,
         path_id(request, "child_id"),
-        data.get("kind"),
-        data.get("body"),
+        new.kind,
+        new.body,
         audit_context(request),
         idempotency_key=request.headers.get("idempotency-key"),
     )
     headers = {} if result.created else {"idempotent-replayed": "true"}
-    return JSONResponse(post_view(result.post), status_code=201, headers=headers)
+    return reply(build(schema.Post, post_view(result.post)), 201, headers)
 
 
+@api(schema.Post, "Edit a post (the old text is kept)", body=schema.PostCreate, errors={403})
 @authenticated
 async def edit_post(request: Request, user: Professional) -> Response:
-    data = await read_json(request)
+    edit = await decode(request, schema.PostCreate)
     post = await posting.do_edit_post(
-        user,
-        path_id(request, "post_id"),
-        data.get("kind"),
-        data.get("body"),
-        audit_context(request),
+        user, path_id(request, "post_id"), edit.kind, edit.body, audit_context(request)
     )
-    return JSONResponse(post_view(post))
+    return reply(build(schema.Post, post_view(post)))
 
 
+@api(None, "Remove a post (soft, audited)", status=204, errors={403})
 @authenticated
 async def remove_post(request: Request, user: Professional) -> Response:
     await posting.do_remove_post(user, path_id(request, "post_id"), audit_context(request))
     return Response(status_code=204)
 
 
+@api(schema.Grants, "The team around the child: active grants (audited)", errors=CHILD_ERRORS)
 @authenticated
 async def list_grants(request: Request, user: Professional) -> Response:
     active = await grants.do_read_grants(user, path_id(request, "child_id"), audit_context(request))
-    return JSONResponse({"grants": [grant_view(g) for g in active]})
+    return reply(build(schema.Grants, {"grants": [grant_view(g) for g in active]}))
 
 
-def parse_expiry(raw: object) -> datetime | None:
-    if raw is None or raw == "":
-        return None
-    return parse_moment(str(raw), "expires_at must be an ISO 8601 date-time.", "expires_at")
-
-
-def optional_id(data: dict[str, object], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise Invalid(f"{name} must be a positive whole number.", field=name)
-    return value
-
-
+@api(
+    schema.Grant,
+    "Grant access to a professional or a team",
+    status=201,
+    body=schema.GrantCreate,
+    errors=CHILD_ERRORS,
+)
 @authenticated
 async def create_grant(request: Request, user: Professional) -> Response:
-    data = await read_json(request)
+    new = await decode(request, schema.GrantCreate)
+    expires_at = new.expires_at and check_moment(new.expires_at, EXPIRY, "expires_at")
     grant = await grants.do_grant(
         user,
         path_id(request, "child_id"),
         audit_context(request),
-        professional_id=optional_id(data, "professional_id"),
-        team_id=optional_id(data, "team_id"),
-        expires_at=parse_expiry(data.get("expires_at")),
+        professional_id=new.professional_id,
+        team_id=new.team_id,
+        expires_at=expires_at,
     )
-    return JSONResponse(grant_view(grant), status_code=201)
+    return reply(build(schema.Grant, grant_view(grant)), 201)
 
 
+@api(schema.Grant, "Revoke a grant", errors={403})
 @authenticated
 async def revoke_grant(request: Request, user: Professional) -> Response:
     grant = await grants.do_revoke_grant(user, path_id(request, "grant_id"), audit_context(request))
-    return JSONResponse(grant_view(grant))
+    return reply(build(schema.Grant, grant_view(grant)))
 
 
 routes = [

@@ -2,88 +2,86 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds import events
-from feeds.errors import Invalid
 from feeds.feed import acknowledging, following, notifications
 from feeds.models import Professional
 from feeds.serializers import post_view
-from server.endpoints import (
-    MAX_ID,
-    audit_context,
-    authenticated,
-    path_id,
-    query_int,
-    read_json,
-)
+from server.endpoints import audit_context, authenticated, path_id
+from server.schemas import posts as schema
+from server.schemas.codec import build, decode, decode_query, is_json, reply
+from server.schemas.common import Page
+from server.schemas.operation import api
+
+FOLLOW: dict[str, Any] = {"body": schema.Follow, "body_required": False, "errors": {403}}
 
 
 async def _team_id(request: Request) -> int | None:
-    if request.headers.get("content-type", "").startswith("application/json"):
-        value = (await read_json(request)).get("team_id")
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID
-        ):
-            raise Invalid("team_id must be a whole number.", field="team_id")
-        return value
-    return None
+    """The optional body: {"team_id": n} follows for one of the caller's teams."""
+    return (await decode(request, schema.Follow)).team_id if is_json(request) else None
 
 
+@api(schema.Following, "Follow the child (optionally for a team you belong to)", **FOLLOW)
 @authenticated
 async def follow(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     await following.do_follow(user, child_id, audit_context(request), await _team_id(request))
-    return JSONResponse({"child_id": child_id, "following": True})
+    return reply(schema.Following(child_id, True))
 
 
+@api(schema.Following, "Stop following the child (or stop a team following it)", **FOLLOW)
 @authenticated
 async def unfollow(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     await following.do_unfollow(user, child_id, audit_context(request), await _team_id(request))
-    return JSONResponse({"child_id": child_id, "following": False})
+    return reply(schema.Following(child_id, False))
 
 
+@api(schema.Home, "Merged newest-first stream of the followed children", query=Page)
 @authenticated
 async def home_stream(request: Request, user: Professional) -> Response:
-    posts = await following.home_stream(
-        user, before=query_int(request, "before", None), limit=query_int(request, "limit", 20) or 0
-    )
-    return JSONResponse(
-        {
-            "posts": [post_view(p) for p in posts],
-            "next_before": posts[-1].id if posts else None,
-            "following": sorted(await following.followed_child_ids(user)),
-            "last_event_id": await events.latest_event_id(),
-        }
-    )
+    page = decode_query(request, Page)
+    posts = await following.home_stream(user, before=page.before, limit=page.limit)
+    home = {
+        "posts": [post_view(p) for p in posts],
+        "next_before": posts[-1].id if posts else None,
+        "following": sorted(await following.followed_child_ids(user)),
+        "last_event_id": await events.latest_event_id(),
+    }
+    return reply(build(schema.Home, home))
 
 
+@api(schema.Acknowledged, "Mark a post seen; how many have seen it", errors={403})
 @authenticated
 async def acknowledge(request: Request, user: Professional) -> Response:
-    count = await acknowledging.do_acknowledge(
-        user, path_id(request, "post_id"), audit_context(request)
-    )
-    return JSONResponse({"post_id": path_id(request, "post_id"), "seen_by": count})
+    post_id = path_id(request, "post_id")
+    count = await acknowledging.do_acknowledge(user, post_id, audit_context(request))
+    return reply(schema.Acknowledged(post_id, count))
 
 
+@api(schema.Inbox, "The notifications inbox and the unread count")
 @authenticated
 async def inbox(request: Request, user: Professional) -> Response:
     box = await notifications.inbox(user)
-    return JSONResponse({"notifications": box.items, "unread": box.unread})
+    return reply(build(schema.Inbox, {"notifications": box.items, "unread": box.unread}))
 
 
+@api(schema.Unread, "Mark one notification read; the unread count left")
 @authenticated
 async def mark_read(request: Request, user: Professional) -> Response:
     unread = await notifications.mark_read(user, path_id(request, "notification_id"))
-    return JSONResponse({"unread": unread})
+    return reply(schema.Unread(unread))
 
 
+@api(schema.Unread, "Mark every notification read")
 @authenticated
 async def mark_all_read(request: Request, user: Professional) -> Response:
-    return JSONResponse({"unread": await notifications.mark_all_read(user)})
+    return reply(schema.Unread(await notifications.mark_all_read(user)))
 
 
 routes = [

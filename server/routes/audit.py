@@ -12,7 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds import lookup
@@ -20,51 +20,78 @@ from feeds.audit import keys, reading
 from feeds.audit.reading import AuditFilter, record_view
 from feeds.audit.sealer import Sealer
 from feeds.errors import Invalid
-from feeds.models import Professional
+from feeds.models import AuditRecord, Professional
 from feeds.serializers import me_view
-from server.dates import query_day
-from server.endpoints import audit_context, authenticated, path_id, query_int
+from server.dates import parse_day
+from server.endpoints import audit_context, authenticated, path_id
 from server.routes.page_render import render
+from server.schemas import trust as schema
+from server.schemas.codec import build, decode_query, reply
+from server.schemas.operation import api
 from server.settings import Settings, SettingsError
 
 log = logging.getLogger("jigsaw.audit")
 
 
-def _day(request: Request, name: str, next_day: bool = False) -> datetime | None:
-    day = query_day(request, name)
-    if day is None:
+def _day(raw: str | None, name: str, next_day: bool = False) -> datetime | None:
+    raw = (raw or "").strip()
+    if not raw:
         return None
+    day = parse_day(raw, f"{name} must be a date written YYYY-MM-DD.", name)
     return datetime.combine(day + timedelta(days=int(next_day)), time(), tzinfo=UTC)
 
 
 def parse_filter(request: Request, default_limit: int = 100) -> AuditFilter:
+    query = decode_query(request, schema.AuditQuery)
     return AuditFilter(
-        actor=query_int(request, "actor", None),
-        child=query_int(request, "child", None),
-        person=request.query_params.get("person", "").strip()[:254] or None,
-        child_ref=request.query_params.get("child_ref", "").strip()[:32] or None,
-        action=request.query_params.get("action", "").strip()[:64] or None,
-        since=_day(request, "since"),
-        until=_day(request, "until", next_day=True),
-        before=query_int(request, "before", None),
-        limit=query_int(request, "limit", default_limit) or default_limit,
+        actor=query.actor,
+        child=query.child,
+        person=(query.person or "").strip() or None,
+        child_ref=(query.child_ref or "").strip() or None,
+        action=(query.action or "").strip() or None,
+        since=_day(query.since, "since"),
+        until=_day(query.until, "until", next_day=True),
+        before=query.before,
+        limit=query.limit or default_limit,
     )
 
 
+def _records(records: list[AuditRecord]) -> Response:
+    return reply(build(schema.AuditRecords, {"records": [record_view(r) for r in records]}))
+
+
+@api(
+    schema.AuditRecords,
+    "Lead professional and managers: who did what to this child, newest first (audited)",
+    errors={403},
+)
 @authenticated
 async def api_child_audit(request: Request, user: Professional) -> Response:
     records = await reading.do_read_child_audit(
         user, path_id(request, "child_id"), audit_context(request)
     )
-    return JSONResponse({"records": [record_view(r) for r in records]})
+    return _records(records)
 
 
+@api(
+    schema.AuditRecords,
+    "Administrators: the whole audit log, filtered, newest first (audited)",
+    query=schema.AuditQuery,
+    errors={403},
+)
 @authenticated
 async def api_audit(request: Request, user: Professional) -> Response:
     records = await reading.do_search_audit(user, parse_filter(request), audit_context(request))
-    return JSONResponse({"records": [record_view(r) for r in records]})
+    return _records(records)
 
 
+@api(
+    str,
+    "Administrators: the filtered audit log as CSV (audited)",
+    query=schema.AuditQuery,
+    errors={403},
+    media_type="text/csv",
+)
 @authenticated
 async def api_audit_csv(request: Request, user: Professional) -> Response:
     records = await reading.do_search_audit(
@@ -97,16 +124,17 @@ async def admin_audit_page(request: Request, user: Professional) -> Response:
     return render(request, "audit.html", records=views, **context)
 
 
+@api(schema.AuditPublicKey, "The key that verifies the signed audit checkpoints")
 @authenticated
 async def api_audit_public_key(request: Request, user: Professional) -> Response:
     """The key that verifies the signed audit checkpoints (it is public by design)."""
     public = request.app.state.audit_sealer.key.public_key()
-    return JSONResponse(
-        {
-            "algorithm": "Ed25519",
-            "public_key": keys.public_key_text(public),
-            "key_id": keys.key_id(public),
-        }
+    return reply(
+        schema.AuditPublicKey(
+            algorithm="Ed25519",
+            public_key=keys.public_key_text(public),
+            key_id=keys.key_id(public),
+        )
     )
 
 

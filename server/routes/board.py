@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -26,6 +26,9 @@ from feeds.velocity.detector import Assessment, PeriodComparison, PeriodStats
 from feeds.velocity.verdicts import VelocityWatcher
 from server.dates import query_day
 from server.endpoints import audit_context, authenticated, path_id, query_int
+from server.schemas import board as schema
+from server.schemas.codec import build, decode_query, reply
+from server.schemas.operation import api
 
 DEFAULT_DAYS = 28
 PERIOD_PARAMS = ("from", "to", "compare_from", "compare_to")
@@ -130,33 +133,45 @@ def wants_comparison(request: Request) -> bool:
     return any(request.query_params.get(name) for name in PERIOD_PARAMS)
 
 
+@api(
+    schema.Board,
+    "Managers: visible children ranked by attention velocity (audited); `comparison` "
+    "only when a period parameter is given",
+    query=schema.BoardQuery,
+    errors={403},
+)
 @authenticated
 async def api_board(request: Request, user: Professional) -> Response:
-    status = request.query_params.get("status", "all")
-    team = request.query_params.get("team")
+    query = decode_query(request, schema.BoardQuery)
     periods = parse_periods(request, utcnow().date()) if wants_comparison(request) else None
     found = await board.read_board(
-        user, audit_context(request), status=status, team=team, periods=periods
+        user, audit_context(request), status=query.status, team=query.team, periods=periods
     )
     body = board_view(found)
     if periods is not None and found.comparison is not None:
         body["comparison"] = comparison_view(found.comparison, *periods)
-    return JSONResponse(body)
+    return reply(build(schema.Board, body))
 
 
+@api(
+    schema.ChildVelocity,
+    "A child's velocity and a comparison of two periods (audited)",
+    query=schema.Periods,
+    errors={403},
+)
 @authenticated
 async def api_child_velocity(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
+    decode_query(request, schema.Periods)
     a, b = parse_periods(request, utcnow().date())
     found = await board.read_child_velocity(user, child_id, a, b, audit_context(request))
     child = found.child
-    return JSONResponse(
-        {
-            "child": {"id": child.id, "display_name": child.display_name, "ref": child.reference},
-            "velocity": assessment_view(found.assessment),
-            "comparison": comparison_view(found.comparison, a, b),
-        }
-    )
+    velocity = {
+        "child": {"id": child.id, "display_name": child.display_name, "ref": child.reference},
+        "velocity": assessment_view(found.assessment),
+        "comparison": comparison_view(found.comparison, a, b),
+    }
+    return reply(build(schema.ChildVelocity, velocity))
 
 
 def sparkline_bars(counts: list[int]) -> list[dict[str, int]]:

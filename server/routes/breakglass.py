@@ -6,23 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from feeds.access import breakglass
 from feeds.errors import Forbidden, Invalid
 from feeds.models import BreakGlass, Professional, Role
 from feeds.serializers import iso, me_view
-from server.endpoints import (
-    audit_context,
-    authenticated,
-    path_id,
-    read_form,
-    read_json,
-    settings_of,
-)
+from server.endpoints import audit_context, authenticated, path_id, read_form, settings_of
 from server.page_context import header_context
 from server.routes.page_render import render
+from server.schemas import trust as schema
+from server.schemas.codec import build, decode, decode_query, is_json, reply
+from server.schemas.operation import api
 
 
 def break_glass_view(access: BreakGlass) -> dict[str, Any]:
@@ -47,54 +43,70 @@ def _check_admin(user: Professional) -> None:
 
 
 def _reviewed(request: Request) -> bool | None:
-    raw = request.query_params.get("reviewed", "")
-    if raw in ("", "all"):
-        return None
-    if raw not in ("true", "false"):
-        raise Invalid("reviewed must be true, false or all.", field="reviewed")
-    return raw == "true"
+    """?reviewed=true|false|all (all: None)."""
+    reviewed = decode_query(request, schema.BreakGlassQuery).reviewed
+    return None if reviewed == "all" else reviewed == "true"
 
 
+@api(
+    schema.BreakGlass,
+    "Emergency access without a grant: a reason, time-boxed, alerts (audited)",
+    status=201,
+    body=schema.BreakGlassOpen,
+    errors={403},
+)
 @authenticated
 async def api_open(request: Request, user: Professional) -> Response:
-    data = await read_json(request)
+    data = await decode(request, schema.BreakGlassOpen)
     access = await breakglass.do_break_glass(
         user,
         path_id(request, "child_id"),
-        data.get("reason"),
+        data.reason,
         audit_context(request),
         settings_of(request).break_glass,
     )
-    return JSONResponse(break_glass_view(access), status_code=201)
+    return reply(build(schema.BreakGlass, break_glass_view(access)), 201)
+
+
+@api(
+    schema.BreakGlassList,
+    "Administrators: every emergency access, newest first",
+    query=schema.BreakGlassQuery,
+    errors={403},
+)
+@authenticated
+async def api_list(request: Request, user: Professional) -> Response:
+    _check_admin(user)
+    uses = await _uses(request)
+    views = {"break_glass": [break_glass_view(u) for u in uses]}
+    return reply(build(schema.BreakGlassList, views))
 
 
 async def _uses(request: Request) -> list[BreakGlass]:
     """The uses the query's filters ask for: review state, person (email or part of a
     name) and child reference, as typed."""
-    query = request.query_params
+    query = decode_query(request, schema.BreakGlassQuery)
     return await breakglass.break_glass_uses(
         _reviewed(request),
-        person=query.get("person", "").strip()[:254] or None,
-        child_ref=query.get("child_ref", "").strip()[:32] or None,
+        person=(query.person or "").strip() or None,
+        child_ref=(query.child_ref or "").strip() or None,
     )
 
 
-@authenticated
-async def api_list(request: Request, user: Professional) -> Response:
-    _check_admin(user)
-    uses = await _uses(request)
-    return JSONResponse({"break_glass": [break_glass_view(u) for u in uses]})
-
-
+@api(
+    schema.BreakGlass,
+    "Administrators: mark an emergency access reviewed, with an optional note",
+    body=schema.BreakGlassReview,
+    body_required=False,
+    errors={403},
+)
 @authenticated
 async def api_review(request: Request, user: Professional) -> Response:
-    note = ""
-    if request.headers.get("content-type", "").startswith("application/json"):
-        note = (await read_json(request)).get("note") or ""
+    note = (await decode(request, schema.BreakGlassReview)).note if is_json(request) else None
     access = await breakglass.do_review_break_glass(
-        user, path_id(request, "break_glass_id"), note, audit_context(request)
+        user, path_id(request, "break_glass_id"), note or "", audit_context(request)
     )
-    return JSONResponse(break_glass_view(access))
+    return reply(build(schema.BreakGlass, break_glass_view(access)))
 
 
 REFUSAL = "No such child, or you do not have access to this child."

@@ -9,8 +9,11 @@ from tortoise import connections
 
 from search import outbox
 from search.outbox import Drainer
-from server.endpoints import public
+from server.endpoints import public, settings_of
 from server.openapi import openapi_document
+from server.schemas.codec import reply
+from server.schemas.common import OpenAPIDocument
+from server.schemas.operation import api
 
 
 @public
@@ -40,9 +43,13 @@ async def _search_ok(request: Request) -> bool:
     return not await outbox.failing()
 
 
+@api(OpenAPIDocument, "This document (OpenAPI 3.1), generated from the routes and types")
 @public
 async def openapi(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    state = request.app.state
+    if not hasattr(state, "openapi"):
+        state.openapi = openapi_document(request.app.routes, settings_of(request))
+    return reply(state.openapi)
 
 
 routes = [

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.config import Config
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds.clock import utcnow
@@ -30,14 +30,17 @@ from search.service import (
     make_index,
 )
 from server.dates import parse_day, parse_moment
-from server.endpoints import audit_context, authenticated, query_int
+from server.endpoints import audit_context, authenticated
 from server.routes.pages import render
+from server.schemas import search as schema
+from server.schemas.codec import build, decode_query, reply
+from server.schemas.operation import api
 from server.settings import Settings
 
 
-def _moment(request: Request, name: str, end_of_day: bool) -> datetime | None:
+def _moment(raw: str | None, name: str, end_of_day: bool) -> datetime | None:
     """A date (YYYY-MM-DD, whole day) or an ISO date-time; naive times are UTC."""
-    raw = request.query_params.get(name, "").strip()
+    raw = (raw or "").strip()
     if not raw:
         return None
     message = f"{name} must be a date (YYYY-MM-DD) or an ISO date-time, in years 1900-2999."
@@ -50,18 +53,18 @@ def _moment(request: Request, name: str, end_of_day: bool) -> datetime | None:
 
 def parse_params(request: Request) -> SearchParams:
     """The query string as SearchParams; Invalid names the bad parameter."""
-    query = request.query_params
+    query = decode_query(request, schema.SearchQuery)
     return SearchParams(
-        text=query.get("q", ""),
-        child=query_int(request, "child", None),
-        kind=query.get("kind") or None,
-        author=query_int(request, "author", None),
-        agency=query_int(request, "agency", None),
-        since=_moment(request, "since", end_of_day=False),
-        until=_moment(request, "until", end_of_day=True),
-        order=query.get("order") or "newest",  # type: ignore[arg-type]  # checked by the service
-        limit=query_int(request, "limit", 20) or 0,
-        cursor=query_int(request, "cursor", None),
+        text=query.q,
+        child=query.child,
+        kind=query.kind,
+        author=query.author,
+        agency=query.agency,
+        since=_moment(query.since, "since", end_of_day=False),
+        until=_moment(query.until, "until", end_of_day=True),
+        order=query.order,
+        limit=query.limit,
+        cursor=query.cursor,
     )
 
 
@@ -82,16 +85,21 @@ def result_view(result: SearchResult) -> dict[str, Any]:
     }
 
 
+@api(
+    schema.SearchResults,
+    "Full-text search over the posts the caller may see (audited); 503 with Retry-After "
+    "while the search engine is down",
+    query=schema.SearchQuery,
+)
 @authenticated
 async def api_search(request: Request, user: Professional) -> Response:
     found = await do_search(index_of(request), user, parse_params(request), audit_context(request))
-    return JSONResponse(
-        {
-            "results": [result_view(r) for r in found.results],
-            "count": found.count,
-            "next_cursor": found.next_cursor,
-        }
-    )
+    results = {
+        "results": [result_view(r) for r in found.results],
+        "count": found.count,
+        "next_cursor": found.next_cursor,
+    }
+    return reply(build(schema.SearchResults, results))
 
 
 FILTERS = ("child", "kind", "author", "agency", "since", "until")

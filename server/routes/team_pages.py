@@ -65,7 +65,9 @@ async def team_context(
 async def confirm_revoke(request: Request, user: Professional) -> Response:
     """Without JavaScript, Revoke leads here: "Remove X's access to this child?"."""
     await header_context(request)
-    grant = await grants.revocable(user, path_id(request, "grant_id"))
+    grant = await grants.do_read_revocable(
+        user, path_id(request, "grant_id"), audit_context(request)
+    )
     grants.check_not_own(grant, user)
     return render(request, "grant_revoke.html", user=me_view(user), grant=grant_view(grant))
 
@@ -88,7 +90,8 @@ async def undo_revoke(request: Request, user: Professional) -> Response:
 async def suggest_people(request: Request, user: Professional) -> Response:
     """People to grant, by name prefix (?q=): JSON for the granting form's autocomplete."""
     prefix = request.query_params.get("q", "")
-    found = await grants.suggest_holders(user, path_id(request, "child_id"), prefix)
+    child_id = path_id(request, "child_id")
+    found = await grants.do_suggest_holders(user, child_id, prefix, audit_context(request))
     return JSONResponse(
         {
             "people": [

@@ -14,6 +14,8 @@ from server.auth import issue_token
 from tests.conftest import Factory, api_login
 
 LONG = "x" * 501
+# Deeper than Python's recursion limit, well inside the size limit.
+DEEP = b'{"kind": "update", "body": "x", "extra": ' + b"[" * 5000 + b"]" * 5000 + b"}"
 POSTS = "/api/v1/children/{child}/posts"
 GRANTS = "/api/v1/children/{child}/grants"
 
@@ -82,6 +84,25 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("GET", POSTS + "?limit=101", {}, 422, "limit"),
     ("GET", POSTS + "?limit=ten", {}, 422, "limit"),
     ("GET", POSTS + "?before=-3", {}, 422, "before"),
+    ("GET", POSTS + "?before=null", {}, 422, "before must be a whole number"),
+    ("GET", "/api/v1/search?q=visit&kind=gossip", {}, 422, "kind must be one of"),
+    (
+        "POST",
+        POSTS,
+        {"content": DEEP, "headers": {"content-type": "application/json"}},
+        422,
+        "nested too deeply",
+    ),
+    (
+        "POST",
+        POSTS,
+        {
+            "content": b'{"kind": "update", "body": "\\ud800"}',
+            "headers": {"content-type": "application/json"},
+        },
+        422,
+        "character that is not allowed",
+    ),
     ("PATCH", "/api/v1/posts/424242", {"json": {"kind": "update", "body": "x"}}, 404, "No such"),
     ("DELETE", "/api/v1/posts/nope", {}, 404, "No such"),
     ("POST", GRANTS, {"json": {}}, 422, "exactly one"),

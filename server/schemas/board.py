@@ -1,0 +1,83 @@
+"""The velocity board and a child's velocity with a comparison of two periods."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from server.schemas.common import Count
+
+Day = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
+
+
+class Periods(Struct):
+    """Two periods of whole UTC days to compare; each defaults from the others."""
+
+    from_: Day | None = msgspec.field(default=None, name="from")
+    to: Day | None = None
+    compare_from: Day | None = None
+    compare_to: Day | None = None
+
+
+class BoardQuery(Periods, kw_only=True):
+    status: Literal["all", "flagged"] = "all"
+    team: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=10)] | None = None
+
+
+class ChildRef(Struct):
+    id: int
+    display_name: str
+    ref: str
+
+
+class Velocity(Struct):
+    score: float
+    flagged: bool
+    reasons: list[str]
+    sparkline: list[int]  # posts per day, 28 days
+    posts_72h: Count
+    usual_72h: float
+    agencies: list[str]
+    new_agencies: list[str]
+    concerns_7d: Count
+
+
+class BoardRow(Velocity, kw_only=True):
+    child: ChildRef
+    posts_7d: Count
+    posts_28d: Count
+    last_post_at: str | None
+
+
+class Stats(Struct):
+    posts_by_kind: dict[str, int]
+    total_posts: int
+    distinct_authors: int
+    distinct_agencies: int
+
+
+class PeriodStats(Stats, kw_only=True):
+    from_: str = msgspec.field(name="from")
+    to: str
+
+
+class Comparison(Struct):
+    a: PeriodStats
+    b: PeriodStats
+    change: Stats
+
+
+class Board(Struct, omit_defaults=True):
+    at: str | None
+    children: Count
+    flagged: Count
+    rows: list[BoardRow]
+    comparison: Comparison | None = None  # only when a period parameter is given
+
+
+class ChildVelocity(Struct):
+    child: ChildRef
+    velocity: Velocity
+    comparison: Comparison
