@@ -217,6 +217,7 @@ async def test_verify_without_checkpoints_says_what_it_could_not_check(
 ) -> None:
     await write(3)
     await seal_now(app)
+    await sealer_of(app).stop()  # else the running sealer may sign a fresh checkpoint
     settings.audit_checkpoint_path.unlink()
     code, output = await run_verify(settings, "verify")
     assert code == 2, output
