@@ -256,9 +256,11 @@ def seed_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",")]
 
 
-def load(path: Path) -> list[History]:
+def load(path: Path) -> tuple[list[History], datetime]:
+    """A scenario file's children and its checkpoint."""
     with path.open(encoding="utf-8") as lines:
-        return [parse(json.loads(line)) for line in lines if line.strip()]
+        records = [json.loads(line) for line in lines if line.strip()]
+    return [parse(r) for r in records], datetime.fromisoformat(records[0]["checkpoint"])
 
 
 def run_one(children: Sequence[History], end: datetime, params: SilenceParams) -> list[Row]:
@@ -285,13 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     children_n = QUICK_CHILDREN if args.quick else args.children
     runs: list[tuple[str, list[History], datetime]] = []
     if args.scenario:
-        children = load(args.scenario)
-        end = (
-            max(e.at for c in children for e in c.events).replace(
-                hour=0, minute=0, second=0, microsecond=0
-            )
-            + DAY
-        )
+        children, end = load(args.scenario)
         runs.append((args.scenario.name, children, end))
         print(f"{len(children)} children from {args.scenario}")
     else:

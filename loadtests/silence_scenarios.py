@@ -8,7 +8,8 @@ Each output line is one child::
 
     {"child": "c00042", "events": [{"at": iso, "kind": ..., "author": ..., "agency": ...}],
      "agencies": {"school": "weekly", ...},
-     "silence": null | {"agency": ..., "cadence": days, "last": iso, "due": iso}}
+     "silence": null | {"agency": ..., "cadence": days, "last": iso, "due": iso},
+     "checkpoint": iso}
 
 What is simulated (the detector must cope with all of it):
 
@@ -219,6 +220,7 @@ def child_record(
         "events": events,
         "agencies": {ag.name: ag.pattern for ag in agencies},
         "silence": silence,
+        "checkpoint": checkpoint(cfg).isoformat(),
     }
 
 

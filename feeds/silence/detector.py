@@ -8,13 +8,17 @@ collapsed to the days it posted, over the last 40 weeks. Its cadence is learnt f
 the gaps between those days: contacts closer than half the typical gap are extras
 (an extra call after a visit) and are merged; the typical gap ``m`` is the median of the
 rest. Each gap is read as a whole number of cycles ``k`` (a gap of 15 days in a weekly
-rhythm is two cycles, one occurrence skipped), which gives the agency's skip rate ``s``
-(shrunk towards a prior for short histories) and its jitter ``sigma`` (the robust spread
-of the per-cycle residuals). The gap is then modelled as ``K`` cycles, ``K`` geometric
-(each occurrence skipped with probability ``s``), each cycle normal(m, sigma^2).
+rhythm is two cycles, one occurrence skipped), which gives a Beta belief about the
+agency's skip rate (a prior of 10% worth 5 cycles, plus the occurrences seen and
+missed) and its jitter ``sigma`` (the robust spread of the per-cycle residuals). The gap
+is modelled as ``K`` cycles, ``K - 1`` skipped in a row (beta-geometric: with a short
+history the tail is heavier), each cycle normal(m, sigma^2).
 The score of an agency is ``-log10 P(gap > days silent so far)``; the child's score is
-the maximum over its *regular* agencies (enough contacts, skip rate and jitter low).
-Agencies that come in bursts, at random or too rarely to have a cadence never score.
+the maximum over its *regular* agencies: at least 4 contact days, skip rate, jitter,
+spread of the raw gaps (coefficient of variation) and share of extras all low, and
+silent for at most twice the stretch its rhythm was seen over. Agencies that come in
+bursts, at random or too rarely to have a cadence never score. A child is flagged once
+an agency's score passes the threshold *and* two usual occurrences have been missed.
 Cadence is per agency, not per author: a new worker keeping the rhythm is no silence.
 """
 
@@ -43,6 +47,8 @@ class SilenceParams:
     max_gap: float = 45.0  # nor longer than this (26 weeks hold too few of them)
     max_skip: float = 0.22  # an agency skipping more occurrences than this is irregular
     max_jitter: float = 0.3  # ... and so is one whose timing wobbles more (sigma / m)
+    max_gap_cv: float = 0.7  # ... or whose raw gaps vary more (sd / mean: bursts, chance)
+    max_extra_share: float = 0.35  # ... or whose contacts are more often extras
     max_silence_per_span: float = 2.0  # silence longer than this many times the stretch
     # the rhythm was seen over is a piece of work that ended long ago, not a cadence
     skip_prior: float = 0.1  # skip rate assumed before seeing the agency's own history
@@ -154,12 +160,15 @@ def learn_cadence(
     agency: str, ages: Collection[int], params: SilenceParams = DEFAULT_PARAMS
 ) -> Cadence | None:
     """The agency's cadence from its contact-day ages, or None with too few contacts."""
-    days = sorted(-age for age in set(ages) if 0 <= age < params.history_days)
+    every = sorted(-age for age in set(ages) if 0 <= age < params.history_days)
+    if len(every) < params.min_contacts:
+        return None
+    days, typical = _typical_gap(every)
     if len(days) < params.min_contacts:
         return None
-    days, typical = _typical_gap(days)
-    if len(days) < params.min_contacts:
-        return None
+    raw = _gaps(every)
+    spread = statistics.pstdev(raw) / statistics.fmean(raw)
+    extras = 1.0 - len(days) / len(every)
     gaps = _gaps(days)
     cycles = [max(1, round(gap / typical)) for gap in gaps]
     skipped = sum(cycles) - len(cycles)
@@ -174,6 +183,8 @@ def learn_cadence(
         params.min_gap <= typical <= params.max_gap
         and skips.mean <= params.max_skip
         and jitter <= params.max_jitter * typical
+        and spread <= params.max_gap_cv
+        and extras <= params.max_extra_share
         and silent <= params.max_silence_per_span * (days[-1] - days[0])
     )
     score = _score(silent, typical, skips, jitter) if regular else 0.0
