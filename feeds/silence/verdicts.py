@@ -10,6 +10,7 @@ answerable for the child once per episode, as velocity does.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Collection
@@ -30,6 +31,7 @@ from feeds.velocity.tallies import chunked, utc_day
 
 KIND = "silence"  # Notification.kind for "an agency in regular contact has gone quiet"
 HISTORY_DAYS = DEFAULT_PARAMS.history_days
+YIELD_EVERY = 200  # children assessed between two turns of the event loop
 
 # Each day's agencies only (the detector needs no more), as its age in days at `today`.
 _DAYS_SQL = {
@@ -108,6 +110,20 @@ async def _write(verdicts: dict[int, SilenceAssessment], today: date) -> None:
         await connections.get("default").execute_many(_UPSERT_SQL[dialect], rows)
 
 
+async def _assess(
+    todo: list[int],
+    days: dict[int, list[tuple[int, list[str]]]],
+    stored: dict[int, tuple[bool, date | None]],
+) -> dict[int, SilenceAssessment]:
+    verdicts = {}
+    for n, child_id in enumerate(todo):
+        if n % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # let requests on this worker run (~50 ms of work)
+        previous = stored.get(child_id, (False, None))[0]
+        verdicts[child_id] = assess_contacts(days.get(child_id, ()), previous)
+    return verdicts
+
+
 async def do_flip_silence(child_id: int, verdict: SilenceAssessment, now: datetime) -> bool:
     """Store a changed flag and audit it, if nobody did first; becoming flagged notifies
     the lead and the managers around the child (once per episode: this is the flip)."""
@@ -145,10 +161,7 @@ async def do_recompute_silence(
         todo = [c for c in chunk if not (stale_only and c in stored and stored[c][1] == today)]
         if not todo:
             continue
-        days = await load_contact_days(todo, today)
-        verdicts = {
-            c: assess_contacts(days.get(c, ()), stored.get(c, (False, None))[0]) for c in todo
-        }
+        verdicts = await _assess(todo, await load_contact_days(todo, today), stored)
         await _write(verdicts, today)
         for child_id in sorted(todo):
             verdict, was = verdicts[child_id], stored.get(child_id, (False, None))[0]
