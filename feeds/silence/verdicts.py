@@ -40,7 +40,11 @@ _DAYS_SQL = {
     "sqlite": "SELECT child_id, CAST(julianday(?) - julianday(day) AS INTEGER), agencies "
     "FROM child_activity_day WHERE child_id IN ({ids}) AND day >= ? AND posts > 0",
 }
-_STORED_SQL = "SELECT child_id, flagged, assessed_on FROM silence_state WHERE child_id IN ({ids})"
+# A closed case is read-only: nobody posts, and that silence means nothing.
+_STORED_SQL = (
+    "SELECT c.id, s.flagged, s.assessed_on, c.closed_at IS NOT NULL FROM child c "
+    "LEFT JOIN silence_state s ON s.child_id = c.id WHERE c.id IN ({ids})"
+)
 # Writes what the board shows; `flagged` is left to the compare-and-set in do_flip_silence.
 _UPSERT_SQL = {
     "postgres": "INSERT INTO silence_state (child_id, flagged, score, silent_agencies, reasons, "
@@ -90,12 +94,23 @@ async def load_contact_days(
     return found
 
 
-async def _stored(child_ids: Collection[int]) -> dict[int, tuple[bool, date | None]]:
+@dataclass(frozen=True)
+class _Stored:
+    flagged: bool
+    assessed_on: date | None
+    closed: bool
+
+
+NEVER = _Stored(False, None, False)
+
+
+async def _stored(child_ids: Collection[int]) -> dict[int, _Stored]:
+    """Each existing child's stored flag and day assessed, and whether its case is closed."""
     stored = {}
     for chunk in chunked(child_ids):
         ids = ",".join(str(int(c)) for c in chunk)
-        for child_id, flagged, assessed_on in await raw_sql.fetch(_STORED_SQL.format(ids=ids)):
-            stored[int(child_id)] = (bool(flagged), _day(assessed_on))
+        for child_id, flagged, on, closed in await raw_sql.fetch(_STORED_SQL.format(ids=ids)):
+            stored[int(child_id)] = _Stored(bool(flagged), _day(on), bool(closed))
     return stored
 
 
@@ -113,14 +128,15 @@ async def _write(verdicts: dict[int, SilenceAssessment], today: date) -> None:
 async def _assess(
     todo: list[int],
     days: dict[int, list[tuple[int, list[str]]]],
-    stored: dict[int, tuple[bool, date | None]],
+    stored: dict[int, _Stored],
 ) -> dict[int, SilenceAssessment]:
     verdicts = {}
     for n, child_id in enumerate(todo):
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)  # let requests on this worker run (~50 ms of work)
-        previous = stored.get(child_id, (False, None))[0]
-        verdicts[child_id] = assess_contacts(days.get(child_id, ()), previous)
+        state = stored.get(child_id, NEVER)
+        contacts = () if state.closed else days.get(child_id, ())
+        verdicts[child_id] = assess_contacts(contacts, state.flagged)
     return verdicts
 
 
@@ -158,13 +174,15 @@ async def do_recompute_silence(
     flips: list[SilenceFlip] = []
     for chunk in chunked(set(child_ids)):
         stored = await _stored(chunk)
-        todo = [c for c in chunk if not (stale_only and c in stored and stored[c][1] == today)]
+        todo = [c for c in chunk if c in stored]  # a child id that exists
+        if stale_only:
+            todo = [c for c in todo if stored[c].assessed_on != today]
         if not todo:
             continue
         verdicts = await _assess(todo, await load_contact_days(todo, today), stored)
         await _write(verdicts, today)
         for child_id in sorted(todo):
-            verdict, was = verdicts[child_id], stored.get(child_id, (False, None))[0]
+            verdict, was = verdicts[child_id], stored[child_id].flagged
             if verdict.flagged != was and await do_flip_silence(child_id, verdict, now):
                 flips.append(SilenceFlip(child_id, verdict.flagged, verdict))
     return flips

@@ -111,3 +111,17 @@ async def test_the_sweep_assesses_silence_once_a_day(make: Factory) -> None:
     assert (await SilenceState.get(child_id=other.id)).score == 9.0
     notes = await Notification.filter(kind=KIND, child_id=quiet.id)
     assert sorted(n.recipient_id for n in notes) == answerable
+
+
+async def test_a_closed_case_is_not_gone_quiet(make: Factory) -> None:
+    child, _ = await answerable_child(make)
+    await contact_every(child, "Oak School", 7, 14, silent=23)
+    await do_recompute_silence([child.id], NOW)
+    await Child.filter(id=child.id).update(closed_at=NOW)  # read-only: nobody posts now
+
+    flips = await do_recompute_silence([child.id], NOW + timedelta(days=1))
+
+    assert [(f.child_id, f.flagged) for f in flips] == [(child.id, False)]
+    state = await SilenceState.get(child_id=child.id)
+    assert not state.flagged and state.score == 0.0 and state.reasons == []
+    assert await do_recompute_silence([child.id], NOW + timedelta(days=30)) == []
