@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('feeds', '0015_network')]
+    dependencies = [("feeds", "0016_grant_ending")]
 
     initial = False
 
