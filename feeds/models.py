@@ -411,6 +411,24 @@ class VelocityState(Model):
         table = "velocity_state"
 
 
+class SilenceState(Model):
+    """The last silence verdict for each child ("gone quiet": an agency in regular contact
+    has stopped), recomputed once a UTC day by the velocity sweep and after each post, so
+    the board reads it and a flip notifies once per episode."""
+
+    id = fields.IntField(primary_key=True)
+    child_id = fields.IntField(unique=True)
+    flagged = fields.BooleanField(default=False)
+    score = fields.FloatField(default=0.0)
+    flagged_at = fields.DatetimeField(null=True)  # start of the current episode
+    silent_agencies: Any = fields.JSONField(default=list)
+    reasons: Any = fields.JSONField(default=list)
+    assessed_on = fields.DateField(null=True)  # the UTC day the verdict is for
+
+    class Meta:
+        table = "silence_state"
+
+
 class VelocitySweepShard(Model):
     """One slice of the periodic velocity sweep (children whose id % shards == shard).
 

@@ -54,6 +54,39 @@ def test_velocity_detector_imports_only_the_standard_library() -> None:
     assert outside_stdlib(ROOT / "feeds" / "kinds.py") == set()
 
 
+def test_silence_detector_imports_only_the_standard_library_and_the_event_type() -> None:
+    """The silence detector is pure too: stdlib, the closed sets and velocity's event type."""
+    import sys
+
+    path = ROOT / "feeds" / "silence" / "detector.py"
+    outside = {n for n in imported_packages(path) if n not in sys.stdlib_module_names}
+    assert outside == {"feeds"}
+    tree = ast.parse(path.read_text())
+    ours = {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("feeds")
+        for alias in node.names
+    }
+    allowed = {("feeds.velocity.detector", "ActivityEvent")}
+    assert {pair for pair in ours if pair[0] != "feeds.kinds"} <= allowed
+    # The package's __init__ re-exports the detector and imports nothing else.
+    init = ROOT / "feeds" / "silence" / "__init__.py"
+    init_imports = {
+        node.module
+        for node in ast.walk(ast.parse(init.read_text()))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert init_imports == {"feeds.silence.detector"}
+
+
+def test_benchmarks_find_the_silence_detector_by_its_path() -> None:
+    from feeds.silence import assess
+    from feeds.silence.detector import assess as detect
+
+    assert assess is detect
+
+
 def test_benchmarks_find_the_detector_by_its_old_names() -> None:
     from feeds.velocity import ActivityEvent, assess
     from feeds.velocity.detector import ActivityEvent as Event

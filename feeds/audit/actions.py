@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     BOARD_READ = "board.read"
     VELOCITY_READ = "velocity.read"
     VELOCITY_CHANGED = "velocity.changed"
+    SILENCE_CHANGED = "silence.changed"
     SEARCH = "search"
     LIVE_SUBSCRIBE = "live.subscribe"
     CHILD_CREATE = "child.create"

@@ -49,12 +49,24 @@ class ChildRef:
 
 
 @dataclass(frozen=True)
+class Quiet:
+    """The child's stored silence verdict (feeds/silence): "gone quiet", and why."""
+
+    flagged: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+NOT_QUIET = Quiet()
+
+
+@dataclass(frozen=True)
 class BoardRow:
     child: ChildRef
     assessment: Assessment
     posts_7d: int
     posts_28d: int
     last_post_at: datetime | None
+    quiet: Quiet = NOT_QUIET
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,7 @@ class Board:
     flagged: int
     at: datetime
     comparison: PeriodComparison | None = None  # periods A and B, when asked for
+    gone_quiet: int = 0  # rows whose silence verdict is flagged
 
 
 @dataclass(frozen=True)
@@ -85,21 +98,39 @@ def check_status(status: str) -> Status:
     return "flagged" if status == "flagged" else "all"
 
 
-def _row(child: ChildRef, flagged: bool, stored: dict[str, Any], last: datetime | None) -> BoardRow:
+def _row(
+    child: ChildRef, flagged: bool, stored: dict[str, Any], last: datetime | None, quiet: Quiet
+) -> BoardRow:
     # The stored flag is the truth: a flip is a compare-and-set on it. (`stored` is freshly
     # decoded: setting it here builds one Assessment per row, not two.)
     stored["flagged"] = flagged
     verdict = loaded_assessment(stored)
     spark = verdict.sparkline
-    return BoardRow(child, verdict, sum(spark[-7:]), sum(spark), last)
+    return BoardRow(child, verdict, sum(spark[-7:]), sum(spark), last, quiet)
+
+
+def _quiet(flagged: object, reasons: Any) -> Quiet:
+    """The stored silence verdict of a row (none yet: not quiet)."""
+    if not flagged:
+        return NOT_QUIET
+    found = orjson.loads(reasons) if isinstance(reasons, str | bytes) else reasons
+    return Quiet(True, tuple(str(r) for r in found or []))
 
 
 def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
-    """Flagged first, then by score, then by recent posts; ties by name for stable pages."""
+    """Flagged first, then gone quiet, then by score, then by recent posts; ties by name
+    for stable pages."""
 
-    def key(row: BoardRow) -> tuple[bool, float, int, str, int]:
+    def key(row: BoardRow) -> tuple[bool, bool, float, int, str, int]:
         a = row.assessment
-        return (not a.flagged, -a.score, -row.posts_7d, row.child.display_name, row.child.id)
+        return (
+            not a.flagged,
+            not row.quiet.flagged,
+            -a.score,
+            -row.posts_7d,
+            row.child.display_name,
+            row.child.id,
+        )
 
     return sorted(rows, key=key)
 
@@ -108,8 +139,9 @@ def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
 # the query for 2,000 rows. Child ids are integers from our own tables, inlined.
 _BOARD_SQL = (
     "SELECT c.id, c.display_name, c.reference, v.flagged, v.assessment, v.last_post_at, "
-    "v.assessed_at FROM child c LEFT JOIN velocity_state v ON v.child_id = c.id "
-    "WHERE c.id IN ({ids})"
+    "v.assessed_at, s.flagged, s.reasons FROM child c "
+    "LEFT JOIN velocity_state v ON v.child_id = c.id "
+    "LEFT JOIN silence_state s ON s.child_id = c.id WHERE c.id IN ({ids})"
 )
 
 
@@ -133,13 +165,15 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
         await do_recompute_velocity(unassessed, now)
         rows = await _stored_rows(child_ids)
     board_rows = []
-    for child_id, name, reference, flagged, stored, last, _assessed in rows:
+    for child_id, name, reference, flagged, stored, last, _assessed, quiet, why in rows:
         # orjson: decoding 2,000 stored verdicts with json was a fifth of a board read.
         verdict = orjson.loads(stored) if isinstance(stored, str | bytes) else stored
         child = ChildRef(int(child_id), str(name), str(reference))
-        board_rows.append(_row(child, bool(flagged), verdict, moment(last)))
+        board_rows.append(_row(child, bool(flagged), verdict, moment(last), _quiet(quiet, why)))
     ranked = rank(board_rows)
-    return Board(ranked, len(ranked), sum(r.assessment.flagged for r in ranked), now)
+    flagged_count = sum(r.assessment.flagged for r in ranked)
+    quiet_count = sum(r.quiet.flagged for r in ranked)
+    return Board(ranked, len(ranked), flagged_count, now, gone_quiet=quiet_count)
 
 
 async def manager_teams(manager: Professional) -> list[Team]:
@@ -205,8 +239,8 @@ async def read_board(
     return board
 
 
-def _counts(board: Board) -> tuple[int, int, datetime]:
-    return board.children, board.flagged, board.at
+def _counts(board: Board) -> tuple[int, int, datetime, None, int]:
+    return board.children, board.flagged, board.at, None, board.gone_quiet
 
 
 def check_periods(a: Period, b: Period, now: datetime) -> None:

@@ -27,6 +27,7 @@ from feeds.audit.actions import AuditAction
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
 from feeds.models import Event, VelocityState
+from feeds.silence.verdicts import do_recompute_silence
 from feeds.velocity import sweep
 from feeds.velocity.alerts import do_notify_flagged
 from feeds.velocity.detector import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
@@ -342,6 +343,7 @@ class VelocityWatcher:
             return []
         touched = {int(c) for _, c in rows if c is not None}
         flips = await do_recompute_velocity(touched, announce=True)
+        await do_recompute_silence(touched)  # a post may end a silence
         # Only now: a failed recompute is tried again on the next wake-up.
         self.position = max(int(event_id) for event_id, _ in rows)
         return flips
@@ -359,7 +361,11 @@ class VelocityWatcher:
                 continue  # another worker has it, or swept it meanwhile
             swept = False
             try:
-                flips += await do_recompute_velocity(await sweep.shard_children(shard))
+                children = await sweep.shard_children(shard)
+                flips += await do_recompute_velocity(children)
+                # Silence moves only when the day rolls over (posts are caught up above):
+                # once a day per child, so the ten-minute sweep keeps its speed.
+                await do_recompute_silence(children, stale_only=True)
                 swept = True
             finally:
                 await sweep.release(shard, self.name, swept)

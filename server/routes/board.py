@@ -185,7 +185,13 @@ def sparkline_bars(counts: list[int]) -> list[dict[str, int]]:
 
 
 def page_row(row: BoardRow) -> dict[str, Any]:
-    return {**row_view(row), "bars": sparkline_bars(row.assessment.sparkline)}
+    """A row as the page shows it: the API's, its sparkline drawn, and "gone quiet"."""
+    return {
+        **row_view(row),
+        "bars": sparkline_bars(row.assessment.sparkline),
+        "gone_quiet": row.quiet.flagged,
+        "quiet_reasons": list(row.quiet.reasons),
+    }
 
 
 def _page_periods(request: Request) -> tuple[tuple[Period, Period] | None, int | None, str]:
@@ -218,6 +224,7 @@ async def board_page(request: Request, user: Professional) -> Response:
         user=me_view(user),
         board=board_view(found),
         rows=[page_row(row) for row in found.rows],
+        gone_quiet=found.gone_quiet,
         board_status=status,
         teams=teams,
         board_team=team or "",
