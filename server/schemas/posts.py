@@ -13,7 +13,15 @@ from server.endpoints import MAX_ID
 from server.schemas.common import Count, Id
 
 DateTime = Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
-Body = Annotated[str, Meta(min_length=1, max_length=MAX_BODY)]
+# The domain counts a post after trimming, with each CRLF as one character (as the compose
+# box does), and says by how much it is over: the type only bounds the raw text.
+Body = Annotated[
+    str,
+    Meta(
+        max_length=2 * MAX_BODY,
+        description=f"1 to {MAX_BODY} characters once trimmed (a CRLF counts as one)",
+    ),
+]
 
 
 class PostCreate(Struct):

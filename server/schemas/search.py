@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct
 
 from feeds.models import PostKind
-from search.base import PREFIX_MIN
 from search.service import MAX_LIMIT, MAX_TEXT
 from server.endpoints import MAX_ID
 from server.schemas.posts import Post
@@ -18,12 +17,16 @@ Moment = Annotated[str, Meta(max_length=40, description="YYYY-MM-DD or an ISO da
 
 
 class SearchQuery(Struct):
-    # Trimmed, it must be PREFIX_MIN to MAX_TEXT characters (the service checks, after
-    # the other parameters, so a bad date is named even with a short query).
+    # Words, or nothing when a filter says what to list ("all concerns since yesterday");
+    # the service checks what is searchable after the other parameters, so a bad date is
+    # named even with a short query.
     q: Annotated[
         str,
-        Meta(max_length=MAX_TEXT, description=f"{PREFIX_MIN} to {MAX_TEXT} characters, trimmed"),
-    ]
+        Meta(
+            max_length=MAX_TEXT,
+            description=f"up to {MAX_TEXT} characters; may be empty when a filter is given",
+        ),
+    ] = ""
     child: Filter | None = None
     kind: PostKind | None = None
     author: Filter | None = None

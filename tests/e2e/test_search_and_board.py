@@ -118,7 +118,7 @@ async def test_the_board_reranks_live_after_a_burst_on_a_quiet_child(
     await expect(page.locator("#live-announcer")).to_contain_text(
         "Ruby Carter is now flagged", timeout=30_000
     )
-    await expect(page.locator("#board-summary strong")).not_to_have_text("0")
+    await expect(page.locator("#board-flagged")).not_to_have_text("0")
     assert await page.evaluate("window.boardMark") == "not reloaded"
     # One websocket for the tab: the board listens to live.js instead of opening its own.
     assert [url for url in sockets if "/ws" in url] == sockets and len(sockets) == 1
