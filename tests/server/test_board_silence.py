@@ -28,7 +28,7 @@ async def test_board_shows_a_child_gone_quiet_with_its_reason_and_ranks_it_first
 
     html = (await client.get("/board")).text
 
-    assert "<strong>1</strong> gone quiet" in html
+    assert '<strong id="board-quiet">1</strong> gone quiet' in html
     assert html.count('<span class="badge badge-quiet">Gone quiet</span>') == 1
     assert "Oak School posted about every 7 days for 13 weeks; nothing for 23 days" in html
     assert html.index(quiet.display_name) < html.index(steady.display_name)
