@@ -144,7 +144,7 @@ class DayTally:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "worries", self.count(*CONCERN_KINDS))
-        object.__setattr__(self, "hunches", self.count("hunch"))
+        object.__setattr__(self, "hunches", self.count(PostKind.HUNCH.value))
 
     def count(self, *kinds: str) -> int:
         """Posts of these kinds that day."""
