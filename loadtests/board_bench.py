@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 
 from feeds.access.policy import visible_child_ids
 from feeds.clock import utcnow
@@ -47,8 +47,9 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.velocity.board import build_board
-from feeds.velocity.tallies import rebuild_days
+from feeds.velocity.board import Period, build_board, compare
+from feeds.velocity.detector import ActivityEvent, PeriodComparison, compare_periods
+from feeds.velocity.tallies import chunked, moment, rebuild_days
 from feeds.velocity.verdicts import VelocityWatcher, assess_children, do_recompute_velocity
 from loadtests.seed import seed as load_seed
 
@@ -175,12 +176,54 @@ async def measure(manager: Professional, runs: int, everyone: list[int]) -> list
     async def assess_only() -> None:
         await assess_children(ids, utcnow(), {})
 
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    b = Period(midnight - timedelta(days=27), midnight + timedelta(days=1))
+    a = Period(b.start - timedelta(days=28), b.start)
+
+    async def comparison() -> None:
+        await compare(ids, a, b)
+
+    async def comparison_from_posts() -> None:
+        await compare_from_posts(ids, a, b)
+
     await board()  # warm caches and connections
+    same = await compare(ids, a, b) == await compare_from_posts(ids, a, b)
     lines += [
         _line(f"board read, {len(ids):,} children (stored)", await _timed(runs, board)),
         _line(f"  recompute those {len(ids):,} (for contrast)", await _timed(runs, assess_only)),
+        _line(
+            f"board comparison, {len(ids):,} children, 28 d vs 28 d (tallies)",
+            await _timed(runs, comparison),
+        ),
+        _line(
+            "  the same from the posts (the old way, for contrast)",
+            await _timed(runs, comparison_from_posts),
+        ),
+        f"  both ways give the same numbers: {'yes' if same else 'NO'}",
     ]
     return lines
+
+
+_POSTS_SQL = (
+    "SELECT p.created_at, p.kind, p.author_id, a.name FROM post p "
+    "JOIN professional r ON r.id = p.author_id JOIN agency a ON a.id = r.agency_id "
+    "WHERE p.child_id IN ({ids}) AND p.removed_at IS NULL "
+    "AND p.created_at >= {mark} ORDER BY p.created_at"
+)
+
+
+async def compare_from_posts(ids: set[int], a: Period, b: Period) -> PeriodComparison:
+    """What the board did before comparisons read the tallies: every post in both periods
+    as an ActivityEvent, counted in Python."""
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    since = min(a.start, b.start)
+    events = []
+    for chunk in chunked(ids):
+        sql = _POSTS_SQL.format(ids=",".join(map(str, chunk)), mark="$1" if postgres else "?")
+        _, rows = await connection.execute_query(sql, [since])
+        events += [ActivityEvent(moment(at), str(k), str(au), str(ag)) for at, k, au, ag in rows]
+    return compare_periods(events, a.start, a.end, b.start, b.end)
 
 
 def _sweep_worker(url: str, ready: Any, go: Any, done: Any) -> None:

@@ -24,8 +24,8 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
 from feeds.models import Child, Grant, Professional, Role, Team
-from feeds.velocity.detector import Assessment, PeriodComparison, compare_periods
-from feeds.velocity.periods import load_activity
+from feeds.velocity.detector import Assessment, PeriodComparison, side_by_side
+from feeds.velocity.periods import period_stats_from_tallies
 from feeds.velocity.tallies import chunked, moment
 from feeds.velocity.verdicts import (
     assess_children,
@@ -81,7 +81,7 @@ class Board:
 
 @dataclass(frozen=True)
 class Period:
-    """A half-open period [start, end) of UTC instants."""
+    """A half-open period [start, end) of whole UTC days (both ends at midnight)."""
 
     start: datetime
     end: datetime
@@ -258,11 +258,11 @@ def check_periods(a: Period, b: Period, now: datetime) -> None:
 
 
 async def compare(child_ids: set[int], a: Period, b: Period) -> PeriodComparison:
-    """Periods A and B (and B - A) over these children's posts together."""
-    start, end = min(a.start, b.start), max(a.end, b.end)
-    activity = await load_activity(child_ids, start, end)
-    merged = [event for events in activity.values() for event in events]
-    return compare_periods(merged, a.start, a.end, b.start, b.end)
+    """Periods A and B (and B - A) over these children's posts together, from the daily
+    tallies."""
+    a_stats = await period_stats_from_tallies(child_ids, a.start, a.end)
+    b_stats = await period_stats_from_tallies(child_ids, b.start, b.end)
+    return side_by_side(a_stats, b_stats)
 
 
 @dataclass(frozen=True)

@@ -694,6 +694,11 @@ def compare_periods(
     """
     a = period_stats(events, a_start, a_end)
     b = period_stats(events, b_start, b_end)
+    return side_by_side(a, b)
+
+
+def side_by_side(a: PeriodStats, b: PeriodStats) -> PeriodComparison:
+    """Periods A and B and their change B - A."""
     change = PeriodStats(
         posts_by_kind={kind: b.posts_by_kind[kind] - a.posts_by_kind[kind] for kind in KINDS},
         total_posts=b.total_posts - a.total_posts,

@@ -1,62 +1,79 @@
-"""Loading children's posts in a period as velocity ActivityEvents (period comparisons),
-in two queries for any number of children (never one per child). Velocity verdicts read
-the daily tallies instead (feeds/velocity/tallies.py)."""
+"""Period comparisons read from the daily tallies (feeds/velocity/tallies.py), summed in
+the database: a manager comparing two months over 2,000 children gets a handful of
+aggregate rows, not every post. Periods are whole UTC days, as the board asks for them.
+
+The pure definition of the numbers is `feeds.velocity.detector.period_stats` over posts;
+tests hold this reader to it.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from tortoise import connections
 
-from feeds.models import Agency
-from feeds.velocity.detector import ActivityEvent
+from feeds.velocity.detector import KINDS, PeriodStats
 from feeds.velocity.tallies import chunked
 
-
-async def _agency_names() -> dict[int, str]:
-    return {int(i): str(name) for i, name in await Agency.all().values_list("id", "name")}
-
-
-# Hand-written because the ORM's row building costs ~5x the query itself at 100k rows.
-# Child ids are integers from our own tables, inlined so no statement hits a parameter cap.
-_SQL = (
-    "SELECT p.child_id, p.created_at, p.kind, p.author_id, a.agency_id "
-    "FROM post p JOIN professional a ON a.id = p.author_id "
-    "WHERE p.child_id IN ({ids}) AND p.removed_at IS NULL "
-    "AND p.created_at >= {since} AND p.created_at < {until} ORDER BY p.created_at"
+# child_activity_day's JSON columns map a key (kind, professional id, agency name) to a
+# count of posts; a key leaves the map when its count reaches zero (removed posts).
+_EACH = {
+    "postgres": "jsonb_each_text(d.{column}::jsonb)",
+    "sqlite": "json_each(d.{column})",
+}
+_KINDS_SQL = (
+    "SELECT k.key, SUM(CAST(k.value AS INTEGER)) FROM child_activity_day d, {each} k "
+    "WHERE d.child_id IN ({ids}) AND d.day >= {first} AND d.day < {end} GROUP BY k.key"
+)
+_KEYS_SQL = (
+    "SELECT DISTINCT k.key FROM child_activity_day d, {each} k "
+    "WHERE d.child_id IN ({ids}) AND d.day >= {first} AND d.day < {end}"
 )
 
 
-def _moment(value: datetime | str) -> datetime:
-    # SQLite hands back the text Tortoise stored (UTC, isoformat); asyncpg a datetime.
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+def day_of(moment: datetime) -> date:
+    """The UTC day a period boundary names; boundaries must fall on UTC midnight."""
+    at = moment.astimezone(UTC)
+    if at.time() != time():
+        raise ValueError("period boundaries must be UTC midnights (whole days)")
+    return at.date()
 
 
-async def _rows(chunk: list[int], since: datetime, until: datetime) -> list[Any]:
+async def _query(template: str, column: str, chunk: list[int], first: date, end: date) -> Any:
     connection = connections.get("default")
-    marks = ("$1", "$2") if connection.capabilities.dialect == "postgres" else ("?", "?")
-    ids = ",".join(str(int(child_id)) for child_id in chunk)
-    sql = _SQL.format(ids=ids, since=marks[0], until=marks[1])
-    _, rows = await connection.execute_query(sql, [since, until])
-    return list(rows)
+    dialect = "postgres" if connection.capabilities.dialect == "postgres" else "sqlite"
+    marks = ("$1", "$2") if dialect == "postgres" else ("?", "?")
+    params: list[Any] = [first, end] if dialect == "postgres" else [str(first), str(end)]
+    sql = template.format(
+        each=_EACH[dialect].format(column=column),
+        ids=",".join(str(int(child_id)) for child_id in chunk),
+        first=marks[0],
+        end=marks[1],
+    )
+    _, rows = await connection.execute_query(sql, params)
+    return rows
 
 
-async def load_activity(
-    child_ids: Collection[int], since: datetime, until: datetime
-) -> dict[int, list[ActivityEvent]]:
-    """Posts (not removed) on these children in [since, until), per child, oldest first.
-
-    The author is the professional id and the agency is the author's agency name.
-    """
-    found: dict[int, list[ActivityEvent]] = defaultdict(list)
-    if not child_ids:
-        return found
-    agencies = await _agency_names()
+async def period_stats_from_tallies(
+    child_ids: Collection[int], start: datetime, end: datetime
+) -> PeriodStats:
+    """Posts by kind, distinct authors and distinct agencies over these children together
+    in the whole UTC days [start, end)."""
+    first, last = day_of(start), day_of(end)
+    by_kind: Counter[str] = Counter(dict.fromkeys(KINDS, 0))
+    authors: set[str] = set()
+    agencies: set[str] = set()
     for chunk in chunked(child_ids):
-        for child_id, at, kind, author_id, agency_id in await _rows(chunk, since, until):
-            event = ActivityEvent(_moment(at), str(kind), str(author_id), agencies[agency_id])
-            found[int(child_id)].append(event)
-    return found
+        for kind, count in await _query(_KINDS_SQL, "by_kind", chunk, first, last):
+            by_kind[str(kind)] += int(count)
+        authors.update(str(r[0]) for r in await _query(_KEYS_SQL, "authors", chunk, first, last))
+        agencies.update(str(r[0]) for r in await _query(_KEYS_SQL, "agencies", chunk, first, last))
+    return PeriodStats(
+        posts_by_kind={kind: by_kind[kind] for kind in KINDS},
+        total_posts=sum(by_kind.values()),
+        distinct_authors=len(authors),
+        distinct_agencies=len(agencies),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from feeds.models import (
 )
 from feeds.velocity import board
 from feeds.velocity.board import Period
+from feeds.velocity.detector import ActivityEvent, compare_periods
 from feeds.velocity.tallies import rebuild_days
 from feeds.velocity.verdicts import do_recompute_velocity
 from tests.conftest import Factory
@@ -213,8 +215,9 @@ async def test_flag_is_released_when_the_burst_ages_out(make: Factory) -> None:
 async def test_compare_periods_counts_by_kind_authors_and_agencies(make: Factory) -> None:
     history = History(make, NOW)
     child, other = await make.child(), await make.child()
-    a = Period(NOW - timedelta(days=14), NOW - timedelta(days=7))
-    b = Period(NOW - timedelta(days=7), NOW)
+    midnight = NOW.replace(hour=0)  # the board compares whole UTC days
+    a = Period(midnight - timedelta(days=14), midnight - timedelta(days=7))
+    b = Period(midnight - timedelta(days=7), midnight + timedelta(days=1))
     await history.post(child, timedelta(days=10), "School")
     await history.post(child, timedelta(days=3), "School", PostKind.CONCERN)
     await history.post(child, timedelta(days=2), "Police", PostKind.HUNCH)
@@ -222,6 +225,7 @@ async def test_compare_periods_counts_by_kind_authors_and_agencies(make: Factory
     await history.post(other, timedelta(days=1), "Health", PostKind.VISIT)
     removed = await history.post(child, timedelta(days=1), "Health")
     await Post.filter(id=removed.id).update(removed_at=utcnow())
+    await rebuild_days([child.id])
 
     one = await board.compare({child.id}, a, b)
     both = await board.compare({child.id, other.id}, a, b)
@@ -238,6 +242,36 @@ async def test_compare_periods_counts_by_kind_authors_and_agencies(make: Factory
     assert (one.b.distinct_authors, one.change.distinct_authors) == (3, 2)
     assert (both.b.total_posts, both.b.distinct_agencies) == (4, 3)
     assert both.change.posts_by_kind["visit"] == 1
+
+
+async def test_compared_tallies_agree_with_the_posts_they_count(make: Factory) -> None:
+    """The board sums daily tallies in SQL; `period_stats` over the posts is the
+    definition. Random posts on three children, two periods: both give the same numbers."""
+    rng = random.Random(7)
+    history = History(make, NOW)
+    children = [await make.child() for _ in range(3)]
+    posts = []
+    for _ in range(40):
+        ago = timedelta(days=rng.randint(0, 29), hours=rng.randint(0, 14))
+        kind = rng.choice(list(PostKind))
+        agency = rng.choice(["School", "Police", "Health", "Housing"])
+        posts.append(await history.post(rng.choice(children), ago, agency, kind))
+    removed = posts[::9]
+    await Post.filter(id__in=[p.id for p in removed]).update(removed_at=utcnow())
+    await rebuild_days([c.id for c in children])
+    midnight = NOW.replace(hour=0)
+    a = Period(midnight - timedelta(days=30), midnight - timedelta(days=9))
+    b = Period(midnight - timedelta(days=9), midnight + timedelta(days=1))
+    kept = await Post.filter(removed_at=None).prefetch_related("author__agency")
+    events = [
+        ActivityEvent(p.created_at, p.kind.value, str(p.author_id), p.author.agency.name)
+        for p in kept
+    ]
+
+    compared = await board.compare({c.id for c in children}, a, b)
+
+    assert compared == compare_periods(events, a.start, a.end, b.start, b.end)
+    assert compared.a.total_posts + compared.b.total_posts == len(kept)
 
 
 async def test_bad_periods_are_invalid(make: Factory) -> None:
