@@ -5,14 +5,16 @@ reasons (the same stored row the manager's board reads: no recompute)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from feeds import audit
 from feeds.access.policy import Action, check_child_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.models import Professional, VelocityState
-from feeds.velocity.tallies import Counts, kinds_by_day, moment
+from feeds.velocity.board import Period, compare
+from feeds.velocity.tallies import TIMELINE_DAYS, Counts, kinds_by_day, moment
+from feeds.velocity.trends import Trend, describe
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Flag:
 class Activity:
     days: list[tuple[date, Counts]]  # oldest first, quiet days empty
     flag: Flag | None  # None when not flagged (or never assessed)
+    trend: Trend  # the chart's weeks against the same number of weeks before
 
 
 async def stored_flag(child_id: int) -> Flag | None:
@@ -40,7 +43,11 @@ async def stored_flag(child_id: int) -> Flag | None:
 
 async def activity_of(child_id: int, today: date) -> Activity:
     """For a child the caller has already been allowed to see (the child page)."""
-    return Activity(await kinds_by_day(child_id, today), await stored_flag(child_id))
+    end = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
+    later = Period(end - timedelta(days=TIMELINE_DAYS), end)
+    earlier = Period(later.start - timedelta(days=TIMELINE_DAYS), later.start)
+    trend = describe(await compare({child_id}, earlier, later))
+    return Activity(await kinds_by_day(child_id, today), await stored_flag(child_id), trend)
 
 
 async def read_activity(

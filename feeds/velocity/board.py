@@ -10,7 +10,7 @@ velocity and comparison on that child's own page.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -25,8 +25,9 @@ from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
 from feeds.models import Child, Grant, Professional, Role, Team
 from feeds.velocity.detector import Assessment, PeriodComparison, side_by_side
-from feeds.velocity.periods import period_stats_from_tallies
+from feeds.velocity.periods import period_stats_by_child, period_stats_from_tallies
 from feeds.velocity.tallies import chunked, moment
+from feeds.velocity.trends import Trend, describe
 from feeds.velocity.verdicts import (
     assess_children,
     do_recompute_velocity,
@@ -77,6 +78,43 @@ class Board:
     at: datetime
     comparison: PeriodComparison | None = None  # periods A and B, when asked for
     gone_quiet: int = 0  # rows whose silence verdict is flagged
+    changes: list[ChildChange] = field(default_factory=list)  # per child, when comparing
+
+
+@dataclass(frozen=True)
+class ChildChange:
+    """One child's own comparison of periods A and B on a compared board."""
+
+    child: ChildRef
+    comparison: PeriodComparison
+    trend: Trend
+
+
+CHANGE_ORDERS = ("attention", "worry", "name")
+ChangeOrder = Literal["attention", "worry", "name"]
+
+
+def check_change_order(order: str) -> ChangeOrder:
+    if order not in CHANGE_ORDERS:
+        raise Invalid(f"sort must be one of: {', '.join(CHANGE_ORDERS)}.", field="sort")
+    return order  # type: ignore[return-value]  # checked against the literal's values
+
+
+def sort_changes(changes: Sequence[ChildChange], order: ChangeOrder) -> list[ChildChange]:
+    """Biggest rise first (attention: all posts; worry: hunches and concerns), or by name."""
+
+    def key(change: ChildChange) -> tuple[int, int, str, int]:
+        t, name = change.trend, change.child.display_name
+        if order == "name":
+            return (0, 0, name, change.child.id)
+        first, second = (
+            (t.attention_change, t.worry_change)
+            if order == "attention"
+            else (t.worry_change, t.attention_change)
+        )
+        return (-first, -second, name, change.child.id)
+
+    return sorted(changes, key=key)
 
 
 @dataclass(frozen=True)
@@ -207,11 +245,13 @@ async def read_board(
     now: datetime | None = None,
     periods: tuple[Period, Period] | None = None,
     child_id: int | None = None,
+    order: str = "attention",
 ) -> Board:
     """The manager's board (optionally one of their teams) and, given `periods` (A, B),
     their comparison over the board or over its child `child_id`. One decision, audited
     once as "board.read" (refusals too)."""
     chosen = check_status(status)
+    ordered = check_change_order(order)
     moment = now or utcnow()
     if periods is not None:
         check_periods(*periods, moment)
@@ -226,8 +266,12 @@ async def read_board(
         board = Board([r for r in board.rows if r.assessment.flagged], *_counts(board))
     detail = {"children": board.children, "flagged": board.flagged, "status": chosen}
     if periods is not None:
-        over = {child_id} if child_id is not None else visible
+        # The comparison covers the board as shown (team and status filters applied).
+        over = {child_id} if child_id is not None else {row.child.id for row in board.rows}
         board = replace(board, comparison=await compare(over, *periods))
+        if child_id is None:
+            changes = await compare_each(board.rows, *periods)
+            board = replace(board, changes=sort_changes(changes, ordered))
         detail["compared"] = len(over)
     await audit.record(
         AuditAction.BOARD_READ,
@@ -248,13 +292,13 @@ def check_periods(a: Period, b: Period, now: datetime) -> None:
 
     Errors name the API parameter that starts the period (`from` for B, `compare_from` for A).
     """
-    for name, field, period in (("later", "from", b), ("earlier", "compare_from", a)):
+    for name, param, period in (("later", "from", b), ("earlier", "compare_from", a)):
         if period.end <= period.start:
-            raise Invalid(f"The {name} period ends before it starts.", field=field)
+            raise Invalid(f"The {name} period ends before it starts.", field=param)
         if period.end - period.start > MAX_PERIOD:
-            raise Invalid(f"The {name} period is longer than a year.", field=field)
+            raise Invalid(f"The {name} period is longer than a year.", field=param)
         if period.start < now - EARLIEST:
-            raise Invalid(f"The {name} period starts more than three years ago.", field=field)
+            raise Invalid(f"The {name} period starts more than three years ago.", field=param)
 
 
 async def compare(child_ids: set[int], a: Period, b: Period) -> PeriodComparison:
@@ -263,6 +307,18 @@ async def compare(child_ids: set[int], a: Period, b: Period) -> PeriodComparison
     a_stats = await period_stats_from_tallies(child_ids, a.start, a.end)
     b_stats = await period_stats_from_tallies(child_ids, b.start, b.end)
     return side_by_side(a_stats, b_stats)
+
+
+async def compare_each(rows: Sequence[BoardRow], a: Period, b: Period) -> list[ChildChange]:
+    """Each board row's child compared with itself, periods A and B."""
+    ids = {row.child.id for row in rows}
+    earlier = await period_stats_by_child(ids, a.start, a.end)
+    later = await period_stats_by_child(ids, b.start, b.end)
+    changes = []
+    for row in rows:
+        comparison = side_by_side(earlier[row.child.id], later[row.child.id])
+        changes.append(ChildChange(row.child, comparison, describe(comparison)))
+    return changes
 
 
 @dataclass(frozen=True)

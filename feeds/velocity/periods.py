@@ -28,6 +28,15 @@ _KINDS_SQL = (
     "SELECT k.key, SUM(CAST(k.value AS INTEGER)) FROM child_activity_day d, {each} k "
     "WHERE d.child_id IN ({ids}) AND d.day >= {first} AND d.day < {end} GROUP BY k.key"
 )
+_KINDS_BY_CHILD_SQL = (
+    "SELECT d.child_id, k.key, SUM(CAST(k.value AS INTEGER)) FROM child_activity_day d, "
+    "{each} k WHERE d.child_id IN ({ids}) AND d.day >= {first} AND d.day < {end} "
+    "GROUP BY d.child_id, k.key"
+)
+_KEYS_BY_CHILD_SQL = (
+    "SELECT d.child_id, COUNT(DISTINCT k.key) FROM child_activity_day d, {each} k "
+    "WHERE d.child_id IN ({ids}) AND d.day >= {first} AND d.day < {end} GROUP BY d.child_id"
+)
 _KEYS_SQL = (
     "SELECT DISTINCT k.key FROM child_activity_day d, {each} k "
     "WHERE d.child_id IN ({ids}) AND d.day >= {first} AND d.day < {end}"
@@ -77,3 +86,31 @@ async def period_stats_from_tallies(
         distinct_authors=len(authors),
         distinct_agencies=len(agencies),
     )
+
+
+async def period_stats_by_child(
+    child_ids: Collection[int], start: datetime, end: datetime
+) -> dict[int, PeriodStats]:
+    """Each child's own posts by kind, distinct authors and agencies in the whole UTC days
+    [start, end) (children without posts get zeros): the board's row per child."""
+    first, last = day_of(start), day_of(end)
+    kinds: dict[int, Counter[str]] = {int(c): Counter(dict.fromkeys(KINDS, 0)) for c in child_ids}
+    authors: Counter[int] = Counter()
+    agencies: Counter[int] = Counter()
+    for chunk in chunked(child_ids):
+        for child_id, kind, count in await _query(
+            _KINDS_BY_CHILD_SQL, "by_kind", chunk, first, last
+        ):
+            kinds[int(child_id)][str(kind)] += int(count)
+        for column, found in (("authors", authors), ("agencies", agencies)):
+            for child_id, count in await _query(_KEYS_BY_CHILD_SQL, column, chunk, first, last):
+                found[int(child_id)] = int(count)
+    return {
+        child_id: PeriodStats(
+            posts_by_kind={kind: counts[kind] for kind in KINDS},
+            total_posts=sum(counts.values()),
+            distinct_authors=authors[child_id],
+            distinct_agencies=agencies[child_id],
+        )
+        for child_id, counts in kinds.items()
+    }

@@ -15,6 +15,7 @@ from feeds.clock import utcnow
 from feeds.models import PostKind, Professional
 from feeds.velocity.activity import Activity, Flag, read_activity
 from feeds.velocity.tallies import Counts
+from feeds.velocity.trends import ARROWS
 from server.endpoints import audit_context, authenticated, path_id
 from server.routes.page_render import render
 
@@ -96,7 +97,12 @@ def flag_view(flag: Flag | None) -> dict[str, Any] | None:
 
 def activity_context(activity: Activity) -> dict[str, Any]:
     """What the child page and the fragment need to draw the chart and the notice."""
-    return {"timeline": timeline_view(activity.days), "flag": flag_view(activity.flag)}
+    return {
+        "timeline": timeline_view(activity.days),
+        "flag": flag_view(activity.flag),
+        "trend": activity.trend,
+        "arrows": ARROWS,
+    }
 
 
 @authenticated

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,8 +22,9 @@ from feeds.errors import Invalid
 from feeds.models import Professional
 from feeds.serializers import iso, me_view
 from feeds.velocity import board
-from feeds.velocity.board import Board, BoardRow, Period
+from feeds.velocity.board import Board, BoardRow, ChildChange, Period
 from feeds.velocity.detector import Assessment, PeriodComparison, PeriodStats
+from feeds.velocity.trends import ARROWS, Trend, describe
 from feeds.velocity.verdicts import VelocityWatcher
 from server.dates import query_day
 from server.endpoints import audit_context, authenticated, path_id, query_int
@@ -113,6 +115,31 @@ def comparison_view(comparison: PeriodComparison, a: Period, b: Period) -> dict[
         "a": {**bounds(a), **stats_view(comparison.a)},
         "b": {**bounds(b), **stats_view(comparison.b)},
         "change": stats_view(comparison.change),
+        "trend": trend_view(describe(comparison)),
+    }
+
+
+def trend_view(trend: Trend) -> dict[str, Any]:
+    return {
+        "attention": trend.attention,
+        "worry": trend.worry,
+        "attention_change": trend.attention_change,
+        "worry_change": trend.worry_change,
+        "worries_earlier": trend.worries_earlier,
+        "worries_later": trend.worries_later,
+        "positives_later": trend.positives_later,
+        "words": trend.words,
+    }
+
+
+def change_view(change: ChildChange) -> dict[str, Any]:
+    child, comparison = change.child, change.comparison
+    return {
+        "child": {"id": child.id, "display_name": child.display_name, "ref": child.reference},
+        "a": stats_view(comparison.a),
+        "b": stats_view(comparison.b),
+        "change": stats_view(comparison.change),
+        "trend": trend_view(change.trend),
     }
 
 
@@ -145,11 +172,17 @@ async def api_board(request: Request, user: Professional) -> Response:
     query = decode_query(request, schema.BoardQuery)
     periods = parse_periods(request, utcnow().date()) if wants_comparison(request) else None
     found = await board.read_board(
-        user, audit_context(request), status=query.status, team=query.team, periods=periods
+        user,
+        audit_context(request),
+        status=query.status,
+        team=query.team,
+        periods=periods,
+        order=query.sort,
     )
     body = board_view(found)
     if periods is not None and found.comparison is not None:
         body["comparison"] = comparison_view(found.comparison, *periods)
+        body["changes"] = [change_view(change) for change in found.changes]
     return reply(build(schema.Board, body))
 
 
@@ -211,7 +244,13 @@ async def board_page(request: Request, user: Professional) -> Response:
     team = request.query_params.get("team") or None
     periods, child_id, error = _page_periods(request)
     found = await board.read_board(
-        user, audit_context(request), status=status, team=team, periods=periods, child_id=child_id
+        user,
+        audit_context(request),
+        status=status,
+        team=team,
+        periods=periods,
+        child_id=child_id,
+        order=request.query_params.get("sort", "attention"),
     )
     teams = [{"id": t.id, "name": t.name} for t in await board.manager_teams(user)]
     comparison = None
@@ -230,6 +269,13 @@ async def board_page(request: Request, user: Professional) -> Response:
         board_team=team or "",
         form=dict(request.query_params),
         comparison=comparison,
+        changes=[change_view(change) for change in found.changes],
+        arrows=ARROWS,
+        board_sort=request.query_params.get("sort", "attention"),
+        sort_links={
+            order: "/board?" + urlencode({**request.query_params, "sort": order})
+            for order in board.CHANGE_ORDERS
+        },
         compare_error=error,
         last_event_id=await events.latest_event_id(),
         spark={"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "bar": BAR - 1},

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from feeds.velocity.board import ChangeOrder
+from feeds.velocity.trends import Direction
 from server.schemas.common import Count
 
 Day = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
@@ -23,6 +25,7 @@ class Periods(Struct):
 
 class BoardQuery(Periods, kw_only=True):
     status: Literal["all", "flagged"] = "all"
+    sort: ChangeOrder = "attention"  # order of the per-child changes when comparing
     team: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=10)] | None = None
 
 
@@ -63,10 +66,34 @@ class PeriodStats(Stats, kw_only=True):
     to: str
 
 
+class Trend(Struct):
+    """Whether attention (all posts) and worry (hunches and concerns) rose or fell."""
+
+    attention: Direction
+    worry: Direction
+    attention_change: int
+    worry_change: int
+    worries_earlier: Count
+    worries_later: Count
+    positives_later: Count
+    words: list[str]
+
+
 class Comparison(Struct):
     a: PeriodStats
     b: PeriodStats
     change: Stats
+    trend: Trend
+
+
+class ChildChange(Struct):
+    """One child on a compared board: its own periods A and B, and its trend."""
+
+    child: ChildRef
+    a: Stats
+    b: Stats
+    change: Stats
+    trend: Trend
 
 
 class Board(Struct, omit_defaults=True):
@@ -75,6 +102,7 @@ class Board(Struct, omit_defaults=True):
     flagged: Count
     rows: list[BoardRow]
     comparison: Comparison | None = None  # only when a period parameter is given
+    changes: list[ChildChange] | None = None  # each child's own comparison, sorted by `sort`
 
 
 class ChildVelocity(Struct):

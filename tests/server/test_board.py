@@ -87,9 +87,50 @@ async def test_api_board_flagged_filter_and_comparison(
     comparison = body["comparison"]
     assert comparison["b"]["from"] == str(today - timedelta(days=6))
     assert comparison["a"]["to"] == str(today - timedelta(days=7))
-    # Only the two visible children's posts count: 6 burst posts (+ quiet ones, if any).
+    # The comparison covers the board as shown (flagged only): the burst child's posts.
     assert comparison["b"]["total_posts"] >= 6
     assert comparison["b"]["total_posts"] < 12
+
+
+async def test_a_compared_board_gives_each_child_its_own_sortable_row(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    manager, burst, quiet, hidden = await _setup(make)
+    await api_login(client, manager.email)
+    week = str(utcnow().date() - timedelta(days=6))
+
+    by_attention = (await client.get("/api/v1/board", params={"from": week})).json()
+    by_name = (await client.get("/api/v1/board", params={"from": week, "sort": "name"})).json()
+    bad = await client.get("/api/v1/board", params={"from": week, "sort": "loudest"})
+
+    changes = by_attention["changes"]
+    assert [c["child"]["id"] for c in changes] == [burst.id, quiet.id]
+    rise = changes[0]["trend"]
+    assert (rise["attention"], rise["worry"]) == ("rose", "rose")
+    assert (changes[0]["b"]["total_posts"], rise["worries_later"]) == (6, 3)
+    assert rise["words"][0].startswith("Attention rose: 6 posts against 1")
+    assert changes[1]["trend"]["attention"] == "same"
+    names = sorted([(burst.display_name, burst.id), (quiet.display_name, quiet.id)])
+    assert [c["child"]["id"] for c in by_name["changes"]] == [i for _, i in names]
+    assert hidden.reference not in str(by_attention) and hidden.display_name not in str(by_name)
+    assert bad.status_code == 422 and "sort" in bad.text
+    assert by_attention["comparison"]["trend"]["attention"] == "rose"
+
+
+async def test_the_board_page_says_in_words_which_way_each_child_moved(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    manager, burst, _quiet, _hidden = await _setup(make)
+    await api_login(client, manager.email)
+    week = str(utcnow().date() - timedelta(days=6))
+
+    page = await client.get("/board", params={"from": week, "sort": "worry"})
+
+    assert page.status_code == 200
+    assert "Attention rose: " in page.text and "Worry rose: " in page.text
+    assert "(rose, +5)" in page.text  # the word and the number, not colour alone
+    assert "Hunches and concerns (sorted by rise)" in page.text
+    assert f'href="/children/{burst.id}"' in page.text
 
 
 @pytest.mark.parametrize("path", ["/api/v1/board", "/board"])

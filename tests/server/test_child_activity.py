@@ -66,6 +66,24 @@ async def test_the_chart_has_a_legend_a_date_axis_and_a_table(
     assert "Tallest bar: 2 posts" in page
 
 
+async def test_the_chart_says_which_way_attention_and_worry_moved(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child = await make.child()
+    author = await make.practitioner(grants=[child])
+    await _post(child, author, 40, PostKind.POSITIVE)
+    for days in (1, 2, 3):
+        await _post(child, author, days, PostKind.CONCERN)
+    await api_login(client, author.email)
+
+    page = html.unescape((await client.get(f"/children/{child.id}")).text)
+
+    assert "Attention rose: 3 posts against 1, from 1 agency against 1." in page
+    assert "Worry rose: 3 hunches and concerns against 0." in page
+    assert "Balance in the later period: 0 positive posts against 3 hunches" in page
+    assert '<span class="trend trend-rose" aria-hidden="true">▲</span>' in page
+
+
 async def test_the_activity_fragment_is_the_chart_and_notice_alone_and_audited(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
