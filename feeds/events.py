@@ -4,10 +4,12 @@ An event carries ids (which post, which notification, what kind of change), neve
 copy of content: what a socket receives is rendered at send time by feeds/event_views.py.
 
 Live updates and websocket replay read it in id order (see server/live.py). On
-PostgreSQL each event also sends `NOTIFY jigsaw_events, '<id>'` inside the same
-transaction, so listeners in every worker hear of it exactly when it commits; the
-notification carries the id only, never child data. In one process (SQLite),
-`wake_listeners()` after the commit does the same job.
+PostgreSQL each event also sends `NOTIFY jigsaw_events, ''` inside the same transaction,
+so listeners in every worker hear of it exactly when it commits. The payload is empty on
+purpose: PostgreSQL folds identical notifications of one transaction into one, so a
+transaction emitting many events sends one wake-up (NOTIFY serialises commits on a
+cluster-wide lock), and no data, not even an id, travels. Listeners read the log.
+In one process (SQLite), `wake_listeners()` after the commit does the same job.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ _EMIT_SQL = (
     "INSERT INTO event (created_at, type, child_id, recipient_id, payload) "
     "VALUES ($1, $2, $3, $4, $5) RETURNING id"
 )
-_NOTIFY = f", pg_notify('{NOTIFY_CHANNEL}', id::text)"
+_NOTIFY = f", pg_notify('{NOTIFY_CHANNEL}', '')"  # '' folds: one wake-up per transaction
 
 
 async def emit(
