@@ -207,9 +207,11 @@ async def api_child_velocity(request: Request, user: Professional) -> Response:
     return reply(build(schema.ChildVelocity, velocity))
 
 
-def sparkline_bars(counts: list[int]) -> list[dict[str, int]]:
-    """SVG rectangles for daily counts, scaled to the busiest day (drawn server-side)."""
-    top = max(counts, default=0) or 1
+def sparkline_bars(counts: list[int], top: int) -> list[dict[str, int]]:
+    """SVG rectangles for daily counts (drawn server-side), scaled so that `top` posts
+    fill the height: the board passes its busiest day, so every row shares one scale and
+    a quiet child looks quiet beside a busy one."""
+    top = max(top, 1)
     bars = []
     for i, count in enumerate(counts):
         height = round(count * (SPARK_HEIGHT - 2) / top) + (1 if count else 0)
@@ -217,11 +219,17 @@ def sparkline_bars(counts: list[int]) -> list[dict[str, int]]:
     return bars
 
 
-def page_row(row: BoardRow) -> dict[str, Any]:
-    """A row as the page shows it: the API's, its sparkline drawn, and "gone quiet"."""
+def shared_top(rows: list[BoardRow]) -> int:
+    """The busiest single day on the board: the one scale every sparkline is drawn to."""
+    return max((max(r.assessment.sparkline, default=0) for r in rows), default=0)
+
+
+def page_row(row: BoardRow, top: int) -> dict[str, Any]:
+    """A row as the page shows it: the API's, its sparkline drawn to the board's shared
+    scale `top`, and "gone quiet"."""
     return {
         **row_view(row),
-        "bars": sparkline_bars(row.assessment.sparkline),
+        "bars": sparkline_bars(row.assessment.sparkline, top),
         "gone_quiet": row.quiet.flagged,
         "quiet_reasons": list(row.quiet.reasons),
     }
@@ -253,6 +261,7 @@ async def board_page(request: Request, user: Professional) -> Response:
         order=request.query_params.get("sort", "attention"),
     )
     teams = [{"id": t.id, "name": t.name} for t in await board.manager_teams(user)]
+    top = shared_top(found.rows)
     comparison = None
     if periods is not None and found.comparison is not None:
         comparison = comparison_view(found.comparison, *periods)
@@ -262,7 +271,8 @@ async def board_page(request: Request, user: Professional) -> Response:
         422 if error else 200,
         user=me_view(user),
         board=board_view(found),
-        rows=[page_row(row) for row in found.rows],
+        rows=[page_row(row, top) for row in found.rows],
+        spark_top=top,
         gone_quiet=found.gone_quiet,
         board_status=status,
         teams=teams,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import httpx
@@ -160,6 +161,28 @@ async def test_board_page_renders_reasons_sparkline_and_comparison(
     assert "style=" not in html and "<script>" not in html  # CSP: no inline style or script
     assert "not risk" in html
     assert '<table class="compare">' in html
+
+
+async def test_board_sparklines_share_one_scale(client: httpx.AsyncClient, make: Factory) -> None:
+    """A quiet child's single post must not draw as tall as a busy child's busiest day."""
+    manager, burst, quiet, _hidden = await _setup(make)
+    await api_login(client, manager.email)
+
+    html = (await client.get("/board")).text
+
+    rows = {
+        child.id: html.split(f'href="/children/{child.id}"')[1].split("</li>")[0]
+        for child in (burst, quiet)
+    }
+    tallest = {
+        child_id: max(
+            int(h) for h in re.findall(r'class="spark-bar[^"]*"[^>]* height="(\d+)"', row)
+        )
+        for child_id, row in rows.items()
+    }
+    busiest = max(max(r["sparkline"]) for r in (await client.get("/api/v1/board")).json()["rows"])
+    assert tallest[quiet.id] < tallest[burst.id]
+    assert f"a full-height bar is {busiest} posts in a day" in html
 
 
 async def test_board_page_compares_one_child_and_rejects_bad_dates(
