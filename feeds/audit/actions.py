@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_SEARCH = "audit.search"
     BOARD_READ = "board.read"
+    HOTSPOTS_READ = "hotspots.read"
     VELOCITY_READ = "velocity.read"
     VELOCITY_CHANGED = "velocity.changed"
     SILENCE_CHANGED = "silence.changed"
