@@ -39,6 +39,7 @@ from server.routes import (
     board,
     breakglass,
     health,
+    hotspots,
     mfa_pages,
     pages,
     record_pages,
@@ -63,6 +64,7 @@ def build_routes() -> list[BaseRoute]:
         *api_live.routes,
         *audit.routes,
         *board.routes,
+        *hotspots.routes,
         *breakglass.routes,
         *admin_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id

@@ -467,6 +467,8 @@ async def _insert_children(
             reference=k.reference,
             lead_professional_id=people[k.lead],
             created_at=opened[i],
+            school=k.context["school"],
+            area=text.AREA_OF_SURGERY[k.context["gp"]],
         )
         for i, k in enumerate(kids)
     ]

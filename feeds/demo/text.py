@@ -154,6 +154,13 @@ GP_SURGERIES: tuple[str, ...] = (
     "Northgate Family Practice",
 )
 
+# The area a family lives in, known from the surgery it is registered with (fictional).
+AREA_OF_SURGERY: dict[str, str] = {
+    "Castle Street Surgery": "Castlefields",
+    "Vale Road Medical Centre": "Vale Park",
+    "Northgate Family Practice": "Northgate",
+}
+
 WOMEN: tuple[str, ...] = _words(
     """
     Aisha Chloe Emma Farah Hannah Jess Laura Nadia Rachel Tanya Vicky Wendy Zoe Claire

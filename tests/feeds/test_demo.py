@@ -9,6 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from feeds.accounts.passwords import verify_password
+from feeds.audit.records import AuditContext
 from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
@@ -24,6 +25,7 @@ from feeds.models import (
     TeamMember,
 )
 from feeds.network.models import AccessRequest, ChildEvent
+from feeds.velocity.hotspots import NOT_RECORDED, read_hotspots
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
@@ -228,3 +230,13 @@ async def test_the_demo_has_a_request_to_join_waiting_for_its_lead(app: Starlett
     assert waiting[0].requester.email == "teacher@demo.jigsaw.test"
     assert waiting[0].child is not None
     assert waiting[0].child.lead_professional.email == "practitioner@demo.jigsaw.test"
+
+
+async def test_the_demo_managers_hotspots_show_schools_and_areas(demo: DemoSummary) -> None:
+    """Every feature can be seen in the demo: hotspots by school and by area have worries."""
+    manager = await Professional.get(email="manager@demo.jigsaw.test")
+    ctx = AuditContext(ip="127.0.0.1", request_id="demo")
+    by_school = await read_hotspots(manager, "school", ctx)
+    by_area = await read_hotspots(manager, "area", ctx)
+    assert len(by_school.rows) >= 3 and NOT_RECORDED not in [r.label for r in by_school.rows]
+    assert len(by_area.rows) >= 2 and all(row.worries > 0 for row in by_area.rows)

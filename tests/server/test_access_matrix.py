@@ -252,6 +252,8 @@ OPEN_ROUTES = {
     ("POST", "/children/new"): "authenticated",
     ("GET", "/api/v1/board"): "authenticated",
     ("GET", "/board"): "authenticated",
+    ("GET", "/api/v1/hotspots"): "authenticated",
+    ("GET", "/hotspots"): "authenticated",
     ("GET", "/api/v1/home"): "authenticated",
     ("GET", "/api/v1/notifications"): "authenticated",
     ("POST", "/api/v1/notifications/read-all"): "authenticated",
