@@ -32,6 +32,9 @@ class Professional(Model):
     name = fields.CharField(max_length=200)
     handle = fields.CharField(max_length=64, unique=True)
     job_title = fields.CharField(max_length=200, default="")
+    # How colleagues reach them at work (the team around the child): feeds/organisation/contact.py
+    work_phone = fields.CharField(max_length=40, default="", db_default="")
+    work_email = fields.CharField(max_length=254, default="", db_default="")
     agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
         "feeds.Agency", related_name="professionals", on_delete=fields.RESTRICT
     )

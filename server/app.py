@@ -44,6 +44,8 @@ from server.routes import (
     pages,
     record_pages,
     search,
+    team_picture,
+    work_contact,
     ws,
 )
 from server.settings import Settings
@@ -69,6 +71,8 @@ def build_routes() -> list[BaseRoute]:
         *admin_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
+        *team_picture.routes,
+        *work_contact.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,

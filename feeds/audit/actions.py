@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     GRANT_REVOKE = "grant.revoke"
     GRANT_CONFIRM = "grant.confirm"  # the "remove their access?" page, before revoking
     GRANT_SUGGEST = "grant.suggest"  # names offered to a granter (never a directory)
+    CHILD_TEAM = "child.team"  # the team around the child as a picture: contacts, last posts
     BREAK_GLASS_OPEN = "breakglass.open"
     # Asking to join a child's network; approving one is a grant.create naming it.
     ACCESS_REQUEST_CREATE = "access_request.create"
@@ -70,6 +71,7 @@ class AuditAction(StrEnum):
     PERSON_ROLE = "person.role"
     PERSON_DEACTIVATE = "person.deactivate"
     PERSON_REACTIVATE = "person.reactivate"
+    PERSON_CONTACT = "person.contact"  # a work phone or email set (one's own, or by an admin)
     ADMIN_HOME = "admin.home"
 
 

@@ -24,6 +24,7 @@ from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Rol
 from feeds.network.involvement import backfill_entries
 from feeds.network.requests import do_request_access
 from feeds.search_queue import do_queue_posts_for_search
+from feeds.silence.verdicts import do_recompute_silence
 from feeds.velocity.tallies import rebuild_days
 
 Progress = Callable[[str, int, int], None]
@@ -123,6 +124,10 @@ async def seed_demo(
     async with in_transaction():
         await _insert(plan, password_hash, moment, progress or (lambda *_: None))
     await _ask_to_join()
+    # What the sweep would do in its first minute: the board and the team pages show
+    # the agencies gone quiet as soon as the demo opens.
+    children = [int(row["id"]) for row in await Child.all().values("id")]
+    await do_recompute_silence(children, moment)
     return _summary(plan, moment)
 
 
@@ -160,6 +165,7 @@ class _Planner:
         self._plan_team_grants()
         self._end_some_grants()
         self._plan_posts()
+        self._plan_quiet_school()
         return self.plan_
 
     # People and children -------------------------------------------------------------
@@ -319,6 +325,40 @@ class _Planner:
             self._burst(index, self.plan_.kids[index], self.rng.randint(30, 60), 3)
         self.plan_.posts.sort(key=lambda post: post.at)
 
+    def _plan_quiet_school(self) -> None:
+        """One of the demo practitioner's children: its school posted every Wednesday for
+        ten weeks, then nothing for over three weeks, so its team shows the school gone
+        quiet (feeds/silence). Last, and without the random generator: the rest stays."""
+        kids, today = self.plan_.kids, self.now.date()
+        school = [
+            g
+            for g in self.plan_.grants
+            if not g.holder.startswith(TEAM_PREFIX)
+            and self.by_email[g.holder].agency == "schools"
+            and kids[g.child].lead == PRACTITIONER
+            and not kids[g.child].burst
+            and g.created < self.now - timedelta(days=DAYS)
+            and g.expires is None
+            and g.revoked is None
+        ]
+        if not school:
+            return
+        grant, last = school[0], today - timedelta(days=22)
+        last -= timedelta(days=(last.weekday() - 2) % 7)  # a Wednesday, 22-28 days ago
+        kid = kids[grant.child]
+        self.plan_.posts = [
+            p
+            for p in self.plan_.posts
+            if p.child != grant.child or self.by_email[p.author].agency != "schools"
+        ]
+        values = {**kid.context, "child": kid.first, "day": "Wednesday", "time": "3.45"}
+        notes = text.TEMPLATES["school"][PostKind.UPDATE]
+        for week in range(10):
+            at = datetime.combine(last - timedelta(weeks=week), time(15, 40), UTC)
+            body = notes[week % len(notes)].format(**values, appt=text.APPOINTMENTS[0])
+            self.plan_.posts.append(_Post(grant.child, grant.holder, PostKind.UPDATE, body, at))
+        self.plan_.posts.sort(key=lambda post: post.at)
+
     def _at(self, day: date) -> datetime:
         start, end = (8 * 60, 18 * 60) if day.weekday() < 5 else (10 * 60, 17 * 60)
         minutes = self.rng.randint(start, end) + self.rng.random()
@@ -428,12 +468,14 @@ async def _insert_people(
             name=p.name,
             handle=p.email.split("@")[0],
             job_title=p.job_title,
+            work_phone=f"01632 960{n:03d}",  # Ofcom's range for drama: never a real line
+            work_email=text.work_email(p.name, p.agency),
             agency_id=agencies[p.agency],
             role=p.role,
             password_hash=password_hash,
             created_at=joined,
         )
-        for p in people
+        for n, p in enumerate(people)
     ]
     await Professional.bulk_create(rows)
     return await _ids(Professional, "email")

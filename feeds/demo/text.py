@@ -438,6 +438,12 @@ def staff_email(name: str, agency_key: str) -> str:
     return f"{local}@{agency(agency_key).domain}.demo.jigsaw.test"
 
 
+def work_email(name: str, agency_key: str) -> str:
+    """firstname.lastname@<agency-domain>.example.org: how colleagues reach them."""
+    local = name.lower().replace("'", "").replace(" ", ".")
+    return f"{local}@{agency(agency_key).domain}.example.org"
+
+
 def schools_for(age: int) -> list[str]:
     """The schools in SCHOOLS that take a child of this age (the children's centre if none)."""
     names = [name for name, youngest, oldest in SCHOOLS if youngest <= age <= oldest]

@@ -20,6 +20,8 @@ def person_view(person: Professional) -> dict[str, Any]:
         "email": person.email,
         "handle": person.handle,
         "job_title": person.job_title,
+        "work_phone": person.work_phone,
+        "work_email": person.work_email,
         "agency": person.agency.name,
         "agency_id": person.agency_id,
         "role": str(person.role),

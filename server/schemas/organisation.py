@@ -81,6 +81,8 @@ class Person(Struct):
     email: str
     handle: str
     job_title: str
+    work_phone: str
+    work_email: str
     agency: str
     agency_id: int
     role: Role

@@ -21,10 +21,12 @@ from feeds.models import (
     Professional,
     Role,
     Sector,
+    SilenceState,
     Team,
     TeamMember,
 )
 from feeds.network.models import AccessRequest, ChildEvent
+from feeds.network.team import team_picture
 from feeds.velocity.hotspots import NOT_RECORDED, read_hotspots
 
 PASSWORD = "correct horse battery staple"
@@ -240,3 +242,24 @@ async def test_the_demo_managers_hotspots_show_schools_and_areas(demo: DemoSumma
     by_area = await read_hotspots(manager, "area", ctx)
     assert len(by_school.rows) >= 3 and NOT_RECORDED not in [r.label for r in by_school.rows]
     assert len(by_area.rows) >= 2 and all(row.worries > 0 for row in by_area.rows)
+
+
+async def test_demo_people_have_fictional_work_contacts(demo: DemoSummary) -> None:
+    people = await Professional.all()
+    assert all(p.work_phone.startswith("01632 960") for p in people)  # Ofcom's drama range
+    assert len({p.work_phone for p in people}) == len(people)
+    assert all(p.work_email.endswith(".example.org") for p in people)
+
+
+async def test_a_demo_child_of_the_practitioner_shows_its_school_gone_quiet(
+    demo: DemoSummary,
+) -> None:
+    practitioner = await Professional.get(email="practitioner@demo.jigsaw.test")
+    mine = await Child.filter(lead_professional=practitioner).values_list("id", flat=True)
+    quiet = await SilenceState.filter(child_id__in=list(mine), flagged=True)
+    assert quiet, "none of the demo practitioner's children shows an agency gone quiet"
+    pictures = [await team_picture(practitioner, state.child_id) for state in quiet]
+    gone = [a for picture in pictures for a in picture.agencies if a.gone_quiet]
+    school = next(a for a in gone if a.name == "Northgate Learning Trust")
+    assert "posted about every 7 days" in school.quiet_reason
+    assert school.holders and school.holders[0].people[0].work_email.endswith(".example.org")

@@ -125,6 +125,8 @@ ROUTES = [
         body={"kind": "update", "body": "seen at school"},
     ),
     Case("GET", "/api/v1/children/{child}/grants", expect(401, 200)),
+    Case("GET", "/api/v1/children/{child}/team", expect(401, 200)),
+    Case("GET", "/children/{child}/team", expect(303, 200)),
     Case(
         "POST",
         "/api/v1/children/{child}/grants",
@@ -235,6 +237,12 @@ OPEN_ROUTES = {
     ("POST", "/api/v1/admin/people/{professional_id}/deactivate"): "authenticated",
     ("POST", "/api/v1/admin/people/{professional_id}/reactivate"): "authenticated",
     ("PUT", "/api/v1/admin/people/{professional_id}/role"): "authenticated",
+    # One's own work contact; anyone's for administrators (tests/server/test_team_picture.py).
+    ("PATCH", "/api/v1/me/contact"): "authenticated",
+    ("PATCH", "/api/v1/admin/people/{professional_id}/contact"): "authenticated",
+    ("GET", "/account"): "authenticated",
+    ("POST", "/account"): "authenticated",
+    ("POST", "/admin/people/{professional_id}/contact"): "authenticated",
     ("GET", "/admin/agencies"): "authenticated",
     ("POST", "/admin/agencies"): "authenticated",
     ("GET", "/admin/teams"): "authenticated",
