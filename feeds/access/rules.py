@@ -27,6 +27,7 @@ class Action(StrEnum):
     READ_AUDIT = "read_audit"  # who looked at and changed this child's record
     EXPORT = "export"  # take the record away: CSV, PDF
     LINK_CHILDREN = "link_children"  # households and merges
+    EDIT_WHEREABOUTS = "edit_whereabouts"  # the child's school and area on its record
 
 
 class Standing(StrEnum):

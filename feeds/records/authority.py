@@ -9,10 +9,20 @@ for a child that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tortoise.expressions import Q
 
 from feeds import audit
-from feeds.access.policy import Action, check_child_access, may, may_view, team_ids_of
+from feeds.access.policy import (
+    Action,
+    check_child_access,
+    child_and_standings,
+    may,
+    may_view,
+    team_ids_of,
+)
+from feeds.access.rules import allows
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden, NotFound
@@ -71,6 +81,23 @@ async def _managed_child(professional: Professional, child_id: int) -> Child:
     if child.closed_at is not None:
         return await _closed_child(professional, child)
     return await _open_child(professional, child_id)
+
+
+# What the lead professional (and the managers around the child) may correct on the record
+# without a manager's authority over it: where the child is seen, not who the child is.
+WHEREABOUTS = frozenset({"school", "area"})
+
+
+async def check_may_edit(
+    professional: Professional, child_id: int, fields: Iterable[str], ctx: AuditContext
+) -> Child:
+    """The child, when this professional may change these fields of its record: school
+    and area need EDIT_WHEREABOUTS (the lead); anything else needs `check_may_manage`."""
+    if set(fields) <= WHEREABOUTS and professional.is_active:
+        child, standings = await child_and_standings(professional, child_id)
+        if child is not None and allows(standings, Action.EDIT_WHEREABOUTS):
+            return child
+    return await check_may_manage(professional, child_id, AuditAction.CHILD_EDIT, ctx)
 
 
 async def check_may_manage(

@@ -18,7 +18,7 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Conflict, Invalid
 from feeds.models import BreakGlass, Child, ChildRevision, Grant, Professional, Role, Team
-from feeds.records.authority import check_may_create, check_may_manage
+from feeds.records.authority import check_may_create, check_may_edit, check_may_manage
 from feeds.records.status import check_open
 from feeds.records.values import check_changes, check_id, check_new_child
 
@@ -123,7 +123,7 @@ async def do_edit_child(
     actor: Professional, child_id: int, data: Mapping[str, object], ctx: AuditContext
 ) -> Child:
     """Change some of the record's fields; the old values are kept as a revision."""
-    child = await check_may_manage(actor, child_id, AuditAction.CHILD_EDIT, ctx)
+    child = await check_may_edit(actor, child_id, data.keys(), ctx)
     await check_open(child, AuditAction.CHILD_EDIT, ctx, actor)
     changes = check_changes(data)
     if "reference" in changes:

@@ -42,7 +42,8 @@ async def create_child(request: Request, user: Professional) -> Response:
 
 @api(
     Child,
-    "Managers and administrators: change the record (history kept)",
+    "Managers and administrators: change the record (history kept); the lead "
+    "professional may change `school` and `area` alone",
     body=schema.ChildChanges,
     errors=RECORD_ERRORS,
 )

@@ -137,6 +137,7 @@ async def child_page(
     )
     found = await activity_of(page.child.id, utcnow().date())
     can_manage = await may(user, Action.MANAGE_GRANTS, page.child)
+    can_place = await may(user, Action.EDIT_WHEREABOUTS, page.child)
     team = await team_pages.team_context(request, user, child_id, can_manage)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     asking = await access_requests.waiting_for_child(user, child_id) if can_manage else []
@@ -155,6 +156,7 @@ async def child_page(
         follow_state=await follow_state(user, child_id),
         **team,
         can_manage=can_manage,
+        can_place=can_place,
         teams=teams,
         access_requests=[decider_view(r) for r in asking],
         access_days=access_requests.DEFAULT_DAYS,

@@ -113,6 +113,16 @@ async def edit_record(request: Request, user: Professional) -> Response:
 
 
 @authenticated
+async def edit_whereabouts(request: Request, user: Professional) -> Response:
+    """The lead professional's form on the child page: school and area only."""
+    form = await read_form(request)
+    child_id, ctx = path_id(request, "child_id"), audit_context(request)
+    data = {name: str(form.get(name) or "") for name in ("school", "area")}
+    await children.do_edit_child(user, child_id, data, ctx)
+    return RedirectResponse(f"/children/{child_id}?done=whereabouts", status_code=303)
+
+
+@authenticated
 async def close_case(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     await children.do_close_child(user, child_id, audit_context(request))
@@ -131,6 +141,7 @@ routes = [
     Route("/children/new", new_child, methods=["POST"]),
     Route("/children/{child_id}/record", show_record, methods=["GET"]),
     Route("/children/{child_id}/record", edit_record, methods=["POST"]),
+    Route("/children/{child_id}/whereabouts", edit_whereabouts, methods=["POST"]),
     Route("/children/{child_id}/close", close_case, methods=["POST"]),
     Route("/children/{child_id}/reopen", reopen_case, methods=["POST"]),
 ]

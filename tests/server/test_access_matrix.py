@@ -93,7 +93,20 @@ CLOSED = {
 }
 
 ROUTES = [
-    Case("PATCH", "/api/v1/children/{child}", record(200), body={"area": "North"}),
+    # School and area alone: the lead professional too (a whole-record edit: record(200)).
+    Case("PATCH", "/api/v1/children/{child}", {**record(200), "lead": 200}, body={"area": "N"}),
+    Case(
+        "PATCH",
+        "/api/v1/children/{child}",
+        record(200),
+        body={"area": "N", "display_name": "Child"},
+    ),
+    Case(
+        "POST",
+        "/children/{child}/whereabouts",
+        {**record(303, anonymous=303), "lead": 303},
+        form={"school": "Oak", "area": "N"},
+    ),
     Case("GET", "/api/v1/children/{child}/history", record(200)),
     Case("POST", "/api/v1/children/{child}/close", record(200)),
     Case("POST", "/api/v1/children/{child}/reopen", CLOSED, closed=True),
