@@ -221,9 +221,12 @@ async def test_an_edit_to_a_taken_reference_is_refused(
 async def test_leads_and_unrelated_managers_may_not_edit(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
+    """The lead may set school and area alone (tests/server/test_whereabouts.py), not more."""
     child, lead, _ = await _managed(make)
     url = f"/api/v1/children/{child.id}"
-    as_lead = await client.patch(url, json={"area": "x"}, headers=await bearer(lead))
+    as_lead = await client.patch(
+        url, json={"area": "x", "reference": "Z-1"}, headers=await bearer(lead)
+    )
     assert as_lead.status_code == 403
     stranger = await make.professional(role=Role.MANAGER)
     as_stranger = await client.patch(url, json={"area": "x"}, headers=await bearer(stranger))
