@@ -43,6 +43,7 @@ from server.routes import (
     pages,
     record_pages,
     search,
+    worry,
     ws,
 )
 from server.settings import Settings
@@ -67,6 +68,7 @@ def build_routes() -> list[BaseRoute]:
         *admin_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
+        *worry.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,

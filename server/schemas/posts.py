@@ -9,6 +9,7 @@ from msgspec import Meta, Struct
 
 from feeds.feed.posting import MAX_BODY
 from feeds.models import PostKind
+from feeds.network.worry import MAX_NOTE
 from server.endpoints import MAX_ID
 from server.schemas.common import Count, Id
 
@@ -39,6 +40,34 @@ class Author(Struct):
     agency: str
 
 
+class WorryShareCreate(Struct):
+    """ "I share this worry", with an optional short note (the domain trims it)."""
+
+    note: Annotated[
+        str, Meta(max_length=2 * MAX_NOTE, description=f"up to {MAX_NOTE} characters, trimmed")
+    ] = ""
+
+
+class Worrier(Struct):
+    id: int
+    name: str
+    job_title: str
+    agency: str
+
+
+class WorryShare(Struct):
+    professional: Worrier
+    note: str
+    created_at: str | None
+
+
+class WorryShares(Struct):
+    """Who shares the worry of a hunch or concern, oldest first."""
+
+    count: Count
+    shared_by: list[WorryShare]
+
+
 class Post(Struct):
     id: int
     child_id: int
@@ -47,6 +76,11 @@ class Post(Struct):
     created_at: str
     edited_at: str | None
     author: Author
+    worry: WorryShares | None = None  # on hunches and concerns in a feed page
+
+
+class PostWorryShares(WorryShares, kw_only=True):
+    post_id: int
 
 
 class FeedPage(Struct):
