@@ -19,7 +19,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from feeds import audit, events
-from feeds.access.policy import POST_NOT_FOUND, Action, check_item_access
+from feeds.access.policy import POST_NOT_FOUND, Action, check_item_access, responsible_for
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
@@ -165,6 +165,16 @@ async def with_shares(posts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     return [{**post, "worry": shares.get(post["id"])} for post in posts]
 
 
+def page_view(post: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    """A post view with its shares (`with_shares`), plus what the viewer's page offers:
+    `shared_by_me`, and `can_share` (someone else's worry they do not share yet)."""
+    shares = post.get("worry")
+    by = shares["shared_by"] if shares else []
+    mine = any(share["professional"]["id"] == viewer_id for share in by)
+    can = shares is not None and post["author"]["id"] != viewer_id and not mine
+    return {**post, "shared_by_me": mine, "can_share": can}
+
+
 async def _worriers(child_id: int, now: datetime) -> list[dict[str, Any]]:
     """Who raised or shared a worry in the window, and when, newest first."""
     since, person = now - WINDOW, [f"author__{f}" for f in _PERSON[1:]]
@@ -192,14 +202,19 @@ async def _worriers(child_id: int, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-async def prompt_view(child_id: int, now: datetime | None = None) -> dict[str, Any] | None:
+async def prompt_view(
+    viewer: Professional, child_id: int, now: datetime | None = None
+) -> dict[str, Any] | None:
     """The child's open shared-worry episode as the child page shows it (counts, who and
-    when), or None. For a caller already allowed to see the child."""
+    when, and whether the viewer is one of those prompted), or None. For a viewer already
+    allowed to see the child."""
     moment = now or utcnow()
     count = (await open_episodes([child_id], moment)).get(child_id)
     if count is None:
         return None
-    return {**count_view(count), "worriers": await _worriers(child_id, moment)}
+    prompted = viewer.id in await responsible_for(child_id, moment)
+    worriers = await _worriers(child_id, moment)
+    return {**count_view(count), "prompted": prompted, "worriers": worriers}
 
 
 def count_view(count: WorryCount) -> dict[str, Any]:
