@@ -9,6 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from feeds.accounts.passwords import verify_password
+from feeds.clock import utcnow
 from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
@@ -23,7 +24,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.network.models import AccessRequest, ChildEvent
+from feeds.network.models import AccessRequest, ChildEvent, WorryEpisode, WorryShare
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
@@ -177,6 +178,8 @@ async def wipe() -> None:
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
     await AccessRequest.all().delete()  # the request to join the demo shows
     await Notification.all().delete()  # ...and the notifications it sent
+    await WorryEpisode.all().delete()  # the shared worries it shows
+    await WorryShare.all().delete()
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -228,3 +231,18 @@ async def test_the_demo_has_a_request_to_join_waiting_for_its_lead(app: Starlett
     assert waiting[0].requester.email == "teacher@demo.jigsaw.test"
     assert waiting[0].child is not None
     assert waiting[0].child.lead_professional.email == "practitioner@demo.jigsaw.test"
+
+
+async def test_the_demo_shows_an_open_shared_worry_to_its_lead_and_manager(app: Starlette) -> None:
+    """Shared worries: at least one child has an open episode, whose prompt reached the demo
+    practitioner (its lead) and the demo manager, and which the manager's board shows."""
+    from feeds.network.worry_episodes import PROMPT, open_episodes
+
+    now = utcnow()
+    await seed_demo(now=now)
+    assert await WorryShare.all().count() >= 2
+    episodes = await WorryEpisode.filter(closed_at__isnull=True).values("child_id")
+    assert await open_episodes({int(row["child_id"]) for row in episodes}, now)
+    for email in ("practitioner@demo.jigsaw.test", "manager@demo.jigsaw.test"):
+        told = await Notification.filter(recipient__email=email, kind=PROMPT).count()
+        assert told >= 1, email
