@@ -68,7 +68,9 @@ class WorryShares(Struct):
     shared_by: list[WorryShare]
 
 
-class Post(Struct):
+class Post(Struct, omit_defaults=True):
+    """A post; `worry` only on hunches and concerns in a feed page."""
+
     id: int
     child_id: int
     kind: PostKind
@@ -76,7 +78,7 @@ class Post(Struct):
     created_at: str
     edited_at: str | None
     author: Author
-    worry: WorryShares | None = None  # on hunches and concerns in a feed page
+    worry: WorryShares | None = None
 
 
 class PostWorryShares(WorryShares, kw_only=True):

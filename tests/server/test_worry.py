@@ -81,7 +81,7 @@ async def test_sharing_a_worry_shows_who_shares_it_in_the_feed(
     by_id = {p["id"]: p for p in feed.json()["posts"]}
     assert by_id[hunch]["worry"]["count"] == 1
     assert by_id[hunch]["worry"]["shared_by"][0]["professional"]["id"] == colleague.id
-    assert by_id[update]["worry"] is None
+    assert "worry" not in by_id[update]
     told = await Notification.filter(recipient_id=author.id, kind="worry_shared").count()
     assert told == 1
     record = await AuditRecord.get(actor_id=colleague.id, action="worry.share")
