@@ -15,7 +15,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from feeds.db import tortoise_config
 from feeds.kinds import WORRY_KINDS
-from feeds.network.worry import MAX_NOTE
+from feeds.network.worry_rule import MAX_NOTE
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub

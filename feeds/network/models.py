@@ -8,6 +8,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from feeds.models import Agency, Child, Post, Professional
+from feeds.network.worry_rule import MAX_NOTE
 
 
 class RequestStatus(StrEnum):
@@ -93,7 +94,7 @@ class WorryShare(Model):
     )
     professional_id: int
     child_id = fields.IntField()
-    note = fields.CharField(max_length=200, default="")
+    note = fields.CharField(max_length=MAX_NOTE, default="")
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -29,11 +29,10 @@ from feeds.kinds import WORRY_KINDS
 from feeds.models import Post, Professional
 from feeds.network.models import WorryShare
 from feeds.network.worry_episodes import do_assess_worry, open_episodes
-from feeds.network.worry_rule import WINDOW, WorryCount
+from feeds.network.worry_rule import MAX_NOTE, WINDOW, WorryCount
 from feeds.records.status import check_open
 from feeds.serializers import iso
 
-MAX_NOTE = 200
 SHARED = "worry_shared"  # Notification.kind for the author: someone shares your worry
 SHARE = AuditAction.WORRY_SHARE
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 WINDOW = timedelta(days=14)
 MIN_PROFESSIONALS = 3
 MIN_AGENCIES = 2
+MAX_NOTE = 200  # characters in the optional note of a share (trimmed)
 
 
 @dataclass(frozen=True)

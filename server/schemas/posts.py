@@ -9,7 +9,7 @@ from msgspec import Meta, Struct
 
 from feeds.feed.posting import MAX_BODY
 from feeds.models import PostKind
-from feeds.network.worry import MAX_NOTE
+from feeds.network.worry_rule import MAX_NOTE
 from server.endpoints import MAX_ID
 from server.schemas.common import Count, Id
 

@@ -12,8 +12,9 @@ from feeds.audit.records import SYSTEM
 from feeds.clock import utcnow
 from feeds.models import Agency, AuditRecord, Child, Notification, Post, PostKind, Professional
 from feeds.network.models import WorryEpisode, WorryShare
-from feeds.network.worry import ALREADY, MAX_NOTE, NOT_A_WORRY, OWN_WORRY
+from feeds.network.worry import ALREADY, NOT_A_WORRY, OWN_WORRY
 from feeds.network.worry_episodes import PROMPT, do_assess_worry
+from feeds.network.worry_rule import MAX_NOTE
 from server.auth import issue_token
 from tests.conftest import Factory
 
