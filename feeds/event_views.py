@@ -21,6 +21,7 @@ from feeds.serializers import author_view, post_view
 
 POST_EVENTS = frozenset({events.POST_CREATED, events.POST_EDITED})
 NOTE_EVENTS = frozenset({events.MENTION, events.NOTIFICATION})
+BY_EVENTS = frozenset({events.POST_ACKNOWLEDGED, events.WORRY_SHARED})  # someone did it to a post
 
 
 def _int(value: object) -> int | None:
@@ -71,7 +72,7 @@ async def _load(batch: Sequence[Event]) -> _Rows:
 
 async def _load_people(batch: Sequence[Event], found: _Rows) -> None:
     """Who acknowledged, and each notification's recipient with their unread count now."""
-    ack_ids = {i for e in batch if e.type == events.POST_ACKNOWLEDGED if (i := _acknowledger_id(e))}
+    ack_ids = {i for e in batch if e.type in BY_EVENTS if (i := _acknowledger_id(e))}
     recipients = {n.recipient_id for n in found.notes.values()}
     if ack_ids or recipients:
         people = await Professional.filter(id__in=ack_ids | recipients).select_related("agency")
@@ -90,7 +91,7 @@ def _data(event: Event, found: _Rows) -> dict[str, Any]:
     payload = _payload(event)
     if event.type == events.POST_REMOVED:
         return {"post_id": post_id_of(event)}
-    if event.type == events.POST_ACKNOWLEDGED:
+    if event.type in BY_EVENTS:
         by = found.people.get(_acknowledger_id(event) or 0)
         view = author_view(by) if by is not None else None
         return {"post_id": post_id_of(event), "by": view, "count": _int(payload.get("count"))}

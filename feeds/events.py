@@ -29,6 +29,7 @@ POST_CREATED = "post.created"
 POST_EDITED = "post.edited"
 POST_REMOVED = "post.removed"
 POST_ACKNOWLEDGED = "post.acknowledged"
+WORRY_SHARED = "post.worry_shared"  # someone shares the worry of a hunch or concern
 MENTION = "mention"
 NOTIFICATION = "notification"
 GRANT_CHANGED = "grant.changed"

@@ -15,6 +15,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from feeds.db import tortoise_config
 from feeds.kinds import WORRY_KINDS
+from feeds.network.worry_rule import MAX_NOTE
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
@@ -46,6 +47,7 @@ from server.routes import (
     search,
     team_picture,
     work_contact,
+    worry,
     ws,
 )
 from server.settings import Settings
@@ -73,6 +75,7 @@ def build_routes() -> list[BaseRoute]:
         *access_requests.routes,
         *team_picture.routes,
         *work_contact.routes,
+        *worry.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,
@@ -119,4 +122,5 @@ def create_app(settings: Settings) -> Starlette:
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)
+    app.state.templates.env.globals["worry_note_max"] = MAX_NOTE
     return app

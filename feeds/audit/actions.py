@@ -43,6 +43,9 @@ class AuditAction(StrEnum):
     ACCESS_REQUEST_CREATE = "access_request.create"
     ACCESS_REQUEST_LIST = "access_request.list"
     ACCESS_REQUEST_DECLINE = "access_request.decline"
+    # "I share this worry" on a hunch or concern, and the prompt an episode sends once.
+    WORRY_SHARE = "worry.share"
+    WORRY_PROMPT = "worry.prompt"
     BREAK_GLASS_REVIEW = "breakglass.review"
     AUDIT_READ = "audit.read"
     AUDIT_SEARCH = "audit.search"

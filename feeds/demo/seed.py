@@ -20,6 +20,7 @@ from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import hash_password
 from feeds.audit.records import AuditContext
 from feeds.demo import text as text
+from feeds.demo.worries import seed_shared_worries
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
 from feeds.network.involvement import backfill_entries
 from feeds.network.requests import do_request_access
@@ -128,6 +129,7 @@ async def seed_demo(
     # the agencies gone quiet as soon as the demo opens.
     children = [int(row["id"]) for row in await Child.all().values("id")]
     await do_recompute_silence(children, moment)
+    await seed_shared_worries(moment)
     return _summary(plan, moment)
 
 

@@ -15,8 +15,10 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
 from feeds.feed.mentions import do_notify_mentions
+from feeds.kinds import WORRY_KINDS
 from feeds.models import Agency, Post, PostKind, PostRevision, Professional, SearchOutbox
 from feeds.network.involvement import do_note_agency
+from feeds.network.worry_episodes import do_assess_worry
 from feeds.records.status import check_open
 from feeds.velocity.tallies import count_post
 
@@ -159,6 +161,8 @@ async def _insert_post(
         await raw_sql.insert(_OUTBOX_SQL, utcnow(), post.id, child_id, "index")
         await do_notify_mentions(post, author)
         await do_note_agency(child_id, author.agency_id, author.id, post_id=post.id)
+        if kind in WORRY_KINDS:  # a worry raised: maybe enough people are worried now
+            await do_assess_worry(child_id, ctx, actor_id=author.id)
         # Last, so the audit chain's lock (one writer at a time) is held only until commit.
         await audit.record(
             AuditAction.POST_CREATE,

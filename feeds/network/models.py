@@ -7,7 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from feeds.models import Agency, Child, Professional
+from feeds.models import Agency, Child, Post, Professional
+from feeds.network.worry_rule import MAX_NOTE
 
 
 class RequestStatus(StrEnum):
@@ -77,3 +78,48 @@ class ChildEvent(Model):
     class Meta:
         table = "child_event"
         unique_together = (("child", "kind", "agency"),)
+
+
+class WorryShare(Model):
+    """ "I share this worry" on someone else's hunch or concern (feeds/network/worry.py).
+    One per person per post; `child_id` is the post's, kept for the 14-day window query."""
+
+    id = fields.IntField(primary_key=True)
+    post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
+        "feeds.Post", related_name="worry_shares", on_delete=fields.RESTRICT
+    )
+    post_id: int
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="worry_shares", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    child_id = fields.IntField()
+    note = fields.CharField(max_length=MAX_NOTE, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "worry_share"
+        unique_together = (("post", "professional"),)
+        indexes = (("child_id", "created_at"),)
+
+
+class WorryEpisode(Model):
+    """A stretch of time in which enough professionals from enough agencies were worried
+    about a child: its opening is the one prompt to the people answerable for the child.
+    It ends (`closed_at`) when the threshold stops holding; `holds_until` is when it would
+    stop if no new worry came, so a read needs no recompute."""
+
+    id = fields.IntField(primary_key=True)
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="worry_episodes", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    opened_at = fields.DatetimeField()
+    holds_until = fields.DatetimeField()
+    closed_at = fields.DatetimeField(null=True)
+    professionals = fields.IntField()  # when last assessed
+    agencies = fields.IntField()
+
+    class Meta:
+        table = "worry_episode"
+        indexes = (("child_id", "closed_at"),)

@@ -24,6 +24,8 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
 from feeds.models import Child, Grant, Professional, Role, Team
+from feeds.network.worry_episodes import open_episodes
+from feeds.network.worry_rule import reason
 from feeds.velocity.detector import Assessment, PeriodComparison, side_by_side
 from feeds.velocity.periods import period_stats_by_child, period_stats_from_tallies
 from feeds.velocity.tallies import chunked, moment
@@ -68,6 +70,7 @@ class BoardRow:
     posts_28d: int
     last_post_at: datetime | None
     quiet: Quiet = NOT_QUIET
+    shared_worry: str | None = None  # "Shared worry: 5 professionals from 3 agencies"
 
 
 @dataclass(frozen=True)
@@ -208,10 +211,19 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
         verdict = orjson.loads(stored) if isinstance(stored, str | bytes) else stored
         child = ChildRef(int(child_id), str(name), str(reference))
         board_rows.append(_row(child, bool(flagged), verdict, moment(last), _quiet(quiet, why)))
-    ranked = rank(board_rows)
+    ranked = await _with_worries(rank(board_rows), now)
     flagged_count = sum(r.assessment.flagged for r in ranked)
     quiet_count = sum(r.quiet.flagged for r in ranked)
     return Board(ranked, len(ranked), flagged_count, now, gone_quiet=quiet_count)
+
+
+async def _with_worries(rows: list[BoardRow], now: datetime) -> list[BoardRow]:
+    """Rows of children with an open shared-worry episode carry it as a reason."""
+    worried = await open_episodes({row.child.id for row in rows}, now)
+    return [
+        replace(row, shared_worry=reason(worried[row.child.id])) if row.child.id in worried else row
+        for row in rows
+    ]
 
 
 async def manager_teams(manager: Professional) -> list[Team]:

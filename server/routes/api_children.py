@@ -11,6 +11,7 @@ from feeds.access import grants
 from feeds.feed import posting, reading
 from feeds.feed.posting import MAX_IDEMPOTENCY_KEY
 from feeds.models import Professional
+from feeds.network import worry
 from feeds.serializers import child_view, grant_view, post_view
 from server.dates import check_moment
 from server.endpoints import audit_context, authenticated, path_id
@@ -55,7 +56,8 @@ async def list_posts(request: Request, user: Professional) -> Response:
         before=page.before,
         limit=page.limit,
     )
-    return reply(build(schema.FeedPage, {"posts": found.posts, "next_before": found.next_before}))
+    posts = await worry.with_shares(found.posts)  # who shares each hunch and concern
+    return reply(build(schema.FeedPage, {"posts": posts, "next_before": found.next_before}))
 
 
 @api(

@@ -95,6 +95,7 @@ def row_view(row: BoardRow) -> dict[str, Any]:
         "posts_7d": row.posts_7d,
         "posts_28d": row.posts_28d,
         "last_post_at": iso(row.last_post_at),
+        "shared_worry": row.shared_worry,
     }
 
 

@@ -18,6 +18,7 @@ from feeds.errors import Invalid, NotFound
 from feeds.feed import following, posting, reading
 from feeds.models import Follow, PostKind, Professional, Role, Team
 from feeds.network import requests as access_requests
+from feeds.network import worry
 from feeds.serializers import child_view, me_view
 from feeds.velocity.activity import activity_of
 from server import auth, cookies, mfa_auth
@@ -162,6 +163,7 @@ async def child_page(
         access_days=access_requests.DEFAULT_DAYS,
         kinds=[kind.value for kind in PostKind],
         **activity_context(found),
+        worry_prompt=await worry.prompt_view(user, child_id),
         idempotency_key=secrets.token_urlsafe(16),
         max_body=posting.MAX_BODY,
         **extra,

@@ -11,14 +11,16 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from feeds.feed import acknowledging, following, notifications, reading
-from feeds.models import Acknowledgement, Post, PostKind, Professional
+from feeds.kinds import WORRY_KINDS
+from feeds.models import Acknowledgement, Post, Professional
+from feeds.network import worry
 from feeds.serializers import me_view, post_view
 from server.endpoints import audit_context, authenticated, path_id, public, read_form
 from server.page_context import header_context
 from server.routes.page_render import render, safe_next
 
 SERVICE_WORKER = Path(__file__).resolve().parents[2] / "frontend" / "static" / "js" / "sw.js"
-ACKNOWLEDGEABLE = {PostKind.HUNCH.value, PostKind.CONCERN.value}
+ACKNOWLEDGEABLE = {kind.value for kind in WORRY_KINDS}  # worries ask to be acknowledged
 
 
 async def post_views(
@@ -40,7 +42,7 @@ async def post_views(
         view["can_ack"] = view["kind"] in ACKNOWLEDGEABLE and post.author_id != user.id
         view["child_name"] = (child_names or {}).get(post.child_id)
         views.append(view)
-    return views
+    return [worry.page_view(view, user.id) for view in await worry.with_shares(views)]
 
 
 async def _form_next(request: Request, default: str) -> str:

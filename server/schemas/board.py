@@ -52,6 +52,7 @@ class BoardRow(Velocity, kw_only=True):
     posts_7d: Count
     posts_28d: Count
     last_post_at: str | None
+    shared_worry: str | None = None  # "Shared worry: 5 professionals from 3 agencies"
 
 
 class Stats(Struct):

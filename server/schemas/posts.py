@@ -9,6 +9,7 @@ from msgspec import Meta, Struct
 
 from feeds.feed.posting import MAX_BODY
 from feeds.models import PostKind
+from feeds.network.worry_rule import MAX_NOTE
 from server.endpoints import MAX_ID
 from server.schemas.common import Count, Id
 
@@ -39,7 +40,37 @@ class Author(Struct):
     agency: str
 
 
-class Post(Struct):
+class WorryShareCreate(Struct):
+    """ "I share this worry", with an optional short note (the domain trims it)."""
+
+    note: Annotated[
+        str, Meta(max_length=2 * MAX_NOTE, description=f"up to {MAX_NOTE} characters, trimmed")
+    ] = ""
+
+
+class Worrier(Struct):
+    id: int
+    name: str
+    job_title: str
+    agency: str
+
+
+class WorryShare(Struct):
+    professional: Worrier
+    note: str
+    created_at: str | None
+
+
+class WorryShares(Struct):
+    """Who shares the worry of a hunch or concern, oldest first."""
+
+    count: Count
+    shared_by: list[WorryShare]
+
+
+class Post(Struct, omit_defaults=True):
+    """A post; `worry` only on hunches and concerns in a feed page."""
+
     id: int
     child_id: int
     kind: PostKind
@@ -47,6 +78,11 @@ class Post(Struct):
     created_at: str
     edited_at: str | None
     author: Author
+    worry: WorryShares | None = None
+
+
+class PostWorryShares(WorryShares, kw_only=True):
+    post_id: int
 
 
 class FeedPage(Struct):

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from feeds.accounts.passwords import verify_password
 from feeds.audit.records import AuditContext
+from feeds.clock import utcnow
 from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
@@ -25,7 +26,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.network.models import AccessRequest, ChildEvent
+from feeds.network.models import AccessRequest, ChildEvent, WorryEpisode, WorryShare
 from feeds.network.team import team_picture
 from feeds.velocity.hotspots import NOT_RECORDED, read_hotspots
 
@@ -181,6 +182,8 @@ async def wipe() -> None:
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
     await AccessRequest.all().delete()  # the request to join the demo shows
     await Notification.all().delete()  # ...and the notifications it sent
+    await WorryEpisode.all().delete()  # the shared worries it shows
+    await WorryShare.all().delete()
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -263,3 +266,18 @@ async def test_a_demo_child_of_the_practitioner_shows_its_school_gone_quiet(
     school = next(a for a in gone if a.name == "Northgate Learning Trust")
     assert "posted about every 7 days" in school.quiet_reason
     assert school.holders and school.holders[0].people[0].work_email.endswith(".example.org")
+
+
+async def test_the_demo_shows_an_open_shared_worry_to_its_lead_and_manager(app: Starlette) -> None:
+    """Shared worries: at least one child has an open episode, whose prompt reached the demo
+    practitioner (its lead) and the demo manager, and which the manager's board shows."""
+    from feeds.network.worry_episodes import PROMPT, open_episodes
+
+    now = utcnow()
+    await seed_demo(now=now)
+    assert await WorryShare.all().count() >= 2
+    episodes = await WorryEpisode.filter(closed_at__isnull=True).values("child_id")
+    assert await open_episodes({int(row["child_id"]) for row in episodes}, now)
+    for email in ("practitioner@demo.jigsaw.test", "manager@demo.jigsaw.test"):
+        told = await Notification.filter(recipient__email=email, kind=PROMPT).count()
+        assert told >= 1, email

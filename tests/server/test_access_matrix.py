@@ -175,6 +175,9 @@ ROUTES = [
     Case("POST", "/children/{child}/follow", expect(303, 303)),
     Case("POST", "/children/{child}/unfollow", expect(303, 303)),
     Case("POST", "/posts/{post}/acknowledge", expect(303, 303)),
+    # Sharing a worry ({worry} is a fresh hunch by the author): whoever may post about the child.
+    Case("POST", "/api/v1/posts/{worry}/worry-shares", expect(401, 201), body={"note": "me too"}),
+    Case("POST", "/posts/{worry}/worry-shares", expect(303, 303), form={"note": ""}),
     Case("GET", "/api/v1/children/{child}/audit", expect(401, 200, practitioner=403, lead=200)),
     Case("GET", "/children/{child}/audit", expect(303, 200, practitioner=403, lead=200)),
     # Break-glass is for those without access (it reveals that the child exists, by design);
@@ -333,6 +336,7 @@ PLACEHOLDERS = {
     "{child}": "{child_id}",
     "{grant}": "{grant_id}",
     "{post}": "{post_id}",
+    "{worry}": "{post_id}",
     "{request}": "{request_id}",
 }
 
@@ -459,6 +463,11 @@ async def _fill(
             child=child, author=world.author, kind=PostKind.UPDATE, body="original"
         )
         values["post"] = str(post.id)
+    if "{worry}" in case.path:
+        hunch = await Post.create(
+            child=child, author=world.author, kind=PostKind.HUNCH, body="quiet and withdrawn"
+        )
+        values["worry"] = str(hunch.id)
     if "{request}" in case.path:
         asked = await AccessRequest.create(
             requester=world.other,
