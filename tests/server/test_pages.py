@@ -13,7 +13,7 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.feed.posting import do_create_post
 from feeds.models import Child, Event, Grant, Post, Professional
-from tests.conftest import PASSWORD, Factory
+from tests.conftest import PASSWORD, Factory, api_login
 
 ORIGIN = {"origin": "http://testserver"}  # what a browser sends with a same-site form post
 CTX = AuditContext(ip="127.0.0.1", request_id="test")
@@ -732,3 +732,15 @@ async def test_the_service_worker_is_served_from_the_root(client: httpx.AsyncCli
     assert response.status_code == 200
     assert response.headers["service-worker-allowed"] == "/"
     assert response.headers["content-type"].startswith("text/javascript")
+
+
+async def test_the_child_page_title_is_the_childs_name_only(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    """Found in review: the page's script tags had slipped into its <title> block."""
+    child = await make.child()
+    person = await make.practitioner(grants=[child])
+    await api_login(client, person.email)
+    page = (await client.get(f"/children/{child.id}")).text
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert title == f"{child.display_name} · Jigsaw"
