@@ -39,6 +39,7 @@ from server.routes import (
     board,
     breakglass,
     health,
+    households,
     mfa_pages,
     pages,
     record_pages,
@@ -67,6 +68,7 @@ def build_routes() -> list[BaseRoute]:
         *admin_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
+        *households.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,

@@ -42,6 +42,10 @@ class AuditAction(StrEnum):
     ACCESS_REQUEST_CREATE = "access_request.create"
     ACCESS_REQUEST_LIST = "access_request.list"
     ACCESS_REQUEST_DECLINE = "access_request.decline"
+    # Households: linking and unlinking a child, and reading a family (one per child read).
+    HOUSEHOLD_LINK = "household.link"
+    HOUSEHOLD_UNLINK = "household.unlink"
+    HOUSEHOLD_READ = "household.read"
     BREAK_GLASS_REVIEW = "breakglass.review"
     AUDIT_READ = "audit.read"
     AUDIT_SEARCH = "audit.search"
