@@ -24,6 +24,7 @@ class Periods(Struct):
 class BoardQuery(Periods, kw_only=True):
     status: Literal["all", "flagged"] = "all"
     team: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=10)] | None = None
+    group: Literal["household"] | None = None  # rows of one household together
 
 
 class ChildRef(Struct):
@@ -49,6 +50,7 @@ class BoardRow(Velocity, kw_only=True):
     posts_7d: Count
     posts_28d: Count
     last_post_at: str | None
+    household_id: int | None = None  # the household the child is linked into, if any
 
 
 class Stats(Struct):

@@ -334,3 +334,33 @@ async def test_the_family_page_links_and_unlinks_for_the_lead(
         f"/children/{b.id}/family", data={"with_child_id": "x"}, headers=headers
     )
     assert bad.status_code == 422 and "Choose a child" in bad.text
+
+
+async def test_the_board_groups_a_managers_children_by_household(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    found = await family(make, client)
+    c, _ = await led(make, "Cy Other", "HH-C-3003")
+    hidden, _ = await led(make, "Dee Unseen", "HH-D-4004")
+    manager = await make.manager_of(found.a, c, found.b)
+    await link(client, found.admin, hidden, found.a)
+    headers = await bearer(manager)
+    plain = (await client.get("/api/v1/board", headers=headers)).json()["rows"]
+    # Nothing posted: ranked by name, Cy comes between Ava and Zed.
+    assert [r["child"]["id"] for r in plain] == [found.a.id, c.id, found.b.id]
+    grouped = await client.get("/api/v1/board?group=household", headers=headers)
+    rows = grouped.json()["rows"]
+    assert {r["child"]["id"] for r in rows} == {r["child"]["id"] for r in plain}
+    ids = [r["child"]["id"] for r in rows]
+    together = sorted([ids.index(found.a.id), ids.index(found.b.id)])
+    assert together[1] - together[0] == 1
+    households = {r["child"]["id"]: r["household_id"] for r in rows}
+    assert households[found.a.id] == households[found.b.id] is not None
+    assert households[c.id] is None
+    assert_nothing_of(hidden, grouped.text)
+    page = await client.get("/board?group=household", headers=headers)
+    assert page.status_code == 200
+    assert "2 children on your board" in page.text and "One row per child" in page.text
+    assert_nothing_of(hidden, page.text)
+    bad = await client.get("/api/v1/board?group=family", headers=headers)
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "group")
