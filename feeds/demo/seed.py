@@ -20,6 +20,7 @@ from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import hash_password
 from feeds.audit.records import AuditContext
 from feeds.demo import text as text
+from feeds.demo.households import link_demo_households
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
 from feeds.network.involvement import backfill_entries
 from feeds.network.requests import do_request_access
@@ -97,6 +98,7 @@ class _Plan:
     kids: list[_Kid] = field(default_factory=list)
     grants: list[_Grant] = field(default_factory=list)
     posts: list[_Post] = field(default_factory=list)
+    families: list[list[str]] = field(default_factory=list)  # references of siblings
 
 
 async def database_is_empty() -> bool:
@@ -123,6 +125,7 @@ async def seed_demo(
     async with in_transaction():
         await _insert(plan, password_hash, moment, progress or (lambda *_: None))
     await _ask_to_join()
+    await link_demo_households(plan.families, PRACTITIONER)
     return _summary(plan, moment)
 
 
@@ -153,7 +156,9 @@ class _Planner:
         self.by_email = {p.email: p for p in self.plan_.people}
 
     def plan(self) -> _Plan:
-        self.plan_.kids = [kid for family in self._families() for kid in family]
+        families = self._families()
+        self.plan_.kids = [kid for family in families for kid in family]
+        self.plan_.families = [[kid.reference for kid in family] for family in families]
         self._assign_leads()
         for index, kid in enumerate(self.plan_.kids):
             self._plan_grants(index, kid)

@@ -23,7 +23,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.network.models import AccessRequest, ChildEvent
+from feeds.network.models import AccessRequest, ChildEvent, Household, HouseholdMember
 
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
@@ -175,6 +175,8 @@ async def test_refuses_to_seed_twice(demo: DemoSummary) -> None:
 async def wipe() -> None:
     """Empty the tables the seeder fills, children before parents."""
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
+    await HouseholdMember.all().delete()  # the demo's households
+    await Household.all().delete()
     await AccessRequest.all().delete()  # the request to join the demo shows
     await Notification.all().delete()  # ...and the notifications it sent
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
@@ -228,3 +230,18 @@ async def test_the_demo_has_a_request_to_join_waiting_for_its_lead(app: Starlett
     assert waiting[0].requester.email == "teacher@demo.jigsaw.test"
     assert waiting[0].child is not None
     assert waiting[0].child.lead_professional.email == "practitioner@demo.jigsaw.test"
+
+
+async def test_households_include_one_the_practitioner_sees_only_part_of(
+    demo: DemoSummary,
+) -> None:
+    members = await HouseholdMember.all().values("household_id", "child_id")
+    households: dict[int, set[int]] = defaultdict(set)
+    for row in members:
+        households[row["household_id"]].add(row["child_id"])
+    assert 2 <= len(households) <= 3
+    assert all(len(children) >= 2 for children in households.values())
+    seen = await visible_children("practitioner@demo.jigsaw.test", datetime.now(UTC))
+    assert any(0 < len(seen & kids) < len(kids) for kids in households.values())
+    entries = await ChildEvent.filter(kind="household_joined").count()
+    assert entries == len(members)
