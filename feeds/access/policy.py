@@ -33,6 +33,7 @@ REFUSED = {
     Action.REMOVE_POST: "Only the author or a manager can remove a post.",
     Action.READ_AUDIT: "Only the lead professional and managers can read a child's audit.",
     Action.EDIT_OWN_POST: "Emergency access lets you read and post, nothing more.",
+    Action.LINK_CHILDREN: "Only the lead or a manager can link a child into a household.",
 }
 CHILD_NOT_FOUND = "No such child, or you do not have access to this child."
 POST_NOT_FOUND = "No such post, or you do not have access to it."

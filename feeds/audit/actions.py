@@ -46,6 +46,10 @@ class AuditAction(StrEnum):
     # "I share this worry" on a hunch or concern, and the prompt an episode sends once.
     WORRY_SHARE = "worry.share"
     WORRY_PROMPT = "worry.prompt"
+    # Households: linking and unlinking a child, and reading a family (one per child read).
+    HOUSEHOLD_LINK = "household.link"
+    HOUSEHOLD_UNLINK = "household.unlink"
+    HOUSEHOLD_READ = "household.read"
     BREAK_GLASS_REVIEW = "breakglass.review"
     AUDIT_READ = "audit.read"
     AUDIT_SEARCH = "audit.search"

@@ -20,6 +20,7 @@ from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import hash_password
 from feeds.audit.records import AuditContext
 from feeds.demo import text as text
+from feeds.demo.households import link_demo_households
 from feeds.demo.worries import seed_shared_worries
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
 from feeds.network.involvement import backfill_entries
@@ -99,6 +100,7 @@ class _Plan:
     kids: list[_Kid] = field(default_factory=list)
     grants: list[_Grant] = field(default_factory=list)
     posts: list[_Post] = field(default_factory=list)
+    families: list[list[str]] = field(default_factory=list)  # references of siblings
 
 
 async def database_is_empty() -> bool:
@@ -130,6 +132,7 @@ async def seed_demo(
     children = [int(row["id"]) for row in await Child.all().values("id")]
     await do_recompute_silence(children, moment)
     await seed_shared_worries(moment)
+    await link_demo_households(plan.families, PRACTITIONER)
     return _summary(plan, moment)
 
 
@@ -160,7 +163,9 @@ class _Planner:
         self.by_email = {p.email: p for p in self.plan_.people}
 
     def plan(self) -> _Plan:
-        self.plan_.kids = [kid for family in self._families() for kid in family]
+        families = self._families()
+        self.plan_.kids = [kid for family in families for kid in family]
+        self.plan_.families = [[kid.reference for kid in family] for family in families]
         self._assign_leads()
         for index, kid in enumerate(self.plan_.kids):
             self._plan_grants(index, kid)

@@ -115,8 +115,19 @@ async def system_entries(
     return await query.order_by("-created_at", "-id").select_related("agency")
 
 
+# Household entries never name the other children: a reader of this feed may not see them.
+HOUSEHOLD_TEXTS = {
+    EntryKind.HOUSEHOLD_JOINED: "Linked into a household with other children",
+    EntryKind.HOUSEHOLD_LEFT: "Unlinked from their household",
+    EntryKind.SIBLING_JOINED: "Another child was linked into this household",
+    EntryKind.SIBLING_LEFT: "A child was unlinked from this household",
+}
+
+
 def entry_text(entry: ChildEvent) -> str:
     """What the feed says, e.g. "Northgate Primary School (education) is now involved"."""
+    if (household := HOUSEHOLD_TEXTS.get(EntryKind(entry.kind))) is not None:
+        return household
     agency = entry.agency
     if agency is None:
         return "An agency is now involved"

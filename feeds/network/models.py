@@ -21,6 +21,18 @@ class RequestStatus(StrEnum):
 
 class EntryKind(StrEnum):
     AGENCY_INVOLVED = "agency_involved"
+    # Households (feeds/network/households.py): the entry never names the other children.
+    HOUSEHOLD_JOINED = "household_joined"  # this child was linked into a household
+    HOUSEHOLD_LEFT = "household_left"  # this child was unlinked from its household
+    SIBLING_JOINED = "household_child_joined"  # another child was linked into its household
+    SIBLING_LEFT = "household_child_left"  # another child was unlinked from its household
+
+
+class Relationship(StrEnum):
+    """How a child belongs to its household."""
+
+    SIBLING = "sibling"
+    SHARES_HOME = "shares_home"  # not a sibling, but living in the same home
 
 
 class AccessRequest(Model):
@@ -123,3 +135,37 @@ class WorryEpisode(Model):
     class Meta:
         table = "worry_episode"
         indexes = (("child_id", "closed_at"),)
+
+
+class Household(Model):
+    """Children linked as siblings or as sharing a home. It has no name of its own: a
+    viewer knows it only through the children in it whom they may see."""
+
+    id = fields.IntField(primary_key=True)
+    created_at = fields.DatetimeField()
+    created_by_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "household"
+
+
+class HouseholdMember(Model):
+    """One child in one household (a child is in at most one). Unlinking deletes the row;
+    the audit log and the system entries in each feed keep the history."""
+
+    id = fields.IntField(primary_key=True)  # the "slot" a hidden child is asked for by
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "feeds.Household", related_name="members", on_delete=fields.RESTRICT
+    )
+    household_id: int
+    child: fields.OneToOneRelation[Child] = fields.OneToOneField(
+        "feeds.Child", related_name="household_membership", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    relationship = fields.CharEnumField(Relationship, max_length=16)
+    linked_at = fields.DatetimeField()
+    linked_by_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "household_member"
+        indexes = (("household_id", "id"),)

@@ -16,6 +16,7 @@ approved.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from feeds import audit, events, raw_sql
 from feeds.access.grants import do_grant
@@ -36,6 +37,8 @@ from feeds.errors import Conflict, Invalid, NotFound, Throttled
 from feeds.feed.notifications import do_notify
 from feeds.models import Professional
 from feeds.network.models import AccessRequest, RequestStatus
+
+Detail = dict[str, Any]  # what an audit record says besides who, what and which child
 
 LAPSE = timedelta(days=14)
 RATE_LIMIT, RATE_WINDOW = 10, timedelta(hours=24)
@@ -142,15 +145,47 @@ async def do_request_access(
     """Ask to join the network of the child with this reference; returns `SENT` whatever
     the reference names. Throttled past RATE_LIMIT requests in RATE_WINDOW."""
     ref, role_text, why = check_reference(reference), check_role(role), check_reason(reason)
-    now, detail = utcnow(), {"reference": ref}
-    recent = AccessRequest.filter(requester_id=requester.id, created_at__gt=now - RATE_WINDOW)
+    detail: Detail = {"reference": ref}
+    await _check_rate(requester, ctx, detail)
+    child_id = await _child_by_reference(ref)
+    return await _ask(requester, child_id, ref, (role_text, why), ctx, detail)
+
+
+async def do_request_unseen(
+    requester: Professional,
+    child_id: int,
+    label: str,
+    answer: tuple[object, object],
+    ctx: AuditContext,
+    detail: Detail,
+) -> str:
+    """Ask to join a child the requester was shown without its reference (a child in a
+    household they cannot see): stored under `label`, which is all their own list shows.
+    `answer` is (role, reason). The same checks, limit and answer as asking by reference."""
+    role_text, why = check_role(answer[0]), check_reason(answer[1])
+    await _check_rate(requester, ctx, detail)
+    return await _ask(requester, child_id, label, (role_text, why), ctx, detail)
+
+
+async def _check_rate(requester: Professional, ctx: AuditContext, detail: Detail) -> None:
+    recent = AccessRequest.filter(requester_id=requester.id, created_at__gt=utcnow() - RATE_WINDOW)
     if await recent.count() >= RATE_LIMIT:
         limited = detail | {"why": "rate limited"}
         await audit.record(
             CREATE, ctx, actor=requester, outcome=AuditOutcome.DENIED, detail=limited
         )
         raise Throttled(THROTTLED)
-    child_id = await _child_by_reference(ref)
+
+
+async def _ask(
+    requester: Professional,
+    child_id: int | None,
+    ref: str,
+    answer: tuple[str, str],
+    ctx: AuditContext,
+    detail: Detail,
+) -> str:
+    now = utcnow()
     if child_id is not None and await _already_in(requester, child_id):
         already = detail | {"already_has_access": True}
         await audit.record(CREATE, ctx, actor=requester, child_id=child_id, detail=already)
@@ -164,8 +199,8 @@ async def do_request_access(
             requester=requester,
             child_id=child_id,
             reference=ref,
-            role=role_text,
-            reason=why,
+            role=answer[0],
+            reason=answer[1],
             created_at=now,
         )
         for person in await responsible_for(child_id) if child_id is not None else []:

@@ -176,6 +176,18 @@ def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
     return sorted(rows, key=key)
 
 
+def group_by_household(
+    rows: Sequence[BoardRow], household_of: dict[int, int]
+) -> list[list[BoardRow]]:
+    """The ranked rows in groups: the children of one household together, each group where
+    its highest-ranked child is; a child in no household is a group of its own."""
+    groups: dict[object, list[BoardRow]] = {}
+    for row in rows:
+        key = household_of.get(row.child.id, ("child", row.child.id))
+        groups.setdefault(key, []).append(row)
+    return list(groups.values())
+
+
 # Hand-written: one join instead of two ORM reads; model building would cost more than
 # the query for 2,000 rows. Child ids are integers from our own tables, inlined.
 _BOARD_SQL = (

@@ -20,6 +20,7 @@ from feeds import events
 from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.models import Professional
+from feeds.network.households import household_ids_of
 from feeds.serializers import iso, me_view
 from feeds.velocity import board
 from feeds.velocity.board import Board, BoardRow, ChildChange, Period
@@ -157,6 +158,17 @@ def board_view(found: Board) -> dict[str, Any]:
     }
 
 
+async def in_households(
+    rows: list[BoardRow], grouped: bool
+) -> tuple[list[list[BoardRow]], dict[int, int]]:
+    """The rows in display groups (one household together when `grouped`, else one row
+    each) and each child's household id."""
+    household_of = await household_ids_of(row.child.id for row in rows)
+    if not grouped:
+        return [[row] for row in rows], household_of
+    return board.group_by_household(rows, household_of), household_of
+
+
 def wants_comparison(request: Request) -> bool:
     return any(request.query_params.get(name) for name in PERIOD_PARAMS)
 
@@ -180,7 +192,13 @@ async def api_board(request: Request, user: Professional) -> Response:
         periods=periods,
         order=query.sort,
     )
+    groups, household_of = await in_households(found.rows, query.group == "household")
     body = board_view(found)
+    body["rows"] = [
+        {**row_view(row), "household_id": household_of.get(row.child.id)}
+        for group in groups
+        for row in group
+    ]
     if periods is not None and found.comparison is not None:
         body["comparison"] = comparison_view(found.comparison, *periods)
         body["changes"] = [change_view(change) for change in found.changes]
@@ -266,14 +284,21 @@ async def board_page(request: Request, user: Professional) -> Response:
     comparison = None
     if periods is not None and found.comparison is not None:
         comparison = comparison_view(found.comparison, *periods)
+    grouped = request.query_params.get("group") == "household"
+    groups, _ = await in_households(found.rows, grouped)
     return render(
         request,
         "board.html",
         422 if error else 200,
         user=me_view(user),
         board=board_view(found),
-        rows=[page_row(row, top) for row in found.rows],
+        rows=[
+            {**page_row(row, top), "household_size": len(group) if i == 0 and len(group) > 1 else 0}
+            for group in groups
+            for i, row in enumerate(group)
+        ],
         spark_top=top,
+        board_group="household" if grouped else "",
         gone_quiet=found.gone_quiet,
         board_status=status,
         teams=teams,

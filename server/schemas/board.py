@@ -27,6 +27,7 @@ class BoardQuery(Periods, kw_only=True):
     status: Literal["all", "flagged"] = "all"
     sort: ChangeOrder = "attention"  # order of the per-child changes when comparing
     team: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=10)] | None = None
+    group: Literal["household"] | None = None  # rows of one household together
 
 
 class ChildRef(Struct):
@@ -53,6 +54,7 @@ class BoardRow(Velocity, kw_only=True):
     posts_28d: Count
     last_post_at: str | None
     shared_worry: str | None = None  # "Shared worry: 5 professionals from 3 agencies"
+    household_id: int | None = None  # the household the child is linked into, if any
 
 
 class Stats(Struct):

@@ -26,7 +26,14 @@ from feeds.models import (
     Team,
     TeamMember,
 )
-from feeds.network.models import AccessRequest, ChildEvent, WorryEpisode, WorryShare
+from feeds.network.models import (
+    AccessRequest,
+    ChildEvent,
+    Household,
+    HouseholdMember,
+    WorryEpisode,
+    WorryShare,
+)
 from feeds.network.team import team_picture
 from feeds.velocity.hotspots import NOT_RECORDED, read_hotspots
 
@@ -180,6 +187,8 @@ async def test_refuses_to_seed_twice(demo: DemoSummary) -> None:
 async def wipe() -> None:
     """Empty the tables the seeder fills, children before parents."""
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
+    await HouseholdMember.all().delete()  # the demo's households
+    await Household.all().delete()
     await AccessRequest.all().delete()  # the request to join the demo shows
     await Notification.all().delete()  # ...and the notifications it sent
     await WorryEpisode.all().delete()  # the shared worries it shows
@@ -281,3 +290,18 @@ async def test_the_demo_shows_an_open_shared_worry_to_its_lead_and_manager(app: 
     for email in ("practitioner@demo.jigsaw.test", "manager@demo.jigsaw.test"):
         told = await Notification.filter(recipient__email=email, kind=PROMPT).count()
         assert told >= 1, email
+
+
+async def test_households_include_one_the_practitioner_sees_only_part_of(
+    demo: DemoSummary,
+) -> None:
+    members = await HouseholdMember.all().values("household_id", "child_id")
+    households: dict[int, set[int]] = defaultdict(set)
+    for row in members:
+        households[row["household_id"]].add(row["child_id"])
+    assert 2 <= len(households) <= 3
+    assert all(len(children) >= 2 for children in households.values())
+    seen = await visible_children("practitioner@demo.jigsaw.test", datetime.now(UTC))
+    assert any(0 < len(seen & kids) < len(kids) for kids in households.values())
+    entries = await ChildEvent.filter(kind="household_joined").count()
+    assert entries == len(members)

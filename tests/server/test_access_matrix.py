@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from feeds.audit.records import SYSTEM
 from feeds.clock import utcnow
-from feeds.models import BreakGlass, Child, Post, PostKind, Professional, Role
-from feeds.network.models import AccessRequest
+from feeds.models import BreakGlass, Child, Grant, Post, PostKind, Professional, Role, Team
+from feeds.network.models import AccessRequest, Household, HouseholdMember
 from feeds.records.children import do_close_child, do_reopen_child
 from server.auth import issue_token
 from tests.conftest import Factory, client_for
@@ -70,6 +70,7 @@ class Case:
     body: dict[str, Any] | None = None
     form: dict[str, str] | None = None
     closed: bool = False  # the case is closed before each call (and reopened after)
+    household: bool = False  # the child is in a household with a sibling nobody here sees
 
 
 def record(allowed: int, anonymous: int = 401) -> dict[str, int]:
@@ -225,6 +226,50 @@ ROUTES = [
         "/access-requests/{request}/decline",
         expect(303, 303, practitioner=403, lead=303),
         form={"reason": "not part of the plan"},
+    ),
+]
+
+# Households: linking is the lead's, its managers' and administrators' (who link unseen
+# records); reading and asking through a child, anyone who sees it. {sibling} is a child
+# the lead and the team see, in a household of its own; {slot} the child's own slot.
+LINKING = {**expect(401, 201, practitioner=403, lead=201), "admin": 201}
+LINKING_FORM = {**expect(303, 303, practitioner=403, lead=303), "admin": 303}
+ASKING = {"role": "school nurse", "reason": "health checks for the family"}
+ROUTES += [
+    Case("GET", "/api/v1/children/{child}/household", expect(401, 200), household=True),
+    Case(
+        "POST",
+        "/api/v1/children/{child}/household",
+        LINKING,
+        body={"with_child_id": "{sibling}", "relationship": "sibling"},
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/children/{child}/household",
+        {**expect(401, 204, practitioner=403, lead=204), "admin": 204},
+        household=True,
+    ),
+    Case(
+        "POST",
+        "/api/v1/children/{child}/household/ask",
+        expect(401, 202),
+        body={"slot": "{slot}", **ASKING},
+        household=True,
+    ),
+    Case("GET", "/children/{child}/family", expect(303, 200), household=True),
+    Case(
+        "POST",
+        "/children/{child}/family",
+        LINKING_FORM,
+        form={"with_child_id": "{sibling}", "relationship": "sibling"},
+    ),
+    Case("POST", "/children/{child}/family/leave", LINKING_FORM, household=True),
+    Case(
+        "POST",
+        "/children/{child}/family/ask",
+        expect(303, 303),
+        form={"slot": "{slot}", **ASKING},
+        household=True,
     ),
 ]
 
@@ -435,6 +480,8 @@ async def _close(case: Case, world: World) -> None:
 
 async def _reopen(world: World) -> None:
     """Undo a closure (the call's or the setup's) so the next actor meets the same world."""
+    children = [world.child.id, *(c.id for c in world.own_child.values())]
+    await HouseholdMember.filter(child_id__in=children).delete()  # unlinked, for the next
     if (await Child.get(id=world.child.id)).closed_at is not None:
         await do_reopen_child(world.keeper, world.child.id, SYSTEM)
         for glass in world.glasses:
@@ -478,6 +525,7 @@ async def _fill(
             created_at=utcnow(),
         )
         values["request"] = str(asked.id)
+    values |= await _household_values(case, world, make, child)
     path = case.path.format(**values)
     kwargs: dict[str, Any] = {}
     if case.body is not None:
@@ -488,6 +536,34 @@ async def _fill(
     if case.form is not None:
         kwargs["data"] = {k: v.format(**values) for k, v in case.form.items()}
     return path, kwargs
+
+
+async def _household_values(
+    case: Case, world: World, make: Factory, child: Child
+) -> dict[str, str]:
+    """{slot}: the child's own slot in a household with a sibling nobody here sees;
+    {sibling}: a child the lead and the team see, alone in a household of its own."""
+    values = {}
+    if case.household:
+        hidden = await make.child()
+        household = await Household.create(created_at=utcnow())
+        for member in (child, hidden):
+            await HouseholdMember.create(
+                household=household, child=member, relationship="sibling", linked_at=utcnow()
+            )
+        values["slot"] = str((await HouseholdMember.get(child_id=child.id)).id)
+    if "{sibling}" in str(case.body or case.form or ""):
+        sibling = await make.child(lead=world.lead)
+        await make.grant(sibling, professional=world.lead)
+        team_grant = await Grant.filter(child_id=world.child.id, team_id__isnull=False).first()
+        assert team_grant is not None
+        await make.grant(sibling, team=await Team.get(id=team_grant.team_id))
+        alone = await Household.create(created_at=utcnow())
+        await HouseholdMember.create(
+            household=alone, child=sibling, relationship="sibling", linked_at=utcnow()
+        )
+        values["sibling"] = str(sibling.id)
+    return values
 
 
 async def _as_mfa_pending(app: Starlette, case: Case, world: World, make: Factory) -> int:
