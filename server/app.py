@@ -38,6 +38,7 @@ from server.routes import (
     audit,
     board,
     breakglass,
+    chronology,
     health,
     mfa_pages,
     pages,
@@ -67,6 +68,7 @@ def build_routes() -> list[BaseRoute]:
         *admin_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
+        *chronology.routes,
         *pages.routes,
         *search.routes,
         *ws.routes,

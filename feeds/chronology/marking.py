@@ -130,3 +130,53 @@ async def _keep_revision(found: Significance, marker: Professional, now: datetim
 async def revisions_of(significance: Significance) -> list[SignificanceRevision]:
     """Earlier values, newest first."""
     return await SignificanceRevision.filter(significance_id=significance.id).order_by("-id")
+
+
+@dataclass(frozen=True)
+class MarkingForm:
+    """What the marking page shows: the post (author and agency loaded), its current
+    significance and the earlier values."""
+
+    post: Post
+    significance: Significance | None
+    revisions: list[SignificanceRevision]
+
+
+async def do_read_marking(viewer: Professional, post_id: int, ctx: AuditContext) -> MarkingForm:
+    """For the marking page: only those who may mark the post see it here. Audited as a
+    read of the chronology naming the post."""
+    post = await post_to_mark(viewer, post_id, ctx)
+    await post.fetch_related("author__agency")
+    found = await significance_of(post.id)
+    earlier = await revisions_of(found) if found is not None else []
+    detail = {"post_id": post.id}
+    await audit.record(
+        AuditAction.CHRONOLOGY_READ, ctx, actor=viewer, child_id=post.child_id, detail=detail
+    )
+    return MarkingForm(post, found, earlier)
+
+
+def significance_view(
+    post_id: int, found: Significance | None, earlier: list[SignificanceRevision]
+) -> dict[str, Any]:
+    """JSON-safe: the current values (not significant when never marked) and revisions."""
+    return {
+        "post_id": post_id,
+        "significant": bool(found and found.significant),
+        "action_taken": found.action_taken if found else "",
+        "outcome": found.outcome if found else "",
+        "changed_at": found.changed_at.isoformat() if found else "",
+        "changed_by_id": found.changed_by_id if found else 0,
+        "revisions": [
+            {
+                "significant": r.significant,
+                "action_taken": r.action_taken,
+                "outcome": r.outcome,
+                "changed_at": r.changed_at.isoformat(),
+                "changed_by_id": r.changed_by_id,
+                "replaced_at": r.replaced_at.isoformat(),
+                "replaced_by_id": r.replaced_by_id,
+            }
+            for r in earlier
+        ],
+    }

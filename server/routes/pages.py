@@ -155,6 +155,8 @@ async def child_page(
         follow_state=await follow_state(user, child_id),
         **team,
         can_manage=can_manage,
+        # The lead may mark any post significant; authors see the link on their own.
+        may_mark_significant=await may(user, Action.MARK_SIGNIFICANT, page.child),
         teams=teams,
         access_requests=[decider_view(r) for r in asking],
         access_days=access_requests.DEFAULT_DAYS,
