@@ -10,9 +10,9 @@ layout: its platypus tables took 4 s for 2,000 entries, this takes a fraction of
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reportlab.lib.pagesizes import A4, landscape
