@@ -20,6 +20,7 @@ from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import hash_password
 from feeds.audit.records import AuditContext
 from feeds.demo import text as text
+from feeds.demo.chronology import seed_significance
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
 from feeds.network.involvement import backfill_entries
 from feeds.network.requests import do_request_access
@@ -123,6 +124,7 @@ async def seed_demo(
     async with in_transaction():
         await _insert(plan, password_hash, moment, progress or (lambda *_: None))
     await _ask_to_join()
+    await seed_significance(seed)  # the chronology's significant events
     return _summary(plan, moment)
 
 

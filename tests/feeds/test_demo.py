@@ -9,6 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from feeds.accounts.passwords import verify_password
+from feeds.chronology.models import Significance
 from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
@@ -177,6 +178,7 @@ async def wipe() -> None:
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
     await AccessRequest.all().delete()  # the request to join the demo shows
     await Notification.all().delete()  # ...and the notifications it sent
+    await Significance.all().delete()  # the chronology's significant posts
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -228,3 +230,21 @@ async def test_the_demo_has_a_request_to_join_waiting_for_its_lead(app: Starlett
     assert waiting[0].requester.email == "teacher@demo.jigsaw.test"
     assert waiting[0].child is not None
     assert waiting[0].child.lead_professional.email == "practitioner@demo.jigsaw.test"
+
+
+async def test_the_demo_chronologies_have_significant_events(demo: DemoSummary) -> None:
+    """Some hunches and concerns are marked significant by the child's lead, with notes."""
+    marked = await Significance.all().values("post_id", "child_id", "changed_by_id", "action_taken")
+    assert len(marked) >= 10
+    posts = {
+        p["id"]: p
+        for p in await Post.filter(id__in=[m["post_id"] for m in marked]).values(
+            "id", "kind", "child_id"
+        )
+    }
+    leads = dict(await Child.all().values_list("id", "lead_professional_id"))
+    for mark in marked:
+        assert posts[mark["post_id"]]["kind"] in {PostKind.HUNCH, PostKind.CONCERN}
+        assert posts[mark["post_id"]]["child_id"] == mark["child_id"]
+        assert mark["changed_by_id"] == leads[mark["child_id"]]
+        assert mark["action_taken"]
