@@ -24,6 +24,7 @@ class Entry:
     outcome: str = ""
     significant: bool = False
     post_id: int | None = None
+    author_id: int | None = None  # a post's author (who may mark it significant)
     order: int = 0  # breaks ties between entries of the same instant (source, then id)
 
     @property
@@ -59,4 +60,5 @@ def entry_view(entry: Entry, references: dict[int, str]) -> dict[str, Any]:
         "outcome": entry.outcome,
         "significant": entry.significant,
         "post_id": entry.post_id,
+        "author_id": entry.author_id,
     }

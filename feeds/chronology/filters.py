@@ -21,6 +21,10 @@ class SystemKind(StrEnum):
     AGENCY = "agency"  # a new agency around the child
 
 
+# System events that always count as significant ("significant only" keeps them): an
+# emergency opening, a flag, a new agency. Access changes are not.
+SIGNIFICANT_KINDS = frozenset({SystemKind.BREAK_GLASS, SystemKind.FLAG, SystemKind.AGENCY})
+
 KIND_LABELS: dict[str, str] = {
     **{kind.value: kind.value.capitalize() for kind in PostKind},
     SystemKind.ACCESS: "Access",

@@ -19,7 +19,7 @@ from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.chronology import sources
 from feeds.chronology.entries import Entry
-from feeds.chronology.filters import Filters
+from feeds.chronology.filters import SIGNIFICANT_KINDS, Filters
 from feeds.chronology.render_csv import render_csv
 from feeds.chronology.render_pdf import render_pdf
 from feeds.clock import utcnow
@@ -77,6 +77,8 @@ async def gather(child_ids: list[int], filters: Filters, now: datetime) -> list[
 
 def _kept(entry: Entry, filters: Filters) -> bool:
     if not filters.wants(entry.kind):
+        return False
+    if filters.significant_only and not (entry.significant or entry.kind in SIGNIFICANT_KINDS):
         return False
     if filters.agencies and entry.agency_id not in filters.agencies:
         return False

@@ -77,7 +77,7 @@ async def posts(child_ids: list[int], filters: Filters, now: datetime) -> list[E
     if filters.agencies:
         query = query.filter(author__agency_id__in=sorted(filters.agencies))
     rows = await query.values(
-        "id", "child_id", "kind", "body", "created_at", *_person_fields("author")
+        "id", "child_id", "kind", "body", "created_at", "author_id", *_person_fields("author")
     )
     return [_post_entry(row, marks.get(row["id"])) for row in rows]
 
@@ -94,6 +94,7 @@ def _post_entry(row: dict[str, Any], mark: dict[str, Any] | None) -> Entry:
         outcome=mark["outcome"] if mark else "",
         significant=significant,
         post_id=row["id"],
+        author_id=row["author_id"],
         order=row["id"],
     )
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access.policy import Action, may
 from feeds.chronology import marking, reading
 from feeds.chronology.entries import entry_view
 from feeds.chronology.filters import KIND_LABELS, Filters, check_filters
@@ -149,6 +150,8 @@ async def page(request: Request, user: Professional) -> Response:
         entries=view["entries"],
         generated_by=found.generated_by,
         query=request.url.query,
+        # The lead may mark any post; others see the link on their own posts only.
+        may_mark_any=await may(user, Action.MARK_SIGNIFICANT, found.children[0]),
         **await _form_context(filters),
     )
 

@@ -57,6 +57,7 @@ class ChronologyEntry(Struct):
     outcome: str
     significant: bool
     post_id: int | None
+    author_id: int | None
 
 
 class Chronology(Struct):

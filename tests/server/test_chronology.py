@@ -186,6 +186,12 @@ async def test_filters_by_period_kind_agency_and_significance(
     assert await posts_for("?kinds=hunch,update") == {recent.id, theirs.id}
     assert await posts_for(f"?agencies={other_agency.agency_id}") == {theirs.id}
     assert await posts_for("?significant=true") == {recent.id}
+    # Significant only keeps marked posts and the system events that always count (a new
+    # agency), not access changes.
+    significant = await chronology(client, lead, child, "?significant=true")
+    assert {e["kind"] for e in significant.json()["entries"]} == {"hunch", "agency"}
+    everything = await chronology(client, lead, child, "?kinds=access")
+    assert everything.json()["entries"], "the lead's access is in the unfiltered chronology"
     only_posts = await chronology(client, lead, child, "?kinds=concern&kinds=hunch")
     assert {e["kind"] for e in only_posts.json()["entries"]} == {"concern", "hunch"}
     for query, field in (
@@ -310,5 +316,9 @@ async def test_the_page_shows_filters_downloads_and_the_marking_form_works(
     assert saved.headers["location"] == f"/children/{child.id}/chronology"
     after = await client.get(f"/children/{child.id}/chronology?significant=true", headers=headers)
     assert "Early help assessment" in after.text and "Significant" in after.text
+    colleague = await make.practitioner(grants=[child])
+    theirs = await client.get(f"/children/{child.id}/chronology", headers=await bearer(colleague))
+    assert "Told teacher" in theirs.text and "Mark significant" not in theirs.text
+    assert f"/posts/{written.id}/significance" not in theirs.text
     bad = await client.get(f"/children/{child.id}/chronology?from=tomorrow", headers=headers)
     assert bad.status_code == 422 and "from must be" in bad.text
