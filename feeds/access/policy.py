@@ -34,6 +34,9 @@ REFUSED = {
     Action.READ_AUDIT: "Only the lead professional and managers can read a child's audit.",
     Action.EDIT_OWN_POST: "Emergency access lets you read and post, nothing more.",
     Action.LINK_CHILDREN: "Only the lead or a manager can link a child into a household.",
+    Action.MARK_SIGNIFICANT: "Only the post's author or the lead professional can mark it "
+    "significant.",
+    Action.EXPORT: "Emergency access lets you read and post, nothing more: no exports.",
 }
 CHILD_NOT_FOUND = "No such child, or you do not have access to this child."
 POST_NOT_FOUND = "No such post, or you do not have access to it."

@@ -28,6 +28,9 @@ class Action(StrEnum):
     EXPORT = "export"  # take the record away: CSV, PDF
     LINK_CHILDREN = "link_children"  # households and merges
     EDIT_WHEREABOUTS = "edit_whereabouts"  # the child's school and area on its record
+    # Mark any post significant for the chronology, with action taken and outcome (its
+    # author may mark their own post: EDIT_OWN_POST).
+    MARK_SIGNIFICANT = "mark_significant"
 
 
 class Standing(StrEnum):
@@ -45,7 +48,9 @@ PERMISSIONS: dict[Standing, frozenset[Action]] = {
     # The lead runs the team around the child; removing colleagues' posts stays with
     # their managers.
     Standing.LEAD: _MANAGING - {Action.REMOVE_POST},
-    Standing.TEAM_MANAGER: _MANAGING,
+    # Marking others' posts significant is the lead's (issue 17: "its author or the lead
+    # professional").
+    Standing.TEAM_MANAGER: _MANAGING - {Action.MARK_SIGNIFICANT},
     Standing.DIRECT_GRANT: _WORKING,
     Standing.TEAM_GRANT: _WORKING,
     # Emergency access reads and posts, nothing more (TRUST.md: never removal, granting

@@ -51,6 +51,11 @@ class AuditAction(StrEnum):
     HOUSEHOLD_UNLINK = "household.unlink"
     HOUSEHOLD_READ = "household.read"
     BREAK_GLASS_REVIEW = "breakglass.review"
+    # The chronology (feeds/chronology): reading it, exporting it (with the file's
+    # SHA-256), and marking a post significant (with action taken and outcome).
+    CHRONOLOGY_READ = "chronology.read"
+    CHRONOLOGY_EXPORT = "chronology.export"
+    POST_SIGNIFICANCE = "post.significance"
     AUDIT_READ = "audit.read"
     AUDIT_SEARCH = "audit.search"
     BOARD_READ = "board.read"

@@ -20,6 +20,7 @@ from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import hash_password
 from feeds.audit.records import AuditContext
 from feeds.demo import text as text
+from feeds.demo.chronology import seed_significance
 from feeds.demo.households import link_demo_households
 from feeds.demo.worries import seed_shared_worries
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
@@ -133,6 +134,7 @@ async def seed_demo(
     await do_recompute_silence(children, moment)
     await seed_shared_worries(moment)
     await link_demo_households(plan.families, PRACTITIONER)
+    await seed_significance(seed)  # the chronology's significant events
     return _summary(plan, moment)
 
 

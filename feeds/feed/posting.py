@@ -227,6 +227,11 @@ async def _post_for(
     return post
 
 
+# The same rule (author: EDIT_OWN_POST, anyone else: the action given) for other changes
+# to a post: the chronology's marking (feeds/chronology/marking.py).
+post_for_action = _post_for
+
+
 async def do_edit_post(
     editor: Professional, post_id: int, kind: object, body: object, ctx: AuditContext
 ) -> Post:

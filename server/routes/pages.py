@@ -158,6 +158,8 @@ async def child_page(
         **team,
         can_manage=can_manage,
         can_place=can_place,
+        # The lead may mark any post significant; authors see the link on their own.
+        may_mark_significant=await may(user, Action.MARK_SIGNIFICANT, page.child),
         teams=teams,
         access_requests=[decider_view(r) for r in asking],
         access_days=access_requests.DEFAULT_DAYS,

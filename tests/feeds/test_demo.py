@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from feeds.accounts.passwords import verify_password
 from feeds.audit.records import AuditContext
+from feeds.chronology.models import Significance
 from feeds.clock import utcnow
 from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
@@ -193,6 +194,7 @@ async def wipe() -> None:
     await Notification.all().delete()  # ...and the notifications it sent
     await WorryEpisode.all().delete()  # the shared worries it shows
     await WorryShare.all().delete()
+    await Significance.all().delete()  # the chronology's significant posts
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -305,3 +307,21 @@ async def test_households_include_one_the_practitioner_sees_only_part_of(
     assert any(0 < len(seen & kids) < len(kids) for kids in households.values())
     entries = await ChildEvent.filter(kind="household_joined").count()
     assert entries == len(members)
+
+
+async def test_the_demo_chronologies_have_significant_events(demo: DemoSummary) -> None:
+    """Some hunches and concerns are marked significant by the child's lead, with notes."""
+    marked = await Significance.all().values("post_id", "child_id", "changed_by_id", "action_taken")
+    assert len(marked) >= 10
+    posts = {
+        p["id"]: p
+        for p in await Post.filter(id__in=[m["post_id"] for m in marked]).values(
+            "id", "kind", "child_id"
+        )
+    }
+    leads = dict(await Child.all().values_list("id", "lead_professional_id"))
+    for mark in marked:
+        assert posts[mark["post_id"]]["kind"] in {PostKind.HUNCH, PostKind.CONCERN}
+        assert posts[mark["post_id"]]["child_id"] == mark["child_id"]
+        assert mark["changed_by_id"] == leads[mark["child_id"]]
+        assert mark["action_taken"]

@@ -273,6 +273,29 @@ ROUTES += [
     ),
 ]
 
+# The chronology: reading is viewing the child; exports are EXPORT (never emergency access);
+# marking someone else's post significant is the lead's (an author marks their own).
+EXPORT = expect(401, 200) | dict.fromkeys(("break_glass", "glass_manager", "glass_lead"), 403)
+ROUTES += [
+    Case("GET", "/api/v1/children/{child}/chronology", expect(401, 200)),
+    Case("GET", "/api/v1/children/{child}/chronology.csv", EXPORT),
+    Case("GET", "/api/v1/children/{child}/chronology.pdf", EXPORT),
+    Case(
+        "PUT",
+        "/api/v1/posts/{post}/significance",
+        expect(401, 403, lead=200),
+        body={"significant": True, "action_taken": "strategy meeting"},
+    ),
+    Case("GET", "/children/{child}/chronology", expect(303, 200)),
+    Case("GET", "/posts/{post}/significance", expect(303, 403, lead=200)),
+    Case(
+        "POST",
+        "/posts/{post}/significance",
+        expect(303, 403, lead=303),
+        form={"significant": "true", "outcome": "plan agreed"},
+    ),
+]
+
 # Routes that touch no particular child: (method, path) -> policy they must declare.
 OPEN_ROUTES = {
     ("GET", "/healthz"): "public",

@@ -9,6 +9,7 @@ each channel, so a scan that finds nothing is a real result and not a blind one.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import logging
 import re
@@ -19,10 +20,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection
 
 from feeds.audit.records import SYSTEM
+from feeds.chronology.marking import Marking, do_mark
 from feeds.clock import utcnow
 from feeds.feed.posting import do_create_post
 from feeds.models import (
@@ -112,7 +115,10 @@ async def build_world(make: Factory) -> World:
     for child, key, marker in zip(children, keys, markers, strict=True):
         for n, kind in enumerate((PostKind.UPDATE, PostKind.HUNCH, PostKind.CONCERN)):
             body = f"visit {key} {marker} n{n}"
-            await do_create_post(writer, child.id, kind.value, body, SYSTEM)
+            made = await do_create_post(writer, child.id, kind.value, body, SYSTEM)
+        # The chronology's own fields carry the marker too (and so its CSV and PDF).
+        noted = Marking(True, f"action {marker}", f"outcome {marker}")
+        await do_mark(writer, made.post.id, noted, SYSTEM)
         # A mention-style notification for the writer, about each child.
         await Notification.create(recipient=writer, kind="mention", child_id=child.id)
     tokens = {name: (await issue_token(p, "canary"))[1] for name, p in people.items()}
@@ -174,9 +180,11 @@ async def wait_for_search(http: httpx.AsyncClient, world: World) -> None:
     raise AssertionError("search never indexed the canary posts")
 
 
-async def scan_http(http: httpx.AsyncClient, world: World) -> tuple[list[str], int, set[str]]:
-    """(leaks, requests made, markers the control saw)."""
-    found, made, control_saw = [], 0, set()
+async def scan_http(
+    http: httpx.AsyncClient, world: World
+) -> tuple[list[str], int, set[str], set[str]]:
+    """(leaks, requests made, markers the control saw, paths where it saw its own)."""
+    found, made, control_saw, control_paths = [], 0, set(), set()
     for path in get_paths(world):
         for query, actor in itertools.product(queries(path, world), ACTORS):
             headers = {"authorization": f"Bearer {world.tokens[actor]}"}
@@ -184,10 +192,20 @@ async def scan_http(http: httpx.AsyncClient, world: World) -> tuple[list[str], i
             made += 1
             if response.status_code >= 500:  # not a leak; the fuzzer and route tests own 5xx
                 print(f"canaries: {actor} GET {path}{query} -> {response.status_code}")
-            found += [f"{actor} GET {path}{query}: {m}" for m in leaks(world, actor, response.text)]
+            text = body_text(response)
+            found += [f"{actor} GET {path}{query}: {m}" for m in leaks(world, actor, text)]
             if actor == CONTROL:
-                control_saw |= {m for m in world.markers if m in response.text}
-    return found, made, control_saw
+                control_saw |= {m for m in world.markers if m in text}
+                control_paths |= {path} if world.markers[0] in text else set()
+    return found, made, control_saw, control_paths
+
+
+def body_text(response: httpx.Response) -> str:
+    """The text a person reads: a PDF's (exports are compressed), or the body."""
+    if response.headers.get("content-type", "").startswith("application/pdf"):
+        reader = PdfReader(io.BytesIO(response.content))
+        return "\n".join(page.extract_text() for page in reader.pages)
+    return response.text
 
 
 async def frames_until_quiet(socket: ClientConnection) -> list[str]:
@@ -246,7 +264,7 @@ async def test_no_actor_receives_a_marker_of_a_child_it_may_not_see(
     async with httpx.AsyncClient(base_url=f"http://{live}", timeout=30) as http:
         if any(p.endswith("/api/v1/search") for p in get_paths(world)):
             await wait_for_search(http, world)
-        http_leaks, made, control_http = await scan_http(http, world)
+        http_leaks, made, control_http, control_paths = await scan_http(http, world)
     ws_leaks, control_ws = await scan_websockets(live, world)
     # The server runs in this process: every record but the test's own HTTP client's.
     server_records = [r for r in caplog.records if not r.name.startswith(CLIENT_LOGGERS)]
@@ -256,3 +274,6 @@ async def test_no_actor_receives_a_marker_of_a_child_it_may_not_see(
     assert http_leaks + ws_leaks + log_leaks == []
     assert control_http == {world.markers[0]}, "the control must see its child, and only it"
     assert control_ws == {world.markers[0]}
+    # The exports are read too (the PDF's text extracted): the control finds its marker.
+    mine = f"/api/v1/children/{world.children[0].id}/chronology"
+    assert {f"{mine}.pdf", f"{mine}.csv", mine} <= control_paths

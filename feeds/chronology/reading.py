@@ -1,0 +1,154 @@
+"""Reading a child's chronology and exporting it: access through the policy (VIEW to read,
+EXPORT to take it away), one audit record per decision; an export's record carries its
+filters and the SHA-256 of the file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from feeds import audit
+from feeds.access.policy import Action, check_child_access
+from feeds.audit.actions import AuditAction, AuditOutcome
+from feeds.audit.records import AuditContext
+from feeds.chronology import sources
+from feeds.chronology.entries import Entry
+from feeds.chronology.filters import SIGNIFICANT_KINDS, Filters
+from feeds.chronology.render_csv import render_csv
+from feeds.chronology.render_pdf import render_pdf
+from feeds.clock import utcnow
+from feeds.errors import Invalid
+from feeds.models import Agency, Child, Professional
+
+MAX_ENTRIES = 10_000
+TOO_MANY = f"More than {MAX_ENTRIES:,} entries: choose a shorter period or fewer kinds."
+READ, EXPORT = AuditAction.CHRONOLOGY_READ, AuditAction.CHRONOLOGY_EXPORT
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    PDF = "pdf"
+
+
+MEDIA_TYPES = {Format.CSV: "text/csv; charset=utf-8", Format.PDF: "application/pdf"}
+
+
+@dataclass(frozen=True)
+class Chronology:
+    """What the page, the API and the exports show (the header of a case-conference copy)."""
+
+    children: list[Child]
+    filters: Filters
+    entries: list[Entry]
+    generated_at: datetime
+    generated_by: str  # "Name, Agency"
+    agency_names: dict[int, str]  # every agency the filters name or an entry comes from
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    filename: str
+    media_type: str
+    sha256: str
+
+
+async def gather(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+    """Every source's entries for these children under the filters, oldest first. No
+    access check: callers check the viewer first."""
+    wanted = [s for s in sources.SOURCES if filters.wants_any(s.kinds)]
+    found = await asyncio.gather(*(s.fetch(child_ids, filters, now) for s in wanted))
+    ranks = {source.name: n for n, source in enumerate(wanted)}
+    kept = [
+        (entry, ranks[source.name])
+        for source, entries in zip(wanted, found, strict=True)
+        for entry in entries
+        if _kept(entry, filters)
+    ]
+    kept.sort(key=lambda pair: (pair[0].at, pair[1], pair[0].order))
+    return [entry for entry, _ in kept]
+
+
+def _kept(entry: Entry, filters: Filters) -> bool:
+    if not filters.wants(entry.kind):
+        return False
+    if filters.significant_only and not (entry.significant or entry.kind in SIGNIFICANT_KINDS):
+        return False
+    if filters.agencies and entry.agency_id not in filters.agencies:
+        return False
+    if filters.start is not None and entry.at < filters.start:
+        return False
+    return filters.end is None or entry.at < filters.end
+
+
+async def _chronology(viewer: Professional, child: Child, filters: Filters) -> Chronology:
+    now = utcnow()
+    entries = await gather([child.id], filters, now)
+    if len(entries) > MAX_ENTRIES:
+        raise Invalid(TOO_MANY, field="from")
+    wanted = set(filters.agencies) | {e.agency_id for e in entries if e.agency_id is not None}
+    names = dict(await Agency.filter(id__in=sorted(wanted)).values_list("id", "name"))
+    mine = await Agency.filter(id=viewer.agency_id).values_list("name", flat=True)
+    by = ", ".join([viewer.name, *map(str, mine)])
+    return Chronology([child], filters, entries, now, by, names)
+
+
+async def do_read(
+    viewer: Professional, child_id: int, filters: Filters, ctx: AuditContext
+) -> Chronology:
+    """The child's chronology for the page and the API (VIEW), audited with its filters."""
+    detail: dict[str, Any] = {"filters": filters.as_detail()}
+    async with audit.refusal_recorded(READ, ctx, viewer, child_id, detail):
+        child = await check_child_access(viewer, child_id, Action.VIEW)
+    found = await _refused_when_too_big(READ, viewer, child, filters, ctx)
+    detail["entries"] = len(found.entries)
+    await audit.record(READ, ctx, actor=viewer, child_id=child_id, detail=detail)
+    return found
+
+
+async def _refused_when_too_big(
+    action: AuditAction, viewer: Professional, child: Child, filters: Filters, ctx: AuditContext
+) -> Chronology:
+    try:
+        return await _chronology(viewer, child, filters)
+    except Invalid:
+        detail = {"filters": filters.as_detail(), "why": "too many entries"}
+        outcome = AuditOutcome.DENIED
+        await audit.record(
+            action, ctx, actor=viewer, child_id=child.id, outcome=outcome, detail=detail
+        )
+        raise
+
+
+RENDERERS: dict[Format, Callable[[Chronology], bytes]] = {
+    Format.CSV: render_csv,
+    Format.PDF: render_pdf,
+}
+
+
+async def do_export(
+    viewer: Professional, child_id: int, filters: Filters, kind: Format, ctx: AuditContext
+) -> Export:
+    """The chronology as a file (EXPORT: never emergency access), rendered off the event
+    loop, audited with its filters, entry count and the SHA-256 of the file."""
+    detail: dict[str, Any] = {"format": kind.value, "filters": filters.as_detail()}
+    async with audit.refusal_recorded(EXPORT, ctx, viewer, child_id, detail):
+        child = await check_child_access(viewer, child_id, Action.EXPORT)
+    found = await _refused_when_too_big(EXPORT, viewer, child, filters, ctx)
+    content = await asyncio.to_thread(RENDERERS[kind], found)
+    digest = hashlib.sha256(content).hexdigest()
+    detail |= {"entries": len(found.entries), "sha256": digest, "bytes": len(content)}
+    await audit.record(EXPORT, ctx, actor=viewer, child_id=child_id, detail=detail)
+    return Export(content, filename_for(child, found.generated_at, kind), MEDIA_TYPES[kind], digest)
+
+
+def filename_for(child: Child, at: datetime, kind: Format) -> str:
+    """e.g. chronology-T-000123-2024-05-01.pdf (only letters, digits, - and _)."""
+    reference = re.sub(r"[^A-Za-z0-9_-]+", "-", child.reference).strip("-") or str(child.id)
+    return f"chronology-{reference}-{at.date().isoformat()}.{kind.value}"
