@@ -36,7 +36,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": connection_config(database_url)},
         "apps": {
             MODELS_APP: {
-                "models": ["feeds.models", "feeds.network.models"],
+                "models": ["feeds.models", "feeds.network.models", "feeds.sso.models"],
                 "migrations": "feeds.migrations",
                 "default_connection": "default",
             }
