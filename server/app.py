@@ -43,9 +43,11 @@ from server.routes import (
     pages,
     record_pages,
     search,
+    sso,
     ws,
 )
 from server.settings import Settings
+from server.sso import build_provider
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -56,6 +58,7 @@ def build_routes() -> list[BaseRoute]:
         *api_auth.routes,
         *api_mfa.routes,
         *mfa_pages.routes,
+        *sso.routes,
         *accounts.routes,
         *api_children.routes,
         *api_records.routes,
@@ -113,4 +116,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)
+    # Single sign-on: the provider's client, and what the login page offers.
+    app.state.sso = build_provider(settings)
+    app.state.templates.env.globals["sso_name"] = settings.oidc.name if settings.oidc else ""
+    app.state.templates.env.globals["local_passwords"] = settings.local_passwords.value
     return app
