@@ -45,7 +45,7 @@ const configuration = {
   }],
   pkce: { required: () => true },
   acrValues: ['urn:jigsaw:test:pwd', 'urn:jigsaw:test:mfa'],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  claims: { openid: ['sub', 'amr', 'acr', 'auth_time'], email: ['email', 'email_verified'], profile: ['name'] },
   conformIdTokenClaims: false, // email in the ID token itself, as many providers do
   cookies: { keys: ['jigsaw-test-provider-cookie-key'] },
   features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
