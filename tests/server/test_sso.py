@@ -114,9 +114,7 @@ async def test_password_only_at_the_provider_still_needs_our_code(
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login/mfa?next=%2Fboard"
     assert (await me(client)).status_code == 401  # half-way is not signed in
-    done = await post_form(
-        client, "/login/mfa", "/login/mfa", code=code(secret), next="/board"
-    )
+    done = await post_form(client, "/login/mfa", "/login/mfa", code=code(secret), next="/board")
     assert done.status_code == 303, done.text
     assert (await me(client)).json()["id"] == bob.id
     # Still a single sign-on session: its logout goes to the provider.
@@ -236,7 +234,9 @@ class TestProviderDown:
         )
         assert refused.status_code == 401
         assert "passwords here are kept for administrators" in refused.text
-        signed_in = await post_form(client, "/login", "/login", email=admin.email, password=PASSWORD)
+        signed_in = await post_form(
+            client, "/login", "/login", email=admin.email, password=PASSWORD
+        )
         assert signed_in.status_code == 303
         assert (await me(client)).json()["id"] == admin.id
 
