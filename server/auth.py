@@ -134,9 +134,11 @@ async def check_password_allowed(
         outcome=AuditOutcome.DENIED,
         detail={"reason": "local passwords off"},
     )
+    only = "passwords here are for administrators only"
     raise PasswordsOff(
-        "Sign in through your organisation's sign-in service: passwords here are kept for "
-        + ("administrators." if local_passwords == LocalPasswords.ADMINS else "nobody.")
+        "Sign in through your organisation's sign-in service: "
+        + (only if local_passwords == LocalPasswords.ADMINS else "this site does not use passwords")
+        + "."
     )
 
 

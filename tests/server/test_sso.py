@@ -233,7 +233,7 @@ class TestProviderDown:
             client, "/login", "/login", email=practitioner.email, password=PASSWORD
         )
         assert refused.status_code == 401
-        assert "passwords here are kept for administrators" in refused.text
+        assert "passwords here are for administrators only" in refused.text
         signed_in = await post_form(
             client, "/login", "/login", email=admin.email, password=PASSWORD
         )
