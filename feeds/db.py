@@ -36,7 +36,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": connection_config(database_url)},
         "apps": {
             MODELS_APP: {
-                "models": ["feeds.models", "feeds.network.models", "feeds.chronology.models"],
+                "models": [
+                    "feeds.models",
+                    "feeds.network.models",
+                    "feeds.chronology.models",
+                    "feeds.sso.models",
+                ],
                 "migrations": "feeds.migrations",
                 "default_connection": "default",
             }

@@ -276,6 +276,8 @@ class Session(Model):
     user_agent = fields.CharField(max_length=300, default="")
     # Password accepted, second factor not yet: reaches only the code page and logout.
     mfa_pending = fields.BooleanField(default=False)
+    # Signed in through the single sign-on provider (logout then ends its session too).
+    via_sso = fields.BooleanField(default=False)
 
     class Meta:
         table = "session"

@@ -47,12 +47,14 @@ from server.routes import (
     pages,
     record_pages,
     search,
+    sso,
     team_picture,
     work_contact,
     worry,
     ws,
 )
 from server.settings import Settings
+from server.sso import build_provider
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -63,6 +65,7 @@ def build_routes() -> list[BaseRoute]:
         *api_auth.routes,
         *api_mfa.routes,
         *mfa_pages.routes,
+        *sso.routes,
         *accounts.routes,
         *api_children.routes,
         *api_records.routes,
@@ -127,4 +130,8 @@ def create_app(settings: Settings) -> Starlette:
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)
     app.state.templates.env.globals["worry_note_max"] = MAX_NOTE
+    # Single sign-on: the provider's client, and what the login page offers.
+    app.state.sso = build_provider(settings)
+    app.state.templates.env.globals["sso_name"] = settings.oidc.name if settings.oidc else ""
+    app.state.templates.env.globals["local_passwords"] = settings.local_passwords.value
     return app

@@ -21,8 +21,9 @@ from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
-from feeds.models import Agency, ApiToken, Professional, Session
+from feeds.models import Agency, ApiToken, Professional, Role, Session
 from server.settings import Settings
+from server.sso_settings import LocalPasswords
 
 TOKEN_PREFIX = "jgw_"  # noqa: S105 - a public marker, not a secret
 # Touch last_seen_at at most this often, to avoid a write on every request.
@@ -40,6 +41,10 @@ class LoginThrottled(Exception):
 
 class LoginFailed(Invalid):
     """Wrong email or password: one message for both (401), so emails cannot be probed."""
+
+
+class PasswordsOff(LoginFailed):
+    """A right password, but this person signs in through the organisation's provider."""
 
 
 def digest(raw: str) -> str:
@@ -66,8 +71,14 @@ async def check_throttle(email: str, ip: str) -> None:
         raise LoginThrottled(wait)
 
 
-async def verify_credentials(email: object, password: object, ctx: AuditContext) -> Professional:
-    """The professional for these credentials, or Invalid with one message for every failure."""
+async def verify_credentials(
+    email: object,
+    password: object,
+    ctx: AuditContext,
+    local_passwords: LocalPasswords = LocalPasswords.ALL,
+) -> Professional:
+    """The professional for these credentials, or Invalid with one message for every failure
+    (and, after a right password, a refusal when this site keeps passwords for others)."""
     address, secret = normalise_email(email), check_password_field(password)
     await check_throttle(address, ctx.ip)
     user = await Professional.get_or_none(email=address, is_active=True)
@@ -84,6 +95,7 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
         if user is not None:
             await lockout.do_record_failed_login(user, ctx)
         raise LoginFailed("Email or password is not right.")
+    await check_password_allowed(user, local_passwords, ctx)
     if needs_rehash(user.password_hash):
         user.password_hash = await run_in_threadpool(hash_password, secret)
         await user.save(update_fields=["password_hash"])
@@ -100,6 +112,36 @@ async def verify_credentials(email: object, password: object, ctx: AuditContext)
     return user
 
 
+def may_use_password(user: Professional, local_passwords: LocalPasswords) -> bool:
+    """JIGSAW_LOCAL_PASSWORDS: everyone, administrators only (a way in while the provider is
+    down), or nobody (single sign-on only)."""
+    if local_passwords == LocalPasswords.ADMINS:
+        return user.role == Role.ADMIN
+    return local_passwords == LocalPasswords.ALL
+
+
+async def check_password_allowed(
+    user: Professional, local_passwords: LocalPasswords, ctx: AuditContext
+) -> None:
+    """Refused after a right password (audited, not counted as a guess) when this person
+    signs in through the organisation's provider instead."""
+    if may_use_password(user, local_passwords):
+        return
+    await audit.record(
+        AuditAction.LOGIN,
+        ctx,
+        actor=user,
+        outcome=AuditOutcome.DENIED,
+        detail={"reason": "local passwords off"},
+    )
+    only = "passwords here are for administrators only"
+    raise PasswordsOff(
+        "Sign in through your organisation's sign-in service: "
+        + (only if local_passwords == LocalPasswords.ADMINS else "this site does not use passwords")
+        + "."
+    )
+
+
 @dataclass(frozen=True)
 class NewSession:
     raw_id: str  # goes in the cookie, never stored
@@ -112,6 +154,7 @@ async def start_session(
     ctx: AuditContext,
     user_agent: str,
     mfa_pending_for: timedelta | None = None,
+    via_sso: bool = False,
 ) -> NewSession:
     """A fresh session id for every login (no fixation); a short-lived MFA-pending one
     when `mfa_pending_for` is given (it reaches only the code and enrolment pages)."""
@@ -125,6 +168,7 @@ async def start_session(
         ip=ctx.ip,
         user_agent=user_agent[:300],
         mfa_pending=mfa_pending_for is not None,
+        via_sso=via_sso,
     )
     return NewSession(raw, session)
 

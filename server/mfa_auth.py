@@ -72,7 +72,9 @@ async def stage_after_password(user: Professional) -> Stage:
     return "enrol" if await site_settings.mfa_required() else "full"
 
 
-async def start_sign_in(request: Request, user: Professional, stage: Stage) -> auth.NewSession:
+async def start_sign_in(
+    request: Request, user: Professional, stage: Stage, via_sso: bool = False
+) -> auth.NewSession:
     """A full session, or a short-lived pending one for the code or enrolment step."""
     pending = {"full": None, "code": PENDING_FOR_CODE, "enrol": PENDING_FOR_ENROLMENT}[stage]
     if stage == "full":
@@ -83,6 +85,7 @@ async def start_sign_in(request: Request, user: Professional, stage: Stage) -> a
         audit_context(request),
         request.headers.get("user-agent", ""),
         mfa_pending_for=pending,
+        via_sso=via_sso,
     )
 
 
@@ -118,11 +121,18 @@ async def signed_in(conn: HTTPConnection) -> SignIn | None:
 
 async def finish_sign_in(request: Request, sign_in: SignIn, ctx: AuditContext) -> auth.NewSession:
     """The second step succeeded: end the pending session, start a full one (new id)."""
+    via_sso = False
     if sign_in.session_id is not None:
+        # A sign-in that began at the provider stays one (its logout ends that session too).
+        via_sso = await Session.filter(id=sign_in.session_id, via_sso=True).exists()
         await Session.filter(id=sign_in.session_id).update(revoked_at=utcnow())
     await lockout.do_record_good_login(sign_in.user)
     return await auth.start_session(
-        sign_in.user, settings_of(request), ctx, request.headers.get("user-agent", "")
+        sign_in.user,
+        settings_of(request),
+        ctx,
+        request.headers.get("user-agent", ""),
+        via_sso=via_sso,
     )
 
 

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.config import Config
 from starlette.datastructures import Secret
 
 from feeds.accounts.mfa_keys import SecretBox
+from server.sso_settings import DEFAULT_MFA_AMR, LOOPBACK, LocalPasswords, OidcSettings
 
 DEMO_SECRET = "jigsaw-demo-secret-not-for-production"  # noqa: S105 - refused outside demo
 # A fixed Fernet key for demo mode and tests (its derivation is public: refused outside demo).
@@ -45,6 +47,10 @@ class Settings:
     audit_checkpoint_file: Path | None = None
     # Fernet keys for authenticator secrets at rest: the first encrypts, all decrypt.
     mfa_keys: tuple[Secret, ...] = (Secret(DEMO_MFA_KEY),)
+    # Single sign-on through the authority's OpenID Connect provider (off when None), and
+    # who may still sign in with a password here (server/sso_settings.py).
+    oidc: OidcSettings | None = None
+    local_passwords: LocalPasswords = LocalPasswords.ALL
 
     @property
     def session_cookie(self) -> str:
@@ -133,6 +139,7 @@ def load_settings(
             "JIGSAW_SECRET_KEY must be set (a long random string) outside demo mode"
         )
     origins = config("JIGSAW_ALLOWED_ORIGINS", default="")
+    oidc = _oidc(config)
     return Settings(
         database_url=config("JIGSAW_DATABASE_URL", default=_default_database_url(data_dir)),
         data_dir=data_dir,
@@ -150,8 +157,59 @@ def load_settings(
         audit_signing_key=Secret(config("JIGSAW_AUDIT_SIGNING_KEY", default="")),
         audit_checkpoint_file=_optional_path(config("JIGSAW_AUDIT_CHECKPOINT_FILE", default="")),
         mfa_keys=_mfa_keys(config, is_demo or not need_secret),
+        oidc=oidc,
+        local_passwords=_local_passwords(config, with_provider=oidc is not None),
     )
 
 
 def _optional_path(raw: str) -> Path | None:
     return Path(raw).expanduser().resolve() if raw.strip() else None
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _check_issuer(issuer: str) -> str:
+    parts = urlsplit(issuer)
+    plain_http_ok = parts.scheme == "http" and parts.hostname in LOOPBACK
+    if parts.scheme != "https" and not plain_http_ok:
+        raise SettingsError(
+            f"JIGSAW_OIDC_ISSUER must be an https URL (plain http only on loopback; got {issuer!r})"
+        )
+    return issuer.rstrip("/")
+
+
+def _oidc(config: Config) -> OidcSettings | None:
+    """The provider, when JIGSAW_OIDC_ISSUER is set (it then needs a client id)."""
+    issuer = config("JIGSAW_OIDC_ISSUER", default="").strip()
+    if not issuer:
+        return None
+    client_id = config("JIGSAW_OIDC_CLIENT_ID", default="").strip()
+    if not client_id:
+        raise SettingsError("JIGSAW_OIDC_CLIENT_ID must be set when JIGSAW_OIDC_ISSUER is")
+    return OidcSettings(
+        issuer=_check_issuer(issuer),
+        client_id=client_id,
+        client_secret=Secret(config("JIGSAW_OIDC_CLIENT_SECRET", default="")),
+        name=config("JIGSAW_OIDC_NAME", default="").strip() or "your organisation",
+        mfa_amr=_words(config("JIGSAW_OIDC_MFA_AMR", default=",".join(DEFAULT_MFA_AMR))),
+        mfa_acr=_words(config("JIGSAW_OIDC_MFA_ACR", default="")),
+        redirect_uri=config("JIGSAW_OIDC_REDIRECT_URI", default="").strip(),
+    )
+
+
+def _local_passwords(config: Config, with_provider: bool) -> LocalPasswords:
+    """JIGSAW_LOCAL_PASSWORDS: all (default), admins or none; fewer than all needs a provider."""
+    raw = config("JIGSAW_LOCAL_PASSWORDS", default="all").strip().lower()
+    try:
+        chosen = LocalPasswords(raw)
+    except ValueError:
+        raise SettingsError(
+            f"JIGSAW_LOCAL_PASSWORDS must be all, admins or none (got {raw!r})"
+        ) from None
+    if chosen != LocalPasswords.ALL and not with_provider:
+        raise SettingsError(
+            "JIGSAW_LOCAL_PASSWORDS other than all needs JIGSAW_OIDC_ISSUER: nobody could sign in"
+        )
+    return chosen

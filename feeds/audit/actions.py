@@ -24,6 +24,12 @@ class AuditAction(StrEnum):
     MFA_DISABLE = "mfa.disable"
     MFA_RESET = "mfa.reset"
     MFA_REQUIRE = "mfa.require"
+    # Single sign-on: a provider's person linked to a professional by verified email, or
+    # refused (no account here). A refusal is no credential guess: the provider vouched for
+    # the person, so it stays out of CREDENTIAL_ACTIONS and the throttles; a sign-in that
+    # succeeds is a LOGIN with detail {"via": "oidc"}.
+    SSO_LINK = "sso.link"
+    SSO_REFUSED = "sso.refused"
     CHILD_READ = "child.read"
     FEED_READ = "feed.read"
     POST_CREATE = "post.create"

@@ -31,7 +31,9 @@ async def login(request: Request) -> Response:
     """Email and password, plus `code` or `recovery_code` when the account has MFA."""
     data = await decode(request, schema.Credentials)
     ctx = audit_context(request)
-    user = await auth.verify_credentials(data.email, data.password, ctx)
+    user = await auth.verify_credentials(
+        data.email, data.password, ctx, settings_of(request).local_passwords
+    )
     stage = await mfa_auth.stage_after_password(user)
     if stage == "code":
         box = mfa_auth.secret_box(request)
@@ -96,7 +98,9 @@ async def create_token(request: Request) -> Response:
     data = await decode(request, schema.TokenCreate)
     name = auth.check_token_name(data.name)
     ctx = audit_context(request)
-    user = await auth.verify_credentials(data.email, data.password, ctx)
+    user = await auth.verify_credentials(
+        data.email, data.password, ctx, settings_of(request).local_passwords
+    )
     # A token is a long-lived credential: it takes the same second factor as a session.
     stage = await mfa_auth.stage_after_password(user)
     if stage == "enrol":

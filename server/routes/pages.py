@@ -21,7 +21,7 @@ from feeds.network import requests as access_requests
 from feeds.network import worry
 from feeds.serializers import child_view, me_view
 from feeds.velocity.activity import activity_of
-from server import auth, cookies, mfa_auth
+from server import auth, cookies, mfa_auth, sso
 from server.dates import parse_day
 from server.endpoints import (
     MAX_ID,
@@ -62,7 +62,10 @@ async def login(request: Request) -> Response:
     target = safe_next(str(form.get("next", "/")))
     try:
         user = await auth.verify_credentials(
-            form.get("email"), form.get("password"), audit_context(request)
+            form.get("email"),
+            form.get("password"),
+            audit_context(request),
+            settings_of(request).local_passwords,
         )
     except Invalid as error:
         return render(
@@ -83,9 +86,12 @@ async def login(request: Request) -> Response:
 @public
 async def logout(request: Request) -> Response:
     raw = request.cookies.get(settings_of(request).session_cookie)
+    target = "/login"
     if raw:
+        # Signed in at the provider: its session ends too (RP-initiated logout), when offered.
+        target = await sso.logout_url(request, raw) or target
         await auth.end_session(raw)
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse(target, status_code=303)
     cookies.clear_session_cookie(response, settings_of(request))
     return response
 

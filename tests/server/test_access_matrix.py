@@ -356,6 +356,9 @@ OPEN_ROUTES = {
     ("GET", "/login"): "public",
     ("POST", "/login"): "public",
     ("POST", "/logout"): "public",
+    # Single sign-on: off to the provider and back (404 when no provider is configured).
+    ("GET", "/auth/oidc/start"): "public",
+    ("GET", "/auth/oidc/callback"): "public",
     ("GET", "/notifications"): "authenticated",
     ("POST", "/notifications/read-all"): "authenticated",
     ("POST", "/notifications/{notification_id}/read"): "authenticated",
