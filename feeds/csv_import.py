@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -24,6 +25,13 @@ MAX_ROWS = 200_000
 MAX_FIELD = 10_000  # characters in one cell; no column holds anything near it
 MIN_REASON, MAX_REASON = 10, 500
 FIELD = "file"
+STEP = 1_000  # rows between progress reports
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. a progress bar
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The default: nobody is watching."""
 
 
 class Outcome(StrEnum):

@@ -16,6 +16,7 @@ from tortoise import Tortoise
 from feeds.db import migrate_database, tortoise_config
 from feeds.errors import DomainError
 from feeds.models import Role, Sector
+from server.cli_import import import_group
 from server.cli_setup import COMMANDS as SETUP_COMMANDS
 from server.settings import Settings, SettingsError, load_settings
 
@@ -400,6 +401,7 @@ def audit_public_key() -> None:
 
 for _command in SETUP_COMMANDS:
     main.add_command(_command)
+main.add_command(import_group)
 
 
 class StageBars:

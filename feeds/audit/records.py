@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +103,7 @@ async def record_many(
     action: AuditAction,
     ctx: AuditContext,
     actor: Professional,
-    entries: list[tuple[int | None, dict[str, Any]]],
+    entries: Sequence[tuple[int | None, dict[str, Any]]],
 ) -> None:
     """Append one record per (child_id, detail) in `entries`, in few statements (bulk
     imports: one record per child or person); inside the caller's transaction."""

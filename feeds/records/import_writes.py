@@ -20,12 +20,14 @@ from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext, record_many
 from feeds.bulk_sql import insert_rows, update_rows
 from feeds.clock import utcnow
+from feeds.csv_import import Progress
 from feeds.errors import Conflict
 from feeds.models import Professional, TeamMember
 from feeds.network.models import EntryKind
 from feeds.records.children import CHILD_CHANGED, FIELDS
 from feeds.records.import_rows import ChildRow
 
+WRITING = "Writing (one transaction)"
 CHANGED_WHILE_IMPORTING = (
     "A child with one of these references was added while the file was being imported: "
     "nothing was imported. Run the import again."
@@ -122,7 +124,11 @@ async def _events(rows: list[ChildRow], grants: Grants) -> None:
 
 
 async def write_children(
-    actor: Professional, rows: list[ChildRow], summary: dict[str, Any], ctx: AuditContext
+    actor: Professional,
+    rows: list[ChildRow],
+    summary: dict[str, Any],
+    ctx: AuditContext,
+    progress: Progress,
 ) -> None:
     """Apply checked rows (each creates or changes a record) in one transaction."""
     now = utcnow()
@@ -135,11 +141,17 @@ async def write_children(
             record = await audit.record(
                 AuditAction.IMPORT_CHILDREN, ctx, actor=actor, detail=summary | {"applied": True}
             )
+            progress(WRITING, 0, 5)
             await _insert_children(new, now)
+            progress(WRITING, 1, 5)
             await _revise([r for r in rows if r.existing is not None and r.moved], actor, now)
+            progress(WRITING, 2, 5)
             grants = await _grant(rows, actor, now)
+            progress(WRITING, 3, 5)
             entries = _audit_entries(rows, int(record.id), str(summary["reason"]))
             await record_many(AuditAction.CHILD_IMPORT, ctx, actor, entries)
+            progress(WRITING, 4, 5)
             await _events(rows, grants)
+        progress(WRITING, 5, 5)
     except IntegrityError:  # a concurrent creation took a reference first
         raise Conflict(CHANGED_WHILE_IMPORTING, field="file") from None

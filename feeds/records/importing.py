@@ -15,7 +15,16 @@ from typing import Any
 from feeds import audit
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
-from feeds.csv_import import Report, RowResult, check_reason, digest, read_rows
+from feeds.csv_import import (
+    STEP,
+    Progress,
+    Report,
+    RowResult,
+    check_reason,
+    digest,
+    no_progress,
+    read_rows,
+)
 from feeds.models import Professional
 from feeds.organisation.admin import check_admin
 from feeds.records.import_rows import COLUMNS, ChildRow, check_row, lookups_for, result_of
@@ -27,7 +36,13 @@ def _report_detail(report: Report, reason: str, dry_run: bool) -> dict[str, Any]
 
 
 async def do_import_children(
-    actor: Professional, data: bytes, reason: object, ctx: AuditContext, *, dry_run: bool = False
+    actor: Professional,
+    data: bytes,
+    reason: object,
+    ctx: AuditContext,
+    *,
+    dry_run: bool = False,
+    progress: Progress = no_progress,
 ) -> Report:
     """Check every row of the file, then (unless `dry_run`, and only when no row is
     refused) apply them all in one transaction. Administrators only."""
@@ -37,7 +52,9 @@ async def do_import_children(
     report = Report("children", dry_run, list(bad), sha256=digest(data))
     lookups, seen = await lookups_for(rows), dict[str, int]()
     checked: list[ChildRow] = []
-    for row in rows:
+    for n, row in enumerate(rows, 1):
+        if n % STEP == 0 or n == len(rows):
+            progress("Checking rows", n, len(rows))
         found = check_row(row, lookups, seen)
         report.rows.append(found if isinstance(found, RowResult) else result_of(found))
         if isinstance(found, ChildRow) and found.changes:
@@ -47,6 +64,6 @@ async def do_import_children(
         detail = _report_detail(report, why, dry_run) | {"applied": False}
         await audit.record(AuditAction.IMPORT_CHILDREN, ctx, actor=actor, detail=detail)
         return report
-    await write_children(actor, checked, _report_detail(report, why, False), ctx)
+    await write_children(actor, checked, _report_detail(report, why, False), ctx, progress)
     report.applied = True
     return report
