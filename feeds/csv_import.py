@@ -17,8 +17,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
 from feeds.errors import Invalid
+
+if TYPE_CHECKING:
+    from feeds.audit.records import AuditContext
+    from feeds.models import Professional
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -32,6 +37,21 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. a progr
 
 def no_progress(stage: str, done: int, total: int) -> None:
     """The default: nobody is watching."""
+
+
+class Importer(Protocol):
+    """`do_import_children` and `do_import_people`."""
+
+    async def __call__(
+        self,
+        actor: Professional,
+        data: bytes,
+        reason: object,
+        ctx: AuditContext,
+        *,
+        dry_run: bool = False,
+        progress: Progress = no_progress,
+    ) -> Report: ...
 
 
 class Outcome(StrEnum):

@@ -39,6 +39,7 @@ from server.routes import (
     board,
     breakglass,
     health,
+    import_pages,
     mfa_pages,
     pages,
     record_pages,
@@ -65,6 +66,7 @@ def build_routes() -> list[BaseRoute]:
         *board.routes,
         *breakglass.routes,
         *admin_pages.routes,
+        *import_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
         *pages.routes,

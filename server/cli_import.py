@@ -5,19 +5,18 @@ audit record the import writes. `--dry-run` reports and changes nothing."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from feeds.audit.records import AuditContext
-from feeds.csv_import import MAX_FILE_BYTES, Outcome, Report
+from feeds.csv_import import MAX_FILE_BYTES, Importer, Outcome, Report
 from feeds.models import Professional, Role
 
 CONTEXT = AuditContext(ip="", request_id="cli-import")
 SHOWN = 200  # refused rows printed; the counts say how many there were
-Importer = Callable[..., Awaitable[Report]]
 
 
 def _read(path: Path) -> bytes:
