@@ -135,3 +135,13 @@ async def select_in(sql: str, values: Sequence[Any], *, chunk: int = MAX_ROWS) -
         marks = ", ".join(f"${n + 1}" for n in range(len(part)))
         found.extend(await raw_sql.fetch(sql.format(ids=marks), *part))
     return found
+
+
+async def analyze(*tables: str) -> None:
+    """PostgreSQL: refresh the planner's statistics after a bulk load, so the next lookups
+    (a re-import's, a board's) use the indexes at once rather than after autovacuum's next
+    round; without them a freshly filled table looks empty and `IN (...)` lists scan it."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        names = ", ".join(f'"{table}"' for table in tables)
+        await connection.execute_script(f"ANALYZE {names}")

@@ -96,8 +96,8 @@ async def lookups_for(rows: list[Row]) -> Lookups:
     }
     ids, granted = sorted(e.id for e in found.values()), set()
     for start in range(0, len(ids), 1000):
-        held = await Grant.filter(active_grant_q(utcnow()), child_id__in=ids[start : start + 1000])
-        granted |= {(g.child_id, g.professional_id, g.team_id) for g in held}
+        held = Grant.filter(active_grant_q(utcnow()), child_id__in=ids[start : start + 1000])
+        granted |= set(await held.values_list("child_id", "professional_id", "team_id"))
     return Lookups(leads, teams, found, granted)
 
 
