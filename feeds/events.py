@@ -21,7 +21,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from feeds import raw_sql
+from feeds import bulk_sql, raw_sql
 from feeds.clock import utcnow
 from feeds.models import Event
 
@@ -102,3 +102,21 @@ async def transaction() -> AsyncIterator[None]:
     async with in_transaction():
         yield
     wake_listeners()
+
+
+async def emit_many(items: list[tuple[str, dict[str, Any], int | None, int | None]]) -> None:
+    """Append many events (type, payload, child_id, recipient_id) in few statements, inside
+    the caller's transaction (bulk imports); on PostgreSQL one NOTIFY wakes the listeners,
+    who read every event after their position."""
+    if not items:
+        return
+    created_at = utcnow()
+    rows = [
+        (created_at, type_, child_id, recipient_id, raw_sql.db_value(Event, "payload", payload))
+        for type_, payload, child_id, recipient_id in items
+    ]
+    columns = ("created_at", "type", "child_id", "recipient_id", "payload")
+    found = await bulk_sql.insert_rows("event", columns, rows, returning=("id",))
+    if connections.get("default").capabilities.dialect == "postgres":
+        last = max(int(row["id"]) for row in found)
+        await raw_sql.fetch(f"SELECT pg_notify('{NOTIFY_CHANNEL}', $1)", str(last))

@@ -43,6 +43,7 @@ from server.routes import (
     health,
     hotspots,
     households,
+    import_pages,
     mfa_pages,
     pages,
     record_pages,
@@ -76,6 +77,7 @@ def build_routes() -> list[BaseRoute]:
         *hotspots.routes,
         *breakglass.routes,
         *admin_pages.routes,
+        *import_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
         *team_picture.routes,

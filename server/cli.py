@@ -16,6 +16,7 @@ from tortoise import Tortoise
 from feeds.db import migrate_database, tortoise_config
 from feeds.errors import DomainError
 from feeds.models import Role, Sector
+from server.cli_import import import_group
 from server.cli_setup import COMMANDS as SETUP_COMMANDS
 from server.settings import Settings, SettingsError, load_settings
 
@@ -400,6 +401,7 @@ def audit_public_key() -> None:
 
 for _command in SETUP_COMMANDS:
     main.add_command(_command)
+main.add_command(import_group)
 
 
 class StageBars:
@@ -501,12 +503,13 @@ def restore(source: Path, pg_bin: Path | None) -> None:
 
 NEXT_STEPS = """
 Next steps (docs/operations.md, "From an empty server to the first post"):
-  jigsaw create-agency NAME --sector SECTOR        one per partner agency
-  jigsaw create-user --email ... --name ... --agency NAME [--role manager]
-  jigsaw create-team NAME --agency NAME
-  jigsaw add-member TEAM EMAIL [--manager]
-  jigsaw create-child --name N --reference R --dob YYYY-MM-DD --lead EMAIL
-  jigsaw serve                                     then sign in as {email}
+  jigsaw create-agency --name NAME --sector SECTOR          one per partner agency
+  jigsaw create-user --email EMAIL --name NAME --agency NAME [--role manager]
+  jigsaw create-team --name NAME --agency NAME
+  jigsaw add-member --team TEAM --email EMAIL [--manager]
+  jigsaw create-child --name N --reference R --date-of-birth YYYY-MM-DD --lead EMAIL
+  jigsaw import children FILE.csv --by {email} --reason WHY   (or people; --dry-run first)
+  jigsaw serve                                               then sign in as {email}
 """
 
 

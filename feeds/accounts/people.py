@@ -12,9 +12,14 @@ from feeds.models import Agency, Professional, Role, Sector
 MIN_PASSWORD = 12
 
 
+def handle_base(name: str) -> str:
+    """The @handle a name suggests (before a number makes it unique)."""
+    return re.sub(r"[^a-z0-9]+", ".", name.lower()).strip(".")[:50] or "user"
+
+
 async def unique_handle(name: str) -> str:
     """A @handle from the name, made unique with a number when taken."""
-    base = re.sub(r"[^a-z0-9]+", ".", name.lower()).strip(".")[:50] or "user"
+    base = handle_base(name)
     handle, n = base, 1
     while await Professional.filter(handle=handle).exists():
         n += 1

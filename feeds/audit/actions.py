@@ -76,6 +76,12 @@ class AuditAction(StrEnum):
     CHILD_HISTORY = "child.history"
     CHILD_CLOSE = "child.close"
     CHILD_REOPEN = "child.reopen"
+    # Bulk import (feeds/records/importing.py, feeds/organisation/importing.py): one record
+    # per import (counts, file hash, reason; dry runs too) and one per row it creates or changes.
+    IMPORT_CHILDREN = "import.children"
+    CHILD_IMPORT = "child.import"
+    IMPORT_PEOPLE = "import.people"
+    PERSON_IMPORT = "person.import"
     AGENCY_CREATE = "agency.create"
     AGENCY_LIST = "agency.list"
     TEAM_CREATE = "team.create"

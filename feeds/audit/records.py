@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from feeds import raw_sql
+from feeds import bulk_sql, raw_sql
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
@@ -97,3 +97,38 @@ async def refusal_recorded(
 async def records_for_child(child_id: int, limit: int = 100) -> list[AuditRecord]:
     """The most recent audit records about one child, newest first."""
     return await AuditRecord.filter(child_id=child_id).order_by("-id").limit(limit)
+
+
+async def record_many(
+    action: AuditAction,
+    ctx: AuditContext,
+    actor: Professional,
+    entries: Sequence[tuple[int | None, dict[str, Any]]],
+) -> None:
+    """Append one record per (child_id, detail) in `entries`, in few statements (bulk
+    imports: one record per child or person); inside the caller's transaction."""
+    at, email = utcnow(), _clean(actor.email, 254)
+    ip, request_id = _clean(ctx.ip, 64), _clean(ctx.request_id, 64)
+    ok = AuditOutcome.OK.value
+    rows = [
+        (at, actor.id, email, action.value, child_id, ok, ip, request_id, _detail(detail))
+        for child_id, detail in entries
+    ]
+    await bulk_sql.insert_rows("audit_record", _COLUMNS, rows)
+
+
+def _detail(detail: dict[str, Any]) -> Any:
+    return raw_sql.db_value(AuditRecord, "detail", detail)
+
+
+_COLUMNS = (
+    "at",
+    "actor_id",
+    "actor_email",
+    "action",
+    "child_id",
+    "outcome",
+    "ip",
+    "request_id",
+    "detail",
+)

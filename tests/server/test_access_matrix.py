@@ -339,6 +339,10 @@ OPEN_ROUTES = {
     ("POST", "/admin/people/{professional_id}/deactivate"): "authenticated",
     ("POST", "/admin/people/{professional_id}/reactivate"): "authenticated",
     ("POST", "/admin/people/{professional_id}/role"): "authenticated",
+    # Administrators only (403 for everyone else: tests/server/test_import_pages.py).
+    ("GET", "/admin/import"): "authenticated",
+    ("POST", "/admin/import/preview"): "authenticated",
+    ("POST", "/admin/import"): "authenticated",
     # Managers and administrators (403 for practitioners: tests/server/test_admin_pages.py).
     ("GET", "/children/new"): "authenticated",
     ("POST", "/children/new"): "authenticated",

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
+
 from server.cli import main as jigsaw_cli
 from tests.server.test_cli import environment, fails_clearly, jigsaw
 
@@ -123,7 +125,7 @@ def test_init_asks_twice_and_the_first_admin_can_sign_in(tmp_path: Path) -> None
     result = run_typed(env, args, f"{PASSWORD}\n{PASSWORD}\n")
     assert result.returncode == 0, result.stderr
     assert "Created the first administrator, ada@example.test." in result.stdout
-    assert "jigsaw create-agency NAME --sector SECTOR" in result.stdout  # the next steps
+    assert "jigsaw create-agency --name NAME --sector SECTOR" in result.stdout  # next steps
     [login, audit] = signed_in(env, "ada@example.test", ("GET", "/api/v1/audit", None))
     assert login[0] == 200 and login[1]["me"]["role"] == "admin", login
     assert audit[0] == 200, audit
@@ -154,3 +156,21 @@ def test_init_refuses_once_an_admin_exists_without_asking_for_a_password(
         jigsaw(env, "init", *again),  # no password file and no stdin: it must not prompt
         "An administrator already exists: init only sets up a new installation.",
     )
+
+
+def test_the_next_steps_init_prints_name_real_commands_and_options() -> None:
+    """Found in review: the printed next steps named options the commands do not take."""
+    from server.cli import NEXT_STEPS
+
+    for line in NEXT_STEPS.splitlines():
+        words = line.split()
+        if not words or words[0] != "jigsaw":
+            continue
+        command = jigsaw_cli.commands[words[1]]
+        if isinstance(command, click.Group):  # jigsaw import children|people
+            command = command.commands[words[2]]
+        known = {name for param in command.params for name in param.opts}
+        used = {word.split("=")[0] for word in words[2:] if word.startswith("--")}
+        assert used <= known, f"{line.strip()}: {sorted(used - known)}"
+        needed = {p.opts[0] for p in command.params if isinstance(p, click.Option) and p.required}
+        assert needed <= used, f"{line.strip()}: missing {sorted(needed - used)}"
