@@ -72,7 +72,8 @@ def unix_socket_url(database_url: str) -> str:
 
 
 def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    subprocess.run([ip, *args], check=True, capture_output=True, timeout=10)  # noqa: S603 - fixed arguments
 
 
 @dataclass
@@ -123,11 +124,12 @@ class HostGroup:
             "--workers",
             str(workers),
         ]
-        command = ["ip", "netns", "exec", self.namespace, *serve] if self.namespace else serve
+        ip = shutil.which("ip") or "/usr/sbin/ip"
+        command = [ip, "netns", "exec", self.namespace, *serve] if self.namespace else serve
         log = (self.data_dir / "serve.log").open("ab")
         # Its own session: kill -9 of the process group takes the whole tree (master and
         # uvicorn's worker processes) at once, as a host dying would.
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
             command, env=env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True
         )
         log.close()
@@ -180,7 +182,7 @@ class Cluster:
             config = self.directory / "haproxy.cfg"
             config.write_text(haproxy_config(self))
             log = (self.directory / "haproxy.log").open("ab")
-            self.haproxy = subprocess.Popen(
+            self.haproxy = subprocess.Popen(  # noqa: S603 - HAProxy with our generated config
                 [binary, "-db", "-f", str(config)], stdout=log, stderr=log, start_new_session=True
             )
             log.close()
@@ -190,9 +192,7 @@ class Cluster:
             raise
 
     def _make_groups(self) -> None:
-        netns = self.isolation == "netns" or (
-            self.isolation == "auto" and namespaces_available()
-        )
+        netns = self.isolation == "netns" or (self.isolation == "auto" and namespaces_available())
         if self.isolation == "netns" and not namespaces_available():
             raise ClusterError("network namespaces need root, `ip` and a local PostgreSQL")
         tag = secrets.token_hex(2)
@@ -376,7 +376,7 @@ def main() -> None:
         if args.demo:
             seed = [sys.executable, "-c", "from server.cli import main; main()", "demo"]
             env = {**os.environ, "JIGSAW_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-            subprocess.run(seed, env=env, cwd=ROOT, check=True)
+            subprocess.run(seed, env=env, cwd=ROOT, check=True)  # noqa: S603 - our interpreter
         cluster = Cluster(url, args.hosts, args.workers, args.isolation, demo=args.demo)
         cluster.start()
         how = "network namespaces" if cluster.uses_namespaces else "loopback ports"
