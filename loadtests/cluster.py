@@ -329,9 +329,9 @@ global
 defaults
     mode http
     option forwardfor
-    option redispatch
-    # A request that met a dead host is sent again, to another host (redispatch). Posts
-    # carry Idempotency-Key, so a retried post is stored once.
+    # A request that met a dead host is sent again at once to another host (redispatch on
+    # every retry). Posts carry Idempotency-Key, so a retried post is stored once.
+    option redispatch 1
     retries 3
     retry-on conn-failure empty-response response-timeout
     timeout connect 1s
@@ -352,7 +352,10 @@ backend hosts
     balance leastconn
     option httpchk GET /healthz
     http-check expect status 200
+    # Health checks find a dead host within about half a second; a refused connection
+    # marks it down at once (passive check), so leastconn stops choosing it.
     default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 2 maxconn 10000
+    default-server observe layer4 error-limit 1 on-error mark-down
 {servers}
 """
 

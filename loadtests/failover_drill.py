@@ -58,6 +58,7 @@ class DrillConfig:
     workers: int = 1
     isolation: str = "auto"
     throughput: float = 0.0  # seconds of a feed-read burst before the drill (0: none)
+    keep: bool = False  # keep the cluster's directory (config, host logs) afterwards
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Reader:
     lost_at: float | None = None
     reconnect_s: list[float] = field(default_factory=list)
     reconnected_at: list[float] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)  # connections, for explaining a failure
     failed_attempts: int = 0
 
     @property
@@ -122,6 +124,7 @@ class DrillResult:
     wall_s: float = 0.0
     per_host: dict[str, str] = field(default_factory=dict)
     throughput: str = ""
+    problems: list[str] = field(default_factory=list)  # the first few, explained
 
     @property
     def ok(self) -> bool:
@@ -162,6 +165,7 @@ class DrillResult:
         ]
         if self.throughput:
             lines.append(self.throughput)
+        lines.extend(f"  problem: {problem}" for problem in self.problems[:10])
         lines.append("RESULT: " + ("PASS" if self.ok else "FAIL"))
         return "\n".join(lines)
 
@@ -202,6 +206,7 @@ def _hello(reader: Reader, hello: dict[str, Any]) -> None:
     assert hello["type"] == "hello", hello
     if reader.first_id is None:
         reader.first_id = reader.last_id = int(hello["last_id"])
+    reader.history.append(f"hello after={reader.last_id} upto={hello['last_id']}")
     if reader.lost_at is not None:
         now = time.monotonic()
         reader.reconnect_s.append(now - reader.lost_at)
@@ -327,7 +332,9 @@ async def open_all(
 async def run_drill(config: DrillConfig, database_url: str) -> DrillResult:
     """The whole drill on an empty database (it is migrated and seeded here)."""
     readers, writer_token, children = await readers_for(database_url, config)
-    cluster = Cluster(database_url, config.hosts, config.workers, config.isolation)
+    cluster = Cluster(
+        database_url, config.hosts, config.workers, config.isolation, keep=config.keep
+    )
     await asyncio.to_thread(cluster.start)
     result = DrillResult(config, isolation="netns" if cluster.uses_namespaces else "loopback")
     stop_readers, stop_posting = asyncio.Event(), asyncio.Event()
@@ -349,6 +356,8 @@ async def run_drill(config: DrillConfig, database_url: str) -> DrillResult:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.to_thread(cluster.stop)
+        if config.keep:
+            print(f"cluster directory kept: {cluster.directory}")
     return result
 
 
@@ -381,7 +390,9 @@ async def drive_and_kill(
 async def expected_events(conn: asyncpg.Connection, since: int) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT id, child_id, recipient_id FROM event WHERE id > $1 ORDER BY id", since
+            "SELECT id, child_id, recipient_id, type, created_at FROM event WHERE id > $1"
+            " ORDER BY id",
+            since,
         )
     )
 
@@ -426,8 +437,10 @@ async def check(result: DrillResult, readers: list[Reader], poster: Poster, url:
     finally:
         await conn.close()
     check_posts(result, poster, stored)
+    kinds = {int(e["id"]): f"{e['type']} at {e['created_at']:%H:%M:%S.%f}" for e in events}
     for reader in readers:
         check_reader(result, reader, expected_for(reader, events), poster.kill_at)
+        explain(result, reader, expected_for(reader, events), kinds)
     result.sockets_open = sum(reader.connected for reader in readers)
     result.cpu_percent = 100 * poster.cpu_s / max(poster.wall_s, 1e-9)
     result.wall_s = poster.wall_s
@@ -466,6 +479,19 @@ def check_reader(result: DrillResult, reader: Reader, expected: list[int], kill_
         result.sockets_not_back += 1
 
 
+def explain(
+    result: DrillResult, reader: Reader, expected: list[int], kinds: dict[int, str]
+) -> None:
+    got = reader.received
+    wrong = sorted(set(expected) - set(got)) + sorted({i for i in got if got.count(i) > 1})
+    for event_id in wrong:
+        result.problems.append(
+            f"reader {reader.user_id} (child {reader.child_id}) event {event_id} "
+            f"({kinds.get(event_id, '?')}) received {got.count(event_id)} times; "
+            f"{'; '.join(reader.history)}"
+        )
+
+
 async def main_async(config: DrillConfig) -> int:
     from loadtests.pgdb import create_database, drop_database
 
@@ -483,7 +509,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     defaults = DrillConfig()
     for name, value in vars(defaults).items():
-        parser.add_argument(f"--{name}", type=type(value), default=value)
+        if isinstance(value, bool):
+            parser.add_argument(f"--{name}", action="store_true")
+        else:
+            parser.add_argument(f"--{name}", type=type(value), default=value)
     args = parser.parse_args()
     sys.exit(asyncio.run(main_async(DrillConfig(**vars(args)))))
 
