@@ -329,6 +329,8 @@ global
 defaults
     mode http
     option forwardfor
+    # The whole request is read before a host is chosen, so a post can be sent again.
+    option http-buffer-request
     # A request that met a dead host is sent again at once to another host (redispatch on
     # every retry). Posts carry Idempotency-Key, so a retried post is stored once.
     option redispatch 1

@@ -346,7 +346,9 @@ async def run_drill(config: DrillConfig, database_url: str) -> DrillResult:
             result.throughput = await read_burst(cluster, readers, config.throughput)
         poster = await drive_and_kill(cluster, config, writer_token, children, stop_posting)
         result.per_host = {
-            r["svname"]: f"{r['status']} {r['stot']} sessions" for r in cluster.stats()
+            r["svname"]: f"{r['status']}, {r['stot']} sessions, {r['wretr']} retried, "
+            f"{r['wredis']} redispatched"
+            for r in cluster.stats()
         }
         await settle(readers, database_url, config.settle)
         await check(result, readers, poster, database_url)
