@@ -325,9 +325,12 @@ HAPROXY_TEMPLATE = """\
 global
     maxconn 8000
     stats socket {directory}/haproxy.sock mode 600 level admin
+    # Hosts going down and up (notice and above: no per-request lines).
+    log stderr format raw local0 notice
 
 defaults
     mode http
+    log global
     option forwardfor
     # The whole request is read before a host is chosen, so a post can be sent again.
     option http-buffer-request
@@ -341,7 +344,9 @@ defaults
     timeout server 30s
     timeout http-request 10s
     timeout queue 10s
-    timeout check 2s
+    # A killed host refuses at once; a busy one (500 sockets reconnecting to it) may be
+    # slow to answer /healthz, and must not be taken out for it: no host left means 503s.
+    timeout check 5s
     # An upgraded websocket is a tunnel: idle for up to an hour between events.
     timeout tunnel 1h
     timeout client-fin 5s
@@ -354,10 +359,11 @@ backend hosts
     balance leastconn
     option httpchk GET /healthz
     http-check expect status 200
-    # Health checks find a dead host within about half a second; a refused connection
-    # marks it down at once (passive check), so leastconn stops choosing it.
-    default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 2 maxconn 10000
-    default-server observe layer4 error-limit 1 on-error mark-down
+    # Health checks find a dead host within about a second: a refused connection counts
+    # as failed checks but one (passive), and the next failed check marks it down. (Not
+    # `mark-down`: one slow connect to the busy survivor would leave no host at all.)
+    default-server inter 1s fastinter 250ms downinter 1s fall 3 rise 2 maxconn 10000
+    default-server observe layer4 error-limit 1 on-error sudden-death
 {servers}
 """
 

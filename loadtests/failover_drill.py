@@ -42,6 +42,7 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 from loadtests.cluster import Cluster
 from loadtests.live_bench import pct, seed
 
+OPENING = 50  # sockets opening at once at the start
 MAX_BACKOFF = 8.0  # seconds; the browser's backoff (frontend/static/js/live.js) in short
 
 
@@ -176,30 +177,49 @@ def backoff(attempt: int) -> float:
     return ceiling / 2 + random.random() * ceiling / 2
 
 
-async def run_reader(reader: Reader, ws_url: str, stop: asyncio.Event) -> None:
+async def run_reader(
+    reader: Reader, ws_url: str, stop: asyncio.Event, opening: asyncio.Semaphore
+) -> None:
     attempt = 0
     while not stop.is_set():
-        after = f"?after={reader.last_id}" if reader.first_id is not None else ""
-        try:
-            async with connect(
-                ws_url + after,
-                additional_headers={"authorization": f"Bearer {reader.token}"},
-                open_timeout=30,
-                max_size=2**20,
-            ) as socket:
-                hello = json.loads(await socket.recv())
-                _hello(reader, hello)
-                attempt = 0
-                async for raw in socket:
-                    _message(reader, json.loads(raw), hello["last_id"])
-        except (OSError, TimeoutError, InvalidHandshake, WebSocketException):
-            reader.failed_attempts += 1 if reader.lost_at is not None else 0
+        first = reader.first_id is None
+        after = "" if first else f"?after={reader.last_id}"
+        greeted = await connected_once(reader, ws_url + after, opening if first else None)
         if stop.is_set():
             return
-        if reader.lost_at is None:
+        if reader.lost_at is None and reader.first_id is not None:
             reader.lost_at = time.monotonic()
+        attempt = 0 if greeted else attempt + 1
         await asyncio.sleep(backoff(attempt))
-        attempt += 1
+
+
+async def connected_once(reader: Reader, url: str, gate: asyncio.Semaphore | None) -> bool:
+    """One connection, until it closes or fails to open; True if it said hello. The first
+    connections pass a gate: people arrive over some seconds, not all in one instant."""
+    greeted = False
+    if gate is not None:
+        await gate.acquire()
+    try:
+        async with connect(
+            url,
+            additional_headers={"authorization": f"Bearer {reader.token}"},
+            open_timeout=30,
+            max_size=2**20,
+        ) as socket:
+            hello = json.loads(await socket.recv())
+            _hello(reader, hello)
+            greeted = True
+            if gate is not None:
+                gate.release()
+                gate = None
+            async for raw in socket:
+                _message(reader, json.loads(raw), hello["last_id"])
+    except (OSError, TimeoutError, InvalidHandshake, WebSocketException):
+        reader.failed_attempts += 1
+    finally:
+        if gate is not None:
+            gate.release()
+    return greeted
 
 
 def _hello(reader: Reader, hello: dict[str, Any]) -> None:
@@ -267,7 +287,7 @@ async def post_once(http: httpx.AsyncClient, key: str, child: int, poster: Poste
             return
         if response.status_code not in {409, 502, 503, 504}:
             raise RuntimeError(f"post {key}: {response.status_code} {response.text[:200]}")
-        poster.retries[str(response.status_code)] += 1
+        poster.retries[f"{response.status_code} {response.text[:60]!r}"] += 1
         await asyncio.sleep(0.1)
     poster.unacknowledged.append(key)
 
@@ -320,7 +340,8 @@ async def readers_for(url: str, config: DrillConfig) -> tuple[list[Reader], str,
 async def open_all(
     readers: list[Reader], ws_url: str, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
-    tasks = [asyncio.create_task(run_reader(reader, ws_url, stop)) for reader in readers]
+    opening = asyncio.Semaphore(OPENING)
+    tasks = [asyncio.create_task(run_reader(reader, ws_url, stop, opening)) for reader in readers]
     deadline = time.monotonic() + 120
     while sum(reader.connected for reader in readers) < len(readers):
         if time.monotonic() > deadline:
