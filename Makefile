@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install demo test lint test-sqlite test-postgres bench
+.PHONY: install demo test test-deps lint test-sqlite test-postgres bench
 
 install: $(VENV)/.installed
 
@@ -30,7 +30,11 @@ test-postgres: install
 		JIGSAW_TEST_BACKEND=postgres $(BIN)/pytest; \
 	else echo "JIGSAW_TEST_DATABASE_URL not set: PostgreSQL tests skipped"; fi
 
-test: lint test-sqlite test-postgres
+# Chromium, Node/npm and HAProxy from Debian when missing: a skipped test is not a pass.
+test-deps:
+	bash .ci/test-deps
+
+test: test-deps lint test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python -m loadtests.velocity_bench --quick

@@ -180,12 +180,12 @@ class Hub:
                     return
                 self._gap_since = None
                 await self.refresh_for(event)
-                # A socket that joins while the batch renders is offered this event too;
-                # none can join between the offer and `position` moving on (no await).
-                audience = self.audience(event)
-                if audience:
+                if self.audience(event):
                     messages = messages or await self._render(batch)
-                    for subscriber in audience:
+                    # The audience again, after the render's await: a socket that joined
+                    # meanwhile replays only up to `position`, so it must get this event
+                    # here. None can join between the offer and `position` moving on.
+                    for subscriber in self.audience(event):
                         subscriber.offer(messages[event.id])
                 self.position = event.id
             if len(batch) < BATCH:

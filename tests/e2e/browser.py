@@ -31,11 +31,16 @@ TIMEOUT_MS = 15_000  # generous: the assertions auto-wait, they do not sleep
 
 
 def skip_reason() -> str | None:
+    """Browser journeys run in the SQLite pass only; a missing Chromium is a failure
+    there (`require_chromium`), never a skip: a skipped journey is not a passed one."""
     if os.environ.get("JIGSAW_TEST_BACKEND", "sqlite") == "postgres":
         return "browser journeys test the browser, not the database: covered in the SQLite pass"
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)"
     return None
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (.ci/test-deps)")
 
 
 e2e_only = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")

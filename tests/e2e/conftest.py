@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from server.settings import Settings
-from tests.e2e.browser import ARGS, CHROMIUM, skip_reason
+from tests.e2e.browser import ARGS, CHROMIUM, require_chromium, skip_reason
 from tests.e2e.world import World, build_world
 from tests.live_server import running_server
 
@@ -32,6 +32,7 @@ async def site(settings: Settings) -> AsyncIterator[Site]:
 async def browser() -> AsyncIterator[Browser]:
     if skip_reason():
         pytest.skip(skip_reason() or "")
+    require_chromium()
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield chromium
