@@ -14,7 +14,8 @@ from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
 from feeds.db import tortoise_config
-from feeds.kinds import WORRY_KINDS
+from feeds.feed.posting import MAX_BODY
+from feeds.kinds import WORRY_KINDS, PostKind
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
@@ -41,6 +42,7 @@ from server.routes import (
     health,
     mfa_pages,
     pages,
+    post_edits,
     record_pages,
     search,
     ws,
@@ -58,6 +60,7 @@ def build_routes() -> list[BaseRoute]:
         *mfa_pages.routes,
         *accounts.routes,
         *api_children.routes,
+        *post_edits.routes,
         *api_records.routes,
         *api_admin.routes,
         *api_live.routes,
@@ -113,4 +116,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)
+    app.state.templates.env.globals["post_kinds"] = [kind.value for kind in PostKind]
+    app.state.templates.env.globals["post_max_body"] = MAX_BODY
     return app

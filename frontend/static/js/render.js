@@ -45,21 +45,87 @@ function seenBlock(post) {
   );
 }
 
+function editedLink(post) {
+  return el("a", { class: "edited muted", href: `/posts/${post.id}/history` },
+    "(edited)", el("span", { class: "sr-only", text: " earlier wordings" }));
+}
+
+function kindSelect(id, selected) {
+  const kinds = (document.body.dataset.postKinds || "").split(" ").filter(Boolean);
+  const select = el("select", { id, name: "kind" });
+  for (const kind of kinds) {
+    const option = el("option", { value: kind, text: capitalize(kind) });
+    if (kind === selected) option.selected = true;
+    select.append(option);
+  }
+  return select;
+}
+
+/** The "Edit" under one's own post: the same form as templates/partials/post.html. */
+function editBlock(post) {
+  const max = document.body.dataset.maxBody || "500";
+  const count = `edit-count-${post.id}`;
+  const box = el("textarea", {
+    id: `edit-body-${post.id}`, name: "body", rows: "3", required: "", "data-max": max,
+    "data-mentions": "", "aria-describedby": count, text: post.body,
+  });
+  return el("details", { class: "edit-post" },
+    el("summary", {}, "Edit", el("span", { class: "sr-only", text: ` your ${post.kind}` })),
+    el("form", {
+      method: "post", action: `/posts/${post.id}/edit`, class: "edit-form",
+      "data-post-id": String(post.id), "data-child-id": String(post.child_id),
+    },
+    el("input", { type: "hidden", name: "csrftoken", value: csrfToken() }),
+    el("label", { for: `edit-body-${post.id}`, text: "Correct your post" }),
+    box,
+    el("p", { class: "char-count muted", id: count, text: `${[...post.body].length} of ${max} characters` }),
+    el("div", { class: "row" },
+      el("label", { for: `edit-kind-${post.id}`, class: "sr-only", text: "Kind" }),
+      kindSelect(`edit-kind-${post.id}`, post.kind),
+      el("button", { type: "submit", text: "Save" })),
+    el("p", { class: "muted small-print", text: "The earlier wording stays visible to everyone who can see this post." })),
+  );
+}
+
 /** A post as an <li>, with the child's name when it goes into a mixed stream. */
 export function postItem(post, childName = "") {
   const time = el("time", { datetime: post.created_at, text: post.created_at.slice(0, 16).replace("T", " ") });
   const meta = el("div", { class: "meta" },
     el("span", { class: "badge kind-label", text: capitalize(post.kind) }),
     el("strong", { class: "author", text: post.author.name }),
+    el("span", { class: "handle muted", text: `@${post.author.handle}` }),
     el("span", { class: "muted", text: `${post.author.job_title}, ${post.author.agency}` }),
     time,
+    post.edited_at ? editedLink(post) : null,
   );
   for (const node of [...meta.childNodes].slice(1)) node.before(" ");
+  const closed = Boolean(document.querySelector(`[data-closed-child="${Number(post.child_id)}"]`));
   return el("li", {
     class: `post kind-${post.kind}`, id: `post-${post.id}`,
     "data-post-id": String(post.id), "data-child-id": String(post.child_id),
   }, childName ? el("a", { class: "child-link", href: `/children/${post.child_id}`, text: childName }) : null,
-  meta, el("p", { class: "body", text: post.body }), ACKNOWLEDGEABLE.has(post.kind) ? seenBlock(post) : null);
+  meta, el("p", { class: "body", text: post.body }), ACKNOWLEDGEABLE.has(post.kind) ? seenBlock(post) : null,
+  post.author.id === userId() && !closed ? editBlock(post) : null);
+}
+
+/** A post changed (edited here or elsewhere): redraw it in place, keeping who has seen it. */
+export function replacePost(post) {
+  const old = document.getElementById(`post-${Number(post.id)}`);
+  if (!old) return null;
+  const item = postItem(post, old.querySelector(".child-link")?.textContent || "");
+  const seen = old.querySelector(".seen");
+  const fresh = item.querySelector(".seen");
+  if (seen && fresh) fresh.replaceWith(seen);
+  old.replaceWith(item);
+  return item;
+}
+
+/** Say which @mentions notified nobody (the server words them: docs/trust.md). */
+export function showMentionNotes(unreachable) {
+  const messages = (unreachable || []).map((u) => u.message);
+  const box = document.getElementById("mention-notes");
+  if (box) box.replaceChildren(...messages.map((text) => el("p", { class: "notice", text })));
+  if (messages.length) announce(messages.join(" "));
 }
 
 /** Put a post at the top of a feed (once), with a quiet highlight. Returns true if added. */
