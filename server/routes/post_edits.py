@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access.policy import Action, may
 from feeds.errors import Invalid
 from feeds.feed import mentions, posting
 from feeds.feed.posting import PostResult
@@ -85,6 +86,10 @@ async def history_page(request: Request, user: Professional) -> Response:
         child=child_view(history.child),
         post=post_view(history.post),
         revisions=revision_views(history),
+        # The no-JavaScript way to edit: the author's form, while the case is open.
+        can_edit=history.post.author_id == user.id
+        and history.child.closed_at is None
+        and await may(user, Action.EDIT_OWN_POST, history.child),
     )
 
 
@@ -95,7 +100,7 @@ def _edit_form(form: Any) -> tuple[str | None, str | None]:
 
 @authenticated
 async def edit_from_form(request: Request, user: Professional) -> Response:
-    """The edit form under one's own post (it works without JavaScript)."""
+    """The edit form on a post's page (JavaScript edits through the API instead)."""
     post_id = path_id(request, "post_id")
     kind, body = _edit_form(await read_form(request))
     try:

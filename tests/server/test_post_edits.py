@@ -290,7 +290,8 @@ async def test_pages_post_edit_and_show_history_and_unreachable_mentions_without
     assert posted.headers["location"] == f"/children/{child.id}?posted={post.id}"
     page = await client.get(posted.headers["location"])
     assert "@nosuchperson: nobody of that handle can see this child" in page.text
-    assert f'action="/posts/{post.id}/edit"' in page.text  # the Edit form under one's own post
+    assert f'href="/posts/{post.id}/history#edit"' in page.text  # Edit, under one's own post
+    assert (await client.get(f"/posts/{post.id}/history")).text.count('id="edit"') == 1
     edited = await client.post(
         f"/posts/{post.id}/edit", data={"kind": "visit", "body": "Home visit", "csrftoken": token}
     )
@@ -315,4 +316,6 @@ async def test_someone_elses_page_shows_no_unreachable_mentions_for_a_post_not_t
     await api_login(client, reader.email)
     page = await client.get(f"/children/{child.id}?posted={post.post.id}")
     assert page.status_code == 200 and "nobody of that handle" not in page.text
-    assert f'action="/posts/{post.post.id}/edit"' not in page.text
+    assert f"/posts/{post.post.id}/history#edit" not in page.text
+    history = await client.get(f"/posts/{post.post.id}/history")
+    assert history.status_code == 200 and 'id="edit"' not in history.text

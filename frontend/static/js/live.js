@@ -53,7 +53,7 @@ function onPostEdited(message) {
   // Redrawn whole: text, kind and the "(edited)" link to the earlier wordings. An edit form
   // open on this post (being changed here) is left alone until it is saved or closed.
   const item = document.getElementById(`post-${Number(message.data.id)}`);
-  if (!item || item.querySelector("details.edit-post[open]")) return;
+  if (!item || item.querySelector(".edit-form")) return;
   if (typeof message.data.body === "string" && message.data.author) replacePost(message.data);
 }
 

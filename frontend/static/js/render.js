@@ -50,41 +50,11 @@ function editedLink(post) {
     "(edited)", el("span", { class: "sr-only", text: " earlier wordings" }));
 }
 
-function kindSelect(id, selected) {
-  const kinds = (document.body.dataset.postKinds || "").split(" ").filter(Boolean);
-  const select = el("select", { id, name: "kind" });
-  for (const kind of kinds) {
-    const option = el("option", { value: kind, text: capitalize(kind) });
-    if (kind === selected) option.selected = true;
-    select.append(option);
-  }
-  return select;
-}
-
-/** The "Edit" under one's own post: the same form as templates/partials/post.html. */
-function editBlock(post) {
-  const max = document.body.dataset.maxBody || "500";
-  const count = `edit-count-${post.id}`;
-  const box = el("textarea", {
-    id: `edit-body-${post.id}`, name: "body", rows: "3", required: "", "data-max": max,
-    "data-mentions": "", "aria-describedby": count, text: post.body,
-  });
-  return el("details", { class: "edit-post" },
-    el("summary", {}, "Edit", el("span", { class: "sr-only", text: ` your ${post.kind}` })),
-    el("form", {
-      method: "post", action: `/posts/${post.id}/edit`, class: "edit-form",
-      "data-post-id": String(post.id), "data-child-id": String(post.child_id),
-    },
-    el("input", { type: "hidden", name: "csrftoken", value: csrfToken() }),
-    el("label", { for: `edit-body-${post.id}`, text: "Correct your post" }),
-    box,
-    el("p", { class: "char-count muted", id: count, text: `${[...post.body].length} of ${max} characters` }),
-    el("div", { class: "row" },
-      el("label", { for: `edit-kind-${post.id}`, class: "sr-only", text: "Kind" }),
-      kindSelect(`edit-kind-${post.id}`, post.kind),
-      el("button", { type: "submit", text: "Save" })),
-    el("p", { class: "muted small-print", text: "The earlier wording stays visible to everyone who can see this post." })),
-  );
+/** "Edit" under one's own post, as templates/partials/post.html has it (post_edit.js opens the form). */
+function editLink(post) {
+  return el("p", { class: "post-actions" },
+    el("a", { class: "edit-link", href: `/posts/${post.id}/history#edit`, "data-edit": String(post.id) },
+      "Edit", el("span", { class: "sr-only", text: ` your ${post.kind}` })));
 }
 
 /** A post as an <li>, with the child's name when it goes into a mixed stream. */
@@ -105,7 +75,7 @@ export function postItem(post, childName = "") {
     "data-post-id": String(post.id), "data-child-id": String(post.child_id),
   }, childName ? el("a", { class: "child-link", href: `/children/${post.child_id}`, text: childName }) : null,
   meta, el("p", { class: "body", text: post.body }), ACKNOWLEDGEABLE.has(post.kind) ? seenBlock(post) : null,
-  post.author.id === userId() && !closed ? editBlock(post) : null);
+  post.author.id === userId() && !closed ? editLink(post) : null);
 }
 
 /** A post changed (edited here or elsewhere): redraw it in place, keeping who has seen it. */
