@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from feeds.accounts.passwords import verify_password
-from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
+from feeds.demo.seed import CORRECTION, DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
     Child,
@@ -17,6 +17,7 @@ from feeds.models import (
     Notification,
     Post,
     PostKind,
+    PostRevision,
     Professional,
     Role,
     Sector,
@@ -177,6 +178,7 @@ async def wipe() -> None:
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
     await AccessRequest.all().delete()  # the request to join the demo shows
     await Notification.all().delete()  # ...and the notifications it sent
+    await PostRevision.all().delete()  # the corrected post's first wording
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -228,3 +230,11 @@ async def test_the_demo_has_a_request_to_join_waiting_for_its_lead(app: Starlett
     assert waiting[0].requester.email == "teacher@demo.jigsaw.test"
     assert waiting[0].child is not None
     assert waiting[0].child.lead_professional.email == "practitioner@demo.jigsaw.test"
+
+
+async def test_the_demo_has_an_edited_post_with_its_first_wording(demo: DemoSummary) -> None:
+    """Every feature can be seen in the demo: "(edited)" opens an earlier wording."""
+    (revision,) = await PostRevision.all().prefetch_related("post__author")
+    assert revision.post.author.email == "practitioner@demo.jigsaw.test"
+    assert revision.post.edited_at is not None
+    assert revision.post.body == revision.body + CORRECTION
