@@ -86,6 +86,7 @@ def grant_view(grant: Grant) -> dict[str, Any]:
             "type": "professional",
             "id": person.id,
             "name": person.name,
+            "handle": person.handle,
             "job_title": person.job_title,
             "agency": person.agency.name,
         }
@@ -95,6 +96,7 @@ def grant_view(grant: Grant) -> dict[str, Any]:
             "type": "team",
             "id": grant.team.id,
             "name": grant.team.name,
+            "handle": "",
             "job_title": "",
             "agency": grant.team.agency.name,
         }

@@ -14,7 +14,8 @@ from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
 from feeds.db import tortoise_config
-from feeds.kinds import WORRY_KINDS
+from feeds.feed.posting import MAX_BODY
+from feeds.kinds import WORRY_KINDS, PostKind
 from feeds.network.worry_rule import MAX_NOTE
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
@@ -46,6 +47,7 @@ from server.routes import (
     import_pages,
     mfa_pages,
     pages,
+    post_edits,
     record_pages,
     search,
     sso,
@@ -69,6 +71,7 @@ def build_routes() -> list[BaseRoute]:
         *sso.routes,
         *accounts.routes,
         *api_children.routes,
+        *post_edits.routes,
         *api_records.routes,
         *api_admin.routes,
         *api_live.routes,
@@ -136,4 +139,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.sso = build_provider(settings)
     app.state.templates.env.globals["sso_name"] = settings.oidc.name if settings.oidc else ""
     app.state.templates.env.globals["local_passwords"] = settings.local_passwords.value
+    app.state.templates.env.globals["post_kinds"] = [kind.value for kind in PostKind]
+    app.state.templates.env.globals["post_max_body"] = MAX_BODY
     return app

@@ -214,6 +214,50 @@ async def check_item_access(
         raise NotFound(not_found) from None
 
 
+# Hand-written, derived from the rules: the inverse of `child_ids_sql`, one arm per
+# standing, each the ids of the people holding that standing around child $1 at $2.
+_LIVE_ON_CHILD = active_grant_sql("g", "$2")
+_DIRECT_HOLDERS = (
+    'SELECT g.professional_id FROM "grant" g WHERE g.child_id = $1 '
+    f"AND g.professional_id IS NOT NULL AND {_LIVE_ON_CHILD}"
+)
+_TEAM_HOLDERS = (
+    'SELECT tm.professional_id FROM "grant" g JOIN team_member tm ON tm.team_id = g.team_id '
+    f"WHERE g.child_id = $1 AND {_LIVE_ON_CHILD}"
+)
+_HOLDER_ARMS = {
+    Standing.DIRECT_GRANT: _DIRECT_HOLDERS,
+    Standing.TEAM_GRANT: _TEAM_HOLDERS,
+    Standing.TEAM_MANAGER: f"{_TEAM_HOLDERS} AND tm.is_manager",
+    Standing.LEAD: (
+        "SELECT c.lead_professional_id FROM child c WHERE c.id = $1 AND "
+        f"c.lead_professional_id IN ({_DIRECT_HOLDERS} UNION {_TEAM_HOLDERS})"
+    ),
+    Standing.BREAK_GLASS: (
+        "SELECT b.professional_id FROM break_glass b WHERE b.child_id = $1 "
+        f"AND {break_glass_live_sql('b', '$2')}"
+    ),
+}
+
+
+def holder_ids_sql(action: Action, *, emergency: bool = True) -> str:
+    """SQL for the ids of the active people who may `action` on child $1 at $2; without
+    `emergency`, only those whose standing comes from a grant (no break-glass)."""
+    standings = set(standings_allowing(action)) - (set() if emergency else {Standing.BREAK_GLASS})
+    kept = [s for s in Standing if s in standings and not _covered(s, standings - {s})]
+    arms = " UNION ".join(_HOLDER_ARMS[s] for s in kept)
+    return f"SELECT p.id FROM professional p WHERE p.is_active AND p.id IN ({arms})"
+
+
+async def holder_ids(
+    child_id: int, action: Action, *, emergency: bool = True, now: datetime | None = None
+) -> set[int]:
+    """Ids of the active people who may `action` on this child right now."""
+    sql = holder_ids_sql(action, emergency=emergency)
+    found = await raw_sql.fetch(sql, child_id, now or utcnow())
+    return {int(row[0]) for row in found}
+
+
 # Hand-written, derived from the rules: the people answerable for a child (rules.RESPONSIBLE:
 # its lead while they hold a live grant, and the managers of teams holding one), active.
 _RESPONSIBLE_SQL = (

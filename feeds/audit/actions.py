@@ -36,6 +36,8 @@ class AuditAction(StrEnum):
     POST_EDIT = "post.edit"
     POST_REMOVE = "post.remove"
     POST_ACKNOWLEDGE = "post.acknowledge"
+    POST_REVISIONS = "post.revisions"  # a post's earlier wordings, read like the feed
+    MENTION_SUGGEST = "mention.suggest"  # people offered while typing "@" (never a directory)
     FOLLOW_CREATE = "follow.create"
     FOLLOW_DELETE = "follow.delete"
     GRANT_LIST = "grant.list"

@@ -23,7 +23,19 @@ from feeds.demo import text as text
 from feeds.demo.chronology import seed_significance
 from feeds.demo.households import link_demo_households
 from feeds.demo.worries import seed_shared_worries
-from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
+from feeds.feed.posting import MAX_BODY
+from feeds.models import (
+    Agency,
+    Child,
+    Grant,
+    Post,
+    PostKind,
+    PostRevision,
+    Professional,
+    Role,
+    Team,
+    TeamMember,
+)
 from feeds.network.involvement import backfill_entries
 from feeds.network.requests import do_request_access
 from feeds.search_queue import do_queue_posts_for_search
@@ -135,6 +147,7 @@ async def seed_demo(
     await seed_shared_worries(moment)
     await link_demo_households(plan.families, PRACTITIONER)
     await seed_significance(seed)  # the chronology's significant events
+    await _correct_a_post(moment)
     return _summary(plan, moment)
 
 
@@ -153,6 +166,22 @@ async def _ask_to_join() -> None:
         why = "Starting in Year 4 at Northgate Primary next week; I am the school's DSL."
         ctx = AuditContext(request_id="demo")
         await do_request_access(asker, unseen[0], "designated safeguarding lead", why, ctx)
+
+
+# The demo shows an edited post: the demo practitioner's newest post, corrected an hour
+# after it was written, its first wording kept as a revision (posts/{id}/history).
+CORRECTION = " Correction: it was the Tuesday visit, not Monday."
+
+
+async def _correct_a_post(now: datetime) -> None:
+    author = await Professional.get(email=LEAD)
+    post = await Post.filter(author_id=author.id).order_by("-created_at", "-id").first()
+    if post is None or len(post.body + CORRECTION) > MAX_BODY:
+        return
+    await PostRevision.create(post=post, kind=post.kind, body=post.body, replaced_by=author)
+    post.body += CORRECTION
+    post.edited_at = min(now, post.created_at + timedelta(hours=1))
+    await post.save(update_fields=["body", "edited_at"])
 
 
 class _Planner:

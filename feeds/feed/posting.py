@@ -14,7 +14,12 @@ from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid, NotFound
-from feeds.feed.mentions import do_notify_mentions
+from feeds.feed.mentions import (
+    Unreachable,
+    do_notify_mentions,
+    mentioned_handles,
+    unreachable_mentions,
+)
 from feeds.kinds import WORRY_KINDS
 from feeds.models import Agency, Post, PostKind, PostRevision, Professional, SearchOutbox
 from feeds.network.involvement import do_note_agency
@@ -27,10 +32,21 @@ EMPTY_POST = "Write something before posting: the post is empty."
 MAX_IDEMPOTENCY_KEY = 128
 
 
+NOTHING_TO_CHANGE = "Send kind, body or both: there is nothing to change."
+
+
 @dataclass(frozen=True)
 class PostResult:
     post: Post
-    created: bool  # False when an idempotent retry returned the original post
+    created: bool  # False for an edit, or when an idempotent retry returned the original post
+    # Handles in the post that notified nobody, said as the author may be told them.
+    unreachable: tuple[Unreachable, ...] = ()
+
+
+async def _told(post: Post, author: Professional, created: bool) -> PostResult:
+    """The result, with the post's mentions that reached nobody (a read, after commit)."""
+    unreachable = await unreachable_mentions(post.body, post.child_id, author)
+    return PostResult(post, created, tuple(unreachable))
 
 
 def check_kind(kind: object) -> PostKind:
@@ -100,7 +116,7 @@ async def _replay(author: Professional, key: str, fingerprint: str) -> PostResul
         return None
     if existing.request_fingerprint != fingerprint:
         raise Invalid("This Idempotency-Key was already used for a different post.")
-    return PostResult(await _loaded(existing), created=False)
+    return await _told(await _loaded(existing), author, created=False)
 
 
 # Hand-written: every post writes these rows, and the ORM's model and insert building
@@ -203,7 +219,7 @@ async def do_create_post(
             )
             return replayed
         raise
-    return PostResult(post, created=True)
+    return await _told(post, author, created=True)
 
 
 async def _post_for(
@@ -233,16 +249,38 @@ post_for_action = _post_for
 
 
 async def do_edit_post(
-    editor: Professional, post_id: int, kind: object, body: object, ctx: AuditContext
-) -> Post:
-    """Change a post's text; the old text is kept as a revision."""
+    editor: Professional,
+    post_id: int,
+    kind: object | None,
+    body: object | None,
+    ctx: AuditContext,
+) -> PostResult:
+    """Change a post's kind, text or both (None: keep it); the old version is kept as a
+    revision, and people newly mentioned are notified."""
+    if kind is None and body is None:
+        raise Invalid(NOTHING_TO_CHANGE)
     post = await _post_for(editor, post_id, Action.EDIT_OWN_POST, AuditAction.POST_EDIT, ctx)
     async with audit.refusal_recorded(
         AuditAction.POST_EDIT, ctx, editor, post.child_id, {"post_id": post_id}
     ):
         if post.author_id != editor.id or post.removed_at:
             raise Forbidden("Only the author can edit a post, and not after it was removed.")
-    new_kind, text = check_kind(kind), check_body(body)
+    new_kind = PostKind(post.kind) if kind is None else check_kind(kind)
+    text = post.body if body is None else check_body(body)
+    if new_kind == post.kind and text == post.body:  # nothing changes: no revision, no event
+        detail = {"post_id": post.id, "unchanged": True}
+        await audit.record(
+            AuditAction.POST_EDIT, ctx, actor=editor, child_id=post.child_id, detail=detail
+        )
+        return await _told(await _loaded(post), editor, created=False)
+    await _save_edit(editor, post, new_kind, text, ctx)
+    return await _told(post, editor, created=False)
+
+
+async def _save_edit(
+    editor: Professional, post: Post, new_kind: PostKind, text: str, ctx: AuditContext
+) -> None:
+    earlier = mentioned_handles(post.body)
     async with events.transaction():
         await PostRevision.create(post=post, kind=post.kind, body=post.body, replaced_by=editor)
         await _loaded(post)
@@ -254,6 +292,8 @@ async def do_edit_post(
         await post.save(update_fields=["kind", "body", "edited_at"])
         await events.emit(events.POST_EDITED, {"post_id": post.id}, child_id=post.child_id)
         await SearchOutbox.create(post_id=post.id, child_id=post.child_id, op="index")
+        # Only those named for the first time: an edit does not notify anyone twice.
+        await do_notify_mentions(post, editor, mentioned_handles(text) - earlier)
         await audit.record(
             AuditAction.POST_EDIT,
             ctx,
@@ -261,7 +301,6 @@ async def do_edit_post(
             child_id=post.child_id,
             detail={"post_id": post.id},
         )
-    return post
 
 
 async def do_remove_post(remover: Professional, post_id: int, ctx: AuditContext) -> Post:

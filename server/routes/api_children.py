@@ -3,6 +3,7 @@ input (server/schemas), calls feeds/, and answers with its response type."""
 
 from __future__ import annotations
 
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -12,9 +13,11 @@ from feeds.feed import posting, reading
 from feeds.feed.posting import MAX_IDEMPOTENCY_KEY
 from feeds.models import Professional
 from feeds.network import worry
-from feeds.serializers import child_view, grant_view, post_view
+from feeds.serializers import child_view, grant_view
 from server.dates import check_moment
 from server.endpoints import audit_context, authenticated, path_id
+from server.routes.post_edits import written
+from server.schemas import post_changes
 from server.schemas import posts as schema
 from server.schemas.codec import build, decode, decode_query, reply
 from server.schemas.common import Page
@@ -61,7 +64,7 @@ async def list_posts(request: Request, user: Professional) -> Response:
 
 
 @api(
-    schema.Post,
+    post_changes.PostWritten,
     "Post to the child's feed",
     status=201,
     body=schema.PostCreate,
@@ -80,17 +83,26 @@ async def create_post(request: Request, user: Professional) -> Response:
         idempotency_key=request.headers.get("idempotency-key"),
     )
     headers = {} if result.created else {"idempotent-replayed": "true"}
-    return reply(build(schema.Post, post_view(result.post)), 201, headers)
+    return reply(written(result), 201, headers)
 
 
-@api(schema.Post, "Edit a post (the old text is kept)", body=schema.PostCreate, errors={403})
+@api(
+    post_changes.PostWritten,
+    "Edit one's own post: its kind, its text or both (the old version is kept)",
+    body=post_changes.PostChanges,
+    errors={403, 409},
+)
 @authenticated
 async def edit_post(request: Request, user: Professional) -> Response:
-    edit = await decode(request, schema.PostCreate)
-    post = await posting.do_edit_post(
-        user, path_id(request, "post_id"), edit.kind, edit.body, audit_context(request)
+    edit = await decode(request, post_changes.PostChanges)
+    result = await posting.do_edit_post(
+        user,
+        path_id(request, "post_id"),
+        None if edit.kind is UNSET else edit.kind,
+        None if edit.body is UNSET else edit.body,
+        audit_context(request),
     )
-    return reply(build(schema.Post, post_view(post)))
+    return reply(written(result))
 
 
 @api(None, "Remove a post (soft, audited)", status=204, errors={403})

@@ -42,6 +42,7 @@ from server.routes.activity import activity_context
 from server.routes.feed_entries import with_system_entries
 from server.routes.page_render import render, safe_next
 from server.routes.pages_live import post_views
+from server.routes.post_edits import mention_notes
 
 __all__ = ["render", "routes", "safe_next"]
 
@@ -174,6 +175,7 @@ async def child_page(
         worry_prompt=await worry.prompt_view(user, child_id),
         idempotency_key=secrets.token_urlsafe(16),
         max_body=posting.MAX_BODY,
+        mention_notes=await mention_notes(user, child_id, query_int(request, "posted", None)),
         **extra,
     )
 
@@ -195,7 +197,7 @@ async def add_post(request: Request, user: Professional) -> Response:
     form = await read_form(request)
     child_id = path_id(request, "child_id")
     try:
-        await posting.do_create_post(
+        result = await posting.do_create_post(
             user,
             child_id,
             form.get("kind"),
@@ -212,7 +214,9 @@ async def add_post(request: Request, user: Professional) -> Response:
             draft=str(form.get("body", "")).replace("\r\n", "\n")[:2000],
             selected_kind=str(form.get("kind", "")),
         )
-    return RedirectResponse(f"/children/{child_id}", status_code=303)
+    # Mentions that notified nobody are said on the page (post_edits.mention_notes).
+    told = f"?posted={result.post.id}" if result.unreachable else ""
+    return RedirectResponse(f"/children/{child_id}{told}", status_code=303)
 
 
 def form_expiry(form: FormData) -> datetime | None:

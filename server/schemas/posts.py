@@ -121,6 +121,7 @@ class Holder(Struct):
     type: Literal["professional", "team"]
     id: int
     name: str
+    handle: str  # to @mention them; empty for a team
     job_title: str
     agency: str
 

@@ -185,6 +185,19 @@ async def check_state(make: Factory, state: State) -> None:
             for p in range(PEOPLE)
             if expected_standings(state, p, c, now) & RESPONSIBLE
         }
+        for action in Action:  # the inverse: who may act on this child (mentions use it)
+            holders = await policy.holder_ids(child.id, action, now=now)
+            assert holders == {
+                world.people[p].id
+                for p in range(PEOPLE)
+                if allows(expected_standings(state, p, c, now), action)  # none when inactive
+            }, (c, action, state)
+        granted = await policy.holder_ids(child.id, Action.VIEW, emergency=False, now=now)
+        assert granted == {
+            world.people[p].id
+            for p in range(PEOPLE)
+            if allows(expected_standings(state, p, c, now) - {Standing.BREAK_GLASS}, Action.VIEW)
+        }
 
 
 async def _check_child_access(person: Professional, child: Child, expected: Any) -> None:

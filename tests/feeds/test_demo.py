@@ -12,7 +12,7 @@ from feeds.accounts.passwords import verify_password
 from feeds.audit.records import AuditContext
 from feeds.chronology.models import Significance
 from feeds.clock import utcnow
-from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
+from feeds.demo.seed import CORRECTION, DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
     Child,
@@ -20,6 +20,7 @@ from feeds.models import (
     Notification,
     Post,
     PostKind,
+    PostRevision,
     Professional,
     Role,
     Sector,
@@ -195,6 +196,7 @@ async def wipe() -> None:
     await WorryEpisode.all().delete()  # the shared worries it shows
     await WorryShare.all().delete()
     await Significance.all().delete()  # the chronology's significant posts
+    await PostRevision.all().delete()  # the corrected post's first wording
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -325,3 +327,11 @@ async def test_the_demo_chronologies_have_significant_events(demo: DemoSummary) 
         assert posts[mark["post_id"]]["child_id"] == mark["child_id"]
         assert mark["changed_by_id"] == leads[mark["child_id"]]
         assert mark["action_taken"]
+
+
+async def test_the_demo_has_an_edited_post_with_its_first_wording(demo: DemoSummary) -> None:
+    """Every feature can be seen in the demo: "(edited)" opens an earlier wording."""
+    (revision,) = await PostRevision.all().prefetch_related("post__author")
+    assert revision.post.author.email == "practitioner@demo.jigsaw.test"
+    assert revision.post.edited_at is not None
+    assert revision.post.body == revision.body + CORRECTION

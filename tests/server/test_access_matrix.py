@@ -150,6 +150,13 @@ ROUTES = [
     Case("DELETE", "/api/v1/grants/{grant}", expect(401, 200, practitioner=403, lead=200)),
     Case("PATCH", "/api/v1/posts/{post}", expect(401, 403), body={"kind": "update", "body": "x"}),
     Case("DELETE", "/api/v1/posts/{post}", expect(401, 204, practitioner=403)),
+    # Only the author edits a post ({post} is someone else's); anyone who sees it reads its
+    # earlier wordings; people to @mention are offered to anyone who sees the child.
+    Case("PATCH", "/api/v1/posts/{post}", expect(401, 403), body={"body": "kind kept"}),
+    Case("POST", "/posts/{post}/edit", expect(303, 403), form={"kind": "update", "body": "x"}),
+    Case("GET", "/api/v1/posts/{post}/revisions", expect(401, 200)),
+    Case("GET", "/posts/{post}/history", expect(303, 200)),
+    Case("GET", "/api/v1/children/{child}/mentionable", expect(401, 200)),
     Case("POST", "/api/v1/children/{child}/follow", expect(401, 200)),
     Case("DELETE", "/api/v1/children/{child}/follow", expect(401, 200)),
     Case("POST", "/api/v1/posts/{post}/acknowledge", expect(401, 200)),

@@ -42,7 +42,8 @@ function spoken(length, max) {
   return `${plural(max - length, "character")} left.`;
 }
 
-function update(box, count, live) {
+/** Write the count under a box ("N of 500 characters", and by how much it is over). */
+export function showCount(box, count) {
   const max = Number(box.dataset.max);
   const length = lengthOf(box.value);
   const over = length > max;
@@ -51,6 +52,11 @@ function update(box, count, live) {
     : `${length} of ${max} characters`;
   count.classList.toggle("over", over);
   count.classList.toggle("near", !over && max - length <= NEAR);
+  return { length, max, over };
+}
+
+function update(box, count, live) {
+  const { length, max, over } = showCount(box, count);
   if (over) box.setAttribute("aria-invalid", "true");
   else if (!document.getElementById("post-error")) box.removeAttribute("aria-invalid");
   const now = band(length, max);

@@ -2,7 +2,7 @@
 // the last event id this tab saw, so nothing is missed or shown twice after a drop.
 // Protocol: docs/api.md. Loaded as an ES module (CSP: script-src 'self', no inline code).
 import { flush, forgetDevice, holdForSignIn, loggingOut, startOutbox } from "./outbox.js";
-import { announce, el, insertPost, setSeen, setUnread, showStatus, userId } from "./render.js";
+import { announce, el, insertPost, replacePost, setSeen, setUnread, showStatus, userId } from "./render.js";
 
 const LAST_ID = "jigsaw.lastEventId";
 const CLOSE_RELOAD = 4000;
@@ -50,9 +50,11 @@ function onPostRemoved(message) {
 }
 
 function onPostEdited(message) {
+  // Redrawn whole: text, kind and the "(edited)" link to the earlier wordings. An edit form
+  // open on this post (being changed here) is left alone until it is saved or closed.
   const item = document.getElementById(`post-${Number(message.data.id)}`);
-  const body = item?.querySelector(".body");
-  if (body && typeof message.data.body === "string") body.textContent = message.data.body;
+  if (!item || item.querySelector(".edit-form")) return;
+  if (typeof message.data.body === "string" && message.data.author) replacePost(message.data);
 }
 
 async function onFollowChanged() {

@@ -7,7 +7,7 @@
 // an expired session for that same person to sign in again, is deleted if someone else signs
 // in on the device, and logging out deletes it with everything else this device kept.
 import { problemWith, showPostError, watchCount } from "./compose.js";
-import { announce, capitalize, csrfToken, el, insertPost, setSeen, userId } from "./render.js";
+import { announce, capitalize, csrfToken, el, insertPost, setSeen, showMentionNotes, userId } from "./render.js";
 
 const RETRY_MS = 15000;
 const PERSONAL = /^jigsaw\.(outbox|draft)\.(\d+)$/; // keys that belong to one person
@@ -96,6 +96,7 @@ async function settle(item, response) {
     const feed = liveFeedFor(item.childId);
     if (feed) insertPost(feed, post);
     announce(`Your ${post.kind} was sent.`);
+    showMentionNotes(post.unreachable_mentions);
     return;
   }
   if (response.status === 401) {

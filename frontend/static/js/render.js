@@ -45,21 +45,57 @@ function seenBlock(post) {
   );
 }
 
+function editedLink(post) {
+  return el("a", { class: "edited muted", href: `/posts/${post.id}/history` },
+    "(edited)", el("span", { class: "sr-only", text: " earlier wordings" }));
+}
+
+/** "Edit" under one's own post, as templates/partials/post.html has it (post_edit.js opens the form). */
+function editLink(post) {
+  return el("p", { class: "post-actions" },
+    el("a", { class: "edit-link", href: `/posts/${post.id}/history#edit`, "data-edit": String(post.id) },
+      "Edit", el("span", { class: "sr-only", text: ` your ${post.kind}` })));
+}
+
 /** A post as an <li>, with the child's name when it goes into a mixed stream. */
 export function postItem(post, childName = "") {
   const time = el("time", { datetime: post.created_at, text: post.created_at.slice(0, 16).replace("T", " ") });
   const meta = el("div", { class: "meta" },
     el("span", { class: "badge kind-label", text: capitalize(post.kind) }),
     el("strong", { class: "author", text: post.author.name }),
+    el("span", { class: "handle muted", text: `@${post.author.handle}` }),
     el("span", { class: "muted", text: `${post.author.job_title}, ${post.author.agency}` }),
     time,
+    post.edited_at ? editedLink(post) : null,
   );
   for (const node of [...meta.childNodes].slice(1)) node.before(" ");
+  const closed = Boolean(document.querySelector(`[data-closed-child="${Number(post.child_id)}"]`));
   return el("li", {
     class: `post kind-${post.kind}`, id: `post-${post.id}`,
     "data-post-id": String(post.id), "data-child-id": String(post.child_id),
   }, childName ? el("a", { class: "child-link", href: `/children/${post.child_id}`, text: childName }) : null,
-  meta, el("p", { class: "body", text: post.body }), ACKNOWLEDGEABLE.has(post.kind) ? seenBlock(post) : null);
+  meta, el("p", { class: "body", text: post.body }), ACKNOWLEDGEABLE.has(post.kind) ? seenBlock(post) : null,
+  post.author.id === userId() && !closed ? editLink(post) : null);
+}
+
+/** A post changed (edited here or elsewhere): redraw it in place, keeping who has seen it. */
+export function replacePost(post) {
+  const old = document.getElementById(`post-${Number(post.id)}`);
+  if (!old) return null;
+  const item = postItem(post, old.querySelector(".child-link")?.textContent || "");
+  const seen = old.querySelector(".seen");
+  const fresh = item.querySelector(".seen");
+  if (seen && fresh) fresh.replaceWith(seen);
+  old.replaceWith(item);
+  return item;
+}
+
+/** Say which @mentions notified nobody (the server words them: docs/trust.md). */
+export function showMentionNotes(unreachable) {
+  const messages = (unreachable || []).map((u) => u.message);
+  const box = document.getElementById("mention-notes");
+  if (box) box.replaceChildren(...messages.map((text) => el("p", { class: "notice", text })));
+  if (messages.length) announce(messages.join(" "));
 }
 
 /** Put a post at the top of a feed (once), with a quiet highlight. Returns true if added. */
