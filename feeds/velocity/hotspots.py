@@ -32,8 +32,8 @@ from feeds.velocity.board import check_manager
 from feeds.velocity.tallies import chunked
 from feeds.velocity.trends import Direction, direction
 
-Dimension = Literal["team", "agency", "school", "area"]
-DIMENSIONS: tuple[Dimension, ...] = ("team", "agency", "school", "area")
+Dimension = Literal["team", "agency", "school", "area", "household"]
+DIMENSIONS: tuple[Dimension, ...] = ("team", "agency", "school", "area", "household")
 WEEKS = 12
 TREND_WEEKS = 4  # the last four weeks against the four before
 NOT_RECORDED = "Not recorded"
@@ -100,6 +100,12 @@ _CHILDREN_SQL = (
     "LEFT JOIN silence_state s ON s.child_id = c.id WHERE c.id IN ({ids})"
 )
 _LIVE = active_grant_sql("g", "$1")
+# A household is named by the children in it whom the reader may see (ids limited to
+# those), never by one they may not: its label is built from visible names only.
+_HOUSEHOLDS_SQL = (
+    "SELECT m.child_id, m.household_id, c.display_name FROM household_member m "
+    "JOIN child c ON c.id = m.child_id WHERE m.child_id IN ({ids})"
+)
 _TEAMS_SQL = (
     'SELECT g.child_id, t.name FROM "grant" g JOIN team t ON t.id = g.team_id '  # noqa: S608
     f"WHERE g.child_id IN ({{ids}}) AND {_LIVE}"
@@ -170,10 +176,24 @@ async def _groups_of(
         return {i: [c.school] for i, c in children.items()}
     if by == "area":
         return {i: [c.area] for i, c in children.items()}
+    if by == "household":
+        return await _households_of(ids)
     teams: dict[int, list[str]] = defaultdict(list)
     for child_id, name in await _each_chunk(_TEAMS_SQL, ids, utcnow()):
         teams[int(child_id)].append(str(name))
     return teams
+
+
+async def _households_of(ids: set[int]) -> dict[int, list[str]]:
+    """Each visible child in a household, labelled by its visible members' names."""
+    rows = await _each_chunk(_HOUSEHOLDS_SQL, ids)
+    names: dict[int, list[str]] = defaultdict(list)
+    for _child_id, household_id, name in rows:
+        names[int(household_id)].append(str(name))
+    return {
+        int(child_id): ["Household: " + ", ".join(sorted(names[int(household_id)]))]
+        for child_id, household_id, _name in rows
+    }
 
 
 def _row(

@@ -21,7 +21,13 @@ from server.schemas.operation import api
 
 CELL, GAP, HEIGHT = 22, 2, 22  # SVG units: one week's cell and the gap between cells
 SHADES = 5  # heat-0 (none) .. heat-4 (the grid's busiest week)
-LABELS = {"team": "Team", "agency": "Agency", "school": "School", "area": "Area"}
+LABELS = {
+    "team": "Team",
+    "agency": "Agency",
+    "school": "School",
+    "area": "Area",
+    "household": "Household",
+}
 
 
 def row_view(row: HotspotRow) -> dict[str, Any]:

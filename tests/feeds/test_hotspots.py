@@ -11,6 +11,7 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
 from feeds.models import AuditRecord, Child, Post, PostKind, Professional, VelocityState
+from feeds.network.models import Household, HouseholdMember
 from feeds.velocity.hotspots import WEEKS, read_hotspots
 from feeds.velocity.tallies import rebuild_days
 from tests.conftest import Factory
@@ -93,3 +94,19 @@ async def test_practitioners_are_refused_and_bad_dimensions_are_invalid(make: Fa
     with pytest.raises(Invalid):
         await read_hotspots(manager, "postcode", CTX)
     assert await AuditRecord.filter(action="hotspots.read", outcome="denied").count() == 1
+
+
+async def test_by_household_names_only_the_children_the_reader_may_see(make: Factory) -> None:
+    manager, (oak1, oak2, elm), hidden, _ = await _scene(make)
+    household = await Household.create(created_at=utcnow())
+    for child in (oak1, oak2, hidden):
+        await HouseholdMember.create(
+            household=household, child=child, relationship="sibling", linked_at=utcnow()
+        )
+
+    found = await read_hotspots(manager, "household", CTX)
+
+    assert [(r.label, r.children, r.worries) for r in found.rows] == [
+        (f"Household: {', '.join(sorted([oak1.display_name, oak2.display_name]))}", 2, 3)
+    ]
+    assert elm.display_name not in str(found) and hidden.display_name not in str(found)
