@@ -176,6 +176,25 @@ def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
     return sorted(rows, key=key)
 
 
+PAGE_ROWS = 50  # rows a board page shows first: a manager reads the top, then asks for more
+MAX_ROWS = 2000  # the most one answer carries
+
+
+def first_rows(
+    groups: Sequence[Sequence[BoardRow]], limit: int
+) -> tuple[list[list[BoardRow]], int]:
+    """The ranked groups up to `limit` rows (a household is never split), and how many
+    rows are left for "more"."""
+    kept: list[list[BoardRow]] = []
+    shown = 0
+    for group in groups:
+        if shown and shown + len(group) > limit:
+            break
+        kept.append(list(group))
+        shown += len(group)
+    return kept, sum(len(group) for group in groups) - shown
+
+
 def group_by_household(
     rows: Sequence[BoardRow], household_of: dict[int, int]
 ) -> list[list[BoardRow]]:

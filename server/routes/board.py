@@ -193,15 +193,17 @@ async def api_board(request: Request, user: Professional) -> Response:
         order=query.sort,
     )
     groups, household_of = await in_households(found.rows, query.group == "household")
+    shown, more = board.first_rows(groups, query.limit)
     body = board_view(found)
     body["rows"] = [
         {**row_view(row), "household_id": household_of.get(row.child.id)}
-        for group in groups
+        for group in shown
         for row in group
     ]
+    body["more"] = more
     if periods is not None and found.comparison is not None:
         body["comparison"] = comparison_view(found.comparison, *periods)
-        body["changes"] = [change_view(change) for change in found.changes]
+        body["changes"] = [change_view(change) for change in found.changes[: query.limit]]
     return reply(build(schema.Board, body))
 
 
@@ -286,6 +288,8 @@ async def board_page(request: Request, user: Professional) -> Response:
         comparison = comparison_view(found.comparison, *periods)
     grouped = request.query_params.get("group") == "household"
     groups, _ = await in_households(found.rows, grouped)
+    limit = min(max(query_int(request, "shown", board.PAGE_ROWS) or 1, 1), board.MAX_ROWS)
+    groups, more = board.first_rows(groups, limit)
     return render(
         request,
         "board.html",
@@ -298,6 +302,8 @@ async def board_page(request: Request, user: Professional) -> Response:
             for i, row in enumerate(group)
         ],
         spark_top=top,
+        more=more,
+        more_link="/board?" + urlencode({**request.query_params, "shown": limit + board.PAGE_ROWS}),
         board_group="household" if grouped else "",
         gone_quiet=found.gone_quiet,
         board_status=status,
@@ -305,7 +311,7 @@ async def board_page(request: Request, user: Professional) -> Response:
         board_team=team or "",
         form=dict(request.query_params),
         comparison=comparison,
-        changes=[change_view(change) for change in found.changes],
+        changes=[change_view(change) for change in found.changes[:limit]],
         arrows=ARROWS,
         board_sort=request.query_params.get("sort", "attention"),
         sort_links={

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from feeds.velocity.board import ChangeOrder
+from feeds.velocity.board import MAX_ROWS, ChangeOrder
 from feeds.velocity.trends import Direction
 from server.schemas.common import Count
 
@@ -28,6 +28,7 @@ class BoardQuery(Periods, kw_only=True):
     sort: ChangeOrder = "attention"  # order of the per-child changes when comparing
     team: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=10)] | None = None
     group: Literal["household"] | None = None  # rows of one household together
+    limit: Annotated[int, Meta(ge=1, le=MAX_ROWS)] = 200  # rows in this answer (the top)
 
 
 class ChildRef(Struct):
@@ -104,6 +105,7 @@ class Board(Struct, omit_defaults=True):
     children: Count
     flagged: Count
     rows: list[BoardRow]
+    more: Count = 0  # rows ranked below these: ask again with a larger `limit`
     comparison: Comparison | None = None  # only when a period parameter is given
     changes: list[ChildChange] | None = None  # each child's own comparison, sorted by `sort`
 

@@ -134,6 +134,25 @@ async def test_the_board_page_says_in_words_which_way_each_child_moved(
     assert f'href="/children/{burst.id}"' in page.text
 
 
+async def test_the_board_answers_its_top_rows_and_says_how_many_more(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    manager, burst, quiet, _hidden = await _setup(make)
+    await api_login(client, manager.email)
+
+    top = (await client.get("/api/v1/board", params={"limit": 1})).json()
+    everything = (await client.get("/api/v1/board")).json()
+    page = (await client.get("/board", params={"shown": 1})).text
+    bad = await client.get("/api/v1/board", params={"limit": 0})
+
+    assert [r["child"]["id"] for r in top["rows"]] == [burst.id] and top["more"] == 1
+    assert (top["children"], top["flagged"]) == (2, 1)  # the counts are the whole board's
+    assert len(everything["rows"]) == 2 and "more" not in everything
+    assert burst.display_name in page and quiet.display_name not in page
+    assert "Show 1 more" in page and "shown=51" in page
+    assert bad.status_code == 422
+
+
 @pytest.mark.parametrize("path", ["/api/v1/board", "/board"])
 async def test_practitioners_get_403_from_the_board(
     client: httpx.AsyncClient, make: Factory, path: str
