@@ -50,6 +50,7 @@ class Filters:
     kinds: frozenset[str] = field(default_factory=frozenset)
     agencies: frozenset[int] = field(default_factory=frozenset)
     significant_only: bool = False
+    household: bool = False  # the child's household: every linked child the viewer may see
 
     @property
     def start(self) -> datetime | None:
@@ -76,6 +77,7 @@ class Filters:
             "kinds": sorted(self.kinds),
             "agencies": sorted(self.agencies),
             "significant_only": self.significant_only,
+            "household": self.household,
         }
 
 
@@ -85,12 +87,13 @@ def check_filters(
     kinds: str = "",
     agencies: str = "",
     significant_only: bool = False,
+    household: bool = False,
 ) -> Filters:
     """Filters from parsed dates and comma-separated kinds and agency ids; Invalid names
     the field."""
     if since is not None and until is not None and until < since:
         raise Invalid("to must be on or after from.", field="to")
-    return Filters(since, until, _kinds(kinds), _agencies(agencies), significant_only)
+    return Filters(since, until, _kinds(kinds), _agencies(agencies), significant_only, household)
 
 
 def _kinds(raw: str) -> frozenset[str]:

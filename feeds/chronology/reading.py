@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from feeds import audit
-from feeds.access.policy import Action, check_child_access
+from feeds.access.policy import Action, check_child_access, may
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.chronology import sources
@@ -25,6 +25,7 @@ from feeds.chronology.render_pdf import render_pdf
 from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.models import Agency, Child, Professional
+from feeds.network.households import family_for
 
 MAX_ENTRIES = 10_000
 TOO_MANY = f"More than {MAX_ENTRIES:,} entries: choose a shorter period or fewer kinds."
@@ -87,16 +88,29 @@ def _kept(entry: Entry, filters: Filters) -> bool:
     return filters.end is None or entry.at < filters.end
 
 
-async def _chronology(viewer: Professional, child: Child, filters: Filters) -> Chronology:
+async def _scope(
+    viewer: Professional, child: Child, filters: Filters, action: Action
+) -> list[Child]:
+    """The child, or with `filters.household` every child of its household the viewer may
+    `action` (the asked-for child first): a hidden sibling never joins, so nothing of it is
+    read, shown or exported."""
+    family = await family_for(viewer, child.id) if filters.household else None
+    if family is None:
+        return [child]
+    others = [m.child for m in family.members if m.child.id != child.id]
+    return [child, *[c for c in others if await may(viewer, action, c)]]
+
+
+async def _chronology(viewer: Professional, children: list[Child], filters: Filters) -> Chronology:
     now = utcnow()
-    entries = await gather([child.id], filters, now)
+    entries = await gather([c.id for c in children], filters, now)
     if len(entries) > MAX_ENTRIES:
         raise Invalid(TOO_MANY, field="from")
     wanted = set(filters.agencies) | {e.agency_id for e in entries if e.agency_id is not None}
     names = dict(await Agency.filter(id__in=sorted(wanted)).values_list("id", "name"))
     mine = await Agency.filter(id=viewer.agency_id).values_list("name", flat=True)
     by = ", ".join([viewer.name, *map(str, mine)])
-    return Chronology([child], filters, entries, now, by, names)
+    return Chronology(children, filters, entries, now, by, names)
 
 
 async def do_read(
@@ -106,17 +120,36 @@ async def do_read(
     detail: dict[str, Any] = {"filters": filters.as_detail()}
     async with audit.refusal_recorded(READ, ctx, viewer, child_id, detail):
         child = await check_child_access(viewer, child_id, Action.VIEW)
-    found = await _refused_when_too_big(READ, viewer, child, filters, ctx)
+    found = await _refused_when_too_big(READ, viewer, child, filters, ctx, Action.VIEW)
     detail["entries"] = len(found.entries)
-    await audit.record(READ, ctx, actor=viewer, child_id=child_id, detail=detail)
+    await _record_each(READ, viewer, found, detail, ctx)
     return found
 
 
+async def _record_each(
+    action: AuditAction,
+    viewer: Professional,
+    found: Chronology,
+    detail: dict[str, Any],
+    ctx: AuditContext,
+) -> None:
+    """One record for each child whose record the chronology shows (the asked-for first)."""
+    through = found.children[0].id
+    for child in found.children:
+        extra = {} if child.id == through else {"through": through}
+        await audit.record(action, ctx, actor=viewer, child_id=child.id, detail=detail | extra)
+
+
 async def _refused_when_too_big(
-    action: AuditAction, viewer: Professional, child: Child, filters: Filters, ctx: AuditContext
+    action: AuditAction,
+    viewer: Professional,
+    child: Child,
+    filters: Filters,
+    ctx: AuditContext,
+    permission: Action,
 ) -> Chronology:
     try:
-        return await _chronology(viewer, child, filters)
+        return await _chronology(viewer, await _scope(viewer, child, filters, permission), filters)
     except Invalid:
         detail = {"filters": filters.as_detail(), "why": "too many entries"}
         outcome = AuditOutcome.DENIED
@@ -140,15 +173,26 @@ async def do_export(
     detail: dict[str, Any] = {"format": kind.value, "filters": filters.as_detail()}
     async with audit.refusal_recorded(EXPORT, ctx, viewer, child_id, detail):
         child = await check_child_access(viewer, child_id, Action.EXPORT)
-    found = await _refused_when_too_big(EXPORT, viewer, child, filters, ctx)
+    found = await _refused_when_too_big(EXPORT, viewer, child, filters, ctx, Action.EXPORT)
     content = await asyncio.to_thread(RENDERERS[kind], found)
     digest = hashlib.sha256(content).hexdigest()
     detail |= {"entries": len(found.entries), "sha256": digest, "bytes": len(content)}
-    await audit.record(EXPORT, ctx, actor=viewer, child_id=child_id, detail=detail)
-    return Export(content, filename_for(child, found.generated_at, kind), MEDIA_TYPES[kind], digest)
+    await _record_each(EXPORT, viewer, found, detail, ctx)
+    named = household_filename if filters.household else _one_child_filename
+    return Export(content, named(found, kind), MEDIA_TYPES[kind], digest)
+
+
+def _one_child_filename(found: Chronology, kind: Format) -> str:
+    return filename_for(found.children[0], found.generated_at, kind)
 
 
 def filename_for(child: Child, at: datetime, kind: Format) -> str:
     """e.g. chronology-T-000123-2024-05-01.pdf (only letters, digits, - and _)."""
     reference = re.sub(r"[^A-Za-z0-9_-]+", "-", child.reference).strip("-") or str(child.id)
     return f"chronology-{reference}-{at.date().isoformat()}.{kind.value}"
+
+
+def household_filename(found: Chronology, kind: Format) -> str:
+    """A household's export is named by the child asked through, marked as the family's."""
+    name = filename_for(found.children[0], found.generated_at, kind)
+    return name.replace("chronology-", "chronology-household-", 1)

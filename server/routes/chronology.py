@@ -17,6 +17,7 @@ from feeds.chronology.filters import KIND_LABELS, Filters, check_filters
 from feeds.chronology.models import MAX_NOTE
 from feeds.errors import Invalid
 from feeds.models import Agency, Professional
+from feeds.network.households import membership_of
 from feeds.serializers import author_view, me_view
 from server.dates import parse_day
 from server.endpoints import audit_context, authenticated, path_id, read_form
@@ -42,7 +43,9 @@ def parse_filters(request: Request) -> Filters:
         raise invalid(error, schema.ChronologyQuery) from None
     since = parse_day(query.from_, DAY.format("from"), "from") if query.from_ else None
     until = parse_day(query.to, DAY.format("to"), "to") if query.to else None
-    return check_filters(since, until, query.kinds, query.agencies, query.significant)
+    return check_filters(
+        since, until, query.kinds, query.agencies, query.significant, query.household
+    )
 
 
 def _chronology_view(found: reading.Chronology) -> dict[str, Any]:
@@ -146,6 +149,7 @@ async def page(request: Request, user: Professional) -> Response:
         request,
         "chronology.html",
         user=me_view(user),
+        in_household=await membership_of(child_id) is not None,
         child=view["child"],
         entries=view["entries"],
         generated_by=found.generated_by,

@@ -28,6 +28,7 @@ class ChronologyQuery(Struct):
         str, Meta(max_length=10 * MAX_AGENCIES, description="agency ids, comma-separated")
     ] = ""
     significant: bool = False
+    household: bool = False  # the whole household: every linked child you may see
 
 
 class ChronologyChild(Struct):

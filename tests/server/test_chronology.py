@@ -17,7 +17,7 @@ from feeds.chronology.models import SignificanceRevision
 from feeds.clock import utcnow
 from feeds.feed.posting import do_create_post
 from feeds.models import AuditRecord, BreakGlass, Child, Post, Professional, Role
-from feeds.network.models import AccessRequest, WorryEpisode
+from feeds.network.models import AccessRequest, Household, HouseholdMember, WorryEpisode
 from server.auth import issue_token
 from tests.conftest import Factory
 
@@ -345,3 +345,39 @@ async def test_the_page_shows_filters_downloads_and_the_marking_form_works(
     assert f"/posts/{written.id}/significance" not in theirs.text
     bad = await client.get(f"/children/{child.id}/chronology?from=tomorrow", headers=headers)
     assert bad.status_code == 422 and "from must be" in bad.text
+
+
+async def test_a_households_chronology_joins_the_siblings_the_viewer_may_see_only(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    child, lead, worker = await led_child(make)
+    seen = await make.child(lead=lead)
+    await make.grant(seen, professional=lead)
+    hidden = await make.child()  # a sibling the lead may not see
+    household = await Household.create(created_at=utcnow())
+    for each in (child, seen, hidden):
+        await HouseholdMember.create(
+            household=household, child=each, relationship="sibling", linked_at=utcnow()
+        )
+    await post(worker, child, "Worried about bedtimes")
+    await post(lead, seen, "Sibling seen at clinic, well")
+    await post(await make.practitioner(grants=[hidden]), hidden, "CANARY-HIDDEN-SIBLING")
+
+    one = (await chronology(client, lead, child)).json()
+    family = (await chronology(client, lead, child, "?household=true")).json()
+    pdf = await client.get(
+        f"/api/v1/children/{child.id}/chronology.pdf?household=true", headers=await bearer(lead)
+    )
+
+    events = " | ".join(e["event"] for e in family["entries"])
+    assert "Sibling seen at clinic, well" in events and "Worried about bedtimes" in events
+    assert "Sibling seen at clinic, well" not in str(one["entries"])
+    for answer in (family, one):
+        assert "CANARY-HIDDEN-SIBLING" not in str(answer) and hidden.reference not in str(answer)
+    assert {e["child_reference"] for e in family["entries"]} == {child.reference, seen.reference}
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert seen.reference in text and hidden.reference not in text
+    assert "CANARY-HIDDEN-SIBLING" not in text
+    assert "chronology-household-" in pdf.headers["content-disposition"]
+    reads = await AuditRecord.filter(action="chronology.read", actor_id=lead.id, outcome="ok")
+    assert sorted(r.child_id for r in reads) == sorted([child.id, child.id, seen.id])
