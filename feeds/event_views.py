@@ -17,10 +17,13 @@ from typing import Any
 from feeds import events
 from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Event, Notification, Post, Professional
+from feeds.network.involvement import entry_view
+from feeds.network.models import ChildEvent
 from feeds.serializers import author_view, post_view
 
 POST_EVENTS = frozenset({events.POST_CREATED, events.POST_EDITED})
 NOTE_EVENTS = frozenset({events.MENTION, events.NOTIFICATION})
+ENTRY_ID = "child_event_id"  # what a child.entry event carries
 BY_EVENTS = frozenset({events.POST_ACKNOWLEDGED, events.WORRY_SHARED})  # someone did it to a post
 
 
@@ -52,6 +55,7 @@ class _Rows:
     notes: dict[int, Notification] = field(default_factory=dict)
     people: dict[int, Professional] = field(default_factory=dict)
     unread: dict[int, int] = field(default_factory=dict)
+    entries: dict[int, ChildEvent] = field(default_factory=dict)  # system entries in a feed
 
 
 async def _load(batch: Sequence[Event]) -> _Rows:
@@ -61,6 +65,12 @@ async def _load(batch: Sequence[Event]) -> _Rows:
     }
     if note_ids:
         found.notes = {n.id: n for n in await Notification.filter(id__in=note_ids)}
+    entry_ids = {
+        i for e in batch if e.type == events.CHILD_ENTRY if (i := _int(_payload(e).get(ENTRY_ID)))
+    }
+    if entry_ids:
+        entries = await ChildEvent.filter(id__in=entry_ids).select_related("agency")
+        found.entries = {entry.id: entry for entry in entries}
     post_ids = {i for e in batch if e.type in POST_EVENTS if (i := post_id_of(e))}
     post_ids |= {n.post_id for n in found.notes.values() if n.post_id is not None}
     if post_ids:
@@ -95,6 +105,12 @@ def _data(event: Event, found: _Rows) -> dict[str, Any]:
         by = found.people.get(_acknowledger_id(event) or 0)
         view = author_view(by) if by is not None else None
         return {"post_id": post_id_of(event), "by": view, "count": _int(payload.get("count"))}
+    if event.type == events.CHILD_ENTRY:
+        # The entry's own words (never another child's name): the page inserts it live.
+        entry = found.entries.get(_int(payload.get(ENTRY_ID)) or 0)
+        if entry is None or entry.child_id != event.child_id:
+            return {ENTRY_ID: payload.get(ENTRY_ID)}
+        return entry_view(entry)
     if event.type in NOTE_EVENTS:
         note = found.notes.get(_int(payload.get("notification_id")) or 0)
         if note is None:

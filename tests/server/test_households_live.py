@@ -69,6 +69,8 @@ async def test_a_viewer_of_one_sibling_receives_nothing_about_the_other(live: st
         got = await everything(socket)
     kinds = [(m["type"], m.get("child_id")) for m in got]
     assert ("child.entry", a.id) in kinds and ("post.created", a.id) in kinds
+    entry = next(m for m in got if m["type"] == "child.entry")
+    assert entry["data"]["text"] and entry["data"]["kind"].startswith("household")
     assert all(m.get("child_id") in (a.id, None) for m in got), kinds
     text = json.dumps(got)
     for secret in ("Zed Hiddensworth", "HH-B-2002", "CANARY-B"):

@@ -45,6 +45,22 @@ function onPostCreated(message) {
   }
 }
 
+// A system entry ("Northgate Primary School is now involved"), as partials/system_entry.html
+// draws it; only on the page of the child it belongs to, once.
+function onChildEntry(message) {
+  const entry = message.data;
+  const feed = document.querySelector('[data-live-feed="child"]');
+  if (!feed || Number(feed.dataset.childId) !== message.child_id || typeof entry.text !== "string") return;
+  if (document.getElementById(`entry-${Number(entry.id)}`)) return;
+  const when = el("time", { class: "muted", datetime: entry.created_at, text: entry.created_at.slice(0, 16).replace("T", " ") });
+  const body = el("p", { class: "body" }, el("span", { class: "badge", text: "Network" }), ` ${entry.text} `, when);
+  const item = el("li", { class: "post system-entry fresh", id: `entry-${Number(entry.id)}`, "data-entry-kind": entry.kind }, body);
+  feed.querySelector(".empty")?.remove();
+  feed.prepend(item);
+  setTimeout(() => item.classList.remove("fresh"), 6000);
+  announce(entry.text);
+}
+
 function onPostRemoved(message) {
   document.getElementById(`post-${Number(message.data.post_id ?? message.data.id)}`)?.remove();
 }
@@ -79,6 +95,7 @@ const HANDLERS = {
   "post.removed": onPostRemoved,
   "post.acknowledged": (m) => setSeen(m.data.post_id, m.data.count, m.data.by?.id === userId()),
   "follow.changed": onFollowChanged,
+  "child.entry": onChildEntry,
   mention: onNotification,
   notification: onNotification,
 };
