@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from feeds.errors import Invalid
 
@@ -113,6 +113,40 @@ class Report:
     def summary(self) -> str:
         counts = self.counts
         return ", ".join(f"{counts[o.value]} {o.value}" for o in Outcome)
+
+
+class Checked(Protocol):
+    """A row that passed its checks: what it would change (nothing: unchanged)."""
+
+    @property
+    def changes(self) -> object: ...
+
+
+C = TypeVar("C", bound=Checked)
+
+
+def check_all(
+    rows: list[Row],
+    check: Callable[[Row], RowResult | C],
+    result_of: Callable[[C], RowResult],
+    report: Report,
+    progress: Progress,
+) -> list[C]:
+    """Check every row in file order, reporting progress and each row's result (then sorted
+    by line, with the file's own refusals); returns the rows that change something."""
+    changing: list[C] = []
+    for n, row in enumerate(rows, 1):
+        if n % STEP == 0 or n == len(rows):
+            progress("Checking rows", n, len(rows))
+        found = check(row)
+        if isinstance(found, RowResult):
+            report.rows.append(found)
+            continue
+        report.rows.append(result_of(found))
+        if found.changes:
+            changing.append(found)
+    report.rows.sort(key=lambda r: r.line)
+    return changing
 
 
 def check_reason(value: object) -> str:

@@ -17,6 +17,7 @@ from feeds.db import migrate_database, tortoise_config
 from feeds.errors import DomainError
 from feeds.models import Role, Sector
 from server.cli_import import import_group
+from server.cli_progress import StageBars
 from server.cli_setup import COMMANDS as SETUP_COMMANDS
 from server.settings import Settings, SettingsError, load_settings
 
@@ -402,27 +403,6 @@ def audit_public_key() -> None:
 for _command in SETUP_COMMANDS:
     main.add_command(_command)
 main.add_command(import_group)
-
-
-class StageBars:
-    """A click progress bar for each stage of a long operation (a server.ops Progress)."""
-
-    def __init__(self) -> None:
-        self.stage = ""
-        self.bar: Any = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self.stage:
-            self.close()
-            self.stage, self.bar = stage, click.progressbar(length=max(total, 1), label=stage)
-            self.bar.__enter__()
-        self.bar.length = max(total, 1)
-        self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
-        self.stage, self.bar = "", None
 
 
 def run_ops(work: Callable[[StageBars], Coroutine[Any, Any, T]]) -> T:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from feeds.audit.records import AuditContext
 from feeds.csv_import import MAX_FILE_BYTES, Importer, Outcome, Report
 from feeds.models import Professional, Role
+from server.cli_progress import StageBars
 
 CONTEXT = AuditContext(ip="", request_id="cli-import")
 SHOWN = 200  # refused rows printed; the counts say how many there were
@@ -34,27 +34,6 @@ async def _administrator(email: str) -> Professional:
     return person
 
 
-class Bars:
-    """A click progress bar on stderr for each stage of the import (checking, writing)."""
-
-    def __init__(self) -> None:
-        self.stage = ""
-        self.bar: Any = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = click.progressbar(length=max(total, 1), label=stage, file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
-        self.stage, self.bar = "", None
-
-
 def _print(report: Report) -> None:
     for row in report.rows:
         if row.outcome == Outcome.CHANGED:
@@ -73,7 +52,7 @@ def _run_import(importer: Importer, path: Path, by: str, reason: str, dry_run: b
 
     async def work() -> Report:
         actor = await _administrator(by)
-        bars = Bars()
+        bars = StageBars(file=sys.stderr)
         try:
             return await importer(actor, data, reason, CONTEXT, dry_run=dry_run, progress=bars)
         finally:

@@ -19,6 +19,7 @@ from feeds.models import Agency, Child, Grant, Professional, Role, Sector, Team,
 from server.app import create_app
 from server.settings import Settings
 from tests import db_backends
+from tests.live_server import running_server
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)
@@ -163,6 +164,13 @@ class Factory:
             expires_at=now - timedelta(hours=1) if expired else None,
             revoked_at=now - timedelta(minutes=5) if revoked else None,
         )
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[str]:
+    """The app served on a loopback port (real websockets): its address."""
+    async with running_server(settings) as address:
+        yield address
 
 
 @pytest.fixture

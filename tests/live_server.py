@@ -8,10 +8,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
+from feeds.models import Professional
 from server.app import create_app
+from server.auth import issue_token
 from server.settings import Settings
 from tests import db_backends
 
@@ -85,3 +88,17 @@ async def nothing_more(
         if message.get("type") not in ignore:
             return False
     return True
+
+
+async def token_for(person: Professional) -> str:
+    """A fresh API token for `person` (bearer auth for calls and sockets)."""
+    return (await issue_token(person, "test"))[1]
+
+
+async def call(address: str, person: Professional, path: str, body: dict[str, object]) -> int:
+    """POST `body` as JSON to the running server as `person`; the status code."""
+    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        response = await http.post(
+            path, json=body, headers={"authorization": f"Bearer {await token_for(person)}"}
+        )
+    return response.status_code

@@ -23,10 +23,9 @@ from feeds.audit.records import AuditContext, record_many
 from feeds.bulk_sql import analyze, insert_rows, update_rows
 from feeds.clock import utcnow
 from feeds.csv_import import (
-    STEP,
     Progress,
     Report,
-    RowResult,
+    check_all,
     check_reason,
     digest,
     no_progress,
@@ -140,15 +139,9 @@ async def do_import_people(
     rows, bad = read_rows(data, COLUMNS)
     report = Report("people", dry_run, list(bad), sha256=digest(data))
     lookups, seen = await lookups_for(rows), dict[str, int]()
-    checked: list[PersonRow] = []
-    for n, row in enumerate(rows, 1):
-        if n % STEP == 0 or n == len(rows):
-            progress("Checking rows", n, len(rows))
-        found = check_row(row, lookups, seen, actor)
-        report.rows.append(found if isinstance(found, RowResult) else result_of(found))
-        if isinstance(found, PersonRow) and found.changes:
-            checked.append(found)
-    report.rows.sort(key=lambda r: r.line)
+    checked = check_all(
+        rows, lambda row: check_row(row, lookups, seen, actor), result_of, report, progress
+    )
     summary: dict[str, Any] = {"counts": report.counts, "sha256": report.sha256, "reason": why}
     applied = not dry_run and not report.refused
     summary |= {"dry_run": dry_run, "applied": applied}

@@ -16,10 +16,9 @@ from feeds import audit
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.csv_import import (
-    STEP,
     Progress,
     Report,
-    RowResult,
+    check_all,
     check_reason,
     digest,
     no_progress,
@@ -27,7 +26,7 @@ from feeds.csv_import import (
 )
 from feeds.models import Professional
 from feeds.organisation.admin import check_admin
-from feeds.records.import_rows import COLUMNS, ChildRow, check_row, lookups_for, result_of
+from feeds.records.import_rows import COLUMNS, check_row, lookups_for, result_of
 from feeds.records.import_writes import write_children
 
 
@@ -51,15 +50,9 @@ async def do_import_children(
     rows, bad = read_rows(data, COLUMNS)
     report = Report("children", dry_run, list(bad), sha256=digest(data))
     lookups, seen = await lookups_for(rows), dict[str, int]()
-    checked: list[ChildRow] = []
-    for n, row in enumerate(rows, 1):
-        if n % STEP == 0 or n == len(rows):
-            progress("Checking rows", n, len(rows))
-        found = check_row(row, lookups, seen)
-        report.rows.append(found if isinstance(found, RowResult) else result_of(found))
-        if isinstance(found, ChildRow) and found.changes:
-            checked.append(found)
-    report.rows.sort(key=lambda r: r.line)
+    checked = check_all(
+        rows, lambda row: check_row(row, lookups, seen), result_of, report, progress
+    )
     if dry_run or report.refused:
         detail = _report_detail(report, why, dry_run) | {"applied": False}
         await audit.record(AuditAction.IMPORT_CHILDREN, ctx, actor=actor, detail=detail)

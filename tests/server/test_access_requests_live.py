@@ -3,36 +3,13 @@ the websocket; a declined requester hears of it without the child being named.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
-from feeds.models import Agency, Professional, Sector
-from server.auth import issue_token
-from server.settings import Settings
+from feeds.models import Agency, Sector
 from tests.conftest import Factory
-from tests.live_server import receive, receive_until, running_server, ws_connect
+from tests.live_server import call, receive, receive_until, token_for, ws_connect
 
 REQUEST = {"role": "school nurse", "reason": "Starting weekly health checks at Northgate"}
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
-
-
-async def token_for(person: Professional) -> str:
-    return (await issue_token(person, "test"))[1]
-
-
-async def call(address: str, person: Professional, path: str, body: dict[str, object]) -> int:
-    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
-        response = await http.post(
-            path, json=body, headers={"authorization": f"Bearer {await token_for(person)}"}
-        )
-    return response.status_code
 
 
 async def test_the_lead_is_told_live_and_the_declined_requester_too(live: str) -> None:
@@ -108,5 +85,6 @@ async def test_a_new_agency_reaches_the_lead_live(live: str) -> None:
         assert await call(live, manager, f"/api/v1/children/{child.id}/grants", grant) == 201
         entry = await receive_until(socket, "child.entry")
         note = await receive_until(socket, "notification")
-    assert entry["child_id"] == child.id and set(entry["data"]) == {"child_event_id"}
+    assert entry["child_id"] == child.id and entry["data"]["kind"] == "agency_involved"
+    assert entry["data"]["text"] == "Northgate Primary School (education) is now involved"
     assert (note["child_id"], note["data"]["kind"]) == (child.id, "agency_involved")

@@ -4,7 +4,6 @@ members, people's accounts (create, role, deactivate). Everyone else is refused.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -22,9 +21,8 @@ from feeds.models import (
     TeamMember,
 )
 from server.auth import issue_token
-from server.settings import Settings
 from tests.conftest import PASSWORD, Factory
-from tests.live_server import receive, running_server, ws_connect
+from tests.live_server import receive, ws_connect
 
 ADMIN = "/api/v1/admin"
 
@@ -225,12 +223,6 @@ async def test_deactivation_ends_sessions_and_tokens_and_keeps_posts_attributed(
     assert record.detail["sessions_ended"] == 1 and record.detail["tokens_ended"] == 1
     own = await client.post(f"{ADMIN}/people/{admin.id}/deactivate", headers=await bearer(admin))
     assert own.status_code == 409
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
 
 
 async def test_deactivation_closes_an_open_socket_within_a_second(live: str) -> None:

@@ -4,35 +4,11 @@ and a viewer who sees one sibling receives nothing about the other (issue 16, pa
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
-
-from feeds.models import Child, Professional, Role
-from server.auth import issue_token
-from server.settings import Settings
+from feeds.models import Child, Role
 from tests.conftest import Factory
-from tests.live_server import receive, running_server, ws_connect
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
-
-
-async def token_for(person: Professional) -> str:
-    return (await issue_token(person, "test"))[1]
-
-
-async def call(address: str, person: Professional, path: str, body: dict[str, object]) -> int:
-    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
-        response = await http.post(
-            path, json=body, headers={"authorization": f"Bearer {await token_for(person)}"}
-        )
-    return response.status_code
+from tests.live_server import call, receive, token_for, ws_connect
 
 
 async def everything(socket: Any, quiet: float = 1.5) -> list[dict[str, Any]]:

@@ -5,28 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from feeds.models import Child, Grant, Notification, Professional, Role
-from server.auth import issue_token
-from server.settings import Settings
+from feeds.models import Child, Grant, Notification, Role
 from tests.conftest import PASSWORD, Factory
-from tests.live_server import nothing_more, receive, receive_until, running_server, ws_connect
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
-
-
-async def token_for(person: Professional) -> str:
-    return (await issue_token(person, "test"))[1]
+from tests.live_server import (
+    nothing_more,
+    receive,
+    receive_until,
+    token_for,
+    ws_connect,
+)
 
 
 async def post(

@@ -11,7 +11,6 @@ one, and it must name the child. The websocket is checked per connection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -21,9 +20,8 @@ from websockets.exceptions import InvalidStatus
 from feeds.clock import utcnow
 from feeds.models import ApiToken, AuditRecord
 from server.auth import digest
-from server.settings import Settings
 from tests.conftest import Factory
-from tests.live_server import receive, running_server, ws_connect
+from tests.live_server import receive, ws_connect
 from tests.server.test_access_matrix import (
     ACTORS,
     ROUTES,
@@ -113,12 +111,6 @@ async def test_a_board_read_with_its_comparison_is_one_audit_record(
 
 
 # --- the websocket: one record per connection, with what it may receive ---------------
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
 
 
 async def test_each_websocket_subscription_leaves_exactly_one_audit_record(live: str) -> None:

@@ -14,7 +14,6 @@ import itertools
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -40,9 +39,8 @@ from feeds.models import (
 )
 from server.app import build_routes
 from server.auth import issue_token
-from server.settings import Settings
 from tests.conftest import Factory
-from tests.live_server import receive, running_server, ws_connect
+from tests.live_server import receive, ws_connect
 
 # Actors that may see nothing, only the third child (through their team), or only the
 # second (an active break-glass).
@@ -161,12 +159,6 @@ def queries(path: str, world: World) -> list[str]:
     if path.endswith("/board"):
         return ["", "?status=all"]
     return [""]
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
 
 
 async def wait_for_search(http: httpx.AsyncClient, world: World) -> None:

@@ -4,7 +4,6 @@ allowed it ends by itself (no grant change announces an expiry)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -13,15 +12,8 @@ import pytest
 from feeds.clock import utcnow
 from feeds.models import BreakGlass, Grant
 from server.auth import issue_token
-from server.settings import Settings
 from tests.conftest import Factory
-from tests.live_server import receive, receive_until, running_server, ws_connect
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
+from tests.live_server import receive, receive_until, ws_connect
 
 
 async def post(address: str, token: str, child_id: int, body: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from server.auth import issue_token
 from server.live import Hub, Subscriber
 from server.settings import Settings
 from tests.conftest import Factory
-from tests.live_server import receive, running_server, ws_connect
+from tests.live_server import receive, ws_connect
 
 MISSING = 999_999  # an id nothing has
 
@@ -39,12 +38,6 @@ async def token_for(person: Professional) -> str:
 
 
 # --- 1. replay renders under current state ---------------------------------------------
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[str]:
-    async with running_server(settings) as address:
-        yield address
 
 
 class Api:
