@@ -26,12 +26,15 @@ class AuditAction(StrEnum):
     MFA_REQUIRE = "mfa.require"
     CHILD_READ = "child.read"
     FEED_READ = "feed.read"
+    FEED_SEEN = "feed.seen"  # "seen up to here": the new-since-your-last-visit marker moved
+    SINCE_YESTERDAY = "feed.since_yesterday"  # posts across followed children since 00:00 UTC
     POST_CREATE = "post.create"
     POST_EDIT = "post.edit"
     POST_REMOVE = "post.remove"
     POST_ACKNOWLEDGE = "post.acknowledge"
     FOLLOW_CREATE = "follow.create"
     FOLLOW_DELETE = "follow.delete"
+    FOLLOW_LIST = "follow.list"  # which of my teams follow a child
     GRANT_LIST = "grant.list"
     GRANT_CREATE = "grant.create"
     GRANT_REVOKE = "grant.revoke"
