@@ -20,6 +20,7 @@ from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import hash_password
 from feeds.audit.records import AuditContext
 from feeds.demo import text as text
+from feeds.demo.my_day import seed_my_day
 from feeds.models import Agency, Child, Grant, Post, PostKind, Professional, Role, Team, TeamMember
 from feeds.network.involvement import backfill_entries
 from feeds.network.requests import do_request_access
@@ -124,6 +125,7 @@ async def seed_demo(
     async with in_transaction():
         await _insert(plan, password_hash, moment, progress or (lambda *_: None))
     await _ask_to_join()
+    await seed_my_day(moment)  # a few posts new since the practitioner's last visit
     # What the sweep would do in its first minute: the board and the team pages show
     # the agencies gone quiet as soon as the demo opens.
     children = [int(row["id"]) for row in await Child.all().values("id")]

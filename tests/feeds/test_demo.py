@@ -14,6 +14,8 @@ from feeds.demo.seed import DemoSummary, database_is_empty, seed_demo
 from feeds.models import (
     Agency,
     Child,
+    ChildVisit,
+    Follow,
     Grant,
     Notification,
     Post,
@@ -181,6 +183,8 @@ async def wipe() -> None:
     await ChildEvent.all().delete()  # the agencies around each child (feeds/network)
     await AccessRequest.all().delete()  # the request to join the demo shows
     await Notification.all().delete()  # ...and the notifications it sent
+    await ChildVisit.all().delete()  # last visits (feeds/demo/my_day.py)
+    await Follow.all().delete()  # ...and the team follow
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -263,3 +267,20 @@ async def test_a_demo_child_of_the_practitioner_shows_its_school_gone_quiet(
     school = next(a for a in gone if a.name == "Northgate Learning Trust")
     assert "posted about every 7 days" in school.quiet_reason
     assert school.holders and school.holders[0].people[0].work_email.endswith(".example.org")
+
+
+async def test_the_practitioner_has_a_few_new_posts_and_a_team_follows_a_child(
+    demo: DemoSummary,
+) -> None:
+    from feeds.feed.following import home_stream
+    from feeds.feed.visits import my_children
+
+    practitioner = await Professional.get(email="practitioner@demo.jigsaw.test")
+    mine = await my_children(practitioner)
+    assert mine and any(child.new_posts for child in mine)
+    assert all(child.last_visit_at is not None for child in mine if child.last_post_at)
+    follows = await Follow.filter(team_id__isnull=False)
+    assert len(follows) == 1
+    managers = await TeamMember.filter(team_id=follows[0].team_id, is_manager=True)
+    manager = await Professional.get(id=managers[0].professional_id)
+    assert [p.child_id for p in await home_stream(manager, limit=1)] == [follows[0].child_id]
