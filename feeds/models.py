@@ -355,6 +355,28 @@ class Follow(Model):
         unique_together = (("child", "professional"), ("child", "team"))
 
 
+class ChildVisit(Model):
+    """Where a professional last stopped reading a child's feed: posts after
+    `last_seen_post_id` are new to them (feeds/feed/visits.py). One row per person and child,
+    moved forward by one upsert when the child page is read."""
+
+    id = fields.IntField(primary_key=True)
+    professional: fields.ForeignKeyRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="visits", on_delete=fields.RESTRICT
+    )
+    professional_id: int
+    child: fields.ForeignKeyRelation[Child] = fields.ForeignKeyField(
+        "feeds.Child", related_name="visits", on_delete=fields.RESTRICT
+    )
+    child_id: int
+    last_seen_post_id = fields.IntField(default=0)
+    seen_at = fields.DatetimeField()
+
+    class Meta:
+        table = "child_visit"
+        unique_together = (("professional", "child"),)
+
+
 class Acknowledgement(Model):
     """A professional marking a post (usually a hunch or concern) as seen."""
 

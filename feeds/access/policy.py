@@ -96,6 +96,9 @@ def _covered(standing: Standing, others: set[Standing]) -> bool:
 
 
 VISIBLE_IDS_SQL = child_ids_sql(Action.VIEW)
+# "My children" on the home page (feeds/feed/visits.py): the children led by, or granted
+# personally to, professional $2 at $1; a team's grant alone makes a child the team's.
+MINE_IDS_SQL = f"{_ARMS[Standing.DIRECT_GRANT]} UNION {_ARMS[Standing.LEAD]}"
 VISIBLE_CHILDREN_SQL = (
     f"SELECT {{columns}} FROM child c WHERE c.id IN ({VISIBLE_IDS_SQL}) "
     "ORDER BY c.display_name, c.id"

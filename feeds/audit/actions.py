@@ -32,6 +32,8 @@ class AuditAction(StrEnum):
     SSO_REFUSED = "sso.refused"
     CHILD_READ = "child.read"
     FEED_READ = "feed.read"
+    FEED_SEEN = "feed.seen"  # "seen up to here": the new-since-your-last-visit marker moved
+    SINCE_YESTERDAY = "feed.since_yesterday"  # posts across followed children since 00:00 UTC
     POST_CREATE = "post.create"
     POST_EDIT = "post.edit"
     POST_REMOVE = "post.remove"
@@ -40,6 +42,7 @@ class AuditAction(StrEnum):
     MENTION_SUGGEST = "mention.suggest"  # people offered while typing "@" (never a directory)
     FOLLOW_CREATE = "follow.create"
     FOLLOW_DELETE = "follow.delete"
+    FOLLOW_LIST = "follow.list"  # which of my teams follow a child
     GRANT_LIST = "grant.list"
     GRANT_CREATE = "grant.create"
     GRANT_REVOKE = "grant.revoke"

@@ -22,6 +22,7 @@ from feeds.audit.records import AuditContext
 from feeds.demo import text as text
 from feeds.demo.chronology import seed_significance
 from feeds.demo.households import link_demo_households
+from feeds.demo.my_day import seed_my_day
 from feeds.demo.worries import seed_shared_worries
 from feeds.feed.posting import MAX_BODY
 from feeds.models import (
@@ -140,6 +141,7 @@ async def seed_demo(
     async with in_transaction():
         await _insert(plan, password_hash, moment, progress or (lambda *_: None))
     await _ask_to_join()
+    await seed_my_day(moment)  # a few posts new since the practitioner's last visit
     # What the sweep would do in its first minute: the board and the team pages show
     # the agencies gone quiet as soon as the demo opens.
     children = [int(row["id"]) for row in await Child.all().values("id")]

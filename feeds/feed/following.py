@@ -1,8 +1,11 @@
-"""Follow and unfollow children (as a professional or for a whole team), and the home
-stream: one merged, newest-first feed of the followed children the user may see."""
+"""Follow and unfollow children (as a professional, or for a whole team by its manager),
+and the home stream: one merged, newest-first feed of the followed children the user may
+see. A follow never grants access: a team's follow reaches only the members who may see
+the child, and stops reaching one who loses access."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.expressions import Q
@@ -13,12 +16,61 @@ from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden
 from feeds.feed.reading import check_page_args
-from feeds.models import Follow, Post, Professional
+from feeds.models import Follow, Post, Professional, TeamMember
+
+TEAM_REFUSED = "Only a manager of the team can make it follow a child, or stop."
+
+
+async def managed_team_ids(professional: Professional) -> set[int]:
+    """The teams this professional manages: the teams they may make follow a child."""
+    found = await TeamMember.filter(professional_id=professional.id, is_manager=True).values(
+        "team_id"
+    )
+    return {int(row["team_id"]) for row in found}
 
 
 async def _check_team(professional: Professional, team_id: int | None) -> None:
-    if team_id is not None and team_id not in await team_ids_of(professional):
-        raise Forbidden("You can only follow children on behalf of a team you belong to.")
+    if team_id is not None and team_id not in await managed_team_ids(professional):
+        raise Forbidden(TEAM_REFUSED)
+
+
+@dataclass(frozen=True)
+class TeamFollow:
+    team_id: int
+    name: str
+    following: bool
+    may_change: bool  # a manager of the team
+
+
+async def read_team_follows(
+    professional: Professional, child_id: int, ctx: AuditContext
+) -> list[TeamFollow]:
+    """`team_follows` for the API: the child checked and the read audited."""
+    async with audit.refusal_recorded(AuditAction.FOLLOW_LIST, ctx, professional, child_id):
+        await check_child_access(professional, child_id, Action.VIEW)
+    found = await team_follows(professional, child_id)
+    detail = {"teams": [team.team_id for team in found if team.following]}
+    await audit.record(
+        AuditAction.FOLLOW_LIST, ctx, actor=professional, child_id=child_id, detail=detail
+    )
+    return found
+
+
+async def team_follows(professional: Professional, child_id: int) -> list[TeamFollow]:
+    """The professional's teams and whether each follows the child (the caller has checked
+    that they may see it): what the child page's "Team follows" control shows."""
+    rows = await TeamMember.filter(professional_id=professional.id).values(
+        "team_id", "team__name", "is_manager"
+    )
+    ids = [int(row["team_id"]) for row in rows]
+    followed = set(
+        await Follow.filter(child_id=child_id, team_id__in=ids).values_list("team_id", flat=True)
+    )
+    found = [
+        TeamFollow(int(r["team_id"]), r["team__name"], r["team_id"] in followed, r["is_manager"])
+        for r in rows
+    ]
+    return sorted(found, key=lambda team: team.name)
 
 
 def _holder(professional: Professional, team_id: int | None) -> dict[str, Any]:

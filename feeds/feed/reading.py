@@ -11,6 +11,7 @@ from feeds.access.policy import Action, check_child_access, visible_children
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.errors import Invalid, NotFound
+from feeds.feed import visits
 from feeds.models import Child, Post, Professional
 from feeds.serializers import PostView, iso
 
@@ -24,6 +25,8 @@ class FeedPage(Generic[P]):
     posts: list[P]
     next_before: int | None  # pass as ?before= to get the next (older) page
     before: int | None = None  # this page's own `before`: None for the newest page
+    # With `visit`: the last post the reader had seen before this read (None: first visit).
+    last_seen: int | None = None
 
 
 async def caseload(professional: Professional) -> list[Child]:
@@ -113,6 +116,7 @@ async def _read_page(
     load: Callable[[int, int | None, int], Awaitable[list[P]]],
     id_of: Callable[[P], int],
     holding: int | None = None,
+    visit: bool = False,
 ) -> FeedPage[P]:
     check_page_args(before, limit)
     child = await _checked(professional, child_id, AuditAction.FEED_READ, ctx)
@@ -129,7 +133,22 @@ async def _read_page(
         child_id=child.id,
         detail=detail if holding is None else {**detail, "post": holding},
     )
-    return FeedPage(child, posts, id_of(posts[-1]) if more else None, before)
+    seen = await _visit(professional, child.id, before, posts, id_of) if visit else None
+    return FeedPage(child, posts, id_of(posts[-1]) if more else None, before, seen)
+
+
+async def _visit(
+    professional: Professional,
+    child_id: int,
+    before: int | None,
+    posts: list[P],
+    id_of: Callable[[P], int],
+) -> int | None:
+    """Part of the audited read: the new-since-your-last-visit marker as it was, moved
+    to the top post when the newest page was shown (an older page leaves it)."""
+    if before is not None:
+        return await visits.last_seen(professional.id, child_id)
+    return await visits.seen_then_note(professional.id, child_id, id_of(posts[0]) if posts else 0)
 
 
 async def _before_holding(child_id: int, post_id: int, limit: int) -> int | None:
@@ -156,11 +175,13 @@ async def read_feed(
     before: int | None = None,
     limit: int = 20,
     holding: int | None = None,
+    visit: bool = False,
 ) -> FeedPage[Post]:
     """One page of a child's feed, newest first, and an audit record of the read; with
-    `holding`, the page that shows that post (a search hit opens there)."""
+    `holding`, the page that shows that post (a search hit opens there); with `visit`, the
+    reader's last-visit marker (`FeedPage.last_seen`), moved on by a newest page."""
     return await _read_page(
-        professional, child_id, ctx, before, limit, _posts, lambda post: post.id, holding
+        professional, child_id, ctx, before, limit, _posts, lambda post: post.id, holding, visit
     )
 
 

@@ -15,7 +15,7 @@ from feeds.access import grants
 from feeds.access.policy import Action, may
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
-from feeds.feed import following, posting, reading
+from feeds.feed import following, posting, reading, visits
 from feeds.models import Follow, PostKind, Professional, Role, Team
 from feeds.network import requests as access_requests
 from feeds.network import worry
@@ -35,7 +35,7 @@ from server.endpoints import (
     settings_of,
 )
 from server.page_context import header_context
-from server.routes import activity, admin_pages, pages_live, team_pages
+from server.routes import activity, admin_pages, my_day, pages_live, team_pages
 from server.routes import breakglass as breakglass_pages
 from server.routes.access_requests import decider_view
 from server.routes.activity import activity_context
@@ -108,6 +108,7 @@ async def home(request: Request, user: Professional) -> Response:
     if user.role == Role.ADMIN:
         return await admin_pages.admin_home(request, user)
     children = await reading.caseload(user)
+    mine = await visits.my_children(user)
     names = {child.id: child.display_name for child in children}
     before = query_int(request, "before", None)
     stream = await following.home_stream(user, before=before, limit=HOME_PAGE + 1)
@@ -115,7 +116,8 @@ async def home(request: Request, user: Professional) -> Response:
         request,
         "home.html",
         user=me_view(user),
-        children=[child_view(c) for c in children],
+        my_children=[my_day.my_child_view(c) for c in mine],
+        children=[child_view(c) for c in children if c.id not in {m.child_id for m in mine}],
         posts=await post_views(user, stream[:HOME_PAGE], names),
         next_before=stream[HOME_PAGE - 1].id if len(stream) > HOME_PAGE else None,
         older=before is not None,  # an older page: new posts do not arrive at its top
@@ -142,6 +144,7 @@ async def child_page(
         audit_context(request),
         before=None if target else query_int(request, "before", None),
         holding=target,
+        visit=True,
     )
     found = await activity_of(page.child.id, utcnow().date())
     can_manage = await may(user, Action.MANAGE_GRANTS, page.child)
@@ -149,7 +152,7 @@ async def child_page(
     team = await team_pages.team_context(request, user, child_id, can_manage)
     teams = await Team.all().order_by("name").values("id", "name") if can_manage else []
     asking = await access_requests.waiting_for_child(user, child_id) if can_manage else []
-    views = await post_views(user, page.posts)
+    views = my_day.with_new_markers(user, page.last_seen, await post_views(user, page.posts))
     more = page.next_before is not None
     return render(
         request,
@@ -162,6 +165,7 @@ async def child_page(
         # Only the newest page grows; an older one links back to it.
         live=page.before is None,
         follow_state=await follow_state(user, child_id),
+        team_follows=await following.team_follows(user, child_id),
         **team,
         can_manage=can_manage,
         can_place=can_place,

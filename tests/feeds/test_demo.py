@@ -16,6 +16,8 @@ from feeds.demo.seed import CORRECTION, DemoSummary, database_is_empty, seed_dem
 from feeds.models import (
     Agency,
     Child,
+    ChildVisit,
+    Follow,
     Grant,
     Notification,
     Post,
@@ -197,6 +199,8 @@ async def wipe() -> None:
     await WorryShare.all().delete()
     await Significance.all().delete()  # the chronology's significant posts
     await PostRevision.all().delete()  # the corrected post's first wording
+    await ChildVisit.all().delete()  # last visits (feeds/demo/my_day.py)
+    await Follow.all().delete()  # ...and the team follow
     for model in (Post, Grant, TeamMember, Child, Team, Professional, Agency):
         await model.all().delete()
 
@@ -335,3 +339,20 @@ async def test_the_demo_has_an_edited_post_with_its_first_wording(demo: DemoSumm
     assert revision.post.author.email == "practitioner@demo.jigsaw.test"
     assert revision.post.edited_at is not None
     assert revision.post.body == revision.body + CORRECTION
+
+
+async def test_the_practitioner_has_a_few_new_posts_and_a_team_follows_a_child(
+    demo: DemoSummary,
+) -> None:
+    from feeds.feed.following import home_stream
+    from feeds.feed.visits import my_children
+
+    practitioner = await Professional.get(email="practitioner@demo.jigsaw.test")
+    mine = await my_children(practitioner)
+    assert mine and any(child.new_posts for child in mine)
+    assert all(child.last_visit_at is not None for child in mine if child.last_post_at)
+    follows = await Follow.filter(team_id__isnull=False)
+    assert len(follows) == 1
+    managers = await TeamMember.filter(team_id=follows[0].team_id, is_manager=True)
+    manager = await Professional.get(id=managers[0].professional_id)
+    assert [p.child_id for p in await home_stream(manager, limit=1)] == [follows[0].child_id]

@@ -181,6 +181,16 @@ ROUTES = [
     Case("POST", "/grants/{grant}/undo", expect(303, 303, practitioner=403, lead=303)),
     Case("GET", "/children/{child}/grants/suggest", expect(303, 200, practitioner=403, lead=200)),
     Case("POST", "/children/{child}/follow", expect(303, 303)),
+    # Last-visit marker and team follows (tests/server/test_my_day.py): a team follows a child
+    # only by its manager's hand ({team} is the team holding the child's grant).
+    Case("POST", "/api/v1/children/{child}/seen", expect(401, 200)),
+    Case("GET", "/api/v1/children/{child}/team-follows", expect(401, 200)),
+    Case(
+        "POST",
+        "/children/{child}/team-follow",
+        expect(303, 303, practitioner=403, lead=403),
+        form={"team_id": "{team}", "follow": "1"},
+    ),
     Case("POST", "/children/{child}/unfollow", expect(303, 303)),
     Case("POST", "/posts/{post}/acknowledge", expect(303, 303)),
     # Sharing a worry ({worry} is a fresh hunch by the author): whoever may post about the child.
@@ -358,6 +368,10 @@ OPEN_ROUTES = {
     ("GET", "/api/v1/hotspots"): "authenticated",
     ("GET", "/hotspots"): "authenticated",
     ("GET", "/api/v1/home"): "authenticated",
+    # Only the caller's own visible children (tests/server/test_my_day.py).
+    ("GET", "/api/v1/my-children"): "authenticated",
+    ("GET", "/api/v1/since-yesterday"): "authenticated",
+    ("GET", "/since-yesterday"): "authenticated",
     ("GET", "/api/v1/notifications"): "authenticated",
     ("POST", "/api/v1/notifications/read-all"): "authenticated",
     ("POST", "/api/v1/notifications/{notification_id}/read"): "authenticated",
@@ -563,6 +577,9 @@ async def _fill(
         )
         values["request"] = str(asked.id)
     values |= await _household_values(case, world, make, child)
+    if "{team}" in str(case.form):
+        held = await Grant.filter(child_id=world.child.id, team_id__isnull=False).first()
+        values["team"] = str(held.team_id if held else 0)
     path = case.path.format(**values)
     kwargs: dict[str, Any] = {}
     if case.body is not None:

@@ -31,7 +31,7 @@ async def test_home_stream_merges_followed_children_newest_first(
 async def test_a_team_follow_covers_every_member(client: httpx.AsyncClient, make: Factory) -> None:
     child = await make.child()
     member, colleague = await make.practitioner(grants=[child]), await make.practitioner()
-    team = await make.team(members=[member, colleague])
+    team = await make.team(members=[colleague], managers=[member])  # managers follow for a team
     await make.grant(child, team=team)
     await api_login(client, member.email)
     followed = await client.post(f"/api/v1/children/{child.id}/follow", json={"team_id": team.id})

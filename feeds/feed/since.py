@@ -1,0 +1,95 @@
+"""Since yesterday: the posts across the children one follows (oneself or through a team)
+since 00:00 UTC yesterday, grouped by child, newest first; audited in each child's log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from feeds import audit
+from feeds.audit.actions import AuditAction
+from feeds.audit.records import AuditContext
+from feeds.clock import utcnow
+from feeds.feed.following import followed_child_ids
+from feeds.feed.reading import check_page_args
+from feeds.models import Child, ChildVisit, Post, Professional
+
+SINCE_PAGE = 50  # posts on a page
+
+
+def start_of_yesterday(now: datetime) -> datetime:
+    """00:00 UTC on the day before `now`'s UTC day (the service keeps UTC throughout)."""
+    day = now.astimezone(UTC).date() - timedelta(days=1)
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ChildPosts:
+    child: Child
+    posts: list[Post]  # newest first
+    last_seen: int | None  # the reader's last-visit marker (None: never opened)
+
+
+@dataclass(frozen=True)
+class SincePage:
+    since: datetime
+    groups: list[ChildPosts]  # the child with the newest post first
+    next_before: int | None  # pass as ?before= for the next (older) page
+    count: int
+
+
+async def read_since_yesterday(
+    professional: Professional,
+    ctx: AuditContext,
+    *,
+    before: int | None = None,
+    limit: int = SINCE_PAGE,
+    now: datetime | None = None,
+) -> SincePage:
+    """One page of posts (paged newest first by post id, like a feed) on the followed
+    children the professional may see now, since 00:00 UTC yesterday; audited."""
+    check_page_args(before, limit)
+    since = start_of_yesterday(now or utcnow())
+    query = Post.filter(
+        child_id__in=await followed_child_ids(professional),
+        removed_at__isnull=True,
+        created_at__gte=since,
+    )
+    if before is not None:
+        query = query.filter(id__lt=before)
+    found = await query.order_by("-id").limit(limit + 1).select_related("author__agency", "child")
+    posts = found[:limit]
+    groups = await _grouped(professional, posts)
+    await _audited(professional, ctx, before, groups)
+    return SincePage(since, groups, posts[-1].id if len(found) > limit else None, len(posts))
+
+
+async def _audited(
+    professional: Professional, ctx: AuditContext, before: int | None, groups: list[ChildPosts]
+) -> None:
+    """One record per child shown, so each child's audit lists the read (as a feed read
+    does); one without a child when nothing was shown."""
+    if not groups:
+        empty: dict[str, Any] = {"before": before, "count": 0}
+        await audit.record(AuditAction.SINCE_YESTERDAY, ctx, actor=professional, detail=empty)
+    for group in groups:
+        detail: dict[str, Any] = {"before": before, "post_ids": [p.id for p in group.posts]}
+        await audit.record(
+            AuditAction.SINCE_YESTERDAY,
+            ctx,
+            actor=professional,
+            child_id=group.child.id,
+            detail=detail,
+        )
+
+
+async def _grouped(professional: Professional, posts: list[Post]) -> list[ChildPosts]:
+    by_child: dict[int, list[Post]] = {}
+    for post in posts:
+        by_child.setdefault(post.child_id, []).append(post)
+    marks = await ChildVisit.filter(
+        professional_id=professional.id, child_id__in=list(by_child)
+    ).values("child_id", "last_seen_post_id")
+    seen = {int(row["child_id"]): int(row["last_seen_post_id"]) for row in marks}
+    return [ChildPosts(group[0].child, group, seen.get(key)) for key, group in by_child.items()]
