@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     CHILD_READ = "child.read"
     FEED_READ = "feed.read"
     FEED_SEEN = "feed.seen"  # "seen up to here": the new-since-your-last-visit marker moved
+    FEED_HOME = "feed.home"  # the home stream: posts across the followed children
     SINCE_YESTERDAY = "feed.since_yesterday"  # posts across followed children since 00:00 UTC
     POST_CREATE = "post.create"
     POST_EDIT = "post.edit"

@@ -146,13 +146,35 @@ async def followed_child_ids(professional: Professional) -> set[int]:
 
 
 async def home_stream(
-    professional: Professional, *, before: int | None = None, limit: int = 20
+    professional: Professional, ctx: AuditContext, *, before: int | None = None, limit: int = 20
 ) -> list[Post]:
-    """Newest posts across the followed children."""
+    """Newest posts across the followed children; audited in each child's log."""
     check_page_args(before, limit)
     query = Post.filter(
         child_id__in=await followed_child_ids(professional), removed_at__isnull=True
     )
     if before is not None:
         query = query.filter(id__lt=before)
-    return await query.order_by("-id").limit(limit).prefetch_related("author__agency")
+    posts = await query.order_by("-id").limit(limit).prefetch_related("author__agency")
+    shown: dict[int, list[Post]] = {}
+    for post in posts:
+        shown.setdefault(post.child_id, []).append(post)
+    await record_stream_read(AuditAction.FEED_HOME, professional, ctx, before, shown)
+    return posts
+
+
+async def record_stream_read(
+    action: AuditAction,
+    professional: Professional,
+    ctx: AuditContext,
+    before: int | None,
+    shown: dict[int, list[Post]],
+) -> None:
+    """A read across children (home, since yesterday): one record per child shown, so each
+    child's audit lists it as a feed read does; one without a child when nothing was shown."""
+    if not shown:
+        empty: dict[str, Any] = {"before": before, "count": 0}
+        await audit.record(action, ctx, actor=professional, detail=empty)
+    for child_id, posts in shown.items():
+        detail: dict[str, Any] = {"before": before, "post_ids": [p.id for p in posts]}
+        await audit.record(action, ctx, actor=professional, child_id=child_id, detail=detail)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 
-from feeds import audit
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
-from feeds.feed.following import followed_child_ids
+from feeds.feed.following import followed_child_ids, record_stream_read
 from feeds.feed.reading import check_page_args
 from feeds.models import Child, ChildVisit, Post, Professional
 
@@ -61,27 +59,9 @@ async def read_since_yesterday(
     found = await query.order_by("-id").limit(limit + 1).select_related("author__agency", "child")
     posts = found[:limit]
     groups = await _grouped(professional, posts)
-    await _audited(professional, ctx, before, groups)
+    shown = {group.child.id: group.posts for group in groups}
+    await record_stream_read(AuditAction.SINCE_YESTERDAY, professional, ctx, before, shown)
     return SincePage(since, groups, posts[-1].id if len(found) > limit else None, len(posts))
-
-
-async def _audited(
-    professional: Professional, ctx: AuditContext, before: int | None, groups: list[ChildPosts]
-) -> None:
-    """One record per child shown, so each child's audit lists the read (as a feed read
-    does); one without a child when nothing was shown."""
-    if not groups:
-        empty: dict[str, Any] = {"before": before, "count": 0}
-        await audit.record(AuditAction.SINCE_YESTERDAY, ctx, actor=professional, detail=empty)
-    for group in groups:
-        detail: dict[str, Any] = {"before": before, "post_ids": [p.id for p in group.posts]}
-        await audit.record(
-            AuditAction.SINCE_YESTERDAY,
-            ctx,
-            actor=professional,
-            child_id=group.child.id,
-            detail=detail,
-        )
 
 
 async def _grouped(professional: Professional, posts: list[Post]) -> list[ChildPosts]:

@@ -46,7 +46,9 @@ async def unfollow(request: Request, user: Professional) -> Response:
 @authenticated
 async def home_stream(request: Request, user: Professional) -> Response:
     page = decode_query(request, Page)
-    posts = await following.home_stream(user, before=page.before, limit=page.limit)
+    posts = await following.home_stream(
+        user, audit_context(request), before=page.before, limit=page.limit
+    )
     home = {
         "posts": [post_view(p) for p in posts],
         "next_before": posts[-1].id if posts else None,

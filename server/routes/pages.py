@@ -111,7 +111,9 @@ async def home(request: Request, user: Professional) -> Response:
     mine = await visits.my_children(user)
     names = {child.id: child.display_name for child in children}
     before = query_int(request, "before", None)
-    stream = await following.home_stream(user, before=before, limit=HOME_PAGE + 1)
+    stream = await following.home_stream(
+        user, audit_context(request), before=before, limit=HOME_PAGE + 1
+    )
     return render(
         request,
         "home.html",

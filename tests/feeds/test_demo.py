@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from feeds.accounts.passwords import verify_password
-from feeds.audit.records import AuditContext
+from feeds.audit.records import SYSTEM, AuditContext
 from feeds.chronology.models import Significance
 from feeds.clock import utcnow
 from feeds.demo.seed import CORRECTION, DemoSummary, database_is_empty, seed_demo
@@ -355,4 +355,6 @@ async def test_the_practitioner_has_a_few_new_posts_and_a_team_follows_a_child(
     assert len(follows) == 1
     managers = await TeamMember.filter(team_id=follows[0].team_id, is_manager=True)
     manager = await Professional.get(id=managers[0].professional_id)
-    assert [p.child_id for p in await home_stream(manager, limit=1)] == [follows[0].child_id]
+    assert [p.child_id for p in await home_stream(manager, SYSTEM, limit=1)] == [
+        follows[0].child_id
+    ]

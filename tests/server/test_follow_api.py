@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from feeds.models import Event
+from feeds.audit.records import SYSTEM
+from feeds.models import AuditRecord, Event
 from tests.conftest import Factory, api_login
 
 
@@ -28,6 +29,28 @@ async def test_home_stream_merges_followed_children_newest_first(
     assert [p["body"] for p in home["posts"]] == ["b"]
 
 
+async def test_reading_the_home_stream_is_audited_in_each_childs_log(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    """Found in review: the home stream read posts across children without a record."""
+    first, second = await make.child(), await make.child()
+    person = await make.practitioner(grants=[first, second])
+    await api_login(client, person.email)
+    for child in (first, second):
+        await client.post(f"/api/v1/children/{child.id}/follow")
+        await client.post(
+            f"/api/v1/children/{child.id}/posts", json={"kind": "update", "body": "x"}
+        )
+
+    api = await client.get("/api/v1/home")
+    page = await client.get("/")
+
+    assert api.status_code == 200 and page.status_code == 200
+    reads = await AuditRecord.filter(action="feed.home", actor_id=person.id).order_by("id")
+    assert sorted(r.child_id for r in reads) == sorted([first.id, second.id] * 2)
+    assert all(r.detail["post_ids"] for r in reads)
+
+
 async def test_a_team_follow_covers_every_member(client: httpx.AsyncClient, make: Factory) -> None:
     child = await make.child()
     member, colleague = await make.practitioner(grants=[child]), await make.practitioner()
@@ -39,7 +62,7 @@ async def test_a_team_follow_covers_every_member(client: httpx.AsyncClient, make
     await client.post(f"/api/v1/children/{child.id}/posts", json={"kind": "visit", "body": "v"})
     from feeds.feed.following import home_stream
 
-    assert [p.body for p in await home_stream(colleague)] == ["v"]
+    assert [p.body for p in await home_stream(colleague, SYSTEM)] == ["v"]
 
 
 async def test_following_a_team_you_are_not_in_is_refused(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from tortoise import connections
 
-from feeds.audit.records import AuditContext
+from feeds.audit.records import SYSTEM, AuditContext
 from feeds.clock import utcnow
 from feeds.feed import visits
 from feeds.feed.following import home_stream
@@ -334,8 +334,8 @@ async def test_a_team_manager_makes_the_team_follow_and_only_members_with_access
     assert f"Stop {team.name} following" in (await client.get(f"/children/{child.id}")).text
     news = await post(manager, child, "Home visit done; all well.", "visit")
 
-    assert [p.id for p in await home_stream(member)] == [news.id]
-    assert await home_stream(outsider_member) == []
+    assert [p.id for p in await home_stream(member, SYSTEM)] == [news.id]
+    assert await home_stream(outsider_member, SYSTEM) == []
     await api_login(client, outsider_member.email)
     assert (await client.get("/api/v1/home")).json()["posts"] == []
     assert (await client.get("/api/v1/since-yesterday")).json()["groups"] == []
@@ -353,7 +353,7 @@ async def test_a_team_manager_makes_the_team_follow_and_only_members_with_access
     assert [(c["child_id"], c["following"], c["new_posts"]) for c in mine] == [(child.id, True, 1)]
     member_grant.revoked_at = utcnow()  # losing access hides it again
     await member_grant.save()
-    assert await home_stream(member) == []
+    assert await home_stream(member, SYSTEM) == []
     assert (await client.get("/api/v1/since-yesterday")).json()["groups"] == []
 
     await logged_in(client, manager)
