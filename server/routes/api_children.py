@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds.access import grants
+from feeds.errors import NotFound
 from feeds.feed import posting, reading
 from feeds.feed.posting import MAX_IDEMPOTENCY_KEY
 from feeds.models import Professional
@@ -15,6 +16,7 @@ from feeds.network import worry
 from feeds.serializers import child_view, grant_view, post_view
 from server.dates import check_moment
 from server.endpoints import audit_context, authenticated, path_id
+from server.routes.merges import survivor_redirect
 from server.schemas import posts as schema
 from server.schemas.codec import build, decode, decode_query, reply
 from server.schemas.common import Page
@@ -38,10 +40,20 @@ async def list_children(request: Request, user: Professional) -> Response:
     return reply(build(schema.Children, {"children": [child_view(c) for c in children]}))
 
 
-@api(schema.Child, "One child (audited)", errors=CHILD_ERRORS)
+@api(
+    schema.Child,
+    "One child (audited); a merged record: 303 to the record it was merged into",
+    errors=CHILD_ERRORS,
+)
 @authenticated
 async def get_child(request: Request, user: Professional) -> Response:
-    child = await reading.read_child(user, path_id(request, "child_id"), audit_context(request))
+    child_id = path_id(request, "child_id")
+    try:
+        child = await reading.read_child(user, child_id, audit_context(request))
+    except NotFound:
+        if moved := await survivor_redirect(user, child_id, "/api/v1/children/{id}"):
+            return moved
+        raise
     return reply(build(schema.Child, child_view(child)))
 
 
