@@ -80,11 +80,10 @@ async def _grants(survivor: Child, merged: Child, by: Professional, now: datetim
 
 
 async def _follows(survivor: Child, merged: Child) -> list[int]:
-    theirs = await Follow.filter(child=survivor).values_list("professional_id", "team_id")
-    people = {p for p, _ in theirs if p is not None}
-    teams = {t for _, t in theirs if t is not None}
-    clash = Q(professional_id__in=sorted(people) or [0]) | Q(team_id__in=sorted(teams) or [0])
-    ids = await _ids(Follow, ~clash, child_id=merged.id)
+    """Follows; one by a person or team already following the survivor stays behind."""
+    theirs = set(await Follow.filter(child=survivor).values_list("professional_id", "team_id"))
+    found = await Follow.filter(child=merged).order_by("id")
+    ids = [f.id for f in found if (f.professional_id, f.team_id) not in theirs]
     await _reassign(Follow, ids, survivor.id)
     return ids
 
