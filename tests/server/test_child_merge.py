@@ -370,3 +370,32 @@ async def test_a_manager_merges_with_a_confirmation_and_an_admin_undoes_it_on_th
         )
         assert undone.status_code == 303, undone.text
     assert (await Child.get(id=t.duplicate.id)).merged_into_id is None
+
+
+async def test_merging_the_survivor_again_keeps_every_reference_one_hop_away(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    t = await twins(make)
+    third = await make.child()
+    first = await merge(client, t.admin, t.survivor, merged_id=t.duplicate.id)
+    assert (await merge(client, t.admin, third, merged_id=t.survivor.id)).status_code == 201
+    assert (await Child.get(id=t.duplicate.id)).merged_into_id == third.id
+    assert await child_by_reference(t.duplicate.reference) == third.id
+    refused = await undo(client, t.admin, first.json()["id"])
+    assert refused.status_code == 409
+    assert "undo that merge first" in refused.json()["error"]["message"]
+
+
+async def test_only_administrators_see_and_undo_merges(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    t = await twins(make)
+    done = await merge(client, t.manager, t.survivor, merged_id=t.duplicate.id)
+    for person in (t.manager, t.only_survivor):
+        listed = await client.get("/api/v1/admin/merges", headers=await bearer(person))
+        assert listed.status_code == 403
+        page = await client.get("/admin/merges", headers=await bearer(person))
+        assert page.status_code == 403
+    listed = await client.get("/api/v1/admin/merges", headers=await bearer(t.admin))
+    assert [m["id"] for m in listed.json()["merges"]] == [done.json()["id"]]
+    assert listed.json()["merges"][0]["survivor_reference"] == t.survivor.reference
