@@ -399,3 +399,21 @@ async def test_only_administrators_see_and_undo_merges(
     listed = await client.get("/api/v1/admin/merges", headers=await bearer(t.admin))
     assert [m["id"] for m in listed.json()["merges"]] == [done.json()["id"]]
     assert listed.json()["merges"][0]["survivor_reference"] == t.survivor.reference
+
+
+async def test_an_import_row_naming_a_merged_record_is_refused(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    from feeds.records.importing import do_import_children
+
+    t = await twins(make)
+    lead = await make.practitioner()
+    assert (await merge(client, t.admin, t.survivor, merged_id=t.duplicate.id)).status_code == 201
+    data = (
+        "reference,display_name,date_of_birth,lead_email\n"
+        f"{t.duplicate.reference},Renamed Child,2015-01-01,{lead.email}\n"
+    ).encode()
+    report = await do_import_children(t.admin, data, "Caseload from the old system", SYSTEM)
+    assert not report.applied
+    assert "merged into another" in report.rows[0].detail
+    assert (await Child.get(id=t.duplicate.id)).display_name == t.duplicate.display_name
