@@ -1,6 +1,7 @@
 """What an administrator types into a filter, resolved to ids: a person by email address
-or part of a name, a child by case reference. For administrators' pages only: callers
-check the role first, so no lookup here can reveal an email or a reference to anyone else.
+or part of a name, a child by case reference (a merged record's reference: its survivor).
+For administrators' pages only: callers check the role first, so no lookup here can reveal
+an email or a reference to anyone else.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ async def child_by_reference(reference: str | None) -> int | None:
     wanted = _cleaned(reference)
     if not wanted:
         return None
-    child = await Child.filter(reference__iexact=wanted).only("id").first()
+    child = await Child.filter(reference__iexact=wanted).only("id", "merged_into_id").first()
     if child is None:
         raise Invalid(f"No child has the reference “{wanted}”.", field="child_ref")
-    return int(child.id)
+    return int(child.merged_into_id or child.id)  # a merged record's finds its survivor
 
 
 async def references_of(child_ids: set[int]) -> dict[int, str]:

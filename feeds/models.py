@@ -103,9 +103,13 @@ class Child(Model):
         "feeds.Professional", related_name="children_closed", null=True, on_delete=fields.RESTRICT
     )
     closed_by_id: int | None
+    # A duplicate record merged into another (feeds/records/merging.py): its reference
+    # finds that survivor, and the record itself is absent to everyone.
+    merged_into_id = fields.IntField(null=True)
 
     class Meta:
         table = "child"
+        indexes = (("merged_into_id",),)
 
 
 class ChildRevision(Model):

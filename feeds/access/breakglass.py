@@ -70,8 +70,8 @@ async def do_break_glass(
             raise Forbidden("Emergency access is for practitioners and managers.")
     text = check_reason(reason)  # bad input: no decision was taken, nothing to record
     async with audit.refusal_recorded(OPEN, ctx, professional, child_id):
-        child = await Child.get_or_none(id=child_id)
-        if child is None:
+        child = await Child.get_or_none(id=child_id, merged_into_id=None)
+        if child is None:  # absent, or merged into another record
             raise NotFound("No such child.")
     if await may_view(professional, child_id):
         why = {"why": "already has access"}

@@ -157,7 +157,10 @@ FACTS_SQL = (
     f"AND {break_glass_live_sql('b', '$2')}), "
     "c.lead_professional_id = $3"
 )
-CHILD_STANDINGS_SQL = f"SELECT {{columns}}, {FACTS_SQL} FROM child c WHERE c.id = $1"
+# A record merged into another (feeds/records/merging.py) is absent, whoever asks.
+CHILD_STANDINGS_SQL = (
+    f"SELECT {{columns}}, {FACTS_SQL} FROM child c WHERE c.id = $1 AND c.merged_into_id IS NULL"
+)
 
 
 def _standings(row: raw_sql.Row) -> frozenset[Standing]:

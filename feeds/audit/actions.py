@@ -82,6 +82,12 @@ class AuditAction(StrEnum):
     CHILD_HISTORY = "child.history"
     CHILD_CLOSE = "child.close"
     CHILD_REOPEN = "child.reopen"
+    # Merging a duplicate record into another (one record on each child), the preview of
+    # what would move, and an administrator's undo (feeds/records/merging.py).
+    CHILD_MERGE = "child.merge"
+    CHILD_MERGE_PREVIEW = "child.merge_preview"
+    CHILD_UNMERGE = "child.unmerge"
+    MERGE_LIST = "merge.list"
     # Bulk import (feeds/records/importing.py, feeds/organisation/importing.py): one record
     # per import (counts, file hash, reason; dry runs too) and one per row it creates or changes.
     IMPORT_CHILDREN = "import.children"
@@ -114,6 +120,7 @@ class AuditOutcome(StrEnum):
     REPLAYED = "replayed"  # a one-time code used twice
     CLOSED = "closed"  # refused: the child's case is closed
     OPEN = "open"  # refused: the child's case is already open
+    MERGED = "merged"  # refused: the record was merged into another
 
 
 # Failed attempts at these count towards the login throttles and lockout (a wrong password

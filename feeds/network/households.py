@@ -83,7 +83,7 @@ async def check_may_link(actor: Professional, child_id: int) -> Child:
     administrator (any record, unseen). Hidden and absent: NotFound; seen but not allowed:
     Forbidden."""
     if actor.role == Role.ADMIN and actor.is_active:
-        child = await Child.get_or_none(id=child_id)
+        child = await Child.get_or_none(id=child_id, merged_into_id=None)
         if child is None:
             raise NotFound(CHILD_NOT_FOUND)
         return child
@@ -93,7 +93,7 @@ async def check_may_link(actor: Professional, child_id: int) -> Child:
 async def _check_may_name(actor: Professional, child_id: int) -> None:
     """The child named as the one to join: the linker must see it (administrators: exist)."""
     if actor.role == Role.ADMIN and actor.is_active:
-        if not await Child.exists(id=child_id):
+        if not await Child.exists(id=child_id, merged_into_id=None):
             raise NotFound(CHILD_NOT_FOUND, field="with_child_id")
         return
     _, standings = await child_and_standings(actor, child_id)

@@ -111,8 +111,12 @@ def check_days(raw: object) -> int:
     return raw
 
 
-# Hand-written: the exact reference, any case (an index on lower(reference), migration 0012).
-_BY_REFERENCE_SQL = "SELECT id, reference FROM child WHERE lower(reference) = $1 ORDER BY id"
+# Hand-written: the exact reference, any case (an index on lower(reference), migration 0012);
+# a merged record's reference asks for the record it was merged into.
+_BY_REFERENCE_SQL = (
+    "SELECT COALESCE(merged_into_id, id), reference FROM child WHERE lower(reference) = $1 "
+    "ORDER BY id"
+)
 
 
 async def _child_by_reference(reference: str) -> int | None:

@@ -36,6 +36,7 @@ class Existing:
     id: int
     values: dict[str, Any]
     closed: bool
+    merged: bool = False  # merged into another record (feeds/records/merging.py)
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Lookups:
 
 _EXISTING_SQL = (
     "SELECT id, display_name, reference, date_of_birth, school, area, lead_professional_id, "
-    "closed_at FROM child WHERE lower(reference) IN ({ids})"
+    "closed_at, merged_into_id FROM child WHERE lower(reference) IN ({ids})"
 )
 
 
@@ -76,7 +77,7 @@ def _existing(row: Any) -> Existing:
     values = dict(zip(names, row[1:6], strict=True))
     values["date_of_birth"] = python_value(Child, "date_of_birth", values["date_of_birth"])
     values["lead_professional_id"] = row[6]
-    return Existing(int(row[0]), values, row[7] is not None)
+    return Existing(int(row[0]), values, row[7] is not None, row[8] is not None)
 
 
 async def lookups_for(rows: list[Row]) -> Lookups:
@@ -148,6 +149,8 @@ def _compare(checked: ChildRow, lookups: Lookups) -> str:
         "lead_professional_id" in checked.moved and (old.id, lead_id, None) not in lookups.granted
     )
     checked.grant_team = team is not None and (old.id, None, team[0]) not in lookups.granted
+    if old.merged and checked.changes:
+        return "this record was merged into another: change that record instead."
     if old.closed and checked.changes:
         return "the case is closed: reopen it before changing its record."
     return ""

@@ -1,5 +1,5 @@
-"""The one rule about a closed case: its record is read-only (posting, editing, granting
-refused with a Conflict that says so). Every place that changes a child asks here."""
+"""The one rule about a closed case, and a merged record: read-only (posting, editing,
+granting refused with a Conflict that says so). Every place that changes a child asks here."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ CLOSED = (
 )
 
 
+MERGED = (
+    "This record was merged into another child's record, so it is read-only. "
+    "Work on that record, or ask an administrator to undo the merge."
+)
+
+
 def is_closed(child: Child) -> bool:
     return child.closed_at is not None
 
@@ -26,3 +32,6 @@ async def check_open(
     if is_closed(child):
         await audit.record(action, ctx, actor=actor, child_id=child.id, outcome=AuditOutcome.CLOSED)
         raise Conflict(CLOSED)
+    if child.merged_into_id is not None:  # only administrators reach a merged record
+        await audit.record(action, ctx, actor=actor, child_id=child.id, outcome=AuditOutcome.MERGED)
+        raise Conflict(MERGED)

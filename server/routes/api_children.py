@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds.access import grants
+from feeds.errors import NotFound
 from feeds.feed import posting, reading
 from feeds.feed.posting import MAX_IDEMPOTENCY_KEY
 from feeds.models import Professional
@@ -16,6 +17,7 @@ from feeds.network import worry
 from feeds.serializers import child_view, grant_view
 from server.dates import check_moment
 from server.endpoints import audit_context, authenticated, path_id
+from server.routes.merges import survivor_redirect
 from server.routes.post_edits import written
 from server.schemas import post_changes
 from server.schemas import posts as schema
@@ -41,10 +43,20 @@ async def list_children(request: Request, user: Professional) -> Response:
     return reply(build(schema.Children, {"children": [child_view(c) for c in children]}))
 
 
-@api(schema.Child, "One child (audited)", errors=CHILD_ERRORS)
+@api(
+    schema.Child,
+    "One child (audited); a merged record: 303 to the record it was merged into",
+    errors=CHILD_ERRORS,
+)
 @authenticated
 async def get_child(request: Request, user: Professional) -> Response:
-    child = await reading.read_child(user, path_id(request, "child_id"), audit_context(request))
+    child_id = path_id(request, "child_id")
+    try:
+        child = await reading.read_child(user, child_id, audit_context(request))
+    except NotFound:
+        if moved := await survivor_redirect(user, child_id, "/api/v1/children/{id}"):
+            return moved
+        raise
     return reply(build(schema.Child, child_view(child)))
 
 

@@ -35,7 +35,7 @@ from server.endpoints import (
     settings_of,
 )
 from server.page_context import header_context
-from server.routes import activity, admin_pages, my_day, pages_live, team_pages
+from server.routes import activity, admin_pages, merges, my_day, pages_live, team_pages
 from server.routes import breakglass as breakglass_pages
 from server.routes.access_requests import decider_view
 from server.routes.activity import activity_context
@@ -194,6 +194,9 @@ async def show_child(request: Request, user: Professional) -> Response:
     except NotFound as error:
         if error.field == "post":
             raise  # a visible child without that post: a plain 404
+        # A merged record: to the record it was merged into, for those who may see it.
+        if moved := await merges.survivor_redirect(user, child_id, "/children/{id}"):
+            return moved
         # Hidden or missing (the same answer): offer emergency access to those who may.
         return await breakglass_pages.refusal_page(request, user, child_id)
 

@@ -313,6 +313,25 @@ ROUTES += [
     ),
 ]
 
+# Merging a duplicate ({merged}: a fresh record the manager's team holds a grant on) into
+# the child: changing both records, so record(): managers of both and administrators.
+MERGING = {"reason": "Same child: two referrals, same date of birth"}
+ROUTES += [
+    Case(
+        "POST",
+        "/api/v1/children/{child}/merge",
+        record(201),
+        body={"merged_id": "{merged}"} | MERGING,
+    ),
+    Case("GET", "/children/{child}/merge", record(200, anonymous=303)),
+    Case(
+        "POST",
+        "/children/{child}/merge",
+        record(303, anonymous=303),
+        form={"merged_reference": "{merged_ref}"} | MERGING,
+    ),
+]
+
 # Routes that touch no particular child: (method, path) -> policy they must declare.
 OPEN_ROUTES = {
     ("GET", "/healthz"): "public",
@@ -425,6 +444,11 @@ OPEN_ROUTES = {
     ("GET", "/api/v1/access-requests/mine"): "authenticated",
     ("GET", "/access-requests"): "authenticated",
     ("POST", "/access-requests"): "authenticated",
+    # Administrators only (403 for everyone else: tests/server/test_child_merge.py).
+    ("GET", "/api/v1/admin/merges"): "authenticated",
+    ("POST", "/api/v1/admin/merges/{merge_id}/undo"): "authenticated",
+    ("GET", "/admin/merges"): "authenticated",
+    ("POST", "/admin/merges/{merge_id}/undo"): "authenticated",
 }
 POLICIES = {"public", "authenticated", "mfa_step"}
 
@@ -580,6 +604,7 @@ async def _fill(
     if "{team}" in str(case.form):
         held = await Grant.filter(child_id=world.child.id, team_id__isnull=False).first()
         values["team"] = str(held.team_id if held else 0)
+    values |= await _merge_values(case, world, make)
     path = case.path.format(**values)
     kwargs: dict[str, Any] = {}
     if case.body is not None:
@@ -618,6 +643,17 @@ async def _household_values(
         )
         values["sibling"] = str(sibling.id)
     return values
+
+
+async def _merge_values(case: Case, world: World, make: Factory) -> dict[str, str]:
+    """{merged}/{merged_ref}: a fresh duplicate record, held by the team the manager manages."""
+    if "{merged" not in str(case.body or case.form or ""):
+        return {}
+    duplicate = await make.child()
+    team_grant = await Grant.filter(child_id=world.child.id, team_id__isnull=False).first()
+    assert team_grant is not None
+    await make.grant(duplicate, team=await Team.get(id=team_grant.team_id))
+    return {"merged": str(duplicate.id), "merged_ref": duplicate.reference}
 
 
 async def _as_mfa_pending(app: Starlette, case: Case, world: World, make: Factory) -> int:
