@@ -114,7 +114,7 @@ async def test_the_board_reranks_live_after_a_burst_on_a_quiet_child(
     await expect(top).to_contain_text("Ruby Carter", timeout=30_000)
     await expect(top).to_have_class(re.compile(r"\bflagged\b"))
     await expect(top.locator(".badge-flag")).to_have_text("Flagged")
-    await expect(top.locator(".reasons")).to_contain_text("agencies")
+    await expect(top.locator(".reasons").first).to_contain_text("agencies")
     await expect(page.locator("#live-announcer")).to_contain_text(
         "Ruby Carter is now flagged", timeout=30_000
     )
