@@ -142,11 +142,11 @@ class EnsureReport:
         return [f"Created partitions: {made}.", *(f"NOT CREATED: {s}" for s in self.skipped)]
 
 
-async def _lock(client: BaseDBAsyncClient, wait: bool) -> bool:
+async def _lock(client: BaseDBAsyncClient) -> None:
+    """One worker changes partitions at a time (until its transaction ends); a DDL lock on
+    a busy parent is given up after LOCK_TIMEOUT rather than queueing inserts behind it."""
     await client.execute_script(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-    how = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    found = await _rows(client, f"SELECT {how}({_LOCK_KEY})")
-    return found[0][0] is not False
+    await client.execute_script(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
 
 
 async def ensure_months(
@@ -179,7 +179,7 @@ async def ensure(now: datetime | None = None, months_ahead: int = MONTHS_AHEAD) 
     current = Month.of(now or utcnow())
     wanted = months_between(current, current.following(months_ahead))
     async with in_transaction() as client:
-        await _lock(client, wait=True)
+        await _lock(client)
         for table in TABLES:
             if await is_partitioned(table, client):
                 await ensure_months(client, table, wanted, report)
@@ -190,13 +190,12 @@ async def ensure(now: datetime | None = None, months_ahead: int = MONTHS_AHEAD) 
 
 async def drop_months_before(table: str, cutoff: datetime) -> list[str]:
     """Drop every month partition of `table` that ends at or before `cutoff` (whole
-    months only); skipped, not waited for, while another worker is at it."""
+    months only). Workers take turns (the advisory lock); the second finds nothing left."""
     if not await is_partitioned(table):
         return []
     dropped: list[str] = []
     async with in_transaction() as client:
-        if not await _lock(client, wait=False):
-            return dropped
+        await _lock(client)
         for month in await monthly_partitions(table, client):
             if month.following().start <= cutoff:
                 await client.execute_script(f'DROP TABLE "{month.name(table)}"')
