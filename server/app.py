@@ -20,6 +20,7 @@ from feeds.network.worry_rule import MAX_NOTE
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
+from server.maintenance import partitions_lifespan
 from server.middleware import (
     CleanQueryMiddleware,
     SameOriginMiddleware,
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> Starlette:
                     search.search_lifespan(app, settings),
                     board.velocity_lifespan(app),
                     audit.sealer_lifespan(app, settings),
+                    partitions_lifespan(),
                 ):
                     yield
             finally:

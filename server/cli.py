@@ -1,6 +1,6 @@
 """The `jigsaw` command: serve, migrate, demo, create-user, create-token, mfa, audit,
-backup, restore, init, and the set-up commands in server/cli_setup.py (create-agency,
-create-team, add-member, create-child)."""
+backup, restore, init, partitions (server/cli_partitions.py), and the set-up commands in
+server/cli_setup.py (create-agency, create-team, add-member, create-child)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from feeds.db import migrate_database, tortoise_config
 from feeds.errors import DomainError
 from feeds.models import Role, Sector
 from server.cli_import import import_group
+from server.cli_partitions import partitions_group
 from server.cli_progress import StageBars
 from server.cli_setup import COMMANDS as SETUP_COMMANDS
 from server.settings import Settings, SettingsError, load_settings
@@ -403,6 +404,7 @@ def audit_public_key() -> None:
 for _command in SETUP_COMMANDS:
     main.add_command(_command)
 main.add_command(import_group)
+main.add_command(partitions_group)
 
 
 def run_ops(work: Callable[[StageBars], Coroutine[Any, Any, T]]) -> T:

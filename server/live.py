@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from feeds import event_views, events
+from feeds import event_views, events, partitions
 from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
@@ -273,5 +273,7 @@ async def grant_holders(event: Event) -> set[int] | None:
 
 
 async def prune_events(retention: timedelta) -> int:
-    """Delete events older than the retention window; clients behind it are told to reload."""
-    return await Event.filter(created_at__lt=utcnow() - retention).delete()
+    """Forget events older than the retention window (whole monthly partitions on
+    PostgreSQL: feeds/partitions.py); clients behind it are told to reload. Returns the
+    rows deleted one by one."""
+    return (await partitions.prune_events(retention)).rows

@@ -9,7 +9,9 @@ picked by `seq IS NULL`, never by an id cursor, so a late commit is never skippe
 
 The database enforces the shape (migration 0012): a row is sealed once, with exactly the
 next seq, and nothing else about it can change; two sealers racing cannot fork the chain
-(the second one's seq collides and its transaction fails).
+(the second one's seq is refused and its transaction fails: on PostgreSQL, where the
+partitioned table cannot hold a unique index on seq alone, the trigger serialises sealers
+on an advisory lock and checks the seq is the next one, migration 0027).
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def _unsealed_sql(batch: int) -> str:
     return f"SELECT {columns} FROM audit_record a {where} LIMIT {limit}"  # noqa: S608
 
 
-_SEAL_SQL = "UPDATE audit_record SET seq = $1, hash = $2 WHERE id = $3 AND seq IS NULL"
+# `at` too: on PostgreSQL the log is partitioned by month on it (migration 0027), so the
+# update goes straight to the row's partition instead of probing every month's index.
+_SEAL_SQL = "UPDATE audit_record SET seq = $1, hash = $2 WHERE id = $3 AND at = $4 AND seq IS NULL"
 
 
 class SealRace(RuntimeError):
@@ -95,10 +99,13 @@ async def _seal_batch(batch: int) -> int:
         at = await head()
         rows = await raw_sql.fetch(_unsealed_sql(int(batch)))
         seq, previous = at.seq, at.hash
+        at_column = raw_sql.column_names(AuditRecord).index("at")
         for row in rows:
             record = raw_sql.from_row(AuditRecord, row)
             seq, previous = seq + 1, record_hash(previous, fields_of(record))
-            if await raw_sql.execute(_SEAL_SQL, seq, previous, record.id) != 1:
+            # `at` exactly as stored (SQLite's text, PostgreSQL's timestamptz)
+            stored_at = row[at_column]
+            if await raw_sql.execute(_SEAL_SQL, seq, previous, record.id, stored_at) != 1:
                 raise SealRace(f"audit record {record.id} was sealed by another sealer")
         return len(rows)
 

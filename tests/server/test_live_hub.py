@@ -21,7 +21,9 @@ async def test_events_older_than_the_retention_window_are_pruned(app: Starlette)
     old = await Event.create(type="post.created", child_id=1, payload={})
     await Event.filter(id=old.id).update(created_at=utcnow() - timedelta(days=40))
     recent = await Event.create(type="post.created", child_id=1, payload={})
-    assert await prune_events(timedelta(days=30)) == 1
+    # The hub prunes on its own too (at start, then every 10 minutes), so the outcome is
+    # asserted, not this call's count.
+    await prune_events(timedelta(days=30))
     assert [e.id for e in await Event.all()] == [recent.id]
 
 
