@@ -1,6 +1,6 @@
 """Monthly time partitions of the tables that grow forever: `event` and `audit_record`.
 
-PostgreSQL only (native declarative partitioning; migration 0027 converts the tables).
+PostgreSQL only (native declarative partitioning; migration 0025 converts the tables).
 SQLite has no partitioning: every function here is a no-op there, and event retention
 deletes rows as before.
 
