@@ -30,10 +30,23 @@ def connection_config(database_url: str) -> str | dict[str, Any]:
     return config
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
-    """The Tortoise config dict for one database URL (sqlite://... or postgres://...)."""
+def replica_config(replica_url: str) -> dict[str, Any]:
+    """The hot standby's connection (feeds/replica.py): connecting gives up after 2 s, so
+    a vanished standby sends reads to the primary instead of holding them."""
+    config = expand_db_url(replica_url)
+    config["credentials"]["reset"] = keep_session
+    config["credentials"]["timeout"] = 2
+    return config
+
+
+def tortoise_config(database_url: str, replica_url: str | None = None) -> dict[str, Any]:
+    """The Tortoise config dict for one database URL (sqlite://... or postgres://...), and
+    a PostgreSQL hot standby's as connection "replica" when there is one."""
+    connections: dict[str, Any] = {"default": connection_config(database_url)}
+    if replica_url:
+        connections["replica"] = replica_config(replica_url)
     return {
-        "connections": {"default": connection_config(database_url)},
+        "connections": connections,
         "apps": {
             MODELS_APP: {
                 "models": [

@@ -16,6 +16,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from feeds.db import tortoise_config
 from feeds.kinds import WORRY_KINDS
 from feeds.network.worry_rule import MAX_NOTE
+from feeds.replica import Router
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
@@ -99,7 +100,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # RegisterTortoise makes the ORM visible to request tasks, which uvicorn does not
         # start from the lifespan task (Tortoise 1.x keeps its context in a contextvar).
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+        config = tortoise_config(settings.database_url, settings.database_replica_url)
+        async with RegisterTortoise(app, config=config):
             hub = Hub(settings.database_url, retention=settings.event_retention)
             app.state.hub = hub
             await hub.start()
@@ -128,6 +130,9 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Heavy reads from a hot standby when one is configured (feeds/replica.py).
+    if settings.database_replica_url:
+        app.state.replica = Router(settings.replica_max_lag)
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)
