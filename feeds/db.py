@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 
 MODELS_APP = "feeds"
@@ -30,23 +32,21 @@ def connection_config(database_url: str) -> str | dict[str, Any]:
     return config
 
 
-def replica_config(replica_url: str) -> dict[str, Any]:
-    """The hot standby's connection (feeds/replica.py): connecting gives up after 2 s, so
-    a vanished standby sends reads to the primary instead of holding them."""
+def replica_client(replica_url: str) -> BaseDBAsyncClient:
+    """A client of a PostgreSQL hot standby (feeds/replica.py), outside Tortoise's config:
+    a second configured connection would make every bare `in_transaction()` ambiguous.
+    Connecting gives up after 2 s, so a vanished standby sends reads to the primary."""
     config = expand_db_url(replica_url)
-    config["credentials"]["reset"] = keep_session
-    config["credentials"]["timeout"] = 2
-    return config
+    credentials = {**config["credentials"], "reset": keep_session, "timeout": 2}
+    client_class = importlib.import_module(config["engine"]).client_class
+    client: BaseDBAsyncClient = client_class(connection_name="replica", **credentials)
+    return client
 
 
-def tortoise_config(database_url: str, replica_url: str | None = None) -> dict[str, Any]:
-    """The Tortoise config dict for one database URL (sqlite://... or postgres://...), and
-    a PostgreSQL hot standby's as connection "replica" when there is one."""
-    connections: dict[str, Any] = {"default": connection_config(database_url)}
-    if replica_url:
-        connections["replica"] = replica_config(replica_url)
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise config dict for one database URL (sqlite://... or postgres://...)."""
     return {
-        "connections": connections,
+        "connections": {"default": connection_config(database_url)},
         "apps": {
             MODELS_APP: {
                 "models": [

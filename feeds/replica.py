@@ -1,7 +1,7 @@
 """Reads from a PostgreSQL hot standby, with bounded staleness and read-your-writes.
 
 The heavy reads (the board's rows, period comparisons, hotspots, full-text search) call
-`read_rows`/`read_dicts`. They go to the standby (Tortoise connection "replica") only
+`read_rows`/`read_dicts`. They go to the standby (the router's own client) only
 when a `Router` is bound to the request (`bind`, done by server/ for GET requests when
 JIGSAW_DATABASE_REPLICA_URL is set) and the router says the standby is healthy, at most
 `max_lag` seconds behind, and has replayed the reader's own last write. Otherwise, and
@@ -64,7 +64,13 @@ class Report:
 class Router:
     """Decides, per read, between the standby and the primary (one per app process)."""
 
-    def __init__(self, max_lag: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: BaseDBAsyncClient,
+        max_lag: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client  # the standby (feeds.db.replica_client)
         self.max_lag = max_lag
         self.clock = clock
         self.samples: deque[tuple[float, int]] = deque()  # (when, primary WAL position)
@@ -120,9 +126,9 @@ class Router:
         self.probing = True
         try:
             at = self.clock()
-            primary = await _scalar(PRIMARY, "SELECT pg_current_wal_lsn()::text")
+            primary = await _scalar(connections.get(PRIMARY), "SELECT pg_current_wal_lsn()::text")
             self.samples.append((at, parse_lsn(str(primary))))
-            replayed = await _scalar(REPLICA, "SELECT pg_last_wal_replay_lsn()::text")
+            replayed = await _scalar(self.client, "SELECT pg_last_wal_replay_lsn()::text")
             if replayed is None:
                 raise RuntimeError("the replica is not a standby (pg_last_wal_replay_lsn is NULL)")
             self._replayed(parse_lsn(str(replayed)))
@@ -158,7 +164,8 @@ class Router:
     async def note_write(self, person_id: int) -> int:
         """After `person_id`'s write committed: the primary's WAL position now, which the
         standby must have replayed before it serves them (kept for `max_lag` seconds)."""
-        position = parse_lsn(str(await _scalar(PRIMARY, "SELECT pg_current_wal_lsn()::text")))
+        wal = await _scalar(connections.get(PRIMARY), "SELECT pg_current_wal_lsn()::text")
+        position = parse_lsn(str(wal))
         now = self.clock()
         self.written[person_id] = (position, now)
         if len(self.written) > 1000:
@@ -178,9 +185,12 @@ class Router:
             if now - at > self.max_lag:
                 del self.written[person]
 
+    async def close(self) -> None:
+        await self.client.close()
 
-async def _scalar(name: str, sql: str) -> Any:
-    _, rows = await asyncio.wait_for(connections.get(name).execute_query(sql), PROBE_TIMEOUT)
+
+async def _scalar(client: BaseDBAsyncClient, sql: str) -> Any:
+    _, rows = await asyncio.wait_for(client.execute_query(sql), PROBE_TIMEOUT)
     return rows[0][0]
 
 
@@ -208,7 +218,7 @@ async def _read(run: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
     if await router.choose(floor) == PRIMARY:
         return await run(primary)
     try:
-        return await run(connections.get(REPLICA))
+        return await run(router.client)
     except Exception as error:  # stopped, restarting, or a query cancelled by replay
         router.failed(error)
         router.reads["fallback"] += 1

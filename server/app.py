@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
-from feeds.db import tortoise_config
+from feeds.db import replica_client, tortoise_config
 from feeds.kinds import WORRY_KINDS
 from feeds.network.worry_rule import MAX_NOTE
 from feeds.replica import Router
@@ -100,8 +100,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # RegisterTortoise makes the ORM visible to request tasks, which uvicorn does not
         # start from the lifespan task (Tortoise 1.x keeps its context in a contextvar).
-        config = tortoise_config(settings.database_url, settings.database_replica_url)
-        async with RegisterTortoise(app, config=config):
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             hub = Hub(settings.database_url, retention=settings.event_retention)
             app.state.hub = hub
             await hub.start()
@@ -114,6 +113,8 @@ def create_app(settings: Settings) -> Starlette:
                     yield
             finally:
                 await hub.stop()
+                if router is not None:
+                    await router.close()
 
     app = Starlette(
         routes=build_routes(),
@@ -131,8 +132,10 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     # Heavy reads from a hot standby when one is configured (feeds/replica.py).
+    router = None
     if settings.database_replica_url:
-        app.state.replica = Router(settings.replica_max_lag)
+        client = replica_client(settings.database_replica_url)
+        router = app.state.replica = Router(client, settings.replica_max_lag)
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)
