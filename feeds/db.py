@@ -37,7 +37,8 @@ def replica_client(replica_url: str) -> BaseDBAsyncClient:
     a second configured connection would make every bare `in_transaction()` ambiguous.
     Connecting gives up after 2 s, so a vanished standby sends reads to the primary."""
     config = expand_db_url(replica_url)
-    credentials = {**config["credentials"], "reset": keep_session, "timeout": 2}
+    # minsize 0: while the standby is away the pool does not keep trying to refill itself.
+    credentials = {**config["credentials"], "reset": keep_session, "timeout": 2, "minsize": 0}
     client_class = importlib.import_module(config["engine"]).client_class
     client: BaseDBAsyncClient = client_class(connection_name="replica", **credentials)
     return client

@@ -9,7 +9,7 @@ whenever a read on the standby fails, the same statement runs on the primary: a 
 standby costs a retry, never an error. Access decisions are never read here: callers
 pass ids the policy decided on the primary (docs/trust.md, "Replica reads").
 
-Staleness is bounded by design: every `PROBE_EVERY` seconds the router notes the
+Staleness is bounded by design: every `probe_every` seconds the router notes the
 primary's WAL position P at time t, then asks the standby how far it has replayed (R).
 Once R >= P, everything committed before t is visible on the standby, so a read there is
 at most `now - t` seconds stale; that bound, not a timestamp, decides.
@@ -33,7 +33,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClie
 log = logging.getLogger("jigsaw.replica")
 PRIMARY = "default"
 REPLICA = "replica"
-PROBE_EVERY = 0.5  # seconds between looks at how far the standby has replayed
+PROBE_EVERY = 0.5  # at most this many seconds between looks at the standby's replay
 RETRY_DOWN = 1.0  # seconds to leave a failed standby alone before trying it again
 PROBE_TIMEOUT = 1.0
 State = Literal["in use", "behind", "down", "starting"]
@@ -72,6 +72,9 @@ class Router:
     ) -> None:
         self.client = client  # the standby (feeds.db.replica_client)
         self.max_lag = max_lag
+        # Under steady writes the standby is a probe behind: probe often enough that the
+        # bound, not the probe interval, decides.
+        self.probe_every = min(PROBE_EVERY, max_lag / 4)
         self.clock = clock
         self.samples: deque[tuple[float, int]] = deque()  # (when, primary WAL position)
         self.caught_up_at: float | None = None  # latest sample the standby has replayed
@@ -96,7 +99,8 @@ class Router:
     async def refresh(self) -> State:
         """Probe the standby when due; its state now ("in use": within the bound)."""
         now = self.clock()
-        if now >= self.down_until and now - self.probed_at >= PROBE_EVERY and not self.probing:
+        due = now - self.probed_at >= self.probe_every
+        if now >= self.down_until and due and not self.probing:
             await self.probe()
         if self.clock() < self.down_until:
             return "down"
@@ -144,7 +148,7 @@ class Router:
             at, _ = self.samples.popleft()
             self.caught_up_at = max(at, self.caught_up_at or at)
         # Samples the standby has not reached stay until it does; keep a bounded number.
-        while len(self.samples) > 4 * (self.max_lag / PROBE_EVERY + 4):
+        while len(self.samples) > 4 * (self.max_lag / self.probe_every + 4):
             self.samples.popleft()
 
     def failed(self, error: BaseException) -> None:
