@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 
 MODELS_APP = "feeds"
@@ -28,6 +30,18 @@ def connection_config(database_url: str) -> str | dict[str, Any]:
     config = expand_db_url(database_url)
     config["credentials"]["reset"] = keep_session
     return config
+
+
+def replica_client(replica_url: str) -> BaseDBAsyncClient:
+    """A client of a PostgreSQL hot standby (feeds/replica.py), outside Tortoise's config:
+    a second configured connection would make every bare `in_transaction()` ambiguous.
+    Connecting gives up after 2 s, so a vanished standby sends reads to the primary."""
+    config = expand_db_url(replica_url)
+    # minsize 0: while the standby is away the pool does not keep trying to refill itself.
+    credentials = {**config["credentials"], "reset": keep_session, "timeout": 2, "minsize": 0}
+    client_class = importlib.import_module(config["engine"]).client_class
+    client: BaseDBAsyncClient = client_class(connection_name="replica", **credentials)
+    return client
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise import connections
 
+from feeds import replica
 from search.base import ParsedQuery, PostDoc, SearchHit, SearchQuery
 
 # With few children it is faster to read their posts by child and test each tsvector
@@ -119,7 +120,7 @@ class PostgresIndex:
         if not query.children():
             return []
         sql, values = _text_sql(query) if query.has_text else _filters_only_sql(query)
-        rows = await connections.get("default").execute_query_dict(sql, values)
+        rows = await replica.read_dicts(sql, values)  # the hot standby when it may serve
         return [
             SearchHit(int(r["post_id"]), int(r["child_id"]), float(r["score"]), r["snippet"])
             for r in rows

@@ -13,10 +13,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
-from feeds.db import tortoise_config
+from feeds.db import replica_client, tortoise_config
 from feeds.feed.posting import MAX_BODY
 from feeds.kinds import WORRY_KINDS, PostKind
 from feeds.network.worry_rule import MAX_NOTE
+from feeds.replica import Router
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
@@ -121,6 +122,8 @@ def create_app(settings: Settings) -> Starlette:
                     yield
             finally:
                 await hub.stop()
+                if router is not None:
+                    await router.close()
 
     app = Starlette(
         routes=build_routes(),
@@ -137,6 +140,11 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Heavy reads from a hot standby when one is configured (feeds/replica.py).
+    router = None
+    if settings.database_replica_url:
+        client = replica_client(settings.database_replica_url)
+        router = app.state.replica = Router(client, settings.replica_max_lag)
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)

@@ -19,6 +19,7 @@ from feeds.models import Professional
 from server.auth import session_user, token_user
 from server.client_address import client_address
 from server.inputs import check_form
+from server.replica_reads import after_write, reads_for
 from server.settings import Settings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -82,7 +83,10 @@ def authenticated(endpoint: UserEndpoint) -> Endpoint:
         user = await resolve_user(request)
         if user is None:
             raise NotAuthenticated
-        return await endpoint(request, user)
+        with reads_for(request, user):
+            response = await endpoint(request, user)
+        await after_write(request, user, response)
+        return response
 
     wrapper.policy = "authenticated"  # type: ignore[attr-defined]
     return wrapper

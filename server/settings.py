@@ -51,6 +51,10 @@ class Settings:
     # who may still sign in with a password here (server/sso_settings.py).
     oidc: OidcSettings | None = None
     local_passwords: LocalPasswords = LocalPasswords.ALL
+    # A PostgreSQL hot standby for the heavy reads (feeds/replica.py), and how stale a read
+    # from it may be before reads go to the primary instead.
+    database_replica_url: str | None = None
+    replica_max_lag: float = 5.0
 
     @property
     def session_cookie(self) -> str:
@@ -117,6 +121,39 @@ def _mfa_keys(config: Config, is_demo: bool) -> tuple[Secret, ...]:
     return tuple(Secret(key) for key in keys)
 
 
+REPLICA_MAX_LAG = (0.5, 300.0)
+
+
+def _replica_url(config: Config, database_url: str) -> str | None:
+    """JIGSAW_DATABASE_REPLICA_URL: a PostgreSQL standby of JIGSAW_DATABASE_URL (optional)."""
+    raw = config("JIGSAW_DATABASE_REPLICA_URL", default="").strip()
+    if not raw:
+        return None
+    postgres = ("postgres://", "postgresql://", "asyncpg://")
+    if not raw.startswith(postgres) or not database_url.startswith(postgres):
+        raise SettingsError(
+            "JIGSAW_DATABASE_REPLICA_URL must be a postgres:// URL, and JIGSAW_DATABASE_URL"
+            " PostgreSQL too (SQLite has no replicas)"
+        )
+    return raw
+
+
+def _replica_max_lag(config: Config) -> float:
+    """JIGSAW_REPLICA_MAX_LAG_SECONDS: from 0.5 to 300 seconds (default 5)."""
+    raw = config("JIGSAW_REPLICA_MAX_LAG_SECONDS", default="5").strip()
+    low, high = REPLICA_MAX_LAG
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not low <= seconds <= high:  # NaN fails too
+        raise SettingsError(
+            f"JIGSAW_REPLICA_MAX_LAG_SECONDS must be a number of seconds from {low} to {high:g}"
+            f" (got {raw!r})"
+        )
+    return seconds
+
+
 def _default_database_url(data_dir: Path) -> str:
     return f"sqlite://{data_dir / 'jigsaw.sqlite3'}"
 
@@ -140,8 +177,9 @@ def load_settings(
         )
     origins = config("JIGSAW_ALLOWED_ORIGINS", default="")
     oidc = _oidc(config)
+    database_url = config("JIGSAW_DATABASE_URL", default=_default_database_url(data_dir))
     return Settings(
-        database_url=config("JIGSAW_DATABASE_URL", default=_default_database_url(data_dir)),
+        database_url=database_url,
         data_dir=data_dir,
         secret_key=secret,
         demo=is_demo,
@@ -159,6 +197,8 @@ def load_settings(
         mfa_keys=_mfa_keys(config, is_demo or not need_secret),
         oidc=oidc,
         local_passwords=_local_passwords(config, with_provider=oidc is not None),
+        database_replica_url=_replica_url(config, database_url),
+        replica_max_lag=_replica_max_lag(config),
     )
 
 

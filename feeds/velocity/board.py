@@ -17,7 +17,7 @@ from typing import Any, Literal
 import orjson
 from tortoise import connections
 
-from feeds import audit
+from feeds import audit, replica
 from feeds.access.policy import Action, active_grant_q, check_child_access, visible_child_ids
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -217,12 +217,16 @@ _BOARD_SQL = (
 )
 
 
-async def _stored_rows(child_ids: set[int]) -> list[Any]:
-    connection = connections.get("default")
+async def _stored_rows(child_ids: set[int], fresh: bool = False) -> list[Any]:
+    """The rows, from the hot standby when one may serve (feeds/replica.py), or from the
+    primary when `fresh` (right after this request wrote verdicts)."""
     rows: list[Any] = []
     for chunk in chunked(child_ids):
         sql = _BOARD_SQL.format(ids=",".join(str(int(c)) for c in chunk))
-        rows += (await connection.execute_query(sql))[1]
+        if fresh:
+            rows += (await connections.get("default").execute_query(sql))[1]
+        else:
+            rows += await replica.read_rows(sql)
     return rows
 
 
@@ -235,7 +239,7 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
     unassessed = {int(r[0]) for r in rows if r[6] is None}
     if unassessed:  # new since the last sweep: assess them now, once
         await do_recompute_velocity(unassessed, now)
-        rows = await _stored_rows(child_ids)
+        rows = await _stored_rows(child_ids, fresh=True)
     board_rows = []
     for child_id, name, reference, flagged, stored, last, _assessed, quiet, why in rows:
         # orjson: decoding 2,000 stored verdicts with json was a fifth of a board read.

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import orjson
 from tortoise import connections
 
-from feeds import audit, raw_sql
+from feeds import audit, raw_sql, replica
 from feeds.access.policy import visible_child_ids
 from feeds.access.rules import active_grant_sql
 from feeds.audit.actions import AuditAction
@@ -124,7 +124,7 @@ async def _each_chunk(template: str, ids: set[int], *params: Any, **parts: str) 
     rows: list[Any] = []
     for chunk in chunked(ids):
         sql = template.format(ids=",".join(str(int(c)) for c in chunk), **parts)
-        rows += await raw_sql.fetch(sql, *params)
+        rows += await replica.read_rows(raw_sql.placeholders(sql, _dialect()), params)
     return rows
 
 

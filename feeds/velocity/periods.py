@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise import connections
 
+from feeds import replica
 from feeds.velocity.detector import KINDS, PeriodStats
 from feeds.velocity.tallies import chunked
 
@@ -62,8 +63,7 @@ async def _query(template: str, column: str, chunk: list[int], first: date, end:
         first=marks[0],
         end=marks[1],
     )
-    _, rows = await connection.execute_query(sql, params)
-    return rows
+    return await replica.read_rows(sql, params)
 
 
 async def period_stats_from_tallies(

@@ -7,10 +7,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise import connections
 
+from feeds.replica import Router
 from search import outbox
 from search.outbox import Drainer
 from server.endpoints import public, settings_of
 from server.openapi import openapi_document
+from server.replica_reads import router_of
 from server.schemas.codec import reply
 from server.schemas.common import OpenAPIDocument
 from server.schemas.operation import api
@@ -26,14 +28,29 @@ async def healthz(request: Request) -> Response:
         waiting = await outbox.pending()
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse(
-        {
-            "status": "ok" if search_ok else "degraded",
-            "database": "ok",
-            "search": "ok" if search_ok else "unavailable",
-            "search_pending": waiting,
-        }
-    )
+    body: dict[str, object] = {
+        "status": "ok" if search_ok else "degraded",
+        "database": "ok",
+        "search": "ok" if search_ok else "unavailable",
+        "search_pending": waiting,
+    }
+    if (router := router_of(request)) is not None:
+        body["replica"] = await replica_health(router)
+    return JSONResponse(body)
+
+
+async def replica_health(router: Router) -> dict[str, object]:
+    """The standby as the heavy reads see it: in use, behind (reads on the primary), down."""
+    await router.refresh()
+    report = router.report()
+    stale = report.staleness
+    return {
+        "state": report.state,
+        "staleness_seconds": None if stale is None else round(stale, 3),
+        "max_lag_seconds": report.max_lag,
+        "reads": report.reads,
+        "max_served_staleness_seconds": round(report.max_served_staleness, 3),
+    }
 
 
 async def _search_ok(request: Request) -> bool:
