@@ -64,18 +64,17 @@ async def _direct_grant_ids(
     if not ids or not viewer.is_active:
         return set()
     live = Grant.filter(active_grant_q(now or utcnow()), professional_id=viewer.id)
-    found = await live.filter(child_id__in=ids).values_list("child_id", flat=True)
-    return {int(child_id) for child_id in found}
+    found = await live.filter(child_id__in=ids).values("child_id")
+    return {int(row["child_id"]) for row in found}
 
 
 async def identified_ids(viewer: Professional, child_ids: Iterable[int]) -> set[int]:
     """Of these children, those whose name and reference the viewer may see (one query,
     two when some are shielded)."""
     ids = set(child_ids)
-    shielded = await Child.filter(id__in=sorted(ids), shielded_at__isnull=False).values_list(
-        "id", flat=True
-    )
-    hidden = {int(i) for i in shielded} - await _direct_grant_ids(viewer, shielded)
+    found = await Child.filter(id__in=sorted(ids), shielded_at__isnull=False).values("id")
+    shielded = {int(row["id"]) for row in found}
+    hidden = shielded - await _direct_grant_ids(viewer, shielded)
     return ids - hidden
 
 

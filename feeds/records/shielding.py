@@ -9,7 +9,7 @@ whom, is `feeds/access/identity.py`.
 from __future__ import annotations
 
 from feeds import audit, events
-from feeds.access.policy import CHILD_NOT_FOUND, Action, check_child_access
+from feeds.access.policy import CHILD_NOT_FOUND, Action, check_child_access, may
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
@@ -40,18 +40,27 @@ async def _authorised(actor: Professional, child_id: int) -> Child:
     return await check_child_access(actor, child_id, Action.SHIELD)
 
 
-async def _check(
-    actor: Professional, child_id: int, action: AuditAction, ctx: AuditContext
+async def check_may_shield(
+    actor: Professional, child_id: int, shield: bool, ctx: AuditContext
 ) -> Child:
+    """The child's real record when the actor may shield it (or lift its shield); a
+    refusal is audited."""
+    action = AuditAction.CHILD_SHIELD if shield else AuditAction.CHILD_UNSHIELD
     async with audit.refusal_recorded(action, ctx, actor, child_id):
         return await _authorised(actor, child_id)
+
+
+async def current(child_id: int) -> Child:
+    """The child's record as stored now (for the answer to a change just made)."""
+    child: Child = await Child.get(id=child_id)
+    return child
 
 
 async def do_shield_child(
     actor: Professional, child_id: int, reason: object, ctx: AuditContext
 ) -> Child:
     """Shield the child: from now on its name and reference reach direct grants only."""
-    child = await _check(actor, child_id, AuditAction.CHILD_SHIELD, ctx)
+    child = await check_may_shield(actor, child_id, True, ctx)
     text = check_reason(reason)
     if child.shielded_at is not None:
         raise Conflict("This child is already shielded.")
@@ -72,7 +81,7 @@ async def do_unshield_child(
     actor: Professional, child_id: int, reason: object, ctx: AuditContext
 ) -> Child:
     """Lift the shield (the reason is kept in the audit trail)."""
-    child = await _check(actor, child_id, AuditAction.CHILD_UNSHIELD, ctx)
+    child = await check_may_shield(actor, child_id, False, ctx)
     text = check_reason(reason)
     if child.shielded_at is None:
         raise Conflict("This child is not shielded.")
@@ -87,3 +96,10 @@ async def do_unshield_child(
             CHILD_CHANGED, {"child_id": child.id, "change": "unshielded"}, child_id=child.id
         )
     return child
+
+
+async def may_shield(actor: Professional, child: Child) -> bool:
+    """Whether to offer the shield form: an administrator, or the child's lead."""
+    if actor.is_active and actor.role == Role.ADMIN:
+        return True
+    return await may(actor, Action.SHIELD, child)
