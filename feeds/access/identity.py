@@ -31,6 +31,11 @@ def label(child_id: int) -> str:
     return f"{SHIELDED} #{child_id}"
 
 
+def is_label(child: Child) -> bool:
+    """True for a child shown by its label (a disguised copy)."""
+    return child.reference == "" and child.display_name == label(child.id)
+
+
 def is_shielded(child: Child) -> bool:
     return child.shielded_at is not None
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from feeds import audit
+from feeds.access import identity
 from feeds.access.policy import Action, check_child_access
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -96,7 +97,8 @@ async def _chronology(viewer: Professional, child: Child, filters: Filters) -> C
     names = dict(await Agency.filter(id__in=sorted(wanted)).values_list("id", "name"))
     mine = await Agency.filter(id=viewer.agency_id).values_list("name", flat=True)
     by = ", ".join([viewer.name, *map(str, mine)])
-    return Chronology([child], filters, entries, now, by, names)
+    shown = await identity.seen_child(viewer, child)  # a shielded child: its label
+    return Chronology([shown], filters, entries, now, by, names)
 
 
 async def do_read(
@@ -145,7 +147,8 @@ async def do_export(
     digest = hashlib.sha256(content).hexdigest()
     detail |= {"entries": len(found.entries), "sha256": digest, "bytes": len(content)}
     await audit.record(EXPORT, ctx, actor=viewer, child_id=child_id, detail=detail)
-    return Export(content, filename_for(child, found.generated_at, kind), MEDIA_TYPES[kind], digest)
+    name = filename_for(found.children[0], found.generated_at, kind)
+    return Export(content, name, MEDIA_TYPES[kind], digest)
 
 
 def filename_for(child: Child, at: datetime, kind: Format) -> str:
