@@ -391,4 +391,5 @@ async def read_child_velocity(
     verdict = (await assess_children({child.id}, now, previous))[child.id]
     comparison = await compare({child.id}, a, b)
     await audit.record(AuditAction.VELOCITY_READ, ctx, actor=professional, child_id=child.id)
-    return ChildVelocity(child, verdict, comparison, a, b)
+    shown = await identity.seen_child(professional, child)  # a shielded child: its label
+    return ChildVelocity(shown, verdict, comparison, a, b)
