@@ -6,6 +6,7 @@ an email or a reference to anyone else.
 
 from __future__ import annotations
 
+from feeds.access import identity
 from feeds.errors import Invalid
 from feeds.models import Child, Professional
 
@@ -52,6 +53,10 @@ async def child_by_reference(reference: str | None) -> int | None:
 
 
 async def references_of(child_ids: set[int]) -> dict[int, str]:
-    """Case references by child id (administrators see references, never names)."""
-    rows = await Child.filter(id__in=sorted(child_ids)).values_list("id", "reference")
-    return {int(child_id): str(reference) for child_id, reference in rows}
+    """Case references by child id (administrators see references, never names; a
+    shielded child's is its label: they hold no direct grant)."""
+    rows = await Child.filter(id__in=sorted(child_ids)).values("id", "reference", "shielded_at")
+    return {
+        int(row["id"]): identity.label(row["id"]) if row["shielded_at"] else str(row["reference"])
+        for row in rows
+    }

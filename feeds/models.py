@@ -106,6 +106,14 @@ class Child(Model):
     # A duplicate record merged into another (feeds/records/merging.py): its reference
     # finds that survivor, and the record itself is absent to everyone.
     merged_into_id = fields.IntField(null=True)
+    # A shielded child's name and reference are shown only to direct personal grants
+    # (feeds/access/identity.py); set and cleared by feeds/access/shielding.py.
+    shielded_at = fields.DatetimeField(null=True)
+    shielded_by: fields.ForeignKeyNullableRelation[Professional] = fields.ForeignKeyField(
+        "feeds.Professional", related_name="children_shielded", null=True, on_delete=fields.RESTRICT
+    )
+    shielded_by_id: int | None
+    shield_reason = fields.CharField(max_length=500, default="", db_default="")
 
     class Meta:
         table = "child"

@@ -65,6 +65,7 @@ def child_view(child: Child) -> dict[str, Any]:
         "area": child.area,
         "status": "closed" if child.closed_at else "open",
         "closed_at": iso(child.closed_at),
+        "shielded": child.shielded_at is not None,
     }
 
 

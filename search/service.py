@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from feeds import audit
+from feeds.access import identity
 from feeds.access.policy import visible_child_ids
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
@@ -45,6 +46,9 @@ class SearchResult:
     post: Post  # author.agency and child loaded
     score: float
     snippet: Snippet
+    # The post's child as the searcher may see it (a shielded child: its label), set by
+    # do_search; show this, never post.child.
+    child: Child | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,8 @@ async def do_search(
     allowed = frozenset(await visible_child_ids(professional))
     query = SearchQuery(**vars(params), child_ids=allowed)
     results, cursor = await _collect(index, query) if query.children() else ([], None)
+    results = await _as_seen(professional, results)
+    shielded = sorted({r.post.child_id for r in results if identity.is_shielded(r.post.child)})
     await audit.record(
         AuditAction.SEARCH,
         ctx,
@@ -197,9 +203,15 @@ async def do_search(
             "count": len(results),
             "post_ids": [r.post.id for r in results],
             "child_ids": sorted({r.post.child_id for r in results}),
+            **({"shielded": True, "shielded_child_ids": shielded} if shielded else {}),
         },
     )
     return SearchResults(results, cursor, len(results))
+
+
+async def _as_seen(professional: Professional, results: list[SearchResult]) -> list[SearchResult]:
+    shown = await identity.as_seen_by(professional, [r.post.child for r in results])
+    return [replace(r, child=child) for r, child in zip(results, shown, strict=True)]
 
 
 def _filters(params: SearchParams) -> dict[str, object]:
@@ -230,9 +242,10 @@ class FilterChoices:
 
 async def filter_choices(professional: Professional) -> FilterChoices:
     """The children the caller may see, and the authors and agencies of their posts."""
-    children = await Child.filter(id__in=await visible_child_ids(professional)).order_by(
+    visible = await Child.filter(id__in=await visible_child_ids(professional)).order_by(
         "display_name", "id"
     )
+    children = await identity.as_seen_by(professional, visible)
     author_ids = (
         await Post.filter(child_id__in=[c.id for c in children], removed_at__isnull=True)
         .distinct()

@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from feeds import events
+from feeds.access import identity
 from feeds.clock import utcnow
 from feeds.feed.notifications import unread_count
 from feeds.models import BreakGlass, Child, Professional
@@ -24,9 +25,8 @@ NOT_PAGES = ("/api/", "/static/", "/ws", "/healthz", "/sw.js", "/login", "/logou
 async def emergency_access(user: Professional) -> list[dict[str, str | int]]:
     """The caller's active break-glass accesses, shown loudly on every page."""
     uses = await BreakGlass.filter(professional_id=user.id, expires_at__gt=utcnow())
-    names = dict(
-        await Child.filter(id__in=[u.child_id for u in uses]).values_list("id", "display_name")
-    )
+    children = await Child.filter(id__in=[u.child_id for u in uses])
+    names = await identity.shown_names(user, children)  # a shielded child: its label
     return [
         {
             "child_id": u.child_id,

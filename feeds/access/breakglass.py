@@ -4,7 +4,7 @@ A professional gives a reason; access lasts a limited time (the caller passes th
 duration: server/ reads it from JIGSAW_BREAK_GLASS_HOURS, 4 hours by default), is
 marked on every view, alerts the lead professional and the managers of the teams
 around the child at once, and waits for an administrator's review (NHS Summary Care
-Record emergency access).
+Record emergency access). On a shielded child it also alerts every administrator.
 """
 
 from __future__ import annotations
@@ -97,7 +97,21 @@ async def do_break_glass(
         await audit.record(OPEN, ctx, actor=professional, child_id=child.id, detail=detail)
         for person_id in await people_to_alert(child, professional):
             await _alert(person_id, access, professional)
+        if child.shielded_at is not None:
+            await _alert_admins(access, professional)
     return access
+
+
+SHIELDED_ALERT = "break_glass_shielded"
+
+
+async def _alert_admins(access: BreakGlass, opener: Professional) -> None:
+    """Emergency access to a shielded child alerts every administrator at once. They see
+    no child's feed, so the alert names none: it points to the review list, where an
+    administrator must close it."""
+    admins = Professional.filter(role=Role.ADMIN, is_active=True).order_by("id")
+    for row in await admins.values("id"):
+        await do_notify(int(row["id"]), SHIELDED_ALERT, None, actor_id=opener.id)
 
 
 async def _alert(person_id: int, access: BreakGlass, opener: Professional) -> None:

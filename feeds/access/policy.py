@@ -36,6 +36,7 @@ REFUSED = {
     Action.LINK_CHILDREN: "Only the lead or a manager can link a child into a household.",
     Action.MARK_SIGNIFICANT: "Only the post's author or the lead professional can mark it "
     "significant.",
+    Action.SHIELD: "Only the lead professional or an administrator can shield a child.",
     Action.EXPORT: "Emergency access lets you read and post, nothing more: no exports.",
 }
 CHILD_NOT_FOUND = "No such child, or you do not have access to this child."

@@ -31,6 +31,9 @@ class Action(StrEnum):
     # Mark any post significant for the chronology, with action taken and outcome (its
     # author may mark their own post: EDIT_OWN_POST).
     MARK_SIGNIFICANT = "mark_significant"
+    # Shield the child (a family in a refuge, an adoption in progress): its name and
+    # reference only for direct personal grants (administrators may too, by their role).
+    SHIELD = "shield"
 
 
 class Standing(StrEnum):
@@ -50,7 +53,8 @@ PERMISSIONS: dict[Standing, frozenset[Action]] = {
     Standing.LEAD: _MANAGING - {Action.REMOVE_POST},
     # Marking others' posts significant is the lead's (issue 17: "its author or the lead
     # professional").
-    Standing.TEAM_MANAGER: _MANAGING - {Action.MARK_SIGNIFICANT},
+    # Shielding is the lead's: a manager role gives no sight of a shielded child's identity.
+    Standing.TEAM_MANAGER: _MANAGING - {Action.MARK_SIGNIFICANT, Action.SHIELD},
     Standing.DIRECT_GRANT: _WORKING,
     Standing.TEAM_GRANT: _WORKING,
     # Emergency access reads and posts, nothing more (TRUST.md: never removal, granting
@@ -61,6 +65,16 @@ PERMISSIONS: dict[Standing, frozenset[Action]] = {
 # Managers of the teams around a child, and its lead, are told of what happens to it:
 # emergency access, flags, requests to join.
 RESPONSIBLE = frozenset({Standing.LEAD, Standing.TEAM_MANAGER})
+
+
+# Who sees a shielded child's name and reference: a direct personal grant only (the lead
+# through their own grant); team grants, manager roles and break-glass see "Shielded child".
+IDENTIFYING = frozenset({Standing.DIRECT_GRANT})
+
+
+def sees_identity(standings: frozenset[Standing] | set[Standing], shielded: bool) -> bool:
+    """True when these standings show the child's identifiers (always, unless shielded)."""
+    return not shielded or bool(IDENTIFYING & set(standings))
 
 
 def allows(standings: frozenset[Standing] | set[Standing], action: Action) -> bool:

@@ -88,6 +88,10 @@ class AuditAction(StrEnum):
     CHILD_MERGE_PREVIEW = "child.merge_preview"
     CHILD_UNMERGE = "child.unmerge"
     MERGE_LIST = "merge.list"
+    # Shielding a child (its name and reference only for direct personal grants), with the
+    # reason, and lifting it (feeds/records/shielding.py).
+    CHILD_SHIELD = "child.shield"
+    CHILD_UNSHIELD = "child.unshield"
     # Bulk import (feeds/records/importing.py, feeds/organisation/importing.py): one record
     # per import (counts, file hash, reason; dry runs too) and one per row it creates or changes.
     IMPORT_CHILDREN = "import.children"
@@ -132,4 +136,27 @@ CREDENTIAL_ACTIONS = (
     AuditAction.MFA_RECOVERY,
     AuditAction.PASSWORD_CHANGE,
     AuditAction.PASSWORD_CONFIRM,
+)
+
+
+# Reads of a child's record: when the child is shielded, each allowed one is marked
+# {"shielded": true} in its detail (feeds/audit/records.py), so a reviewer can list every
+# look at a shielded record.
+CHILD_READS = frozenset(
+    {
+        AuditAction.CHILD_READ,
+        AuditAction.FEED_READ,
+        AuditAction.POST_REVISIONS,
+        AuditAction.CHILD_TEAM,
+        AuditAction.HOUSEHOLD_READ,
+        AuditAction.CHRONOLOGY_READ,
+        AuditAction.CHRONOLOGY_EXPORT,
+        AuditAction.VELOCITY_READ,
+        AuditAction.CHILD_HISTORY,
+        AuditAction.AUDIT_READ,
+        AuditAction.GRANT_LIST,
+        AuditAction.MENTION_SUGGEST,
+        AuditAction.SEARCH,
+        AuditAction.BREAK_GLASS_OPEN,
+    }
 )

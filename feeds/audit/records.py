@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feeds import bulk_sql, raw_sql
-from feeds.audit.actions import AuditAction, AuditOutcome
+from feeds.audit.actions import CHILD_READS, AuditAction, AuditOutcome
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, NotFound
 from feeds.models import AuditRecord, Professional
@@ -41,7 +41,11 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Append one audit record, unsealed, in the caller's transaction when there is one.
-    No lock: the sealer (feeds/audit/sealer.py) chains it within about a second."""
+    No lock: the sealer (feeds/audit/sealer.py) chains it within about a second. A read
+    of a shielded child's record is marked {"shielded": true}."""
+    marked = action in CHILD_READS and outcome == AuditOutcome.OK
+    if marked and child_id is not None and await _shielded(child_id):
+        detail = {**(detail or {}), "shielded": True}
     entry = raw_sql.saved(
         AuditRecord,
         id=None,
@@ -64,6 +68,13 @@ async def record(
         *(entry.outcome, entry.ip, entry.request_id, detail_value),
     )
     return entry
+
+
+_SHIELDED_SQL = "SELECT 1 FROM child WHERE id = $1 AND shielded_at IS NOT NULL"
+
+
+async def _shielded(child_id: int) -> bool:
+    return bool(await raw_sql.fetch(_SHIELDED_SQL, child_id))
 
 
 # Hand-written: every read and write is audited, and the ORM's model and insert

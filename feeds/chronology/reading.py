@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from feeds import audit
+from feeds.access import identity
 from feeds.access.policy import Action, check_child_access, may
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -110,7 +111,8 @@ async def _chronology(viewer: Professional, children: list[Child], filters: Filt
     names = dict(await Agency.filter(id__in=sorted(wanted)).values_list("id", "name"))
     mine = await Agency.filter(id=viewer.agency_id).values_list("name", flat=True)
     by = ", ".join([viewer.name, *map(str, mine)])
-    return Chronology(children, filters, entries, now, by, names)
+    shown = [await identity.seen_child(viewer, c) for c in children]  # shielded: labels
+    return Chronology(shown, filters, entries, now, by, names)
 
 
 async def do_read(

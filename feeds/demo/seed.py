@@ -23,6 +23,7 @@ from feeds.demo import text as text
 from feeds.demo.chronology import seed_significance
 from feeds.demo.households import link_demo_households
 from feeds.demo.my_day import seed_my_day
+from feeds.demo.shielded import shield_demo_child
 from feeds.demo.worries import seed_shared_worries
 from feeds.feed.posting import MAX_BODY
 from feeds.models import (
@@ -148,6 +149,7 @@ async def seed_demo(
     await do_recompute_silence(children, moment)
     await seed_shared_worries(moment)
     await link_demo_households(plan.families, PRACTITIONER)
+    await shield_demo_child(PRACTITIONER)  # its team sees "Shielded child"
     await seed_significance(seed)  # the chronology's significant events
     await _correct_a_post(moment)
     return _summary(plan, moment)

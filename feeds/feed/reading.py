@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from feeds import audit, raw_sql
+from feeds.access import identity
 from feeds.access.policy import Action, check_child_access, visible_children
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -30,15 +31,17 @@ class FeedPage(Generic[P]):
 
 
 async def caseload(professional: Professional) -> list[Child]:
-    """The children this professional may see, by name."""
-    return await visible_children(professional)
+    """The children this professional may see, by name, as they may see them (a shielded
+    child without a direct grant: its label, listed after the named ones)."""
+    shown = await identity.as_seen_by(professional, await visible_children(professional))
+    return sorted(shown, key=lambda c: (identity.is_label(c), c.display_name.lower(), c.id))
 
 
 async def read_child(professional: Professional, child_id: int, ctx: AuditContext) -> Child:
-    """One child's record, audited."""
+    """One child's record as the professional may see it, audited."""
     child = await _checked(professional, child_id, AuditAction.CHILD_READ, ctx)
     await audit.record(AuditAction.CHILD_READ, ctx, actor=professional, child_id=child.id)
-    return child
+    return await identity.seen_child(professional, child)
 
 
 async def _checked(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds import audit
+from feeds.access import identity
 from feeds.access.policy import POST_NOT_FOUND, Action, check_item_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
@@ -38,6 +39,7 @@ async def do_read_revisions(viewer: Professional, post_id: int, ctx: AuditContex
         child = await check_item_access(viewer, post.child_id, Action.VIEW, POST_NOT_FOUND)
         if post.removed_at is not None:
             raise NotFound(POST_NOT_FOUND)
+    child = await identity.seen_child(viewer, child)  # for showing: a shielded child's label
     revisions = (
         await PostRevision.filter(post_id=post.id)
         .order_by("-id")

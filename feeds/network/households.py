@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 
 from feeds import audit, events
+from feeds.access import identity
 from feeds.access.policy import CHILD_NOT_FOUND, Action, check_child_access, child_and_standings
 from feeds.access.rules import allows
 from feeds.audit.actions import AuditAction, AuditOutcome
@@ -234,7 +235,8 @@ async def family_for(viewer: Professional, child_id: int) -> Family | None:
     for row in await HouseholdMember.filter(household_id=mine.household_id).order_by("id"):
         child, standings = await child_and_standings(viewer, row.child_id)
         if child is not None and allows(standings, Action.VIEW):
-            members.append(Member(row.id, child, Relationship(row.relationship)))
+            shown = identity.as_seen_with(child, standings)  # a shielded sibling: its label
+            members.append(Member(row.id, shown, Relationship(row.relationship)))
         else:
             hidden.append(row.id)
     return Family(mine.household_id, members, hidden)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from feeds import audit, raw_sql
+from feeds.access import identity
 from feeds.access.ending import SOON
 from feeds.access.policy import Action, active_grant_q, check_child_access
 from feeds.audit.actions import AuditAction
@@ -89,7 +90,9 @@ async def team_picture(
     viewer: Professional, child_id: int, now: datetime | None = None
 ) -> TeamPicture:
     """The picture, for someone who may view the child (NotFound otherwise)."""
-    child = await check_child_access(viewer, child_id, Action.VIEW)
+    child = await identity.seen_child(
+        viewer, await check_child_access(viewer, child_id, Action.VIEW)
+    )
     now = now or utcnow()
     holders = await _holders(child.id, now)
     last_by_author, last_by_agency = await _last_posts(child.id)

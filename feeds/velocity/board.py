@@ -18,6 +18,7 @@ import orjson
 from tortoise import connections
 
 from feeds import audit, replica
+from feeds.access import identity
 from feeds.access.policy import Action, active_grant_q, check_child_access, visible_child_ids
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -252,6 +253,21 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
     return Board(ranked, len(ranked), flagged_count, now, gone_quiet=quiet_count)
 
 
+async def as_seen_by(viewer: Professional, board: Board) -> Board:
+    """The board with each shielded child the viewer may not identify shown by its label,
+    with no reference (feeds/access/identity.py)."""
+    named = await identity.identified_ids(viewer, {row.child.id for row in board.rows})
+    rows = [
+        row if row.child.id in named else replace(row, child=_label_ref(row.child.id))
+        for row in board.rows
+    ]
+    return replace(board, rows=rows)
+
+
+def _label_ref(child_id: int) -> ChildRef:
+    return ChildRef(child_id, identity.label(child_id), "")
+
+
 async def _with_worries(rows: list[BoardRow], now: datetime) -> list[BoardRow]:
     """Rows of children with an open shared-worry episode carry it as a reason."""
     worried = await open_episodes({row.child.id for row in rows}, now)
@@ -308,7 +324,7 @@ async def read_board(
             await check_child_access(manager, child_id, Action.VIEW)
     team_id = await check_team(manager, team)
     visible = await visible_child_ids(manager, moment)
-    board = await build_board(visible, moment, team_id)
+    board = await as_seen_by(manager, await build_board(visible, moment, team_id))
     if chosen == "flagged":
         board = Board([r for r in board.rows if r.assessment.flagged], *_counts(board))
     detail = {"children": board.children, "flagged": board.flagged, "status": chosen}
@@ -398,4 +414,5 @@ async def read_child_velocity(
     verdict = (await assess_children({child.id}, now, previous))[child.id]
     comparison = await compare({child.id}, a, b)
     await audit.record(AuditAction.VELOCITY_READ, ctx, actor=professional, child_id=child.id)
-    return ChildVelocity(child, verdict, comparison, a, b)
+    shown = await identity.seen_child(professional, child)  # a shielded child: its label
+    return ChildVelocity(shown, verdict, comparison, a, b)

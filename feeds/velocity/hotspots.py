@@ -20,6 +20,7 @@ import orjson
 from tortoise import connections
 
 from feeds import audit, raw_sql, replica
+from feeds.access import identity
 from feeds.access.policy import visible_child_ids
 from feeds.access.rules import active_grant_sql
 from feeds.audit.actions import AuditAction
@@ -168,7 +169,7 @@ async def _child_weeks(ids: set[int], today: date) -> dict[int, list[int]]:
 
 
 async def _groups_of(
-    by: Dimension, ids: set[int], children: dict[int, _Child]
+    by: Dimension, ids: set[int], children: dict[int, _Child], reader: Professional
 ) -> dict[int, list[str]]:
     """Each child's groups: a child is in one school and one area, and in every team
     that holds a live grant for it."""
@@ -177,19 +178,22 @@ async def _groups_of(
     if by == "area":
         return {i: [c.area] for i, c in children.items()}
     if by == "household":
-        return await _households_of(ids)
+        return await _households_of(ids, reader)
     teams: dict[int, list[str]] = defaultdict(list)
     for child_id, name in await _each_chunk(_TEAMS_SQL, ids, utcnow()):
         teams[int(child_id)].append(str(name))
     return teams
 
 
-async def _households_of(ids: set[int]) -> dict[int, list[str]]:
-    """Each visible child in a household, labelled by its visible members' names."""
+async def _households_of(ids: set[int], reader: Professional) -> dict[int, list[str]]:
+    """Each visible child in a household, labelled by its visible members' names as the
+    reader may see them (a shielded child's label unless they hold a direct grant)."""
     rows = await _each_chunk(_HOUSEHOLDS_SQL, ids)
+    known = await identity.identified_ids(reader, {int(r[0]) for r in rows})
     names: dict[int, list[str]] = defaultdict(list)
-    for _child_id, household_id, name in rows:
-        names[int(household_id)].append(str(name))
+    for child_id, household_id, name in rows:
+        shown = str(name) if int(child_id) in known else identity.label(int(child_id))
+        names[int(household_id)].append(shown)
     return {
         int(child_id): ["Household: " + ", ".join(sorted(names[int(household_id)]))]
         for child_id, household_id, _name in rows
@@ -215,11 +219,11 @@ def _trend(weeks: list[int]) -> Direction:
 
 
 async def _group_rows(
-    by: Dimension, ids: set[int], today: date, children: dict[int, _Child]
+    by: Dimension, ids: set[int], today: date, children: dict[int, _Child], reader: Professional
 ) -> list[HotspotRow]:
     per_child = await _child_weeks(ids, today)
     members: dict[str, set[int]] = defaultdict(set)
-    for child_id, labels in (await _groups_of(by, ids, children)).items():
+    for child_id, labels in (await _groups_of(by, ids, children, reader)).items():
         for label in labels:
             members[label].add(child_id)
     rows = []
@@ -255,13 +259,15 @@ def _ranked(rows: list[HotspotRow]) -> list[HotspotRow]:
     return sorted(rows, key=lambda r: (-r.worries, -r.flagged, -r.quiet, r.label))
 
 
-async def build_hotspots(ids: set[int], by: Dimension, today: date) -> Hotspots:
+async def build_hotspots(
+    ids: set[int], by: Dimension, today: date, reader: Professional
+) -> Hotspots:
     """Hotspots over these children (already limited to what the reader may see)."""
     children = await _children(ids)
     if by == "agency":
         rows = await _agency_rows(ids, today, children)
     else:
-        rows = await _group_rows(by, ids, today, children)
+        rows = await _group_rows(by, ids, today, children, reader)
     first = today - timedelta(days=7 * WEEKS - 1)
     starts = [first + timedelta(days=7 * n) for n in range(WEEKS)]
     return Hotspots(by, starts, _ranked(rows), len(ids))
@@ -276,7 +282,7 @@ async def read_hotspots(
     async with audit.refusal_recorded(AuditAction.HOTSPOTS_READ, ctx, manager, None):
         check_manager(manager)
     ids = await visible_child_ids(manager, moment)
-    found = await build_hotspots(ids, chosen, moment.date())
+    found = await build_hotspots(ids, chosen, moment.date(), manager)
     detail = {"by": chosen, "children": len(ids), "rows": len(found.rows)}
     await audit.record(AuditAction.HOTSPOTS_READ, ctx, actor=manager, detail=detail)
     return found

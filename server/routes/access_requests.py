@@ -6,6 +6,7 @@ a request to join is the same whatever the reference names.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access import identity
 from feeds.errors import Invalid, Throttled
 from feeds.models import Professional
 from feeds.network import requests
@@ -37,10 +39,13 @@ def _common(request: AccessRequest) -> dict[str, Any]:
     }
 
 
-def decider_view(request: AccessRequest) -> dict[str, Any]:
+def decider_view(request: AccessRequest, named: AbstractSet[int] = frozenset()) -> dict[str, Any]:
     """For those who decide: who asks, from where, about which child (needs
-    request.requester.agency and request.child loaded)."""
+    request.requester.agency and request.child loaded). A shielded child not in `named`
+    (feeds/access/identity.py) shows its label only."""
     person, child = request.requester, request.child
+    if child is not None and identity.is_shielded(child) and child.id not in named:
+        child = identity.disguised(child)
     return {
         **_common(request),
         "child": None
@@ -53,6 +58,12 @@ def decider_view(request: AccessRequest) -> dict[str, Any]:
             "agency": person.agency.name,
         },
     }
+
+
+async def decider_views(user: Professional, found: list[AccessRequest]) -> list[dict[str, Any]]:
+    """`decider_view` of each, with the children whose identity `user` may see."""
+    named = await identity.identified_ids(user, {r.child_id for r in found if r.child_id})
+    return [decider_view(r, named) for r in found]
 
 
 def requester_view(request: AccessRequest) -> dict[str, Any]:
@@ -89,7 +100,7 @@ async def api_ask(request: Request, user: Professional) -> Response:
 @authenticated
 async def api_waiting(request: Request, user: Professional) -> Response:
     found = await requests.do_read_waiting(user, audit_context(request))
-    return _listed([decider_view(r) for r in found])
+    return _listed(await decider_views(user, found))
 
 
 @api(schema.MyRequests, "Your own requests to join, and their answers")
@@ -105,7 +116,7 @@ async def api_mine(request: Request, user: Professional) -> Response:
 async def api_for_child(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     found = await requests.do_read_for_child(user, child_id, audit_context(request))
-    return _listed([decider_view(r) for r in found])
+    return _listed(await decider_views(user, found))
 
 
 @api(
@@ -123,7 +134,8 @@ async def api_approve(request: Request, user: Professional) -> Response:
     done = await requests.do_approve(
         user, path_id(request, "request_id"), days, audit_context(request)
     )
-    return reply(build(schema.AccessRequest, {**decider_view(done), "grant_id": done.grant_id}))
+    (view,) = await decider_views(user, [done])
+    return reply(build(schema.AccessRequest, {**view, "grant_id": done.grant_id}))
 
 
 @api(
@@ -138,7 +150,8 @@ async def api_decline(request: Request, user: Professional) -> Response:
     done = await requests.do_decline(
         user, path_id(request, "request_id"), data.reason, audit_context(request)
     )
-    return reply(build(schema.AccessRequest, decider_view(done)))
+    (view,) = await decider_views(user, [done])
+    return reply(build(schema.AccessRequest, view))
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -152,7 +165,7 @@ async def _page(request: Request, user: Professional, status: int = 200, **extra
         "access_requests.html",
         status,
         user=me_view(user),
-        waiting=[decider_view(r) for r in waiting],
+        waiting=await decider_views(user, waiting),
         mine=[requester_view(r) for r in await requests.my_requests(user)],
         sent=requests.SENT if request.query_params.get("sent") == "1" else None,
         limits={

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds.access import breakglass
+from feeds.access import breakglass, identity
 from feeds.errors import Forbidden, Invalid
 from feeds.models import BreakGlass, Professional, Role
 from feeds.serializers import iso, me_view
@@ -171,8 +171,17 @@ async def review_page(request: Request, user: Professional) -> Response:
     except Invalid as error:  # a name that matches nobody: say so beside the filters
         context = {"user": me_view(user), "uses": [], "form": form, "error": error.message}
         return render(request, "break_glass_review.html", 422, **context)
-    # Administrators hold no grant: they see the case reference, never the child's name.
-    views = [{**break_glass_view(u), "child_reference": u.child.reference} for u in uses]
+    # Administrators hold no grant: they see the case reference, never the child's name
+    # (nor, for a shielded child, its reference: its label).
+    children = await identity.as_seen_by(user, [u.child for u in uses])
+    views = [
+        {
+            **break_glass_view(u),
+            "child_reference": c.reference or c.display_name,
+            "shielded": c.shielded_at is not None,
+        }
+        for u, c in zip(uses, children, strict=True)
+    ]
     return render(request, "break_glass_review.html", user=me_view(user), uses=views, form=form)
 
 

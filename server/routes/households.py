@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access import identity
 from feeds.access.policy import Action, check_child_access, may, visible_children
 from feeds.clock import utcnow
 from feeds.errors import Conflict, Invalid, Throttled
@@ -128,7 +129,7 @@ async def _linkable(user: Professional, child_id: int, family: Family | None) ->
     inside = set(family.child_ids) if family else {child_id}
     return [
         {"id": c.id, "display_name": c.display_name, "reference": c.reference}
-        for c in await visible_children(user)
+        for c in await identity.as_seen_by(user, await visible_children(user))
         if c.id not in inside
     ]
 
@@ -146,6 +147,7 @@ async def family_page(
     child_id = path_id(request, "child_id")
     family = await households.do_read_family(user, child_id, audit_context(request))
     this = await check_child_access(user, child_id, Action.VIEW)  # allowed: read above
+    shown = await identity.seen_child(user, this)
     reached = family.members if family else []
     can_link = await may(user, Action.LINK_CHILDREN, this)
     view = await family_view(family, with_posts=False) if family else None
@@ -155,7 +157,7 @@ async def family_page(
         "family.html",
         status,
         user=me_view(user),
-        child=child_view(this),
+        child=child_view(shown),
         family=view,
         posts=await post_views(user, await households.timeline(family), names) if family else [],
         concerns=await post_views(user, await households.concerns(family), names) if family else [],

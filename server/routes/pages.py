@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds.access import grants
+from feeds.access import grants, identity
 from feeds.access.policy import Action, may
 from feeds.clock import utcnow
 from feeds.errors import Invalid, NotFound
@@ -19,6 +19,7 @@ from feeds.feed import following, posting, reading, visits
 from feeds.models import Follow, PostKind, Professional, Role, Team
 from feeds.network import requests as access_requests
 from feeds.network import worry
+from feeds.records import shielding
 from feeds.serializers import child_view, me_view
 from feeds.velocity.activity import activity_of
 from server import auth, cookies, mfa_auth, sso
@@ -37,7 +38,7 @@ from server.endpoints import (
 from server.page_context import header_context
 from server.routes import activity, admin_pages, merges, my_day, pages_live, team_pages
 from server.routes import breakglass as breakglass_pages
-from server.routes.access_requests import decider_view
+from server.routes.access_requests import decider_views
 from server.routes.activity import activity_context
 from server.routes.feed_entries import with_system_entries
 from server.routes.page_render import render, safe_next
@@ -107,7 +108,7 @@ async def home(request: Request, user: Professional) -> Response:
     await header_context(request)
     if user.role == Role.ADMIN:
         return await admin_pages.admin_home(request, user)
-    children = await reading.caseload(user)
+    children = await reading.caseload(user)  # as the user may see them
     mine = await visits.my_children(user)
     names = {child.id: child.display_name for child in children}
     before = query_int(request, "before", None)
@@ -156,12 +157,16 @@ async def child_page(
     asking = await access_requests.waiting_for_child(user, child_id) if can_manage else []
     views = my_day.with_new_markers(user, page.last_seen, await post_views(user, page.posts))
     more = page.next_before is not None
+    shown = await identity.seen_child(user, page.child)
     return render(
         request,
         "child.html",
         status,
         user=me_view(user),
-        child=child_view(page.child),
+        child=child_view(shown),
+        identified=shown is page.child,
+        can_shield=await shielding.may_shield(user, page.child),
+        shield_back=f"/children/{child_id}",
         posts=await with_system_entries(user, child_id, page.posts, views, page.before, more),
         next_before=page.next_before,
         # Only the newest page grows; an older one links back to it.
@@ -174,7 +179,7 @@ async def child_page(
         # The lead may mark any post significant; authors see the link on their own.
         may_mark_significant=await may(user, Action.MARK_SIGNIFICANT, page.child),
         teams=teams,
-        access_requests=[decider_view(r) for r in asking],
+        access_requests=await decider_views(user, asking),
         access_days=access_requests.DEFAULT_DAYS,
         kinds=[kind.value for kind in PostKind],
         **activity_context(found),

@@ -77,7 +77,7 @@ async def acknowledge(request: Request, user: Professional) -> Response:
 async def inbox(request: Request, user: Professional) -> Response:
     await header_context(request)
     box = await notifications.inbox(user)
-    names = {child.id: child.display_name for child in await reading.caseload(user)}
+    names = {child.id: child.display_name for child in await reading.caseload(user)}  # as seen
     items = [{**item, "child_name": names.get(item["child_id"], "")} for item in box.items]
     return render(request, "notifications.html", user=me_view(user), items=items, unread=box.unread)
 

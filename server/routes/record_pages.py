@@ -13,7 +13,7 @@ from starlette.routing import Route
 from feeds.audit.actions import AuditAction
 from feeds.errors import Conflict, Invalid
 from feeds.models import Professional
-from feeds.records import children
+from feeds.records import children, shielding
 from feeds.records.authority import check_may_create, check_may_manage
 from feeds.records.views import history_view, identified
 from feeds.serializers import me_view
@@ -87,6 +87,8 @@ async def record_page(
         user=me_view(user),
         child=history["child"],
         identified=await identified(user, child),
+        can_shield=await shielding.may_shield(user, child),
+        shield_back=f"/children/{child.id}/record",
         lead_email=lead.email if lead else "",
         revisions=history["revisions"],
         **extra,

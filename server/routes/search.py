@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from feeds.access import identity
 from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.models import PostKind, Professional
@@ -74,9 +75,11 @@ def index_of(request: Request) -> SearchIndex:
 
 
 def result_view(result: SearchResult) -> dict[str, Any]:
+    # As the searcher may see it (fail safe: a missing one shows no identifier).
+    child = result.child if result.child is not None else identity.disguised(result.post.child)
     return {
         "post": post_view(result.post),
-        "child": {"id": result.post.child.id, "display_name": result.post.child.display_name},
+        "child": {"id": child.id, "display_name": child.display_name},
         "score": result.score,
         "snippet": result.snippet.text,
         "highlights": [list(span) for span in result.snippet.highlights()],

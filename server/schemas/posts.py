@@ -92,7 +92,9 @@ class FeedPage(Struct):
 
 class Child(Struct):
     """A child's record; without access to the feed, display_name is empty and
-    date_of_birth null (the case reference identifies it)."""
+    date_of_birth null (the case reference identifies it). A shielded child shows its name
+    and reference to direct grants only: everyone else gets display_name "Shielded child
+    #<id>" and an empty reference, date_of_birth, school and area."""
 
     id: int
     display_name: str
@@ -103,6 +105,7 @@ class Child(Struct):
     area: str
     status: Literal["open", "closed"]
     closed_at: str | None
+    shielded: bool = False
 
 
 class Children(Struct):

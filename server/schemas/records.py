@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from feeds.records import shielding
 from feeds.records.values import MAX_NAME, MAX_PLACE, MAX_REFERENCE
 from server.schemas.common import Id
 from server.schemas.posts import Child
@@ -75,3 +76,9 @@ class Revision(Struct):
 class History(Struct):
     child: Child
     revisions: list[Revision]
+
+
+class ShieldChange(Struct):
+    """Why the child is shielded, or why the shield is lifted (kept in the audit trail)."""
+
+    reason: Annotated[str, Meta(min_length=shielding.MIN_REASON, max_length=shielding.MAX_REASON)]

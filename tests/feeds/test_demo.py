@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.applications import Starlette
 
+from feeds.access import identity
+from feeds.access.policy import visible_child_ids
 from feeds.accounts.passwords import verify_password
 from feeds.audit.records import SYSTEM, AuditContext
 from feeds.chronology.models import Significance
@@ -358,3 +360,17 @@ async def test_the_practitioner_has_a_few_new_posts_and_a_team_follows_a_child(
     assert [p.child_id for p in await home_stream(manager, SYSTEM, limit=1)] == [
         follows[0].child_id
     ]
+
+
+async def test_one_demo_child_is_shielded_named_to_its_lead_not_to_the_manager(
+    demo: DemoSummary,
+) -> None:
+    shielded = await Child.filter(shielded_at__isnull=False)
+    assert len(shielded) == 1
+    child = shielded[0]
+    lead = await Professional.get(email="practitioner@demo.jigsaw.test")
+    manager = await Professional.get(email="manager@demo.jigsaw.test")
+    assert child.lead_professional_id == lead.id and child.shield_reason
+    assert (await identity.seen_child(lead, child)).display_name == child.display_name
+    assert (await identity.seen_child(manager, child)).display_name == identity.label(child.id)
+    assert child.id in await visible_child_ids(manager)  # the manager sees it, as a label

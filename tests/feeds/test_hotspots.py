@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from feeds.access import identity
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
@@ -110,3 +111,18 @@ async def test_by_household_names_only_the_children_the_reader_may_see(make: Fac
         (f"Household: {', '.join(sorted([oak1.display_name, oak2.display_name]))}", 2, 3)
     ]
     assert elm.display_name not in str(found) and hidden.display_name not in str(found)
+
+
+async def test_by_household_shows_a_shielded_childs_label_not_its_name(make: Factory) -> None:
+    manager, (oak1, oak2, _elm), _hidden, _ = await _scene(make)
+    oak2.shielded_at = utcnow()
+    await oak2.save()
+    household = await Household.create(created_at=utcnow())
+    for child in (oak1, oak2):
+        await HouseholdMember.create(
+            household=household, child=child, relationship="sibling", linked_at=utcnow()
+        )
+
+    found = await read_hotspots(manager, "household", CTX)
+
+    assert oak2.display_name not in str(found) and identity.label(oak2.id) in found.rows[0].label

@@ -71,6 +71,7 @@ class Case:
     form: dict[str, str] | None = None
     closed: bool = False  # the case is closed before each call (and reopened after)
     household: bool = False  # the child is in a household with a sibling nobody here sees
+    shielded: bool = False  # the child is shielded before each call (and unshielded after)
 
 
 def record(allowed: int, anonymous: int = 401) -> dict[str, int]:
@@ -131,6 +132,33 @@ ROUTES = [
         closed=True,
     ),
     Case("GET", "/api/v1/children/{child}", expect(401, 200)),
+    # Shielding (issue 17 part 3): the lead, or an administrator who does not see the child.
+    Case(
+        "POST",
+        "/api/v1/children/{child}/shield",
+        {**expect(401, 403, lead=200), "admin": 200},
+        body={"reason": "family moved to a refuge"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/children/{child}/unshield",
+        {**expect(401, 403, lead=200), "admin": 200},
+        body={"reason": "adoption order made"},
+        shielded=True,
+    ),
+    Case(
+        "POST",
+        "/children/{child}/shield",
+        {**expect(303, 403, lead=303), "admin": 303},
+        form={"reason": "family moved to a refuge", "confirm": "yes"},
+    ),
+    Case(
+        "POST",
+        "/children/{child}/unshield",
+        {**expect(303, 403, lead=303), "admin": 303},
+        form={"reason": "adoption order made", "confirm": "yes"},
+        shielded=True,
+    ),
     Case("GET", "/api/v1/children/{child}/posts", expect(401, 200)),
     Case(
         "POST",
@@ -551,12 +579,15 @@ async def build_world(make: Factory) -> World:
 async def _close(case: Case, world: World) -> None:
     if case.closed:
         await do_close_child(world.keeper, world.child.id, SYSTEM)
+    if case.shielded:
+        await Child.filter(id=world.child_of(None, case).id).update(shielded_at=utcnow())
 
 
 async def _reopen(world: World) -> None:
     """Undo a closure (the call's or the setup's) so the next actor meets the same world."""
     children = [world.child.id, *(c.id for c in world.own_child.values())]
     await HouseholdMember.filter(child_id__in=children).delete()  # unlinked, for the next
+    await Child.filter(id__in=children).update(shielded_at=None, shielded_by_id=None)
     if (await Child.get(id=world.child.id)).closed_at is not None:
         await do_reopen_child(world.keeper, world.child.id, SYSTEM)
         for glass in world.glasses:

@@ -37,6 +37,7 @@ from feeds.models import (
     Professional,
     Role,
 )
+from feeds.records.shielding import do_shield_child
 from server.app import build_routes
 from server.auth import issue_token
 from tests.conftest import Factory
@@ -61,17 +62,21 @@ ACTORS = (
 
 @dataclass
 class World:
-    children: list[Child]
+    children: list[Child]  # children[2] is shielded: its team sees it, never who it is
     markers: list[str]  # markers[i] belongs to children[i]
     keys: list[str]  # search words in child i's posts (a reflected query is not a leak)
     tokens: dict[str, str]
     may_see: dict[str, set[int]]  # actor -> indexes of children it may see
     writer: str  # token of someone granted to every child
     ids: dict[str, list[int]] = field(default_factory=dict)
+    # The shielded child's name and reference: no actor here holds a direct grant on it
+    # (its team and their manager see "Shielded child"), so none may ever receive them.
+    identity: list[str] = field(default_factory=list)
 
 
 def forbidden_markers(world: World, actor: str) -> list[str]:
-    return [m for i, m in enumerate(world.markers) if i not in world.may_see[actor]]
+    hidden = [m for i, m in enumerate(world.markers) if i not in world.may_see[actor]]
+    return hidden + world.identity
 
 
 def leaks(world: World, actor: str, text: str) -> list[str]:
@@ -112,6 +117,7 @@ async def build_world(make: Factory) -> World:
     await make.grant(children[2], team=other)
     for child, key, marker in zip(children, keys, markers, strict=True):
         for n, kind in enumerate((PostKind.UPDATE, PostKind.HUNCH, PostKind.CONCERN)):
+            # Bodies carry the post marker, never the shielded child's identity canaries.
             body = f"visit {key} {marker} n{n}"
             made = await do_create_post(writer, child.id, kind.value, body, SYSTEM)
         # The chronology's own fields carry the marker too (and so its CSV and PDF).
@@ -119,6 +125,8 @@ async def build_world(make: Factory) -> World:
         await do_mark(writer, made.post.id, noted, SYSTEM)
         # A mention-style notification for the writer, about each child.
         await Notification.create(recipient=writer, kind="mention", child_id=child.id)
+    identity = [f"shname{secrets.token_hex(5)}", f"SHREF{secrets.token_hex(5)}"]
+    await shield(children[2], writer, *identity)
     tokens = {name: (await issue_token(p, "canary"))[1] for name, p in people.items()}
     may_see = {name: set() for name in people} | {
         CONTROL: {0},
@@ -127,6 +135,7 @@ async def build_world(make: Factory) -> World:
         "glass_active": {1},
     }
     world = World(children, markers, keys, tokens, may_see, (await issue_token(writer, "w"))[1])
+    world.identity = identity
     world.ids = {
         "child_id": [c.id for c in children],
         "post_id": [p.id for p in await Post.all().order_by("id")],
@@ -134,6 +143,13 @@ async def build_world(make: Factory) -> World:
         "notification_id": [n.id for n in await Notification.all().order_by("id")],
     }
     return world
+
+
+async def shield(child: Child, lead: Professional, name: str, reference: str) -> None:
+    """Name the child with canaries, make `lead` its lead, and shield it."""
+    child.display_name, child.reference, child.lead_professional_id = name, reference, lead.id
+    await child.save(update_fields=["display_name", "reference", "lead_professional_id"])
+    await do_shield_child(lead, child.id, "canary: a family in a refuge", SYSTEM)
 
 
 def get_paths(world: World) -> list[str]:
@@ -269,3 +285,15 @@ async def test_no_actor_receives_a_marker_of_a_child_it_may_not_see(
     # The exports are read too (the PDF's text extracted): the control finds its marker.
     mine = f"/api/v1/children/{world.children[0].id}/chronology"
     assert {f"{mine}.pdf", f"{mine}.csv", mine} <= control_paths
+    await identity_control(live, world)
+
+
+async def identity_control(live: str, world: World) -> None:
+    """The writer holds a direct grant on the shielded child: it sees the name and
+    reference, so their absence elsewhere is a real result."""
+    shielded = world.children[2].id
+    headers = {"authorization": f"Bearer {world.writer}"}
+    async with httpx.AsyncClient(base_url=f"http://{live}", timeout=30) as http:
+        for path in (f"/children/{shielded}", f"/api/v1/children/{shielded}"):
+            seen = (await http.get(path, headers=headers)).text
+            assert all(canary in seen for canary in world.identity), path

@@ -1,0 +1,104 @@
+"""Who may see who a child is: the one home of the shielding rule (issue 17 part 3).
+
+A shielded child (a family in a refuge, an adoption in progress) keeps its name and
+reference for the people holding a direct personal grant (`rules.IDENTIFYING`, the lead
+through their own grant). Everyone else with access (team grants, managers, break-glass,
+administrators) sees "Shielded child #<id>", with no reference, date of birth, school or
+area; those without access see nothing at all, as before (the policy's NotFound).
+
+Every place that shows a child to someone goes through `as_seen_by` (many children, two
+queries at most), `seen_child` (one), or `as_seen_with` (standings already in hand).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+from feeds.access.policy import active_grant_q
+from feeds.access.rules import Standing, sees_identity
+from feeds.clock import utcnow
+from feeds.models import Child, Grant, Professional
+
+SHIELDED = "Shielded child"
+
+
+def label(child_id: int) -> str:
+    """What stands for a shielded child's name: stable, and naming nothing but its id
+    (already in every link to it)."""
+    return f"{SHIELDED} #{child_id}"
+
+
+def is_label(child: Child) -> bool:
+    """True for a child shown by its label (a disguised copy)."""
+    return child.reference == "" and child.display_name == label(child.id)
+
+
+def is_shielded(child: Child) -> bool:
+    return child.shielded_at is not None
+
+
+async def _refuse_save(*_: Any, **__: Any) -> NoReturn:
+    raise RuntimeError("A disguised child is for showing, never for saving.")
+
+
+def disguised(child: Child) -> Child:
+    """A copy of the child showing no identifier; the record itself is untouched (and the
+    copy refuses to be saved, so a label can never overwrite a name)."""
+    shown = copy.copy(child)
+    shown.display_name, shown.reference = label(child.id), ""
+    shown.date_of_birth, shown.school, shown.area = None, "", ""
+    shown.shield_reason = ""
+    object.__setattr__(shown, "save", _refuse_save)
+    return shown
+
+
+def as_seen_with(child: Child, standings: frozenset[Standing] | set[Standing]) -> Child:
+    """The child as someone with these standings around it sees it."""
+    return child if sees_identity(standings, is_shielded(child)) else disguised(child)
+
+
+async def _direct_grant_ids(
+    viewer: Professional, child_ids: Iterable[int], now: datetime | None = None
+) -> set[int]:
+    """Of these children, those the viewer holds a live direct grant on (the ORM form of
+    the policy's DIRECT_GRANT arm; both use the one active-grant rule)."""
+    ids = sorted(set(child_ids))
+    if not ids or not viewer.is_active:
+        return set()
+    live = Grant.filter(active_grant_q(now or utcnow()), professional_id=viewer.id)
+    found = await live.filter(child_id__in=ids).values("child_id")
+    return {int(row["child_id"]) for row in found}
+
+
+async def identified_ids(viewer: Professional, child_ids: Iterable[int]) -> set[int]:
+    """Of these children, those whose name and reference the viewer may see (one query,
+    two when some are shielded)."""
+    ids = set(child_ids)
+    found = await Child.filter(id__in=sorted(ids), shielded_at__isnull=False).values("id")
+    shielded = {int(row["id"]) for row in found}
+    hidden = shielded - await _direct_grant_ids(viewer, shielded)
+    return ids - hidden
+
+
+async def as_seen_by(viewer: Professional, children: Sequence[Child]) -> list[Child]:
+    """These children as the viewer sees them, in the same order (no query when none is
+    shielded)."""
+    shielded = [c.id for c in children if is_shielded(c)]
+    direct = await _direct_grant_ids(viewer, shielded) if shielded else set()
+    return [
+        disguised(c) if is_shielded(c) and c.id not in direct else c
+        for c in children  # keep order
+    ]
+
+
+async def seen_child(viewer: Professional, child: Child) -> Child:
+    """One child as the viewer sees it."""
+    return (await as_seen_by(viewer, [child]))[0]
+
+
+async def shown_names(viewer: Professional, children: Sequence[Child]) -> dict[int, str]:
+    """Each child's name as the viewer sees it, by id (for lists of posts and notes)."""
+    return {c.id: c.display_name for c in await as_seen_by(viewer, children)}
