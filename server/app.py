@@ -20,6 +20,7 @@ from feeds.network.worry_rule import MAX_NOTE
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
+from server.log_redaction import install as redact_secret_paths
 from server.middleware import (
     CleanQueryMiddleware,
     SameOriginMiddleware,
@@ -50,6 +51,7 @@ from server.routes import (
     post_edits,
     record_pages,
     search,
+    sign_in_links,
     sso,
     team_picture,
     work_contact,
@@ -80,6 +82,7 @@ def build_routes() -> list[BaseRoute]:
         *hotspots.routes,
         *breakglass.routes,
         *admin_pages.routes,
+        *sign_in_links.routes,
         *import_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
@@ -131,6 +134,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    redact_secret_paths()  # sign-in links carry their token in the path
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)

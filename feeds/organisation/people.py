@@ -1,6 +1,7 @@
 """People's accounts (administrators): create one, change a role, deactivate and
-reactivate. Deactivation ends every session, token and sign-in link at once; open sockets close within
-a second (the live hub checks, woken by the event written here). Posts stay attributed."""
+reactivate. Deactivation ends every session, token and sign-in link at once; open sockets
+close within a second (the live hub checks, woken by the event written here). Posts stay
+attributed."""
 
 from __future__ import annotations
 
