@@ -17,6 +17,7 @@ from feeds.db import migrate_database, tortoise_config
 from feeds.errors import DomainError
 from feeds.models import Role, Sector
 from server.cli_import import import_group
+from server.cli_people import people_group
 from server.cli_setup import COMMANDS as SETUP_COMMANDS
 from server.settings import Settings, SettingsError, load_settings
 
@@ -402,6 +403,7 @@ def audit_public_key() -> None:
 for _command in SETUP_COMMANDS:
     main.add_command(_command)
 main.add_command(import_group)
+main.add_command(people_group)
 
 
 class StageBars:

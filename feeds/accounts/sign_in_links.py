@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.expressions import Subquery
+
 from feeds import audit, events
 from feeds.accounts.credentials import end_credentials
 from feeds.accounts.lockout import check_new_password
@@ -212,6 +214,6 @@ async def without_password(emails: list[str] | None) -> list[Professional]:
     if emails is not None:
         found = found.filter(email__in=[email.strip().lower() for email in emails])
     else:
-        linked = SignInLink.all().values_list("professional_id", flat=True)
+        linked = Subquery(SignInLink.all().values("professional_id"))
         found = found.exclude(id__in=linked)
     return await found.order_by("email")
