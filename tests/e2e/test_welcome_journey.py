@@ -49,7 +49,7 @@ async def test_an_administrator_passes_on_a_link_and_the_person_signs_in_on_a_ph
     await expect(
         desk.get_by_role("heading", name=f"Sign-in link for {person.name}")
     ).to_be_visible()
-    link = await desk.get_by_label("Sign-in link").input_value()
+    link = await desk.get_by_role("textbox", name="Sign-in link").input_value()
     assert link.startswith(site.base_url + "/welcome/")
     await checked(desk, "link-desktop", found)
 
