@@ -79,8 +79,14 @@ async def check_may_have_link(
     passwords_allowed: Callable[[Professional], bool],
     ctx: AuditContext,
 ) -> None:
-    """Conflict for a deactivated person; Invalid when this person signs in through the
-    organisation's provider (no password here); both audited as refusals."""
+    """Conflict for a deactivated person or for oneself (a session alone must not reset its
+    own password); Invalid when this person signs in through the organisation's provider
+    (no password here); all audited as refusals."""
+    if actor is not None and actor.id == person.id:
+        await _refuse_creation(actor, person, "own account", ctx)
+        raise Conflict(
+            "You cannot make a sign-in link for your own account: ask another administrator."
+        )
     if not person.is_active:
         await _refuse_creation(actor, person, "deactivated", ctx)
         raise Conflict(f"{person.name}'s account is deactivated: reactivate it first.")

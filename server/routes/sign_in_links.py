@@ -68,9 +68,9 @@ def _view(request: Request, new: links.NewLink) -> schema.SignInLink:
     schema.SignInLink,
     "Administrators: a one-time sign-in link for a person, valid 72 hours and shown once; "
     "their older links stop working (deactivated: 409; signs in through the organisation's "
-    "provider: 422)",
+    "provider: 422; your own account: 409)",
     status=201,
-    errors={403, 409},
+    errors={403, 409, 422},
 )
 @authenticated
 async def create_link(request: Request, user: Professional) -> Response:

@@ -157,6 +157,17 @@ async def test_deactivation_ends_links_and_a_deactivated_person_gets_none(
     assert denied.detail == {"professional_id": person.id, "reason": "deactivated"}
 
 
+async def test_an_administrator_gets_no_link_for_their_own_account(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    admin = await make.professional(role=Role.ADMIN)
+    own = await client.post(
+        f"/api/v1/admin/people/{admin.id}/sign-in-link", headers=await bearer(admin)
+    )
+    assert own.status_code == 409 and "your own account" in own.json()["error"]["message"]
+    assert await SignInLink.all().count() == 0
+
+
 async def test_only_administrators_make_links(client: httpx.AsyncClient, make: Factory) -> None:
     person = await imported(make)
     for role in (Role.PRACTITIONER, Role.MANAGER):
