@@ -56,6 +56,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "feeds.chronology.models",
                     "feeds.sso.models",
                     "feeds.records.models",
+                    "feeds.accounts.sign_in_link_model",
                 ],
                 "migrations": "feeds.migrations",
                 "default_connection": "default",

@@ -21,6 +21,7 @@ from feeds.replica import Router
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
+from server.log_redaction import install as redact_secret_paths
 from server.maintenance import partitions_lifespan
 from server.middleware import (
     CleanQueryMiddleware,
@@ -55,6 +56,7 @@ from server.routes import (
     record_pages,
     search,
     shielding,
+    sign_in_links,
     sso,
     team_picture,
     work_contact,
@@ -85,6 +87,7 @@ def build_routes() -> list[BaseRoute]:
         *hotspots.routes,
         *breakglass.routes,
         *admin_pages.routes,
+        *sign_in_links.routes,
         *import_pages.routes,
         *record_pages.routes,  # before pages: /children/new is no child id
         *access_requests.routes,
@@ -147,6 +150,7 @@ def create_app(settings: Settings) -> Starlette:
     if settings.database_replica_url:
         client = replica_client(settings.database_replica_url)
         router = app.state.replica = Router(client, settings.replica_max_lag)
+    redact_secret_paths()  # sign-in links carry their token in the path
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.
     app.state.templates.env.globals["worry_kinds"] = sorted(WORRY_KINDS)

@@ -18,6 +18,7 @@ from feeds.errors import DomainError
 from feeds.models import Role, Sector
 from server.cli_import import import_group
 from server.cli_partitions import partitions_group
+from server.cli_people import people_group
 from server.cli_progress import StageBars
 from server.cli_setup import COMMANDS as SETUP_COMMANDS
 from server.settings import Settings, SettingsError, load_settings
@@ -405,6 +406,7 @@ for _command in SETUP_COMMANDS:
     main.add_command(_command)
 main.add_command(import_group)
 main.add_command(partitions_group)
+main.add_command(people_group)
 
 
 def run_ops(work: Callable[[StageBars], Coroutine[Any, Any, T]]) -> T:

@@ -30,6 +30,11 @@ class AuditAction(StrEnum):
     # succeeds is a LOGIN with detail {"via": "oidc"}.
     SSO_LINK = "sso.link"
     SSO_REFUSED = "sso.refused"
+    # One-time sign-in links (feeds/accounts/sign_in_links.py): made by an administrator
+    # for a person (refused: deactivated, or passwords off for them), and used to set a
+    # password; a refused use (unknown, expired, used, replaced) is a failed credential.
+    SIGN_IN_LINK_CREATE = "sign_in_link.create"
+    SIGN_IN_LINK_USE = "sign_in_link.use"
     CHILD_READ = "child.read"
     FEED_READ = "feed.read"
     FEED_SEEN = "feed.seen"  # "seen up to here": the new-since-your-last-visit marker moved
@@ -136,6 +141,7 @@ CREDENTIAL_ACTIONS = (
     AuditAction.MFA_RECOVERY,
     AuditAction.PASSWORD_CHANGE,
     AuditAction.PASSWORD_CONFIRM,
+    AuditAction.SIGN_IN_LINK_USE,
 )
 
 

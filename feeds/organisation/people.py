@@ -1,18 +1,19 @@
 """People's accounts (administrators): create one, change a role, deactivate and
-reactivate. Deactivation ends every session and token at once; open sockets close within
-a second (the live hub checks, woken by the event written here). Posts stay attributed."""
+reactivate. Deactivation ends every session, token and sign-in link at once; open sockets
+close within a second (the live hub checks, woken by the event written here). Posts stay
+attributed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from feeds import audit, events
+from feeds.accounts.credentials import end_credentials
 from feeds.accounts.people import do_create_professional
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
-from feeds.clock import utcnow
 from feeds.errors import Conflict, Invalid, NotFound
-from feeds.models import Agency, ApiToken, Professional, Role, Session
+from feeds.models import Agency, Professional, Role
 from feeds.organisation.admin import Actor, check_admin, check_id, check_name
 
 
@@ -64,18 +65,6 @@ def _not_yourself(actor: Actor, person: Professional, doing: str) -> None:
         raise Conflict(f"You cannot {doing} your own account: ask another administrator.")
 
 
-async def end_credentials(person: Professional) -> tuple[int, int]:
-    """Revoke every session and token of this professional now: (sessions, tokens)."""
-    now = utcnow()
-    sessions = await Session.filter(professional_id=person.id, revoked_at__isnull=True).update(
-        revoked_at=now
-    )
-    tokens = await ApiToken.filter(professional_id=person.id, revoked_at__isnull=True).update(
-        revoked_at=now
-    )
-    return sessions, tokens
-
-
 ACCOUNT_CHANGED = "account.changed"
 
 
@@ -95,8 +84,13 @@ async def do_deactivate(actor: Actor, professional_id: int, ctx: AuditContext) -
     async with events.transaction():
         person.is_active = False
         await person.save(update_fields=["is_active"])
-        sessions, tokens = await end_credentials(person)
-        detail = {"professional_id": person.id, "sessions_ended": sessions, "tokens_ended": tokens}
+        ended = await end_credentials(person)
+        detail = {
+            "professional_id": person.id,
+            "sessions_ended": ended.sessions,
+            "tokens_ended": ended.tokens,
+            "links_ended": ended.links,
+        }
         await audit.record(AuditAction.PERSON_DEACTIVATE, ctx, actor=actor, detail=detail)
         await _account_changed(person, "deactivated")
     return person

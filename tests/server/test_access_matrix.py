@@ -385,6 +385,11 @@ OPEN_ROUTES = {
     ("POST", "/api/v1/admin/people/{professional_id}/deactivate"): "authenticated",
     ("POST", "/api/v1/admin/people/{professional_id}/reactivate"): "authenticated",
     ("PUT", "/api/v1/admin/people/{professional_id}/role"): "authenticated",
+    # One-time sign-in links: administrators make them; the link itself is the credential.
+    ("POST", "/api/v1/admin/people/{professional_id}/sign-in-link"): "authenticated",
+    ("POST", "/admin/people/{professional_id}/sign-in-link"): "authenticated",
+    ("GET", "/welcome/{token}"): "public",
+    ("POST", "/welcome/{token}"): "public",
     # One's own work contact; anyone's for administrators (tests/server/test_team_picture.py).
     ("PATCH", "/api/v1/me/contact"): "authenticated",
     ("PATCH", "/api/v1/admin/people/{professional_id}/contact"): "authenticated",
