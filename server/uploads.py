@@ -19,7 +19,7 @@ from starlette.types import Scope
 from server.inputs import check_form
 
 MIB = 1024 * 1024
-IMPORT_FILE_BYTES = 20 * MIB  # a 50,000-child export is about 5 MiB
+IMPORT_FILE_BYTES = 20 * MIB  # a 50,000-child export is about 3.5 MiB
 FORM_OVERHEAD = 64 * 1024  # the other fields and the multipart framing
 UPLOADS: dict[str, int] = {
     "/admin/import/preview": IMPORT_FILE_BYTES,

@@ -1,5 +1,5 @@
 """The administrators' import page: upload a CSV file (up to 20 MiB: a 50,000-child export
-is about 5 MiB), see what it would create, change and refuse (a dry run), then confirm.
+is about 3.5 MiB), see what it would create, change and refuse (a dry run), then confirm.
 The same feeds actions, checks and audit records as `jigsaw import`.
 
 Between the preview and the confirmation the file is not kept on the server: the
