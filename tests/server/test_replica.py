@@ -2,7 +2,7 @@
 staleness bound, never for a writer's next read before it has replayed their write, and
 never at the cost of an error (a stopped standby sends reads to the primary).
 
-The standby tests run a private primary and standby pair (tests/trust/pg_replica.py) in
+The standby tests run a private primary and standby pair (loadtests/pg_private.py) in
 the PostgreSQL pass; the settings tests run on both backends.
 """
 
@@ -26,10 +26,10 @@ from server.auth import issue_token
 from server.settings import Settings, SettingsError, load_settings
 from tests import db_backends
 from tests.conftest import MFA_KEY, Factory, client_for
-from tests.trust.pg_replica import Pair, available, private_pair
+from loadtests.pg_private import Pair, pair_available, private_pair
 
 standby_runs = pytest.mark.skipif(
-    db_backends.backend() != "postgres" or not available(),
+    db_backends.backend() != "postgres" or not pair_available(),
     reason="the standby runs in the PostgreSQL pass (initdb, pg_ctl and pg_basebackup)",
 )
 MAX_LAG = 1.0
@@ -60,7 +60,7 @@ async def test_without_a_replica_health_says_nothing_of_one(client: httpx.AsyncC
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Pair]:
-    if db_backends.backend() != "postgres" or not available():
+    if db_backends.backend() != "postgres" or not pair_available():
         pytest.skip("the standby runs in the PostgreSQL pass")
     with private_pair() as found:
         db_backends.migrate_in_subprocess(found.primary.url)
