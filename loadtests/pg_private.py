@@ -50,7 +50,7 @@ class Cluster:
 
     def _ctl(self, *args: str) -> None:
         command = [str(pg_bin("pg_ctl")), "-D", str(self.directory / "data"), *args]
-        subprocess.run(_as_owner(command), check=True, timeout=60, capture_output=True)
+        subprocess.run(_as_owner(command), check=True, timeout=60, capture_output=True)  # noqa: S603 - our own PostgreSQL tools
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=on"
@@ -72,7 +72,7 @@ def private_cluster() -> Iterator[Cluster]:
         shutil.chown(directory, "postgres", "postgres")
     cluster = Cluster(directory, free_port())
     initdb = [str(pg_bin("initdb")), "-D", str(directory / "data"), "-U", "postgres"]
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - our own PostgreSQL tools
         _as_owner([*initdb, "--auth=trust", "-E", "UTF8"]),
         check=True,
         timeout=120,
@@ -136,7 +136,7 @@ def _basebackup(primary: Cluster, directory: Path) -> None:
         *("-D", str(directory / "data"), "-h", "127.0.0.1", "-p", str(primary.port)),
         *("-U", "postgres", "-R", "-X", "stream", "-C", "-S", SLOT, "--checkpoint=fast"),
     ]
-    subprocess.run(_as_owner(command), check=True, timeout=120, capture_output=True)
+    subprocess.run(_as_owner(command), check=True, timeout=120, capture_output=True)  # noqa: S603
 
 
 @contextmanager

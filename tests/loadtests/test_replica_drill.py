@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from loadtests.pg_private import pair_available
 from loadtests.replica_drill import DrillConfig, run_drill
 from tests import db_backends
-from loadtests.pg_private import pair_available
 
 pytestmark = pytest.mark.skipif(
     db_backends.backend() != "postgres",

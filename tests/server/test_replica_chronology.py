@@ -116,6 +116,7 @@ async def test_chronology_and_timeline_come_from_the_standby_and_the_writer_sees
         report = await replica(r)
     assert report["state"] == "in use" and report["reads"]["replica"] > 0
     assert report["reads"]["own write"] > 0
+
     # Every one of those reads was audited, on the primary (the standby is read-only and
     # paused), counting the entries each answer held: one fewer for the reader.
     def audited(person: Professional, action: AuditAction) -> Any:
