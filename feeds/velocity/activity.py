@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from feeds import audit
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from feeds import audit, replica
 from feeds.access.policy import Action, check_child_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
@@ -32,9 +34,9 @@ class Activity:
     trend: Trend  # the chart's weeks against the same number of weeks before
 
 
-async def stored_flag(child_id: int) -> Flag | None:
+async def stored_flag(child_id: int, db: BaseDBAsyncClient | None = None) -> Flag | None:
     """The child's stored verdict, when it is a flag."""
-    row = await VelocityState.get_or_none(child_id=child_id)
+    row = await VelocityState.filter(child_id=child_id).using_db(db).first()
     if row is None or not row.flagged:
         return None
     reasons = [str(reason) for reason in (row.assessment or {}).get("reasons", [])]
@@ -42,12 +44,19 @@ async def stored_flag(child_id: int) -> Flag | None:
 
 
 async def activity_of(child_id: int, today: date) -> Activity:
-    """For a child the caller has already been allowed to see (the child page)."""
+    """For a child the caller has already been allowed to see (the child page). A heavy
+    read: from the hot standby when it may serve (feeds/replica.py), else the primary."""
     end = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
     later = Period(end - timedelta(days=TIMELINE_DAYS), end)
     earlier = Period(later.start - timedelta(days=TIMELINE_DAYS), later.start)
     trend = describe(await compare({child_id}, earlier, later))
-    return Activity(await kinds_by_day(child_id, today), await stored_flag(child_id), trend)
+
+    async def chart(db: BaseDBAsyncClient) -> tuple[list[tuple[date, Counts]], Flag | None]:
+        days = await kinds_by_day(child_id, today, db=db)
+        return days, await stored_flag(child_id, db)
+
+    days, flag = await replica.read_with(chart)
+    return Activity(days, flag, trend)
 
 
 async def read_activity(
