@@ -1,7 +1,8 @@
 """PostgreSQL full-text backend: a tsvector column with a GIN index, websearch_to_tsquery
 for words and phrases, a 'simple' prefix query for the last word, ts_headline snippets.
 
-The table comes from migration 0004_search (search_doc, tsv generated from body).
+The table comes from migration 0004_search (search_doc, tsv generated from body). Which
+SQL runs depends on how many children the caller may see (docs/search.md, "Many children").
 """
 
 from __future__ import annotations
