@@ -18,13 +18,14 @@ from search.base import ParsedQuery, PostDoc, SearchHit, SearchQuery
 # With few children it is faster to read their posts by child and test each tsvector
 # than to intersect a large GIN match (OFFSET 0 keeps the planner from merging the two).
 FEW_CHILDREN = 300
-# With more, the newest WINDOW of their posts are read newest first (a common word fills a
-# page there), and only when that window is not enough does the GIN index find the older
-# matches (a rare word). Relevance then ranks the newest CANDIDATES matches, not every match:
-# ranking the tens of thousands of posts a common word finds over 2,000 children is what
-# made it slow (docs/search.md).
+# With more, the newest WINDOW posts (of all children) are walked newest first: a common word
+# fills a page there; only when fewer than RANKED_MIN of the caller's posts match there does
+# the GIN index find the older matches (a rare word). Relevance ranks the matches in that
+# window (at most RANKED_MAX, the newest), or the newest RANKED_MIN matches: ranking the tens
+# of thousands of posts a common word finds over 2,000 children is what made it slow.
 WINDOW = 25_000
-CANDIDATES = 100
+RANKED_MIN = 20
+RANKED_MAX = 2_000
 HEADLINE = "StartSel=\x02, StopSel=\x03, MaxWords=20, MinWords=8, ShortWord=2"
 UPSERT = (
     "INSERT INTO search_doc (post_id, child_id, author_id, agency_id, kind, created_ts, body) "
@@ -197,15 +198,16 @@ def _window_low(query: SearchQuery, values: list[Any]) -> str:
 
 def _many_children_sql(query: SearchQuery) -> tuple[str, list[Any]]:
     """Matches among the newest WINDOW posts by walking the primary key newest first, and
-    below them from the GIN index only when the walk found too few (a rare word). The
-    older branch runs only if the walk does not fill the LIMIT; the answer is the newest
-    matches either way."""
+    below them from the GIN index only when the walk found fewer than a page (a rare word):
+    its one-time filter keeps it from running otherwise. Newest: exactly the newest matches.
+    Relevance: the window's matches, or the newest RANKED_MIN, ranked."""
     values: list[Any] = [websearch_text(query.parsed), prefix_text(query.parsed), HEADLINE]
     where = filter_sql(query, values)
     walk_where = where.replace(CHILDREN_ANY.format("$4"), CHILDREN_HASHED.format("$4"), 1)
     low = _window_low(query, values)
-    values.append(query.limit if query.order == "newest" else CANDIDATES)
-    k = f"${len(values)}"
+    newest = query.order == "newest"
+    values += [query.limit if newest else RANKED_MAX, query.limit if newest else RANKED_MIN]
+    k, least = f"${len(values) - 1}", f"${len(values)}"
     order, n = _paging(query, values)
     # Only fixed column names and $n placeholders are interpolated; values are bound.
     # "IS TRUE" keeps the walk off the GIN index: it must go newest first and stop early.
@@ -213,13 +215,14 @@ def _many_children_sql(query: SearchQuery) -> tuple[str, list[Any]]:
     sql = (
         f"WITH q AS MATERIALIZED (SELECT {TSQUERY} AS q), "  # noqa: S608
         f"edge AS MATERIALIZED ({low}), "
-        "walked AS (SELECT d.post_id, d.child_id, d.body, d.tsv FROM search_doc d, q "
-        f"WHERE d.post_id > (SELECT low FROM edge) AND (d.tsv @@ q.q) IS TRUE AND {walk_where} "
-        f"ORDER BY d.post_id DESC LIMIT {k}), "
+        "walked AS MATERIALIZED (SELECT d.post_id, d.child_id, d.body, d.tsv "
+        "FROM search_doc d, q WHERE d.post_id > (SELECT low FROM edge) "
+        f"AND (d.tsv @@ q.q) IS TRUE AND {walk_where} ORDER BY d.post_id DESC LIMIT {k}), "
         "older AS MATERIALIZED (SELECT d.post_id, d.child_id, d.body, d.tsv FROM search_doc d, q "
         f"WHERE d.tsv @@ q.q AND {where} AND d.post_id + 0 <= (SELECT low FROM edge)), "
-        "found AS ((SELECT * FROM walked) UNION ALL "
-        f"(SELECT * FROM older ORDER BY post_id DESC LIMIT {k}) LIMIT {k}), "
+        "found AS ((SELECT * FROM walked) UNION ALL (SELECT * FROM older "
+        f"WHERE (SELECT count(*) FROM walked) < {least} ORDER BY post_id DESC "
+        f"LIMIT greatest({least} - (SELECT count(*) FROM walked), 0))), "
         "hits AS (SELECT d.post_id, d.child_id, d.body, ts_rank_cd(d.tsv, q.q) AS score "
         f"FROM found d, q ORDER BY {order} LIMIT ${n - 1} OFFSET ${n}) "
         f"SELECT post_id, child_id, score, ts_headline('english', body, q.q, $3) "

@@ -54,7 +54,8 @@ def docs(count: int, seed: int = 5) -> list[PostDoc]:
 
 async def reference(query: SearchQuery) -> list[tuple[int, int, float]]:
     """Every match, in order: the SQL anyone would write first. Over many children,
-    relevance ranks the newest CANDIDATES matches (the documented bound)."""
+    relevance ranks the matches among the newest WINDOW posts, or the newest RANKED_MIN
+    matches when fewer are there (the documented bound)."""
     values: list[Any] = [postgres.websearch_text(query.parsed), postgres.prefix_text(query.parsed)]
     where = postgres.filter_sql(query, values)
     order = "d.post_id DESC" if query.order == "newest" else "score DESC, d.post_id DESC"
@@ -64,8 +65,12 @@ async def reference(query: SearchQuery) -> list[tuple[int, int, float]]:
     )
     if query.order == "relevance" and len(query.children()) > postgres.FEW_CHILDREN:
         newest = sql.replace("score DESC, d.post_id", "d.post_id")
+        low = f"(SELECT max(post_id) - {postgres.WINDOW} FROM search_doc)"  # noqa: S608
+        window = newest.replace(" ORDER BY", f" AND d.post_id > {low} ORDER BY")
         sql = (
-            f"SELECT * FROM ({newest} LIMIT {postgres.CANDIDATES}) c "  # noqa: S608
+            f"SELECT * FROM ({window} LIMIT {postgres.RANKED_MAX}) w UNION "  # noqa: S608
+            f"SELECT * FROM ({newest} LIMIT {postgres.RANKED_MIN}) m "
+            f"WHERE (SELECT count(*) FROM ({window}) c) < {postgres.RANKED_MIN} "
             "ORDER BY score DESC, post_id DESC"
         )
     rows = await connections.get("default").execute_query_dict(sql, values)
