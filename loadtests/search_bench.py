@@ -4,6 +4,7 @@ Usage::
 
     python -m loadtests.search_bench [--posts N] [--children M] [--backends sqlite,postgres]
                                      [--queries Q] [--pg-url URL] [--seed S]
+                                     [--pg-database NAME] [--detail]
 
 The full run of issue 4 is ``--posts 1000000 --children 20000``. For each backend a
 fresh database is created and migrated (PostgreSQL: a database of its own, dropped at
@@ -11,6 +12,12 @@ the end), posts are inserted in bulk (not timed), then ``search.outbox.reindex``
 the index (timed: posts/s). Latency is timed two ways for a practitioner allowed 50
 children and a manager allowed 2,000 (through a team grant): the engine alone, and the
 whole ``do_search`` (access policy, engine, database re-check, audit record).
+
+``--backends postgres`` runs PostgreSQL only. ``--pg-database NAME`` keeps the database:
+the first run creates and seeds it, later runs reuse it (pending migrations are applied,
+nothing is re-seeded or re-indexed), so a change can be measured before and after against
+the same million posts; drop it by hand afterwards. ``--detail`` adds a p95 per query and
+order.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -36,7 +44,7 @@ from tortoise import Tortoise, connections
 from feeds.audit.records import AuditContext
 from feeds.db import migrate_database, tortoise_config
 from feeds.demo.text import TEMPLATES
-from feeds.models import Agency, Child, Grant, Professional, Sector, Team, TeamMember
+from feeds.models import Agency, Child, Grant, Post, Professional, Sector, Team, TeamMember
 from search.base import SearchIndex, SearchParams, SearchQuery
 from search.outbox import reindex
 from search.service import do_search, make_index
@@ -187,43 +195,63 @@ async def timed(work: Callable[[], Awaitable[object]], repeats: int) -> Timings:
     return Timings(samples)
 
 
-async def latency(index: SearchIndex, who: Professional, label: str, queries: int) -> list[str]:
+async def latency(
+    index: SearchIndex, who: Professional, label: str, queries: int, detail: bool = False
+) -> list[str]:
     from feeds.access.policy import visible_child_ids
 
     allowed = frozenset(await visible_child_ids(who))
     per_query = max(1, queries // len(QUERIES))
-    engine, full = [], []
+    engine, full, lines = [], [], []
     for order in ("newest", "relevance"):
         for text in QUERIES:
             query = SearchQuery(text=text, child_ids=allowed, order=order, limit=20)  # type: ignore[arg-type]
             params = SearchParams(text=text, order=order, limit=20)  # type: ignore[arg-type]
             await index.search(query)  # warm
-            engine += (await timed(lambda q=query: index.search(q), per_query)).samples
+            alone = await timed(lambda q=query: index.search(q), per_query)
+            engine += alone.samples
             full += (await timed(lambda p=params: do_search(index, who, p, CTX), per_query)).samples
+            lines.append(alone.line(f"    engine {order} {text}"))
     return [
         Timings(engine).line(f"{label} ({len(allowed)} children), engine"),
         Timings(full).line(f"{label} ({len(allowed)} children), do_search"),
+        *(lines if detail else []),
     ]
 
 
-async def run_backend(url: str, args: argparse.Namespace) -> list[str]:
+async def seed_and_index(index: SearchIndex, args: argparse.Namespace) -> str:
+    child_ids, author_ids, practitioner, manager = await seed_people(args.children)
+    await seed_posts(args.posts, child_ids, author_ids, args.seed)
+    await grant_viewers(child_ids, practitioner, manager)
+    started = time.perf_counter()
+    indexed = await reindex(index, progress_bar("index"), batch=2000)
+    elapsed = time.perf_counter() - started
+    return (
+        f"{index.name}: indexed {indexed:,} posts in {elapsed:.1f} s "
+        f"({indexed / elapsed:,.0f} posts/s)"
+    )
+
+
+async def viewers() -> tuple[Professional, Professional]:
+    """The practitioner and the manager seed_people made (the two after the authors)."""
+    people = await Professional.filter(email__startswith="author").order_by("id")
+    return people[AUTHORS], people[AUTHORS + 1]
+
+
+async def run_backend(url: str, args: argparse.Namespace, reuse: bool = False) -> list[str]:
     await migrate_database(url)
     await Tortoise.init(config=tortoise_config(url))
     try:
-        child_ids, author_ids, practitioner, manager = await seed_people(args.children)
-        await seed_posts(args.posts, child_ids, author_ids, args.seed)
-        await grant_viewers(child_ids, practitioner, manager)
         index = make_index(url)
         await index.ensure_ready()
-        started = time.perf_counter()
-        indexed = await reindex(index, progress_bar("index"), batch=2000)
-        elapsed = time.perf_counter() - started
-        out = [
-            f"{index.name}: indexed {indexed:,} posts in {elapsed:.1f} s "
-            f"({indexed / elapsed:,.0f} posts/s)"
-        ]
-        out += await latency(index, practitioner, "practitioner", args.queries)
-        out += await latency(index, manager, "manager", args.queries)
+        if reuse:
+            posts = await Post.all().count()
+            out = [f"{index.name}: reused database with {posts:,} posts (not re-indexed)"]
+        else:
+            out = [await seed_and_index(index, args)]
+        practitioner, manager = await viewers()
+        out += await latency(index, practitioner, "practitioner", args.queries, args.detail)
+        out += await latency(index, manager, "manager", args.queries, args.detail)
         return out
     finally:
         await Tortoise.close_connections()
@@ -241,11 +269,30 @@ async def _pg_admin(base: str, sql: str) -> None:
         await conn.close()
 
 
+async def _pg_exists(base: str, name: str) -> bool:
+    conn = await asyncpg.connect(base)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+async def run_kept(args: argparse.Namespace) -> list[str]:
+    """PostgreSQL in a named database that is kept: seeded once, reused after."""
+    name = args.pg_database
+    if await _pg_exists(args.pg_url, name):
+        return await run_backend(_pg_database(args.pg_url, name), args, reuse=True)
+    await _pg_admin(args.pg_url, f'CREATE DATABASE "{name}"')
+    return await run_backend(_pg_database(args.pg_url, name), args)
+
+
 async def run_one(backend: str, args: argparse.Namespace) -> list[str]:
     print(f"== {backend}", file=sys.stderr)
     if backend != "postgres":
         with tempfile.TemporaryDirectory() as tmp:
             return await run_backend(f"sqlite://{Path(tmp) / 'bench.sqlite3'}", args)
+    if args.pg_database:
+        return await run_kept(args)
     name = f"jigsaw_bench_{uuid.uuid4().hex[:8]}"
     await _pg_admin(args.pg_url, f'CREATE DATABASE "{name}"')
     try:
@@ -288,6 +335,13 @@ def _without_backends(argv: list[str]) -> list[str]:
     return out
 
 
+def database_name(text: str) -> str:
+    """A plain identifier: it is quoted into CREATE DATABASE."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", text):
+        raise argparse.ArgumentTypeError("use lower-case letters, digits and underscores")
+    return text
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--posts", type=int, default=20_000)
@@ -296,6 +350,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=120)
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--pg-database",
+        default=None,
+        type=database_name,
+        help="keep PostgreSQL's data in this database: seeded when absent, reused when present",
+    )
+    parser.add_argument("--detail", action="store_true", help="also a p95 per query and order")
     return parser.parse_args(argv)
 
 

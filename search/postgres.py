@@ -1,7 +1,8 @@
 """PostgreSQL full-text backend: a tsvector column with a GIN index, websearch_to_tsquery
 for words and phrases, a 'simple' prefix query for the last word, ts_headline snippets.
 
-The table comes from migration 0004_search (search_doc, tsv generated from body).
+The table comes from migration 0004_search (search_doc, tsv generated from body). Which
+SQL runs depends on how many children the caller may see (docs/search.md, "Many children").
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from search.base import ParsedQuery, PostDoc, SearchHit, SearchQuery
 # With few children it is faster to read their posts by child and test each tsvector
 # than to intersect a large GIN match (OFFSET 0 keeps the planner from merging the two).
 FEW_CHILDREN = 300
+# With more, the newest WINDOW posts (of all children) are walked newest first: a common word
+# fills a page there; only when fewer than RANKED_MIN of the caller's posts match there does
+# the GIN index find the older matches (a rare word). Relevance ranks the matches in that
+# window (at most RANKED_MAX, the newest), or the newest RANKED_MIN matches: ranking the tens
+# of thousands of posts a common word finds over 2,000 children is what made it slow.
+WINDOW = 25_000
+RANKED_MIN = 20
+RANKED_MAX = 2_000
 HEADLINE = "StartSel=\x02, StopSel=\x03, MaxWords=20, MinWords=8, ShortWord=2"
 UPSERT = (
     "INSERT INTO search_doc (post_id, child_id, author_id, agency_id, kind, created_ts, body) "
@@ -38,6 +47,12 @@ def prefix_text(parsed: ParsedQuery) -> str:
     return f"'{parsed.prefix}':*" if parsed.prefix else ""
 
 
+# The child ids as an index condition (`= ANY`), or as a set hashed once per statement: a
+# cached generic plan tests `= ANY` against the whole array for every row it reads.
+CHILDREN_ANY = "d.child_id = ANY({}::int[])"
+CHILDREN_HASHED = "(d.child_id IN (SELECT unnest({}::int[]))) IS TRUE"
+
+
 class _Where:
     """WHERE clauses with numbered placeholders, built up in order."""
 
@@ -50,9 +65,9 @@ class _Where:
         self.clauses.append(template.format(f"${len(self.values)}"))
 
 
-def filter_sql(query: SearchQuery, values: list[Any]) -> str:
+def filter_sql(query: SearchQuery, values: list[Any], children: str = CHILDREN_ANY) -> str:
     where = _Where(values)
-    where.add("d.child_id = ANY({}::int[])", query.children())
+    where.add(children, query.children())
     for column, value in (
         ("kind", query.kind),
         ("author_id", query.author),
@@ -119,7 +134,12 @@ class PostgresIndex:
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         if not query.children():
             return []
-        sql, values = _text_sql(query) if query.has_text else _filters_only_sql(query)
+        if not query.has_text:
+            sql, values = _filters_only_sql(query)
+        elif len(query.children()) > FEW_CHILDREN:
+            sql, values = _many_children_sql(query)
+        else:
+            sql, values = _text_sql(query)
         rows = await replica.read_dicts(sql, values)  # the hot standby when it may serve
         return [
             SearchHit(int(r["post_id"]), int(r["child_id"]), float(r["score"]), r["snippet"])
@@ -160,5 +180,52 @@ def _filters_only_sql(query: SearchQuery) -> tuple[str, list[Any]]:
         "SELECT d.post_id, d.child_id, 0.0::float8 AS score, '' AS snippet "  # noqa: S608
         f"FROM {_source(query, '$1')} d WHERE {where} "
         f"ORDER BY {order} LIMIT ${n - 1} OFFSET ${n}"
+    )
+    return sql, values
+
+
+def _window_low(query: SearchQuery, values: list[Any]) -> str:
+    """The post id below which the walk stops: WINDOW ids under the newest (below the cursor)."""
+    values.append(WINDOW)
+    window = f"${len(values)}"
+    below = ""
+    if query.order == "newest" and query.cursor is not None:
+        values.append(query.cursor)
+        below = f"WHERE w.post_id < ${len(values)}"
+    # Only $n placeholders are interpolated.
+    return f"SELECT coalesce(max(w.post_id), 0) - {window} AS low FROM search_doc w {below}"  # noqa: S608
+
+
+def _many_children_sql(query: SearchQuery) -> tuple[str, list[Any]]:
+    """Matches among the newest WINDOW posts by walking the primary key newest first, and
+    below them from the GIN index only when the walk found fewer than a page (a rare word):
+    its one-time filter keeps it from running otherwise. Newest: exactly the newest matches.
+    Relevance: the window's matches, or the newest RANKED_MIN, ranked."""
+    values: list[Any] = [websearch_text(query.parsed), prefix_text(query.parsed), HEADLINE]
+    where = filter_sql(query, values)
+    walk_where = where.replace(CHILDREN_ANY.format("$4"), CHILDREN_HASHED.format("$4"), 1)
+    low = _window_low(query, values)
+    newest = query.order == "newest"
+    values += [query.limit if newest else RANKED_MAX, query.limit if newest else RANKED_MIN]
+    k, least = f"${len(values) - 1}", f"${len(values)}"
+    order, n = _paging(query, values)
+    # Only fixed column names and $n placeholders are interpolated; values are bound.
+    # "IS TRUE" keeps the walk off the GIN index: it must go newest first and stop early.
+    # "+ 0" keeps the older branch off the primary key: a bitmap of nearly every row.
+    sql = (
+        f"WITH q AS MATERIALIZED (SELECT {TSQUERY} AS q), "  # noqa: S608
+        f"edge AS MATERIALIZED ({low}), "
+        "walked AS MATERIALIZED (SELECT d.post_id, d.child_id, d.body, d.tsv "
+        "FROM search_doc d, q WHERE d.post_id > (SELECT low FROM edge) "
+        f"AND (d.tsv @@ q.q) IS TRUE AND {walk_where} ORDER BY d.post_id DESC LIMIT {k}), "
+        "older AS MATERIALIZED (SELECT d.post_id, d.child_id, d.body, d.tsv FROM search_doc d, q "
+        f"WHERE d.tsv @@ q.q AND {where} AND d.post_id + 0 <= (SELECT low FROM edge)), "
+        "found AS ((SELECT * FROM walked) UNION ALL (SELECT * FROM older "
+        f"WHERE (SELECT count(*) FROM walked) < {least} ORDER BY post_id DESC "
+        f"LIMIT greatest({least} - (SELECT count(*) FROM walked), 0))), "
+        "hits AS (SELECT d.post_id, d.child_id, d.body, ts_rank_cd(d.tsv, q.q) AS score "
+        f"FROM found d, q ORDER BY {order} LIMIT ${n - 1} OFFSET ${n}) "
+        f"SELECT post_id, child_id, score, ts_headline('english', body, q.q, $3) "
+        f"AS snippet FROM hits, q ORDER BY {order.replace('d.', '')}"
     )
     return sql, values
