@@ -41,6 +41,7 @@ GAP_WAIT = 1.0  # seconds to wait for a lower event id still being committed
 SEND_BACKLOG = 256  # messages a socket may have waiting before it is closed as "behind"
 SESSION_CHECK_EVERY = 1.0  # seconds between checks for ended sessions and tokens
 
+EMPTY: deque[tuple[int, str]] = deque(maxlen=0)  # shared by every idle socket; never filled
 Send = Callable[[str], Awaitable[None]]
 Close = Callable[[str], Awaitable[None]]  # given the reason; the route picks the close code
 
@@ -97,7 +98,7 @@ class Subscriber:
         self.viewer = Viewer(user_id, visible, visible_until)  # shared once subscribed
         self.session_id = session_id
         self.token_hash = token_hash
-        self.backlog: deque[tuple[int, str]] = deque()
+        self.backlog: deque[tuple[int, str]] = EMPTY  # a deque of its own once needed
         self.closed_reason: str | None = None
         self.upto = 0  # events up to here went out by replay
         self._send: Send | None = None
@@ -122,6 +123,8 @@ class Subscriber:
         if len(self.backlog) >= SEND_BACKLOG:
             self.close("behind")
             return
+        if self.backlog is EMPTY:
+            self.backlog = deque()
         self.backlog.append((event_id, text))
         self._start_sender()
 
@@ -129,7 +132,7 @@ class Subscriber:
         """Drop what is waiting and close the socket with `reason`."""
         if self.closed_reason is None:
             self.closed_reason = reason
-            self.backlog.clear()
+            self.backlog = EMPTY
             self._start_sender()
 
     def attach(self, send: Send, close: Close, upto: int) -> None:
@@ -154,6 +157,7 @@ class Subscriber:
                 event_id, text = self.backlog.popleft()
                 if event_id > self.upto:
                     await send(text)
+            self.backlog = EMPTY  # an idle socket keeps no deque (~600 bytes)
             if self.closed_reason is not None:
                 await close(self.closed_reason)
         except Exception:  # the client left mid-send: its route unsubscribes it

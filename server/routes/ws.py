@@ -134,6 +134,8 @@ async def live_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     hub: Hub = websocket.app.state.hub
     upto = hub.subscribe(sub)
+    # The socket lives for hours: it keeps the person's id (in `sub`), not their loaded model.
+    del websocket.state.user
     try:
         await _serve(websocket, sub, upto)
     except WebSocketDisconnect:
