@@ -1,46 +1,57 @@
 """Websocket delivery benchmark: N open sockets, a steady stream of posts, and the delay
 from each post's commit time to its arrival on every socket that may see it.
 
-    python -m loadtests.live_bench --sockets 2000 --rate 10 --seconds 20 [--workers 2]
+    python -m loadtests.live_bench --sockets 10000 --children 1000 --rate 10 --seconds 20 \
+        --workers 2 [--client-procs 1] [--skip-baseline]
 
-Uses a fresh PostgreSQL database (created and dropped) and real uvicorn workers; the
-baseline line is the same count of plain websocket echo round trips on a bare Starlette
-app, so the ratio travels across machines.
+Jigsaw runs on a fresh PostgreSQL database (created and dropped) in real uvicorn workers
+with the websocket settings `jigsaw serve` uses. The readers (loadtests/live_clients.py)
+and the writer run in processes of their own, so neither starves the other; each reports
+its CPU in the measured window. The baseline is the same run against a bare Starlette
+fan-out (loadtests/bare_live.py) on one worker in the same session. Memory per connection
+is the server's RSS with the sockets open minus its RSS before they opened.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import multiprocessing
 import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
 from tortoise import Tortoise
-from websockets.asyncio.client import ClientConnection, connect
 
 from feeds.accounts.passwords import hash_password
 from feeds.db import migrate_database, tortoise_config
 from feeds.models import Agency, Child, Grant, Professional, Sector
+from loadtests.live_clients import ReaderResult, Target, WriterResult, readers_main, writer_main
 from loadtests.pgdb import create_database, drop_database
+from server.cli import uvicorn_ws_flags
+
+SPAWN = multiprocessing.get_context("spawn")
+POSTS_PATH = "/api/v1/children/{child}/posts"
 
 
 @dataclass
-class Stats:
-    latencies_ms: list[float] = field(default_factory=list)
-    messages: int = 0
+class Seeded:
+    reader_tokens: list[str]
+    writer_token: str
+    children: list[int]
 
 
-async def seed(url: str, sockets: int, children: int) -> tuple[list[str], str, list[int]]:
-    """Readers each granted one child; one writer granted all. Returns tokens and child ids."""
+async def seed(url: str, sockets: int, children: int) -> Seeded:
+    """Readers each granted one child (reader i sees child i mod children); one writer
+    granted all."""
     from server.auth import issue_token
 
     await migrate_database(url)
@@ -74,7 +85,7 @@ async def seed(url: str, sockets: int, children: int) -> tuple[list[str], str, l
     tokens = [(await issue_token(p, "bench"))[1] for p in readers]
     writer_token = (await issue_token(writer, "bench"))[1]
     await Tortoise.close_connections()
-    return tokens, writer_token, [k.id for k in kids]
+    return Seeded(tokens, writer_token, [k.id for k in kids])
 
 
 def rss_kib(pids: list[int]) -> int:
@@ -86,94 +97,159 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
-def worker_pids(parent: int) -> list[int]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU of these processes so far (/proc/<pid>/stat)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(parent: int) -> list[int]:
+    """The uvicorn supervisor and its workers (one process when --workers 1)."""
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
     return [parent, *map(int, children)]
 
 
-async def start_server(url: str, port: int, workers: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "JIGSAW_DATABASE_URL": url,
-        "JIGSAW_SECRET_KEY": "bench" * 10,
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "server.asgi:app",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--ws-per-message-deflate",
-        "false",
-        "--ws-max-size",
-        "65536",
-        env=env,
-    )
+async def start_server(app: str, env: dict[str, str], port: int, workers: int) -> Any:
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
+    command += ["--workers", str(workers), "--log-level", "warning", *uvicorn_ws_flags()]
+    process = await asyncio.create_subprocess_exec(*command, env={**os.environ, **env})
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        for _ in range(200):
+        for _ in range(300):
             try:
                 if (await http.get("/healthz")).status_code == 200:
+                    await asyncio.sleep(1.0 if workers > 1 else 0.2)  # every worker up
                     return process
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError("server did not start")
+    raise RuntimeError(f"{app} did not start")
 
 
-async def reader(
-    port: int, token: str, stats: Stats, ready: asyncio.Event, opened: list[int]
-) -> None:
-    async with connect(
-        f"ws://127.0.0.1:{port}/ws",
-        additional_headers={"authorization": f"Bearer {token}"},
-        open_timeout=60,
-        max_size=2**20,
-    ) as socket:
-        await socket.recv()
-        opened.append(1)
-        await ready.wait()
-        await listen(socket, stats)
+async def _recv(control: Connection) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, control.recv)
 
 
-async def listen(socket: ClientConnection, stats: Stats) -> None:
-    async for raw in socket:
-        arrived = time.time()
-        message: dict[str, Any] = json.loads(raw)
-        if message["type"] != "post.created":
-            continue
-        created = datetime.fromisoformat(message["data"]["created_at"]).timestamp()
-        stats.latencies_ms.append((arrived - created) * 1000)
-        stats.messages += 1
+@dataclass
+class Setup:
+    """One server under test: where it listens, its processes, who reads and who posts."""
+
+    label: str
+    base: str  # http://127.0.0.1:<port>
+    pids: list[int]
+    targets: list[Target]
+    writer_headers: dict[str, str]
+    children: list[int]
+    audience: Counter[int]  # sockets per child
+
+    def writer_args(self, args: argparse.Namespace) -> tuple[Any, ...]:
+        return (self.base, self.writer_headers, POSTS_PATH, self.children, args.rate, args.seconds)
 
 
-async def writer(
-    port: int, token: str, children: list[int], rate: float, seconds: float
-) -> tuple[int, list[float]]:
-    posted, post_ms = 0, []
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"authorization": f"Bearer {token}"},
-        timeout=30,
-    ) as http:
-        start = time.monotonic()
-        while time.monotonic() - start < seconds:
-            child = children[posted % len(children)]
-            began = time.monotonic()
-            response = await http.post(
-                f"/api/v1/children/{child}/posts",
-                json={"kind": "update", "body": f"bench post {posted}"},
-            )
-            post_ms.append((time.monotonic() - began) * 1000)
-            response.raise_for_status()
-            posted += 1
-            await asyncio.sleep(max(0.0, start + posted / rate - time.monotonic()))
-    return posted, post_ms
+@dataclass
+class Measured:
+    setup: Setup
+    expected: int
+    readers: list[ReaderResult]
+    writer: WriterResult
+    idle_kib: int
+    loaded_kib: int
+    server_cpu_s: float
+    window_s: float
+
+
+def _spawn(target: Any, *args: Any) -> tuple[Any, Connection]:
+    ours, theirs = SPAWN.Pipe()
+    process = SPAWN.Process(target=target, args=(*args, theirs), daemon=True)
+    process.start()
+    return process, ours
+
+
+async def _open_sockets(setup: Setup, procs: int) -> list[tuple[Any, Connection]]:
+    share = [setup.targets[n::procs] for n in range(procs)]
+    readers = [_spawn(readers_main, part) for part in share]
+    for _, control in readers:
+        message = await _recv(control)
+        if message[0] != "opened":
+            raise RuntimeError(f"a reader process failed: {message!r}")
+    return readers
+
+
+async def measure(setup: Setup, args: argparse.Namespace) -> Measured:
+    """Open every socket from the reader processes, post from the writer process, collect."""
+    idle_kib = rss_kib(setup.pids)
+    readers = await _open_sockets(setup, args.client_procs)
+    await asyncio.sleep(2.0)  # let connection set-up garbage settle before reading RSS
+    loaded_kib = rss_kib(setup.pids)
+    for _, control in readers:
+        control.send("go")
+    cpu, began = cpu_seconds(setup.pids), time.monotonic()
+    writer, writer_control = _spawn(writer_main, *setup.writer_args(args))
+    written: WriterResult = (await _recv(writer_control))[1]
+    await asyncio.sleep(2.0)  # the last deliveries
+    server_cpu, window = cpu_seconds(setup.pids) - cpu, time.monotonic() - began
+    results: list[ReaderResult] = []
+    for process, control in readers:
+        control.send("stop")
+        results.append((await _recv(control))[1])
+        process.join()
+    writer.join()
+    expected = sum(setup.audience[child] for child in written.children)
+    return Measured(setup, expected, results, written, idle_kib, loaded_kib, server_cpu, window)
+
+
+async def run_jigsaw(args: argparse.Namespace) -> Measured:
+    url = await create_database()
+    process = None
+    try:
+        print(f"seeding {args.sockets} readers over {args.children} children ...", flush=True)
+        seeded = await seed(url, args.sockets, args.children)
+        env = {
+            "JIGSAW_DATABASE_URL": url,
+            "JIGSAW_SECRET_KEY": "bench" * 10,
+            "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
+        }
+        if args.server_src:  # e.g. a checkout of main, for a before/after in one session
+            env["PYTHONPATH"] = args.server_src
+        process = await start_server("server.asgi:app", env, args.port, args.workers)
+        ws = f"ws://127.0.0.1:{args.port}/ws"
+        setup = Setup(
+            label=f"jigsaw ({args.server_src or 'this tree'}), {args.workers} workers",
+            base=f"http://127.0.0.1:{args.port}",
+            pids=server_pids(process.pid),
+            targets=[Target(ws, {"authorization": f"Bearer {t}"}) for t in seeded.reader_tokens],
+            writer_headers={"authorization": f"Bearer {seeded.writer_token}"},
+            children=seeded.children,
+            audience=Counter(seeded.children[i % args.children] for i in range(args.sockets)),
+        )
+        return await measure(setup, args)
+    finally:
+        if process is not None:
+            process.terminate()
+            await process.wait()
+        await drop_database(url)
+
+
+async def run_bare(args: argparse.Namespace) -> Measured:
+    port = args.port + 1
+    process = await start_server("loadtests.bare_live:app", {}, port, 1)
+    try:
+        ws = f"ws://127.0.0.1:{port}/ws"
+        setup = Setup(
+            label="bare Starlette fan-out, 1 worker",
+            base=f"http://127.0.0.1:{port}",
+            pids=server_pids(process.pid),
+            targets=[Target(f"{ws}?child={i % args.children}", {}) for i in range(args.sockets)],
+            writer_headers={},
+            children=list(range(args.children)),
+            audience=Counter(i % args.children for i in range(args.sockets)),
+        )
+        return await measure(setup, args)
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -183,67 +259,41 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(args: argparse.Namespace) -> None:
-    url = await create_database()
-    process = None
-    try:
-        print(f"seeding {args.sockets} readers over {args.children} children ...", flush=True)
-        tokens, writer_token, children = await seed(url, args.sockets, args.children)
-        process = await start_server(url, args.port, args.workers)
-        pids = worker_pids(process.pid)
-        idle_kib = rss_kib(pids)
-        stats, ready, opened = Stats(), asyncio.Event(), list[int]()
-        tasks = [asyncio.create_task(reader(args.port, t, stats, ready, opened)) for t in tokens]
-        while len(opened) < len(tokens):
-            await asyncio.sleep(0.2)
-            pass
-        print()
-        loaded_kib = rss_kib(pids)
-        ready.set()
-        posted, post_ms = await writer(args.port, writer_token, children, args.rate, args.seconds)
-        await asyncio.sleep(2)
-        for task in tasks:
-            task.cancel()
-        report(args, posted, post_ms, stats, idle_kib, loaded_kib)
-    finally:
-        if process is not None:
-            process.terminate()
-            await process.wait()
-        await drop_database(url)
-
-
-def report(
-    args: argparse.Namespace,
-    posted: int,
-    post_ms: list[float],
-    stats: Stats,
-    idle_kib: int,
-    loaded_kib: int,
-) -> None:
-    expected = sum(
-        1
-        for i in range(posted)
-        for _ in range(len(range(i % args.children, args.sockets, args.children)))
-    )
-    lat = stats.latencies_ms
+def report(m: Measured) -> None:
+    lat = [ms for r in m.readers for ms in r.latencies_ms]
+    got = sum(len(r.received) for r in m.readers)
+    closed = sum(r.closed_early for r in m.readers)
+    posts, post_ms = len(m.writer.children), m.writer.post_ms
+    client_cpu = ", ".join(f"{100 * r.cpu_s / max(r.wall_s, 1e-9):.0f}%" for r in m.readers)
+    sockets = len(m.setup.targets)
+    print(f"== {m.setup.label}: {sockets} sockets, {posts} posts in {m.writer.wall_s:.1f} s")
+    print(f"deliveries: {got} of {m.expected} expected; sockets closed by the server: {closed}")
     print(
-        f"sockets={args.sockets} workers={args.workers} posts={posted} "
-        f"rate={args.rate}/s for {args.seconds}s"
-    )
-    print(f"deliveries: {stats.messages} of {expected} expected")
-    print(
-        f"post-to-delivery ms: p50={pct(lat, 0.5):.1f} p95={pct(lat, 0.95):.1f} "
+        f"post-to-screen ms: p50={pct(lat, 0.5):.1f} p95={pct(lat, 0.95):.1f} "
         f"p99={pct(lat, 0.99):.1f} max={max(lat, default=float('nan')):.1f}"
     )
+    if post_ms:
+        print(
+            f"POST ms: p50={pct(post_ms, 0.5):.1f} p99={pct(post_ms, 0.99):.1f} "
+            f"mean={statistics.fmean(post_ms):.1f}"
+        )
+    per_conn = (m.loaded_kib - m.idle_kib) / max(1, sockets)
     print(
-        f"POST latency ms: p50={pct(post_ms, 0.5):.1f} p99={pct(post_ms, 0.99):.1f} "
-        f"mean={statistics.fmean(post_ms):.1f}"
-    )
-    per_conn = (loaded_kib - idle_kib) / max(1, args.sockets)
-    print(
-        f"server RSS: idle {idle_kib / 1024:.0f} MiB, with sockets {loaded_kib / 1024:.0f} "
+        f"server RSS: idle {m.idle_kib / 1024:.0f} MiB, with sockets {m.loaded_kib / 1024:.0f} "
         f"MiB -> {per_conn:.1f} KiB per connection"
     )
+    print(
+        f"CPU in the window (% of one core): server {100 * m.server_cpu_s / m.window_s:.0f}%, "
+        f"reader process(es) {client_cpu}, writer "
+        f"{100 * m.writer.cpu_s / max(m.writer.wall_s, 1e-9):.0f}%",
+        flush=True,
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    if not args.skip_baseline:
+        report(await run_bare(args))
+    report(await run_jigsaw(args))
 
 
 def main() -> None:
@@ -253,7 +303,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--client-procs", type=int, default=1)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--server-src", default="", help="run the server from this checkout")
     asyncio.run(run(parser.parse_args()))
 
 

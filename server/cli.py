@@ -139,6 +139,27 @@ def _print_logins(summary: Any, password: str) -> None:
         click.echo(f"  {login.email:<34} {login.role:<13} {login.description}")
 
 
+# Live sockets (docs/operations.md, "Live sockets"): uvicorn's sans-I/O websockets protocol
+# (keepalive pings on timers, no task per socket), no compression (a zlib context per socket
+# costs memory and opens a compression oracle), messages of 64 KiB at most.
+UVICORN_WS_OPTIONS: dict[str, Any] = {
+    "ws": "websockets-sansio",
+    "ws_per_message_deflate": False,
+    "ws_max_size": 64 * 1024,
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+}
+
+
+def uvicorn_ws_flags() -> list[str]:
+    """UVICORN_WS_OPTIONS as `uvicorn` command-line flags (benchmarks start it that way)."""
+    flags = []
+    for name, value in UVICORN_WS_OPTIONS.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        flags += ["--" + name.replace("_", "-"), text]
+    return flags
+
+
 def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
     """uvicorn believes X-Forwarded-For/-Proto from exactly JIGSAW_TRUSTED_PROXIES (its own
     default trusts 127.0.0.1, so any local client could forge its address)."""
@@ -177,9 +198,8 @@ def serve(host: str, port: int, workers: int, demo_mode: bool) -> None:
         port=port,
         workers=workers,
         log_level="info",
-        ws_per_message_deflate=False,
-        ws_max_size=64 * 1024,
         timeout_graceful_shutdown=10,
+        **UVICORN_WS_OPTIONS,
         **uvicorn_proxy_options(settings),
     )
 

@@ -2,20 +2,23 @@
 
 One hub per worker process. It learns of new events from PostgreSQL LISTEN/NOTIFY
 (every worker hears every commit) or, on SQLite, from in-process wake-ups; a periodic
-poll is the safety net. Subscribers are indexed by the children they may see and by
-recipient, so an event costs work in proportion to its audience, not to the sockets
-open; a grant change re-reads visibility only for the people it touches. Every event is
-still checked against the subscriber's access before it is queued; queues are bounded,
-and a subscriber that falls too far behind is disconnected and catches up by replay when
-it reconnects.
+poll is the safety net. Open sockets are grouped by person (a Viewer: one copy of what
+the person may see, shared by their tabs), and people are indexed by the children they
+may see, so an event costs work in proportion to its audience, not to the sockets open;
+a grant change re-reads visibility only for the people it touches. Each event is encoded
+once and handed to every socket in its audience without waiting on any of them; a
+socket's backlog is bounded, and one that falls too far behind is closed with a reason
+and catches up by replay when it reconnects. An idle socket costs no task of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,38 +38,130 @@ PRUNE_EVERY = 600.0  # seconds between event-log prunes
 GAP_WAIT = 1.0  # seconds to wait for a lower event id still being committed
 
 
-@dataclass(eq=False)
-class Subscriber:
-    """One open websocket: who it is, which children it may see, what is waiting to go out."""
+SEND_BACKLOG = 256  # messages a socket may have waiting before it is closed as "behind"
+SESSION_CHECK_EVERY = 1.0  # seconds between checks for ended sessions and tokens
 
-    user: Professional
-    session_id: str | None = None  # hash of the session cookie, when cookie-authenticated
-    token_hash: str | None = None  # hash of the bearer token, when token-authenticated
-    visible: set[int] = field(default_factory=set)
-    visible_until: datetime | None = None  # a grant or break-glass ends: re-read `visible`
-    queue: asyncio.Queue[dict[str, Any] | None] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=256)
-    )
-    closed_reason: str | None = None
+EMPTY: deque[tuple[int, str]] = deque(maxlen=0)  # shared by every idle socket; never filled
+Send = Callable[[str], Awaitable[None]]
+Close = Callable[[str], Awaitable[None]]  # given the reason; the route picks the close code
+
+
+class Viewer:
+    """A person with sockets open in this worker. Their sockets share one copy of what the
+    person may see: indexed once, re-read once when a grant touches the person."""
+
+    __slots__ = ("sockets", "user_id", "visible", "visible_until")
+
+    def __init__(
+        self, user_id: int, visible: Iterable[int] = (), visible_until: datetime | None = None
+    ) -> None:
+        self.user_id = user_id
+        self.visible = frozenset(visible)
+        self.visible_until = visible_until  # a grant or break-glass ends: re-read `visible`
+        self.sockets: set[Subscriber] = set()
 
     def may_receive(self, event: Event) -> bool:
-        if event.recipient_id is not None and event.recipient_id != self.user.id:
+        if event.recipient_id is not None and event.recipient_id != self.user_id:
             return False
         return event.child_id is None or event.child_id in self.visible
 
-    def offer(self, message: dict[str, Any]) -> None:
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+
+class Subscriber:
+    """One open websocket: whose it is, and the messages waiting to go out to it.
+
+    No task waits on an idle socket: offering a message starts a short-lived sender that
+    writes the backlog out and ends. A backlog past SEND_BACKLOG closes the socket as
+    "behind" (the client reconnects with ?after= and replays); nothing is dropped silently.
+    """
+
+    __slots__ = (
+        "_close",
+        "_send",
+        "_sender",
+        "backlog",
+        "closed_reason",
+        "session_id",
+        "token_hash",
+        "upto",
+        "viewer",
+    )
+
+    def __init__(
+        self,
+        user_id: int,
+        *,
+        visible: Iterable[int] = (),
+        visible_until: datetime | None = None,
+        session_id: str | None = None,  # hash of the session cookie, when cookie-authenticated
+        token_hash: str | None = None,  # hash of the bearer token, when token-authenticated
+    ) -> None:
+        self.viewer = Viewer(user_id, visible, visible_until)  # shared once subscribed
+        self.session_id = session_id
+        self.token_hash = token_hash
+        self.backlog: deque[tuple[int, str]] = EMPTY  # a deque of its own once needed
+        self.closed_reason: str | None = None
+        self.upto = 0  # events up to here went out by replay
+        self._send: Send | None = None
+        self._close: Close | None = None
+        self._sender: asyncio.Task[None] | None = None
+
+    @property
+    def user_id(self) -> int:
+        return self.viewer.user_id
+
+    @property
+    def visible(self) -> frozenset[int]:
+        return self.viewer.visible
+
+    def may_receive(self, event: Event) -> bool:
+        return self.viewer.may_receive(event)
+
+    def offer(self, event_id: int, text: str) -> None:
+        """Queue one encoded message; a socket too far behind is closed instead."""
+        if self.closed_reason is not None:
+            return
+        if len(self.backlog) >= SEND_BACKLOG:
             self.close("behind")
+            return
+        if self.backlog is EMPTY:
+            self.backlog = deque()
+        self.backlog.append((event_id, text))
+        self._start_sender()
 
     def close(self, reason: str) -> None:
-        """Ask the socket to close: drop what is queued and leave a None sentinel."""
+        """Drop what is waiting and close the socket with `reason`."""
         if self.closed_reason is None:
             self.closed_reason = reason
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
+            self.backlog = EMPTY
+            self._start_sender()
+
+    def attach(self, send: Send, close: Close, upto: int) -> None:
+        """Start writing to the socket; events up to `upto` were sent by the replay."""
+        self._send, self._close, self.upto = send, close, upto
+        self._start_sender()
+
+    def detach(self) -> None:
+        self._send = self._close = None
+        if self._sender is not None:
+            self._sender.cancel()
+
+    def _start_sender(self) -> None:
+        if self._send is not None and (self._sender is None or self._sender.done()):
+            self._sender = asyncio.create_task(self._send_backlog())
+
+    async def _send_backlog(self) -> None:
+        send, close = self._send, self._close
+        assert send is not None and close is not None
+        try:
+            while self.backlog:
+                event_id, text = self.backlog.popleft()
+                if event_id > self.upto:
+                    await send(text)
+            self.backlog = EMPTY  # an idle socket keeps no deque (~600 bytes)
+            if self.closed_reason is not None:
+                await close(self.closed_reason)
+        except Exception:  # the client left mid-send: its route unsubscribes it
+            log.debug("live send ended", exc_info=True)
 
 
 STOP_GRACE = 5.0  # seconds the hub task gets to end at shutdown
@@ -85,11 +180,14 @@ class Hub:
         self._next_prune = 0.0
         self.position = 0  # every event with id <= position has been dispatched
         self.subscribers: set[Subscriber] = set()
-        self._by_child: dict[int, set[Subscriber]] = {}
-        self._by_recipient: dict[int, set[Subscriber]] = {}
-        self._indexed: dict[Subscriber, frozenset[int]] = {}
-        self._next_expiry: datetime | None = None  # the earliest visible_until of any socket
-        self.loop = BackgroundLoop("jigsaw-live-hub", self._step, poll_interval)
+        self.viewers: dict[int, Viewer] = {}  # by person: also the index by recipient
+        self._by_child: dict[int, set[Viewer]] = {}
+        self._indexed: dict[Viewer, frozenset[int]] = {}
+        self._next_expiry: datetime | None = None  # the earliest visible_until of any viewer
+        self.visibility_reads = 0  # people whose visibility was re-read (tests count it)
+        self.loop = BackgroundLoop("jigsaw-live-hub", self.pump, poll_interval)
+        # Its own loop, so a slow check never holds up delivery.
+        self.watch = BackgroundLoop("jigsaw-live-watch", self._housekeeping, SESSION_CHECK_EVERY)
         self._listen: asyncpg.Connection | None = None
         self._gap_since: float | None = None
 
@@ -99,9 +197,11 @@ class Hub:
         if self.database_url.startswith(("postgres", "asyncpg")):
             await self._start_listening()
         self.loop.start()
+        self.watch.start()
 
     async def stop(self) -> None:
         events.remove_listener(self.wake)
+        await self.watch.stop(STOP_GRACE)
         await self.loop.stop(STOP_GRACE)
         for subscriber in list(self.subscribers):
             subscriber.close("shutdown")
@@ -124,40 +224,51 @@ class Hub:
         self.loop.wake()
 
     def subscribe(self, subscriber: Subscriber) -> int:
-        """Start queueing live events for `subscriber`; returns the position replay must reach."""
+        """Start queueing live events for `subscriber`; returns the position replay must reach.
+        A person's second socket shares the first one's visibility."""
+        viewer = self.viewers.get(subscriber.user_id)
+        if viewer is None:
+            viewer = self.viewers[subscriber.user_id] = subscriber.viewer
+            self._index(viewer)
+        subscriber.viewer = viewer
+        viewer.sockets.add(subscriber)
         self.subscribers.add(subscriber)
-        self._index(subscriber)
         return self.position
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscriber.detach()
         self.subscribers.discard(subscriber)
-        self._unindex(subscriber)
+        viewer = subscriber.viewer
+        viewer.sockets.discard(subscriber)
+        if not viewer.sockets and self.viewers.get(viewer.user_id) is viewer:
+            del self.viewers[viewer.user_id]
+            self._unindex(viewer)
 
-    def _index(self, subscriber: Subscriber) -> None:
-        self._by_recipient.setdefault(subscriber.user.id, set()).add(subscriber)
-        for child_id in subscriber.visible:
-            self._by_child.setdefault(child_id, set()).add(subscriber)
-        self._indexed[subscriber] = frozenset(subscriber.visible)
-        self._index_expiry(subscriber)
+    def _index(self, viewer: Viewer) -> None:
+        for child_id in viewer.visible:
+            self._by_child.setdefault(child_id, set()).add(viewer)
+        self._indexed[viewer] = viewer.visible
+        self._index_expiry(viewer)
 
-    def _unindex(self, subscriber: Subscriber) -> None:
-        for child_id in self._indexed.pop(subscriber, frozenset()):
-            _discard(self._by_child, child_id, subscriber)
-        _discard(self._by_recipient, subscriber.user.id, subscriber)
+    def _unindex(self, viewer: Viewer) -> None:
+        for child_id in self._indexed.pop(viewer, frozenset()):
+            found = self._by_child.get(child_id)
+            if found is not None:
+                found.discard(viewer)
+                if not found:
+                    del self._by_child[child_id]
 
     def audience(self, event: Event) -> list[Subscriber]:
-        """The subscribers an event may go to, found through the indexes."""
+        """The sockets an event may go to, found through the indexes."""
+        viewers: Iterable[Viewer]
         if event.recipient_id is not None:
-            candidates = self._by_recipient.get(event.recipient_id, set())
+            found = self.viewers.get(event.recipient_id)
+            viewers = () if found is None else (found,)
         elif event.child_id is not None:
-            candidates = self._by_child.get(event.child_id, set())
+            viewers = self._by_child.get(event.child_id, ())
         else:
-            candidates = self.subscribers
-        return [s for s in candidates if s.may_receive(event)]
-
-    async def _step(self) -> None:
-        await self.pump()
-        await self._housekeeping()
+            viewers = self.viewers.values()
+        return [s for v in viewers if v.may_receive(event) for s in v.sockets]
 
     async def _housekeeping(self) -> None:
         if self._listen is None and self.database_url.startswith("postgres"):
@@ -185,8 +296,9 @@ class Hub:
                     # The audience again, after the render's await: a socket that joined
                     # meanwhile replays only up to `position`, so it must get this event
                     # here. None can join between the offer and `position` moving on.
+                    text = encode(messages[event.id])  # once per event, not per socket
                     for subscriber in self.audience(event):
-                        subscriber.offer(messages[event.id])
+                        subscriber.offer(event.id, text)
                 self.position = event.id
             if len(batch) < BATCH:
                 return
@@ -207,21 +319,26 @@ class Hub:
         asyncio.get_running_loop().call_later(0.05, self.wake)
 
     async def refresh_for(self, event: Event) -> None:
-        """Bring every subscriber's visible children up to date before `event` goes out."""
+        """Bring every viewer's visible children up to date before `event` goes out."""
         if event.type == events.GRANT_CHANGED:
-            await self.refresh_visibility(await grant_holders(event))
+            people = await grant_holders(event)
+            if people is None and event.child_id is not None:
+                # A whole record's access changed (case closed, records merged): those
+                # who could see it; a merge's other event covers who gains the survivor.
+                people = {v.user_id for v in self._by_child.get(event.child_id, ())}
+            await self.refresh_visibility(people)
         else:
             await self.refresh_expired()
 
     async def refresh_visibility(self, people: set[int] | None = None) -> None:
         """Re-read who may see what for `people` (everyone when None), so a revoked grant
-        stops events at once."""
+        stops events at once. People without a socket here cost nothing."""
         if people is None:
-            chosen = list(self.subscribers)
+            chosen = list(self.viewers.values())
         else:
-            chosen = [s for p in people for s in self._by_recipient.get(p, set())]
-        for subscriber in chosen:
-            await self.refresh(subscriber)
+            chosen = [v for p in people if (v := self.viewers.get(p)) is not None]
+        for viewer in chosen:
+            await self.refresh(viewer)
 
     async def refresh_expired(self) -> None:
         """An expired grant or break-glass stops events too, with no grant change to say so.
@@ -230,33 +347,35 @@ class Hub:
         if self._next_expiry is None or self._next_expiry > now:
             return
         self._next_expiry = None
-        for subscriber in list(self.subscribers):
-            if subscriber.visible_until is not None and subscriber.visible_until <= now:
-                await self.refresh(subscriber)
+        for viewer in list(self.viewers.values()):
+            if viewer.visible_until is not None and viewer.visible_until <= now:
+                await self.refresh(viewer)
             else:
-                self._index_expiry(subscriber)
+                self._index_expiry(viewer)
 
-    def _index_expiry(self, subscriber: Subscriber) -> None:
-        ends = subscriber.visible_until
+    def _index_expiry(self, viewer: Viewer) -> None:
+        ends = viewer.visible_until
         if ends is not None and (self._next_expiry is None or ends < self._next_expiry):
             self._next_expiry = ends
 
-    async def refresh(self, subscriber: Subscriber) -> None:
-        visible = await visible_child_ids(subscriber.user)
-        ends = await next_expiry(subscriber.user)
-        if subscriber in self.subscribers:
-            self._unindex(subscriber)
-        subscriber.visible, subscriber.visible_until = visible, ends
-        if subscriber in self.subscribers:
-            self._index(subscriber)
+    async def refresh(self, viewer: Viewer) -> None:
+        """Re-read one person's visible children (the person as stored now: a deactivated
+        account sees nothing)."""
+        self.visibility_reads += 1
+        person = await Professional.get_or_none(id=viewer.user_id)
+        visible = await visible_child_ids(person) if person is not None else set()
+        ends = await next_expiry(person) if person is not None else None
+        current = self.viewers.get(viewer.user_id) is viewer
+        if current:
+            self._unindex(viewer)
+        viewer.visible, viewer.visible_until = frozenset(visible), ends
+        if current:
+            self._index(viewer)
 
 
-def _discard(index: dict[int, set[Subscriber]], key: int, subscriber: Subscriber) -> None:
-    found = index.get(key)
-    if found is not None:
-        found.discard(subscriber)
-        if not found:
-            del index[key]
+def encode(message: dict[str, Any]) -> str:
+    """A message as the text frame every socket receives (Starlette's send_json format)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 async def grant_holders(event: Event) -> set[int] | None:

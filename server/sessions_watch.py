@@ -44,11 +44,11 @@ async def ended_subscribers(subscribers: Iterable[Subscriber]) -> list[Subscribe
     subs = list(subscribers)
     sessions = await _live_session_ids({s.session_id for s in subs if s.session_id})
     tokens = await _live_token_hashes({s.token_hash for s in subs if s.token_hash})
-    people = await _active_people({s.user.id for s in subs})
+    people = await _active_people({s.user_id for s in subs})
     return [
         s
         for s in subs
-        if s.user.id not in people
+        if s.user_id not in people
         or (s.session_id is not None and s.session_id not in sessions)
         or (s.token_hash is not None and s.token_hash not in tokens)
     ]

@@ -6,9 +6,6 @@ Authenticated by the session cookie (then an allowed Origin is required) or by
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.routing import WebSocketRoute
@@ -20,7 +17,7 @@ from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.models import Event
 from server.auth import digest
 from server.endpoints import audit_context, bearer_token, is_number, resolve_user, settings_of
-from server.live import Hub, Subscriber
+from server.live import Close, Hub, Subscriber
 
 POLICY_VIOLATION = 1008
 RELOAD = 4000  # too far behind the retained event log: reload the page
@@ -28,6 +25,11 @@ BEHIND = 4008  # queue overflowed: reconnect with ?after= to catch up
 LOGGED_OUT = 4401
 SUBSCRIBE = AuditAction.LIVE_SUBSCRIBE
 CLOSE_CODES = {"behind": BEHIND, "logged_out": LOGGED_OUT, "shutdown": 1012}
+CLOSE_REASONS = {  # the close frame says why, so a client knows what to do next
+    "behind": "too far behind: reconnect with ?after=<last id>",
+    "logged_out": "signed out",
+    "shutdown": "server restarting: reconnect with ?after=<last id>",
+}
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
@@ -68,7 +70,7 @@ async def _subscriber(websocket: WebSocket) -> Subscriber | None:
     children = {"children": sorted(visible)}
     await audit.record(SUBSCRIBE, audit_context(websocket), actor=user, detail=children)
     return Subscriber(
-        user=user,
+        user.id,
         token_hash=digest(token) if token else None,
         session_id=digest(cookie) if cookie and token is None else None,
         visible=visible,
@@ -94,31 +96,34 @@ async def _replay(websocket: WebSocket, sub: Subscriber, after: int, upto: int) 
     return True
 
 
-async def _stream(websocket: WebSocket, sub: Subscriber, upto: int) -> None:
-    while True:
-        message: dict[str, Any] | None = await sub.queue.get()
-        if message is None:
-            await websocket.close(code=CLOSE_CODES.get(sub.closed_reason or "", 1011))
-            return
-        if message["id"] > upto:  # already sent by the replay otherwise
-            await websocket.send_json(message)
-
-
 async def _until_client_leaves(websocket: WebSocket) -> None:
-    """Read (and ignore) client messages; returns when the client disconnects."""
+    """Read (and ignore) client messages; returns when the client disconnects or the hub
+    closed the socket."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
 
 
+def _closer(websocket: WebSocket) -> Close:
+    async def close(reason: str) -> None:
+        await websocket.close(
+            code=CLOSE_CODES.get(reason, 1011), reason=CLOSE_REASONS.get(reason, reason)
+        )
+
+    return close
+
+
 async def _serve(websocket: WebSocket, sub: Subscriber, upto: int) -> None:
+    """Hello, the replay, then live events from the hub until the client leaves. The
+    socket's only task waits here, reading; the hub writes (server/live.py)."""
     await websocket.send_json({"type": "hello", "last_id": upto})
     after = parse_after(websocket)
     if after is not None and not await _replay(websocket, sub, after, upto):
         await websocket.close(code=RELOAD)
         return
-    await _stream(websocket, sub, upto)
+    sub.attach(websocket.send_text, _closer(websocket), upto)
+    await _until_client_leaves(websocket)
 
 
 async def live_socket(websocket: WebSocket) -> None:
@@ -129,21 +134,13 @@ async def live_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     hub: Hub = websocket.app.state.hub
     upto = hub.subscribe(sub)
-    # Whichever ends first (the client leaving, or us closing) ends the other.
-    tasks = [
-        asyncio.create_task(_serve(websocket, sub, upto)),
-        asyncio.create_task(_until_client_leaves(websocket)),
-    ]
+    # The socket lives for hours: it keeps the person's id (in `sub`), not their loaded model.
+    del websocket.state.user
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                task.result()
+        await _serve(websocket, sub, upto)
+    except WebSocketDisconnect:
+        pass
     finally:
-        for task in tasks:
-            task.cancel()
         hub.unsubscribe(sub)
 
 

@@ -25,12 +25,7 @@ CTX = AuditContext(ip="127.0.0.1", request_id="test")
 
 
 def queued_ids(subscriber: Subscriber) -> list[int]:
-    ids = []
-    while not subscriber.queue.empty():
-        message = subscriber.queue.get_nowait()
-        assert message is not None
-        ids.append(int(message["id"]))
-    return ids
+    return [event_id for event_id, _text in subscriber.backlog]
 
 
 async def test_a_socket_that_joins_while_an_event_renders_still_receives_it(
@@ -43,8 +38,8 @@ async def test_a_socket_that_joins_while_an_event_renders_still_receives_it(
     )
     hub = Hub(settings.database_url)
     hub.position = await events.latest_event_id()
-    hub.subscribe(Subscriber(user=there, visible={child.id}))
-    newcomer = Subscriber(user=joining, visible={child.id})
+    hub.subscribe(Subscriber(there.id, visible={child.id}))
+    newcomer = Subscriber(joining.id, visible={child.id})
     replay_upto: list[int] = []
     render = hub._render
 
