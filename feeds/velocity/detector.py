@@ -117,7 +117,8 @@ class Assessment:
     # this week, usually 2-4"); also the last of `reasons`. Empty when flagged or too new.
     usual: str = ""
     # -log10 p of the recent view (the same test, the window's days weighted 1, 0.71, 0.5,
-    # ... back in time): what raises and keeps the flag; `score` ranks.
+    # ... back in time): what raises and keeps the flag; `score` ranks. 0 (not tested)
+    # when too few posts to raise the flag (to keep it, for a flagged child).
     recent_score: float = 0.0
 
 
@@ -340,9 +341,8 @@ def _digest(
     recent_agencies: set[str] = set()
     baseline_agencies: set[str] = set()
     sparkline = [0] * SPARKLINE_DAYS
-    weekly = [0] * ((end - test_days) // 7)
-    n_weeks = len(weekly)
-    week_posts = 0
+    n_weeks = (end - test_days) // 7
+    weekly = [0] * (n_weeks + 1)  # the last, partial week is dropped below
     recent = []
     posts_72h = test_posts = baseline_posts = hunches = concerns = 0
     baseline_signal = 0.0
@@ -352,10 +352,8 @@ def _digest(
         posts = day.posts
         if i < SPARKLINE_DAYS:
             sparkline[SPARKLINE_DAYS - 1 - i] = posts
-            if i < 7:
-                week_posts += posts
-                if i < 3:
-                    posts_72h += posts
+            if i < 3:
+                posts_72h += posts
         if i < test_days:
             recent.append((i, day))
             recent_agencies |= day.agencies
@@ -373,9 +371,7 @@ def _digest(
                 signal += worry_weight * day.worries
             baseline_posts += posts
             baseline_signal += signal
-            week = (i - test_days) // 7
-            if week < n_weeks:
-                weekly[week] += posts
+            weekly[(i - test_days) // 7] += posts
     # "Silent for 12 weeks" is weaker evidence when the child is known for less.
     newness = params.new_agency_bonus * max(
         0.0, min(1.0, (known - test_days) / params.baseline_days)
@@ -402,8 +398,8 @@ def _digest(
         hunches,
         concerns,
         sparkline,
-        week_posts,
-        weekly,
+        sum(sparkline[-7:]),
+        weekly[:n_weeks],
         decayed,
     )
 
@@ -453,9 +449,10 @@ def _fading(half_life: float, days: int) -> tuple[float, ...]:
     return tuple(0.5 ** (i / half_life) for i in range(days))
 
 
-@lru_cache(maxsize=64)  # one `now` per sweep
-def _faded_exposure(exposure: tuple[float, ...], days: int, half_life: float) -> float:
-    fading = _fading(half_life, days)
+@lru_cache(maxsize=64)  # a sweep asks 100,000 times for the same `now`
+def _faded_exposure(now: datetime, days: int, weekend_weight: float, half_life: float) -> float:
+    """Expected activity of the recent view's window: each day's weight times its fading."""
+    exposure, fading = _exposure_at(now, days, weekend_weight), _fading(half_life, days)
     return sum((exposure[i + 1] - exposure[i]) * fading[i] for i in range(days))
 
 
@@ -489,7 +486,7 @@ def _window_test(
 
 
 def _recent_test(
-    dig: _Digest, exposure: tuple[float, ...], known: int, params: VelocityParams
+    dig: _Digest, exposure: Sequence[float], now: datetime, known: int, params: VelocityParams
 ) -> float:
     """The same test on the recent view (the window's days weighted 1, 0.71, 0.5, ... back
     in time): high while attention is still rising, falling within days of one busy day.
@@ -498,7 +495,8 @@ def _recent_test(
     start, end = params.test_days, max(params.test_days, known)
     shape = params.prior_shape + dig.baseline_signal / phi
     rate = params.prior_shape * phi / params.prior_mean + exposure[end] - exposure[start]
-    p = rate / (rate + _faded_exposure(exposure, params.test_days, params.half_life))
+    days = params.test_days
+    p = rate / (rate + _faded_exposure(now, days, params.weekend_weight, params.half_life))
     return nb_log10_sf(dig.decayed_signal / phi, shape, p)
 
 
@@ -656,12 +654,14 @@ def assess_active(
     exposure = _exposure(now, params, length)
     tests = [_window_test(dig, exposure, n, known, params) for n in range(len(params.windows))]
     score, best = _score(tests)
-    recent_score = -min(0.0, _recent_test(dig, exposure, known, params)) + 0.0
     if dig.test_posts < params.min_recent_posts:
         # A post or two is never news, however worried or new its author (one hunch
         # from a new agency weighs 5 units, which the test would read as many events).
         score = min(score, params.few_posts_max_score)
-        recent_score = min(recent_score, params.few_posts_max_score)
+    recent_score = 0.0
+    needed = params.min_recent_posts if previously_flagged else params.min_posts_to_flag
+    if dig.test_posts >= needed:  # most children, most days: too few posts to be tested
+        recent_score = -min(0.0, _recent_test(dig, exposure, now, known, params)) + 0.0
     flagged = _decide(recent_score, dig.test_posts, previously_flagged, params)
     return _build(dig, exposure, known, params, (score, recent_score, flagged), best)
 
