@@ -10,6 +10,7 @@ refused, in one transaction, so nothing is ever half-imported.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -31,6 +32,7 @@ MAX_FIELD = 10_000  # characters in one cell; no column holds anything near it
 MIN_REASON, MAX_REASON = 10, 500
 FIELD = "file"
 STEP = 1_000  # rows between progress reports
+CHECKING = "Checking rows"
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. a progress bar
 
@@ -125,7 +127,7 @@ class Checked(Protocol):
 C = TypeVar("C", bound=Checked)
 
 
-def check_all(
+async def check_all(
     rows: list[Row],
     check: Callable[[Row], RowResult | C],
     result_of: Callable[[C], RowResult],
@@ -133,11 +135,13 @@ def check_all(
     progress: Progress,
 ) -> list[C]:
     """Check every row in file order, reporting progress and each row's result (then sorted
-    by line, with the file's own refusals); returns the rows that change something."""
+    by line, with the file's own refusals); returns the rows that change something.
+    Every STEP rows it lets other work run (a server answering others meanwhile)."""
     changing: list[C] = []
     for n, row in enumerate(rows, 1):
         if n % STEP == 0 or n == len(rows):
-            progress("Checking rows", n, len(rows))
+            progress(CHECKING, n, len(rows))
+            await asyncio.sleep(0)
         found = check(row)
         if isinstance(found, RowResult):
             report.rows.append(found)

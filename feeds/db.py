@@ -57,6 +57,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                     "feeds.sso.models",
                     "feeds.records.models",
                     "feeds.accounts.sign_in_link_model",
+                    "feeds.audit.anchor_model",
                 ],
                 "migrations": "feeds.migrations",
                 "default_connection": "default",

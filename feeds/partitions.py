@@ -142,7 +142,7 @@ class EnsureReport:
         return [f"Created partitions: {made}.", *(f"NOT CREATED: {s}" for s in self.skipped)]
 
 
-async def _lock(client: BaseDBAsyncClient) -> None:
+async def lock(client: BaseDBAsyncClient) -> None:
     """One worker changes partitions at a time (until its transaction ends); a DDL lock on
     a busy parent is given up after LOCK_TIMEOUT rather than queueing inserts behind it."""
     await client.execute_script(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
@@ -179,7 +179,7 @@ async def ensure(now: datetime | None = None, months_ahead: int = MONTHS_AHEAD) 
     current = Month.of(now or utcnow())
     wanted = months_between(current, current.following(months_ahead))
     async with in_transaction() as client:
-        await _lock(client)
+        await lock(client)
         for table in TABLES:
             if await is_partitioned(table, client):
                 await ensure_months(client, table, wanted, report)
@@ -195,7 +195,7 @@ async def drop_months_before(table: str, cutoff: datetime) -> list[str]:
         return []
     dropped: list[str] = []
     async with in_transaction() as client:
-        await _lock(client)
+        await lock(client)
         for month in await monthly_partitions(table, client):
             if month.following().start <= cutoff:
                 await client.execute_script(f'DROP TABLE "{month.name(table)}"')

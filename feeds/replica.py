@@ -1,7 +1,8 @@
 """Reads from a PostgreSQL hot standby, with bounded staleness and read-your-writes.
 
-The heavy reads (the board's rows, period comparisons, hotspots, full-text search) call
-`read_rows`/`read_dicts`. They go to the standby (the router's own client) only
+The heavy reads (the board's rows, period comparisons, hotspots, full-text search, a
+child's timeline and chronology) call `read_rows`/`read_dicts`, or `read_with` for ORM
+queries that must all come from one server. They go to the standby (the router's own client) only
 when a `Router` is bound to the request (`bind`, done by server/ for GET requests when
 JIGSAW_DATABASE_REPLICA_URL is set) and the router says the standby is healthy, at most
 `max_lag` seconds behind, and has replayed the reader's own last write. Otherwise, and
@@ -204,7 +205,7 @@ _bound: ContextVar[tuple[Router, int] | None] = ContextVar("jigsaw_replica", def
 
 @contextmanager
 def bind(router: Router, floor: int) -> Iterator[None]:
-    """Within this block, `read_rows`/`read_dicts` may use the standby."""
+    """Within this block, `read_rows`/`read_dicts`/`read_with` may use the standby."""
     token = _bound.set((router, floor))
     try:
         yield
@@ -212,7 +213,9 @@ def bind(router: Router, floor: int) -> Iterator[None]:
         _bound.reset(token)
 
 
-async def _read(run: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
+async def read_with(run: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
+    """`run(db)` on the standby when allowed (see above), else on the primary; run again on
+    the primary when it fails on the standby. For ORM reads: `Model.filter(...).using_db(db)`."""
     primary = connections.get(PRIMARY)
     bound = _bound.get()
     # Inside a transaction the caller must see its own uncommitted rows: the primary.
@@ -235,7 +238,7 @@ async def read_rows(sql: str, params: Sequence[Any] | None = None) -> list[Any]:
     async def run(connection: BaseDBAsyncClient) -> list[Any]:
         return list((await connection.execute_query(sql, list(params or [])))[1])
 
-    return await _read(run)
+    return await read_with(run)
 
 
 async def read_dicts(sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
@@ -244,4 +247,4 @@ async def read_dicts(sql: str, params: Sequence[Any] | None = None) -> list[dict
     async def run(connection: BaseDBAsyncClient) -> list[dict[str, Any]]:
         return await connection.execute_query_dict(sql, list(params or []))
 
-    return await _read(run)
+    return await read_with(run)

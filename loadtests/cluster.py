@@ -33,6 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from cryptography.fernet import Fernet
 
+from loadtests.pg_private import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_SOCKET_DIR = Path("/var/run/postgresql")
 HOST_PORT = 8000  # inside a namespace every group can use the same port
@@ -40,12 +42,6 @@ HOST_PORT = 8000  # inside a namespace every group can use the same port
 
 class ClusterError(RuntimeError):
     """The cluster cannot be started as asked (no HAProxy, a host that never got healthy)."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def haproxy_binary() -> str:

@@ -4,7 +4,7 @@
         --lag 15 --max-lag 2 --workers 2
 
 Builds a private PostgreSQL primary and a streaming hot standby (pg_basebackup -R on
-another port; tests/trust/pg_replica.py), starts `uvicorn server.asgi:app` with
+another port; loadtests/pg_private.py), starts `uvicorn server.asgi:app` with
 JIGSAW_DATABASE_REPLICA_URL pointing at the standby, and runs:
 
 - readers (managers) reading the board with a period comparison and searching, in a loop;
@@ -50,8 +50,7 @@ from feeds.accounts.passwords import hash_password
 from feeds.db import migrate_database, tortoise_config
 from feeds.models import Agency, Child, Grant, Professional, Role, Sector, Team, TeamMember
 from loadtests.live_bench import pct
-from tests.trust.pg_cluster import free_port
-from tests.trust.pg_replica import Pair, private_pair
+from loadtests.pg_private import Pair, free_port, private_pair
 
 PHASES = ("steady", "standby stopped", "recovery", "replay paused", "after")
 

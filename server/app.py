@@ -145,6 +145,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.running_imports = set()  # imports started from the page (routes/import_stream)
     # Heavy reads from a hot standby when one is configured (feeds/replica.py).
     router = None
     if settings.database_replica_url:

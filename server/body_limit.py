@@ -8,6 +8,10 @@ the count is of the bytes actually received. No endpoint takes a body anywhere n
 limit (a post is at most 500 characters), so a route gets the body only once it is
 complete, and so never acts on half a request. Form bodies must also be UTF-8 (asgi-csrf
 decodes them strictly, before any route could answer).
+
+The routes that take a file (server/uploads.py) get their multipart body as it streams,
+counted the same way: past the route's limit the read raises BodyTooLarge, which the route
+answers with its page (or, should the route not catch it, this middleware with 413).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.middleware import send_json_error
+from server.uploads import FORM_OVERHEAD, BodyTooLarge, file_limit, is_multipart, size_text
 
 MAX_BODY_BYTES = 64 * 1024
 TOO_LARGE = f"The request body is too large: at most {MAX_BODY_BYTES // 1024} KiB."
@@ -67,6 +72,54 @@ def replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+def counting(receive: Receive, limit: int) -> Receive:
+    """A receive channel that raises BodyTooLarge once the body passes `limit` bytes."""
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise BodyTooLarge
+        return message
+
+    return counted
+
+
+async def answer_unless_started(
+    app: ASGIApp,
+    call: tuple[Scope, Receive, Send],
+    error: type[Exception],
+    status: int,
+    message: str,
+) -> None:
+    """Run `app`; when it raises `error` before it has started its answer (the CSRF check
+    was still reading, say), answer with `status` and `message` instead."""
+    scope, receive, send = call
+    started = False
+
+    async def watched(event: Message) -> None:
+        nonlocal started
+        started = started or event["type"] == "http.response.start"
+        await send(event)
+
+    try:
+        await app(scope, receive, watched)
+    except error:
+        if started:
+            raise
+        await send_json_error(send, status, "too_large", message)
+
+
+async def stream_upload(app: ASGIApp, call: tuple[Scope, Receive, Send], limit: int) -> None:
+    """Hand an upload's body to the app as it arrives, within `limit` bytes of file."""
+    scope, receive, send = call
+    message = f"The file is too big: at most {size_text(limit)}."
+    counted = (scope, counting(receive, limit + FORM_OVERHEAD), send)
+    await answer_unless_started(app, counted, BodyTooLarge, 413, message)
+
+
 class BodyLimitMiddleware:
     """Refuse (413) any HTTP request whose body passes `limit` bytes, counting as it reads."""
 
@@ -77,6 +130,10 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        upload = file_limit(scope)
+        if upload is not None and is_multipart(Headers(scope=scope)):
+            await stream_upload(self.app, (scope, receive, send), upload)
             return
         declared = declared_length(scope) or 0
         messages = None if declared > self.limit else await read_up_to(receive, self.limit)

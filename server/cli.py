@@ -16,6 +16,7 @@ from tortoise import Tortoise
 from feeds.db import migrate_database, tortoise_config
 from feeds.errors import DomainError
 from feeds.models import Role, Sector
+from server.cli_audit import archive_command
 from server.cli_import import import_group
 from server.cli_partitions import partitions_group
 from server.cli_people import people_group
@@ -337,7 +338,8 @@ def mfa_rotate_keys() -> None:
 
 @main.group()
 def audit() -> None:
-    """The audit log: verify its hash chain and signed checkpoints; show the public key."""
+    """The audit log: verify its hash chain and signed checkpoints; show the public key;
+    archive old months (PostgreSQL)."""
 
 
 def _audit_settings() -> Settings:
@@ -406,6 +408,7 @@ for _command in SETUP_COMMANDS:
     main.add_command(_command)
 main.add_command(import_group)
 main.add_command(partitions_group)
+audit.add_command(archive_command)
 main.add_command(people_group)
 
 

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.inputs import NOT_ALLOWED, unclean_query_field
 from server.settings import Settings
+from server.uploads import CSRF_FAILED, file_limit, has_boundary, is_multipart, is_upload
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -85,7 +86,7 @@ def is_same_origin(headers: Headers, allowed: tuple[str, ...]) -> bool:
 
 class SameOriginMiddleware:
     """Refuse cross-site unsafe requests (defence in depth next to CSRF tokens),
-    and multipart bodies, which no endpoint accepts."""
+    and multipart bodies except where a route takes a file (server/uploads.py)."""
 
     def __init__(self, app: ASGIApp, allowed_origins: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -99,7 +100,9 @@ class SameOriginMiddleware:
         if not is_same_origin(headers, self.allowed):
             await send_json_error(send, 403, "cross_origin", "Cross-site requests are refused.")
             return
-        if headers.get("content-type", "").startswith("multipart/"):
+        if headers.get("content-type", "").startswith("multipart/") and not (
+            file_limit(scope) is not None and is_multipart(headers) and has_boundary(headers)
+        ):
             await send_json_error(
                 send, 415, "unsupported_media_type", "Send JSON or a URL-encoded form."
             )
@@ -129,17 +132,22 @@ async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
         send,
         403,
         "csrf",
-        "The form has expired or the CSRF token is missing: reload the page and try again.",
+        CSRF_FAILED,
     )
 
 
 def csrf_middleware(app: ASGIApp, settings: Settings) -> ASGIApp:
-    """Double-submit CSRF tokens (asgi-csrf) on every cookie-authenticated unsafe request."""
+    """Double-submit CSRF tokens (asgi-csrf) on every cookie-authenticated unsafe request.
+    An upload's token is checked by server.uploads.read_upload against the same token, once
+    the form is parsed and before the route acts: asgi-csrf's own multipart reading does
+    not work with the python-multipart this app uses (its FormParser lost `FileClass`)."""
     wrapped: ASGIApp = asgi_csrf(
         app,
         signing_secret=str(settings.secret_key),
         always_protect={"/login"},
         cookie_secure=settings.https,
         send_csrf_failed=_csrf_failed,
+        skip_if_scope=is_upload,
     )
+
     return wrapped

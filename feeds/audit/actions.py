@@ -75,6 +75,9 @@ class AuditAction(StrEnum):
     POST_SIGNIFICANCE = "post.significance"
     AUDIT_READ = "audit.read"
     AUDIT_SEARCH = "audit.search"
+    # Months of the log taken out of the database by `jigsaw audit archive` (the operator
+    # at the shell; detail: months, last seq, rows, export files and their SHA-256).
+    AUDIT_ARCHIVE = "audit.archive"
     BOARD_READ = "board.read"
     HOTSPOTS_READ = "hotspots.read"
     VELOCITY_READ = "velocity.read"

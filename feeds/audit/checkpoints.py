@@ -53,15 +53,24 @@ class Signed:
         return json.dumps({**asdict(self.checkpoint), "sig": self.signature}, sort_keys=True)
 
     def verifies(self, public_key: Ed25519PublicKey) -> bool:
-        try:
-            public_key.verify(base64.b64decode(self.signature), self.checkpoint.payload())
-        except (InvalidSignature, binascii.Error, ValueError):
-            return False
-        return True
+        return signature_holds(self.signature, self.checkpoint.payload(), public_key)
+
+
+def signature_of(payload: bytes, key: Ed25519PrivateKey) -> str:
+    """The Ed25519 signature over `payload`, base64 (checkpoints and archive anchors)."""
+    return base64.b64encode(key.sign(payload)).decode()
+
+
+def signature_holds(signature: str, payload: bytes, public_key: Ed25519PublicKey) -> bool:
+    try:
+        public_key.verify(base64.b64decode(signature), payload)
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
 
 
 def sign(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> Signed:
-    return Signed(checkpoint, base64.b64encode(key.sign(checkpoint.payload())).decode())
+    return Signed(checkpoint, signature_of(checkpoint.payload(), key))
 
 
 async def current(key: Ed25519PrivateKey) -> Signed:

@@ -5,7 +5,10 @@ and in docs/trust.md:
 
 - the chain, walked by seq: a changed, removed or reordered sealed record (names it);
 - each checkpoint (signature, then count and hash at its seq): the newest records
-  deleted, or the whole chain re-sealed, by someone without the signing key.
+  deleted, or the whole chain re-sealed, by someone without the signing key;
+- each archive anchor (signature, and that they follow one another): the walk starts at
+  the newest one, so months archived by `jigsaw audit archive` are not "missing", and an
+  anchor edited, forged or removed is reported (feeds/audit/anchors.py).
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from feeds import raw_sql
-from feeds.audit import checkpoints
-from feeds.audit.chain import GENESIS, fields_of, record_hash
+from feeds.audit import anchors, checkpoints
+from feeds.audit.chain import GENESIS, Head, fields_of, record_hash
 from feeds.audit.keys import key_id
 from feeds.models import AuditRecord
 
@@ -29,7 +32,7 @@ WALK_BATCH = 1000
 class Verdict:
     """The chain walk: how many sealed records matched before the first that did not."""
 
-    checked: int
+    checked: int  # records walked (after the archive anchor, if any)
     first_bad_id: int | None
     reason: str = ""
     head_seq: int = 0  # the last seq walked
@@ -40,22 +43,27 @@ class Verdict:
         return self.first_bad_id is None
 
 
-async def verify_chain(wanted: frozenset[int] = frozenset()) -> Verdict:
-    """Recompute the chain in seq order from the first record; name the first record
-    that is missing, altered or out of place. Keeps the stored hash at `wanted` seqs."""
-    previous, seq, hashes = GENESIS, 0, dict[int, str]()
+async def verify_chain(wanted: frozenset[int] = frozenset(), start: Head | None = None) -> Verdict:
+    """Recompute the chain in seq order from `start` (default: the newest archive anchor,
+    unchecked, or the genesis); name the first record that is missing, altered or out of
+    place. Keeps the stored hash at `wanted` seqs."""
+    if start is None:
+        start = (await anchors.read(None)).start
+    previous, seq = start.hash, start.seq
+    hashes = {seq: previous} if seq in wanted else dict[int, str]()
     while rows := await AuditRecord.filter(seq__gt=seq).order_by("seq").limit(WALK_BATCH):
         for row in rows:
             if row.seq != seq + 1:
                 missing = f"seq {seq + 1}" + (f" to {row.seq - 1}" if row.seq > seq + 2 else "")
                 reason = f"records missing before it ({missing}): deleted"
-                return Verdict(seq, row.id, reason, seq, hashes)
+                return Verdict(seq - start.seq, row.id, reason, seq, hashes)
             if row.hash != record_hash(previous, fields_of(row)):
-                return Verdict(seq, row.id, "altered, or a record before it", seq, hashes)
+                altered = "altered, or a record before it"
+                return Verdict(seq - start.seq, row.id, altered, seq, hashes)
             previous, seq = str(row.hash), row.seq
             if seq in wanted:
                 hashes[seq] = previous
-    return Verdict(seq, None, "", seq, hashes)
+    return Verdict(seq - start.seq, None, "", seq, hashes)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ class Report:
     unchecked: list[str] = field(default_factory=list)  # what could not be checked
     checkpoints_checked: int = 0
     latest: checkpoints.Checkpoint | None = None
+    archived: list[anchors.SignedAnchor] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -138,8 +147,12 @@ async def verify_log(
     checkpoints of the shorter chain, and only the earlier ones show the deletion."""
     problems: list[str] = []
     entries = _read(checkpoint_file, how_many, problems)
-    chain = await verify_chain(frozenset(s.checkpoint.head_seq for _, s in entries))
+    archive = await anchors.read(key)
+    problems += archive.problems
+    wanted = frozenset(s.checkpoint.head_seq for _, s in entries)
+    chain = await verify_chain(wanted, archive.start)
     report = Report(chain, await unsealed_tail(), checkpoint_file, problems)
+    report.archived = archive.anchors
     for number, signed in entries:
         problem = _check_one(number, signed, key, chain)
         if problem:
@@ -148,6 +161,8 @@ async def verify_log(
     report.latest = entries[-1][1].checkpoint if entries else None
     if key is None and (entries or chain.head_seq):
         report.unchecked.append("checkpoint signatures (no public key)")
+    if key is None and archive.anchors:
+        report.unchecked.append("archive anchor signatures (no public key)")
     if report.latest is None and (chain.head_seq or not chain.ok):
         report.unchecked.append(f"checkpoints (none in {checkpoint_file})")
     return report
@@ -172,6 +187,13 @@ def _describe(report: Report) -> list[str]:
         lines.append(
             f"Audit chain broken at record {chain.first_bad_id} ({chain.reason}); "
             f"{chain.checked} records before it verified."
+        )
+    if report.archived:
+        last = report.archived[-1].anchor
+        months = [m for signed in report.archived for m in signed.anchor.months]
+        lines.append(
+            f"Archived: records 1 to {last.seq} ({', '.join(months)}), {len(report.archived)}"
+            f" signed anchor(s); the chain is verified from seq {last.seq} ({last.at})."
         )
     lines += [f"TAMPERED: {problem}" for problem in report.problems]
     if report.latest is not None:

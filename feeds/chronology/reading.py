@@ -13,7 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from feeds import audit
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from feeds import audit, replica
 from feeds.access import identity
 from feeds.access.policy import Action, check_child_access, may
 from feeds.audit.actions import AuditAction, AuditOutcome
@@ -62,10 +64,18 @@ class Export:
 
 
 async def gather(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
-    """Every source's entries for these children under the filters, oldest first. No
-    access check: callers check the viewer first."""
+    """Every source's entries for these children under the filters, oldest first, read
+    from the hot standby when it may serve (feeds/replica.py: within the staleness bound
+    and past the reader's own writes), else from the primary. No access check: callers
+    check the viewer first, on the primary."""
+    return await replica.read_with(lambda db: _gather_on(db, child_ids, filters, now))
+
+
+async def _gather_on(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     wanted = [s for s in sources.SOURCES if filters.wants_any(s.kinds)]
-    found = await asyncio.gather(*(s.fetch(child_ids, filters, now) for s in wanted))
+    found = await asyncio.gather(*(s.fetch(db, child_ids, filters, now) for s in wanted))
     ranks = {source.name: n for n, source in enumerate(wanted)}
     kept = [
         (entry, ranks[source.name])

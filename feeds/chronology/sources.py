@@ -2,7 +2,9 @@
 of thing that happened to the children asked for. Households and shared worry add theirs
 with `register` (and a `SystemKind` member); nothing else changes.
 
-Sources do no access checks: `feeds.chronology.reading` checks the viewer first. Each may
+Sources do no access checks: `feeds.chronology.reading` checks the viewer first, and
+gives every source the one database client to read (`db`: the hot standby when it may
+serve, else the primary; feeds/replica.py), so they all read one server. Each may
 pre-filter by the filters (posts do, in SQL); the reader applies the period, kinds and
 agencies to every entry afterwards, so a source that does not is still right.
 """
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from feeds.audit.actions import AuditAction
 from feeds.chronology.entries import Entry, person_of
 from feeds.chronology.filters import Filters, SystemKind
@@ -23,7 +27,7 @@ from feeds.models import AuditRecord, BreakGlass, Grant, Post
 from feeds.network.involvement import entry_text
 from feeds.network.models import AccessRequest, ChildEvent, EntryKind, WorryEpisode
 
-Fetch = Callable[[list[int], Filters, datetime], Awaitable[list[Entry]]]
+Fetch = Callable[[BaseDBAsyncClient, list[int], Filters, datetime], Awaitable[list[Entry]]]
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,15 @@ def _person_fields(prefix: str) -> list[str]:
 
 
 @register("posts", POST_KINDS)
-async def posts(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+async def posts(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     """The children's posts (not removed), with their significance, action and outcome."""
     marks = {
         row["post_id"]: row
-        for row in await Significance.filter(child_id__in=child_ids).values(
-            "post_id", "significant", "action_taken", "outcome"
-        )
+        for row in await Significance.filter(child_id__in=child_ids)
+        .using_db(db)
+        .values("post_id", "significant", "action_taken", "outcome")
     }
     query = Post.filter(
         child_id__in=child_ids,
@@ -76,7 +82,7 @@ async def posts(child_ids: list[int], filters: Filters, now: datetime) -> list[E
         query = query.filter(created_at__lt=filters.end)
     if filters.agencies:
         query = query.filter(author__agency_id__in=sorted(filters.agencies))
-    rows = await query.values(
+    rows = await query.using_db(db).values(
         "id", "child_id", "kind", "body", "created_at", "author_id", *_person_fields("author")
     )
     return [_post_entry(row, marks.get(row["id"])) for row in rows]
@@ -100,16 +106,20 @@ def _post_entry(row: dict[str, Any], mark: dict[str, Any] | None) -> Entry:
 
 
 @register("access", frozenset({SystemKind.ACCESS}))
-async def access(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+async def access(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     """Access granted, expired and revoked (from grants), and asked for (requests to join)."""
-    grants = await Grant.filter(child_id__in=child_ids).values(
+    grants = await Grant.filter(child_id__in=child_ids).using_db(db).values(
         "id", "child_id", "created_at", "expires_at", "revoked_at",
         "professional__name", "professional__agency__name", "team__name", "team__agency__name",
         *_person_fields("granted_by"), *_person_fields("revoked_by"),
     )  # fmt: skip
     found = [entry for row in grants for entry in _grant_entries(row, now)]
-    asked = await AccessRequest.filter(child_id__in=child_ids).values(
-        "id", "child_id", "created_at", "role", *_person_fields("requester")
+    asked = (
+        await AccessRequest.filter(child_id__in=child_ids)
+        .using_db(db)
+        .values("id", "child_id", "created_at", "role", *_person_fields("requester"))
     )
     for row in asked:
         who = person_of(row, "requester")
@@ -156,10 +166,14 @@ def _grant_entries(row: dict[str, Any], now: datetime) -> list[Entry]:
 
 
 @register("break_glass", frozenset({SystemKind.BREAK_GLASS}))
-async def break_glass(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+async def break_glass(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     """Emergency access opened, with the reason given."""
-    rows = await BreakGlass.filter(child_id__in=child_ids).values(
-        "id", "child_id", "started_at", "reason", *_person_fields("professional")
+    rows = (
+        await BreakGlass.filter(child_id__in=child_ids)
+        .using_db(db)
+        .values("id", "child_id", "started_at", "reason", *_person_fields("professional"))
     )
     return [
         Entry(
@@ -178,10 +192,14 @@ FLAG_ACTIONS = (AuditAction.VELOCITY_CHANGED, AuditAction.SILENCE_CHANGED)
 
 
 @register("flags", frozenset({SystemKind.FLAG}))
-async def flags(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+async def flags(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     """Flags raised and cleared: each flip is audited once (feeds/velocity, feeds/silence)."""
-    rows = await AuditRecord.filter(child_id__in=child_ids, action__in=FLAG_ACTIONS).values(
-        "id", "child_id", "at", "action", "detail"
+    rows = (
+        await AuditRecord.filter(child_id__in=child_ids, action__in=FLAG_ACTIONS)
+        .using_db(db)
+        .values("id", "child_id", "at", "action", "detail")
     )
     return [
         Entry(
@@ -214,9 +232,11 @@ HOUSEHOLD_ENTRIES = (
 
 
 @register("households", frozenset({SystemKind.HOUSEHOLD}))
-async def households(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+async def households(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     """Linked into or out of a household; the entries never name the other child."""
-    found = await ChildEvent.filter(child_id__in=child_ids, kind__in=HOUSEHOLD_ENTRIES)
+    found = await ChildEvent.filter(child_id__in=child_ids, kind__in=HOUSEHOLD_ENTRIES).using_db(db)
     return [
         Entry(
             at=event.created_at,
@@ -230,10 +250,14 @@ async def households(child_ids: list[int], filters: Filters, now: datetime) -> l
 
 
 @register("worry", frozenset({SystemKind.WORRY}))
-async def worry(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+async def worry(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     """A shared-worry episode opened: the lead and the managers were prompted."""
-    rows = await WorryEpisode.filter(child_id__in=child_ids).values(
-        "id", "child_id", "opened_at", "professionals", "agencies"
+    rows = (
+        await WorryEpisode.filter(child_id__in=child_ids)
+        .using_db(db)
+        .values("id", "child_id", "opened_at", "professionals", "agencies")
     )
     return [
         Entry(
@@ -252,11 +276,15 @@ async def worry(child_ids: list[int], filters: Filters, now: datetime) -> list[E
 
 
 @register("agencies", frozenset({SystemKind.AGENCY}))
-async def agencies(child_ids: list[int], filters: Filters, now: datetime) -> list[Entry]:
+async def agencies(
+    db: BaseDBAsyncClient, child_ids: list[int], filters: Filters, now: datetime
+) -> list[Entry]:
     """A new agency around the child (feeds/network/involvement.py)."""
-    found = await ChildEvent.filter(
-        child_id__in=child_ids, kind=EntryKind.AGENCY_INVOLVED
-    ).select_related("agency")
+    found = (
+        await ChildEvent.filter(child_id__in=child_ids, kind=EntryKind.AGENCY_INVOLVED)
+        .using_db(db)
+        .select_related("agency")
+    )
     return [
         Entry(
             at=event.created_at,

@@ -139,7 +139,7 @@ async def do_import_people(
     rows, bad = read_rows(data, COLUMNS)
     report = Report("people", dry_run, list(bad), sha256=digest(data))
     lookups, seen = await lookups_for(rows), dict[str, int]()
-    checked = check_all(
+    checked = await check_all(
         rows, lambda row: check_row(row, lookups, seen, actor), result_of, report, progress
     )
     summary: dict[str, Any] = {"counts": report.counts, "sha256": report.sha256, "reason": why}

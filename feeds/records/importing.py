@@ -50,7 +50,7 @@ async def do_import_children(
     rows, bad = read_rows(data, COLUMNS)
     report = Report("children", dry_run, list(bad), sha256=digest(data))
     lookups, seen = await lookups_for(rows), dict[str, int]()
-    checked = check_all(
+    checked = await check_all(
         rows, lambda row: check_row(row, lookups, seen), result_of, report, progress
     )
     if dry_run or report.refused:

@@ -5,7 +5,8 @@ undo moves exactly that back. Runs inside the caller's transaction (feeds/record
 membership, so the undo needs nothing else. What stays on the duplicate: its own record
 history (ChildRevision), its audit and live events (append-only), and what would clash with
 the survivor's (a follow by the same person or team, an "agency involved" entry for an agency
-already there): the survivor has its own.
+already there, a last-visit marker of someone who had one on both): the survivor has its own
+(a last-visit marker takes the duplicate's when that one is further on; undo puts it back).
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from tortoise.models import Model
 
 from feeds.access.policy import active_grant_q
 from feeds.chronology.models import Significance
-from feeds.models import BreakGlass, Child, Follow, Grant, Notification, Post, Professional
+from feeds.models import (
+    BreakGlass,
+    Child,
+    ChildVisit,
+    Follow,
+    Grant,
+    Notification,
+    Post,
+    Professional,
+)
 from feeds.network.models import (
     AccessRequest,
     ChildEvent,
@@ -88,6 +98,37 @@ async def _follows(survivor: Child, merged: Child) -> list[int]:
     return ids
 
 
+async def _visits(survivor: Child, merged: Child) -> Moved:
+    """Last-visit markers (feeds/feed/visits.py): one on the duplicate only moves; where a
+    person has one on both, the survivor's takes the later of the two (the duplicate's
+    stays behind) and its old value is kept for the undo."""
+    theirs = {v.professional_id: v for v in await ChildVisit.filter(child=survivor)}
+    moved: list[int] = []
+    advanced: list[list[Any]] = []
+    for mark in await ChildVisit.filter(child=merged).order_by("id"):
+        kept = theirs.get(mark.professional_id)
+        if kept is None:
+            moved.append(mark.id)
+        elif mark.last_seen_post_id > kept.last_seen_post_id:
+            old = [kept.id, kept.last_seen_post_id, kept.seen_at.isoformat()]
+            advanced.append([*old, mark.last_seen_post_id])
+            await ChildVisit.filter(id=kept.id).update(
+                last_seen_post_id=mark.last_seen_post_id, seen_at=mark.seen_at
+            )
+    await _reassign(ChildVisit, moved, survivor.id)
+    return {"visits": moved, "visits_advanced": advanced}
+
+
+async def _visits_back(merged: Child, moved: Moved) -> None:
+    """Markers go back; one the merge moved forward gets its old value unless the person
+    has read the survivor since (then it is theirs)."""
+    await _reassign(ChildVisit, moved.get("visits", []), merged.id)
+    for visit_id, post_id, seen_at, set_to in moved.get("visits_advanced", []):
+        await ChildVisit.filter(id=visit_id, last_seen_post_id=set_to).update(
+            last_seen_post_id=post_id, seen_at=datetime.fromisoformat(seen_at)
+        )
+
+
 async def _entries(survivor: Child, merged: Child) -> list[int]:
     """System entries; an agency already involved with the survivor keeps the survivor's."""
     there = await ChildEvent.filter(child=survivor, agency_id__isnull=False).values_list(
@@ -153,6 +194,7 @@ async def move_all(survivor: Child, merged: Child, by: Professional, now: dateti
     moved |= await _grants(survivor, merged, by, now)
     moved["follows"] = await _follows(survivor, merged)
     moved["child_events"] = await _entries(survivor, merged)
+    moved |= await _visits(survivor, merged)
     moved["household"] = await _household(survivor, merged)
     moved["break_glass_ended"] = await _break_glass_ended(merged, now)
     # Records merged into the duplicate earlier now point at the survivor: one hop, always.
@@ -199,6 +241,7 @@ async def move_back(survivor: Child, merged: Child, moved: Moved, at: datetime) 
         )
     await _reassign(Follow, moved.get("follows", []), merged.id)
     await _reassign(ChildEvent, moved.get("child_events", []), merged.id)
+    await _visits_back(merged, moved)
     if moved.get("repointed"):
         await Child.filter(id__in=moved["repointed"]).update(merged_into_id=merged.id)
     kept = moved.get("household")

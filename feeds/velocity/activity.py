@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from feeds import audit
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from feeds import audit, replica
 from feeds.access.policy import Action, check_child_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
@@ -34,9 +36,11 @@ class Activity:
     usual: str = ""  # not flagged: "usual for this child: 3 posts this week, usually 2-4"
 
 
-async def stored_verdict(child_id: int) -> tuple[Flag | None, str]:
+async def stored_verdict(
+    child_id: int, db: BaseDBAsyncClient | None = None
+) -> tuple[Flag | None, str]:
     """The child's stored verdict: the flag, if it is one, else how usual the week is."""
-    row = await VelocityState.get_or_none(child_id=child_id)
+    row = await VelocityState.filter(child_id=child_id).using_db(db).first()
     if row is None:
         return None, ""
     stored = row.assessment or {}
@@ -47,13 +51,21 @@ async def stored_verdict(child_id: int) -> tuple[Flag | None, str]:
 
 
 async def activity_of(child_id: int, today: date) -> Activity:
-    """For a child the caller has already been allowed to see (the child page)."""
+    """For a child the caller has already been allowed to see (the child page). A heavy
+    read: from the hot standby when it may serve (feeds/replica.py), else the primary."""
     end = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
     later = Period(end - timedelta(days=TIMELINE_DAYS), end)
     earlier = Period(later.start - timedelta(days=TIMELINE_DAYS), later.start)
     trend = describe(await compare({child_id}, earlier, later))
-    flag, usual = await stored_verdict(child_id)
-    return Activity(await kinds_by_day(child_id, today), flag, trend, usual)
+
+    async def chart(
+        db: BaseDBAsyncClient,
+    ) -> tuple[list[tuple[date, Counts]], tuple[Flag | None, str]]:
+        days = await kinds_by_day(child_id, today, db=db)
+        return days, await stored_verdict(child_id, db)
+
+    days, (flag, usual) = await replica.read_with(chart)
+    return Activity(days, flag, trend, usual)
 
 
 async def read_activity(

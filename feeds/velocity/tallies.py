@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from feeds.models import Child, ChildActivityDay
 from feeds.velocity.detector import CONCERN_KINDS, QUIET_DAY, DayTally
@@ -292,14 +293,14 @@ TIMELINE_DAYS = 28
 
 
 async def kinds_by_day(
-    child_id: int, today: date, days: int = TIMELINE_DAYS
+    child_id: int, today: date, days: int = TIMELINE_DAYS, db: BaseDBAsyncClient | None = None
 ) -> list[tuple[date, Counts]]:
     """Posts per kind on each of the last `days` UTC days (oldest first, quiet days empty)
-    for a child the caller has already been allowed to see: the child page's timeline."""
+    for a child the caller has already been allowed to see: the child page's timeline
+    (read from `db` when given: feeds/velocity/activity.py passes the hot standby's)."""
     since = today - timedelta(days=days - 1)
-    rows = await ChildActivityDay.filter(child_id=child_id, day__gte=since, posts__gt=0).values(
-        "day", "by_kind"
-    )
+    query = ChildActivityDay.filter(child_id=child_id, day__gte=since, posts__gt=0)
+    rows = await query.using_db(db).values("day", "by_kind")
     found = {_date(row["day"]): dict(row["by_kind"] or {}) for row in rows}
     return [
         (since + timedelta(days=n), found.get(since + timedelta(days=n), {})) for n in range(days)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from loadtests.pg_private import pair_available
 from loadtests.replica_drill import DrillConfig, run_drill
 from tests import db_backends
-from tests.trust.pg_replica import available
 
 pytestmark = pytest.mark.skipif(
     db_backends.backend() != "postgres",
@@ -25,7 +25,7 @@ SHORT = DrillConfig(
 
 
 def test_postgresql_server_tools_are_installed() -> None:
-    assert available()
+    assert pair_available()
 
 
 async def test_standby_stopped_or_lagging_gives_no_error_and_bounded_staleness() -> None:

@@ -17,6 +17,7 @@ from feeds.models import (
     AuditRecord,
     Child,
     ChildActivityDay,
+    ChildVisit,
     Follow,
     Grant,
     Notification,
@@ -252,6 +253,46 @@ async def test_undo_moves_back_exactly_what_moved(client: httpx.AsyncClient, mak
     again = await undo(client, t.admin, merge_id)
     assert again.status_code == 409
     assert "undone already" in again.json()["error"]["message"]
+
+
+async def visit(person: Professional, child: Child, seen: Post) -> ChildVisit:
+    return await ChildVisit.create(
+        professional=person, child=child, last_seen_post_id=seen.id, seen_at=utcnow()
+    )
+
+
+async def test_last_visit_markers_move_to_the_survivor_keeping_the_later_and_undo_restores(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    t = await twins(make)
+    early = await post(t.survivor, t.only_survivor, "first note on the survivor")
+    middle = await post(t.duplicate, t.only_duplicate, "first note on the duplicate")
+    late = await post(t.survivor, t.only_survivor, "second note on the survivor")
+    reader = await make.practitioner(grants=[t.survivor, t.duplicate])
+    only_there = await visit(t.only_duplicate, t.duplicate, middle)  # moves
+    behind = await visit(t.manager, t.survivor, early)  # the duplicate's is later: taken
+    ahead_there = await visit(t.manager, t.duplicate, middle)
+    ahead = await visit(reader, t.survivor, late)  # the survivor's is later: kept
+    await visit(reader, t.duplicate, middle)
+
+    done = await merge(client, t.manager, t.survivor, merged_id=t.duplicate.id)
+
+    assert done.status_code == 201, done.text
+    assert (await ChildVisit.get(id=only_there.id)).child_id == t.survivor.id
+    assert (await ChildVisit.get(id=behind.id)).last_seen_post_id == middle.id
+    assert (await ChildVisit.get(id=ahead.id)).last_seen_post_id == late.id
+    on_survivor = await ChildVisit.filter(child_id=t.survivor.id).count()
+    assert on_survivor == 3  # one marker per person on the survivor
+
+    back = await undo(client, t.admin, done.json()["id"])
+
+    assert back.status_code == 200, back.text
+    assert (await ChildVisit.get(id=only_there.id)).child_id == t.duplicate.id
+    restored = await ChildVisit.get(id=behind.id)
+    assert (restored.child_id, restored.last_seen_post_id) == (t.survivor.id, early.id)
+    assert restored.seen_at == behind.seen_at
+    assert (await ChildVisit.get(id=ahead_there.id)).child_id == t.duplicate.id
+    assert (await ChildVisit.get(id=ahead.id)).last_seen_post_id == late.id
 
 
 async def test_a_merge_older_than_30_days_cannot_be_undone(

@@ -2,36 +2,35 @@
 staleness bound, never for a writer's next read before it has replayed their write, and
 never at the cost of an error (a stopped standby sends reads to the primary).
 
-The standby tests run a private primary and standby pair (tests/trust/pg_replica.py) in
+The standby tests run a private primary and standby pair (loadtests/pg_private.py) in
 the PostgreSQL pass; the settings tests run on both backends.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.datastructures import Secret
 
 from feeds.models import Child, Professional
-from server.app import create_app
-from server.auth import issue_token
-from server.settings import Settings, SettingsError, load_settings
-from tests import db_backends
-from tests.conftest import MFA_KEY, Factory, client_for
-from tests.trust.pg_replica import Pair, available, private_pair
-
-standby_runs = pytest.mark.skipif(
-    db_backends.backend() != "postgres" or not available(),
-    reason="the standby runs in the PostgreSQL pass (initdb, pg_ctl and pg_basebackup)",
+from loadtests.pg_private import Pair
+from server.settings import SettingsError, load_settings
+from tests.conftest import Factory
+from tests.replica_tools import (
+    client_of,
+    in_use,
+    migrated_pair,
+    post,
+    replica,
+    replica_app_on,
+    standby_runs,
+    until,
 )
+
 MAX_LAG = 1.0
 
 
@@ -60,34 +59,14 @@ async def test_without_a_replica_health_says_nothing_of_one(client: httpx.AsyncC
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Pair]:
-    if db_backends.backend() != "postgres" or not available():
-        pytest.skip("the standby runs in the PostgreSQL pass")
-    with private_pair() as found:
-        db_backends.migrate_in_subprocess(found.primary.url)
+    with migrated_pair() as found:
         yield found
 
 
 @pytest.fixture
 async def replica_app(pair: Pair, tmp_path: Path) -> AsyncIterator[Starlette]:
-    await db_backends.truncate_postgres(pair.primary.url)
-    settings = Settings(
-        database_url=pair.primary.url,
-        data_dir=tmp_path,
-        secret_key=Secret("test-secret-key-0123456789"),
-        mfa_keys=(Secret(MFA_KEY),),
-        database_replica_url=pair.standby.url,
-        replica_max_lag=MAX_LAG,
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with replica_app_on(pair, tmp_path, MAX_LAG) as application:
         yield application
-    await pair.resume_replay()
-
-
-async def client_of(app: Starlette, person: Professional) -> httpx.AsyncClient:
-    client = client_for(app)
-    client.headers["authorization"] = f"Bearer {(await issue_token(person, 'replica'))[1]}"
-    return client
 
 
 async def posts_today(client: httpx.AsyncClient) -> int:
@@ -95,27 +74,6 @@ async def posts_today(client: httpx.AsyncClient) -> int:
     response = await client.get("/api/v1/board", params={"from": date.today().isoformat()})
     assert response.status_code == 200, response.text
     return int(response.json()["comparison"]["b"]["total_posts"])
-
-
-async def replica(client: httpx.AsyncClient) -> dict[str, Any]:
-    body = (await client.get("/healthz")).json()
-    assert body["status"] in {"ok", "degraded"}
-    found: dict[str, Any] = body["replica"]
-    return found
-
-
-async def post(client: httpx.AsyncClient, child: Child, body: str) -> None:
-    response = await client.post(
-        f"/api/v1/children/{child.id}/posts", json={"kind": "concern", "body": body}
-    )
-    assert response.status_code == 201, response.text
-
-
-async def until(check: Any, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.1)
 
 
 async def board_setup(app: Starlette, pair: Pair) -> tuple[Child, Professional, Professional]:
@@ -172,17 +130,13 @@ async def test_writer_reads_own_write_while_others_read_at_most_max_lag_stale(
         # A writer's own write: the next read is fresh at once, whatever the standby does.
         await pair.resume_replay()
         await pair.wait_caught_up()
-        await until(lambda: _in_use(reading))
+        await until(lambda: in_use(reading))
         await pair.pause_replay()
         await post(writing, child, "Mother says school is not safe")
         assert await posts_today(writing) == 2
         report = await replica(writing)
     assert report["reads"]["own write"] > 0 and report["reads"]["behind"] > 0
     assert report["max_served_staleness_seconds"] <= MAX_LAG
-
-
-async def _in_use(client: httpx.AsyncClient) -> bool:
-    return bool((await replica(client))["state"] == "in use")
 
 
 @standby_runs
@@ -212,5 +166,5 @@ async def test_stopped_standby_sends_reads_to_the_primary_without_errors(
             assert (await replica(m))["state"] == "down"
         finally:
             pair.standby.start()
-        await until(lambda: _in_use(m))
+        await until(lambda: in_use(m))
         assert await posts_today(m) == 2

@@ -23,12 +23,12 @@ from starlette.applications import Starlette
 from starlette.datastructures import Secret
 
 from feeds.models import Post
+from loadtests.pg_private import available, free_port, private_cluster
 from server.auth import issue_token
 from server.settings import Settings
 from tests import db_backends
 from tests.conftest import MFA_KEY, Factory
 from tests.live_server import running_server
-from tests.trust.pg_cluster import available, free_port, private_cluster
 
 pytestmark = pytest.mark.skipif(
     db_backends.backend() != "postgres",

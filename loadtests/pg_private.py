@@ -1,12 +1,18 @@
-"""A private primary and hot standby pair (pg_basebackup -R on another free port), for the
-replica tests and drills: the shared server on :5432 is never touched."""
+"""Private, throwaway PostgreSQL clusters for drills and fault tests: one cluster
+(`private_cluster`), or a primary and a streaming hot standby of it (`private_pair`,
+pg_basebackup -R on another free port). The shared server on :5432 is never touched.
+initdb refuses root, so the clusters run as the `postgres` user then. Used by
+loadtests/replica_drill.py and by the tests (tests/trust/test_faults.py,
+tests/server/test_replica*.py): loadtests never import tests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -17,12 +23,74 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.trust.pg_cluster import Cluster, _as_owner, free_port, pg_bin, private_cluster
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def pg_bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else None
+
+
+def available() -> bool:
+    return pg_bin("initdb") is not None and pg_bin("pg_ctl") is not None
+
+
+@dataclass
+class Cluster:
+    directory: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        command = [str(pg_bin("pg_ctl")), "-D", str(self.directory / "data"), *args]
+        subprocess.run(_as_owner(command), check=True, timeout=60, capture_output=True)  # noqa: S603 - our own PostgreSQL tools
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=on"
+        self._ctl("-w", "-l", str(self.directory / "log"), "-o", options, "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._ctl("-w", "-m", mode, "stop")
+
+
+def _as_owner(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextmanager
+def private_cluster() -> Iterator[Cluster]:
+    """initdb a fresh cluster on a free port, start it, and remove it afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="jigsaw-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    cluster = Cluster(directory, free_port())
+    initdb = [str(pg_bin("initdb")), "-D", str(directory / "data"), "-U", "postgres"]
+    subprocess.run(  # noqa: S603 - our own PostgreSQL tools
+        _as_owner([*initdb, "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            cluster.stop("immediate")
+        shutil.rmtree(directory, ignore_errors=True)
+
 
 SLOT = "jigsaw_standby"
 
 
-def available() -> bool:
+def pair_available() -> bool:
     return all(pg_bin(name) for name in ("initdb", "pg_ctl", "pg_basebackup"))
 
 
@@ -68,7 +136,7 @@ def _basebackup(primary: Cluster, directory: Path) -> None:
         *("-D", str(directory / "data"), "-h", "127.0.0.1", "-p", str(primary.port)),
         *("-U", "postgres", "-R", "-X", "stream", "-C", "-S", SLOT, "--checkpoint=fast"),
     ]
-    subprocess.run(_as_owner(command), check=True, timeout=120, capture_output=True)
+    subprocess.run(_as_owner(command), check=True, timeout=120, capture_output=True)  # noqa: S603
 
 
 @contextmanager
