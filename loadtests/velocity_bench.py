@@ -405,7 +405,7 @@ def format_table(result: BenchResult) -> str:
         )
     lines += [
         "",
-        f"velocity flagged = score >= {result.flag_threshold:g} "
+        f"velocity flagged = recent score >= {result.flag_threshold:g} "
         f"(stays flagged while >= {result.release_threshold:g})",
         f"naive flagged = >= {result.naive_threshold} posts in 72 h "
         "(integer threshold with FPR/day closest to ours)",

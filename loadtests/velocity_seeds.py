@@ -83,7 +83,7 @@ def format_rows(rows: Sequence[SeedRow], params: VelocityParams) -> str:
         [
             *("| " + " | ".join(cells) + " |" for cells in table),
             "",
-            f"velocity flagged = score >= {params.flag_threshold:g} "
+            f"velocity flagged = recent score >= {params.flag_threshold:g} "
             f"(stays flagged while >= {params.release_threshold:g})",
             f"naive flagged = >= N posts in 72 h, N per seed: {thresholds} "
             "(integer threshold with FPR/day closest to ours)",

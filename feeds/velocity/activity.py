@@ -1,6 +1,7 @@
 """A child's activity as the child's own page shows it: posts per day by kind over the
 last weeks, and the stored velocity verdict when it is a flag, with its plain-language
-reasons (the same stored row the manager's board reads: no recompute)."""
+reasons, or else the plain sentence that says how usual this week is (the same stored
+row the manager's board reads: no recompute)."""
 
 from __future__ import annotations
 
@@ -32,15 +33,21 @@ class Activity:
     days: list[tuple[date, Counts]]  # oldest first, quiet days empty
     flag: Flag | None  # None when not flagged (or never assessed)
     trend: Trend  # the chart's weeks against the same number of weeks before
+    usual: str = ""  # not flagged: "usual for this child: 3 posts this week, usually 2-4"
 
 
-async def stored_flag(child_id: int, db: BaseDBAsyncClient | None = None) -> Flag | None:
-    """The child's stored verdict, when it is a flag."""
+async def stored_verdict(
+    child_id: int, db: BaseDBAsyncClient | None = None
+) -> tuple[Flag | None, str]:
+    """The child's stored verdict: the flag, if it is one, else how usual the week is."""
     row = await VelocityState.filter(child_id=child_id).using_db(db).first()
-    if row is None or not row.flagged:
-        return None
-    reasons = [str(reason) for reason in (row.assessment or {}).get("reasons", [])]
-    return Flag(reasons, moment(row.flagged_at))
+    if row is None:
+        return None, ""
+    stored = row.assessment or {}
+    if not row.flagged:
+        return None, str(stored.get("usual", ""))
+    reasons = [str(reason) for reason in stored.get("reasons", [])]
+    return Flag(reasons, moment(row.flagged_at)), ""
 
 
 async def activity_of(child_id: int, today: date) -> Activity:
@@ -51,12 +58,14 @@ async def activity_of(child_id: int, today: date) -> Activity:
     earlier = Period(later.start - timedelta(days=TIMELINE_DAYS), later.start)
     trend = describe(await compare({child_id}, earlier, later))
 
-    async def chart(db: BaseDBAsyncClient) -> tuple[list[tuple[date, Counts]], Flag | None]:
+    async def chart(
+        db: BaseDBAsyncClient,
+    ) -> tuple[list[tuple[date, Counts]], tuple[Flag | None, str]]:
         days = await kinds_by_day(child_id, today, db=db)
-        return days, await stored_flag(child_id, db)
+        return days, await stored_verdict(child_id, db)
 
-    days, flag = await replica.read_with(chart)
-    return Activity(days, flag, trend)
+    days, (flag, usual) = await replica.read_with(chart)
+    return Activity(days, flag, trend, usual)
 
 
 async def read_activity(

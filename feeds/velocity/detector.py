@@ -5,13 +5,16 @@ for every child in a few seconds and tested with hand-built histories.
 
 Method, in one paragraph (the long version with measurements is docs/velocity.md):
 a child's activity is reduced to one ``DayTally`` per day, and each day's signal is the
-number of distinct agencies active, plus 2 per agency that raised a hunch or concern,
-plus 2 per agency that was silent for the whole 12-week baseline.  For the last 7 days
-we ask how surprising that signal is given the child's own previous 12 weeks, using a
-gamma-Poisson (negative-binomial) predictive distribution whose prior comes from the
-cohort, so that a child with no history is compared with a typical child.  The score is
-``-log10`` of that p-value; low post counts are capped and never flag.  It measures
-*professional attention*, not risk.
+number of distinct agencies active, plus 1 per agency that raised a hunch or concern and
+1 per hunch or concern, plus 2 per agency that was silent for the whole 12-week
+baseline.  For the last 7 days we ask how surprising that signal is given the child's
+own previous 12 weeks, using a gamma-Poisson (negative-binomial) predictive distribution
+whose prior comes from the cohort, so that a child with no history is compared with a
+typical child.  The score is ``-log10`` of that p-value and ranks children.  The same
+test on a *recent view* of the window (day i weighted 2^(-i/2)) gives ``recent_score``,
+which raises and keeps the flag (with hysteresis): it follows attention that is still
+rising and lets go of one busy day within days.  Low post counts are capped and never
+flag.  It measures *professional attention*, not risk.
 """
 
 from __future__ import annotations
@@ -61,10 +64,12 @@ class VelocityParams:
     weekend_weight: float = 0.35  # a weekend day is expected to carry this share of a weekday
     agency_weight: float = 1.0  # signal per distinct agency active that day
     author_weight: float = 0.0  # signal per distinct author that day (no gain measured)
-    concern_bonus: float = 2.0  # extra per agency that raised a hunch/concern that day
+    concern_bonus: float = 1.0  # extra per agency that raised a hunch/concern that day
+    worry_weight: float = 1.0  # extra per hunch/concern post
     new_agency_bonus: float = 2.0  # extra per recent agency-day from an agency silent before
-    flag_threshold: float = 1.15  # score at or above which an unflagged child is flagged
-    release_threshold: float = 0.65  # a flagged child stays flagged until score drops below this
+    half_life: float = 2.0  # days: the recent view weighs day i of the window 2^(-i/half_life)
+    flag_threshold: float = 0.85  # recent_score at or above which an unflagged child is flagged
+    release_threshold: float = 0.7  # a flagged child stays flagged while recent_score >= this
     min_recent_posts: int = 3  # fewer posts than this in the test window: never flagged,
     few_posts_max_score: float = 0.5  # ... and the score is at most this
     min_posts_to_flag: int = 4  # a child not yet flagged needs at least this many posts
@@ -74,6 +79,8 @@ class VelocityParams:
             raise ValueError("windows must be a non-empty tuple of positive day counts")
         if self.release_threshold > self.flag_threshold:
             raise ValueError("release_threshold must not exceed flag_threshold")
+        if self.half_life <= 0:
+            raise ValueError("half_life must be > 0")
         if self.prior_mean <= 0 or self.prior_shape <= 0 or self.dispersion < 1:
             raise ValueError("prior_mean, prior_shape must be > 0 and dispersion >= 1")
 
@@ -106,6 +113,13 @@ class Assessment:
     window_days: int = 0  # the test window that produced the score
     p_value: float = 1.0  # corrected for the number of windows tried
     sparkline: list[int] = field(default_factory=list)  # daily posts, oldest first, 28 days
+    # For a child not flagged, the week in plain words ("usual for this child: 3 posts
+    # this week, usually 2-4"); also the last of `reasons`. Empty when flagged or too new.
+    usual: str = ""
+    # -log10 p of the recent view (the same test, the window's days weighted 1, 0.71, 0.5,
+    # ... back in time): what raises and keeps the flag; `score` ranks. 0 (not tested)
+    # when too few posts to raise the flag (to keep it, for a flagged child).
+    recent_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,9 @@ class _Digest:
     hunches: int = 0  # in the test window
     concerns: int = 0  # hunches + concerns in the test window
     sparkline: list[int] = field(default_factory=list)  # posts per day, oldest first
+    week_posts: int = 0  # posts in the last 7 days
+    weekly: list[int] = field(default_factory=list)  # posts per whole baseline week
+    decayed_signal: float = 0.0  # test window signal, day i weighted 2^(-i/half_life)
 
 
 @dataclass(frozen=True)
@@ -320,9 +337,12 @@ def _digest(
         params.concern_bonus,
         params.author_weight,
     )
+    worry_weight = params.worry_weight
     recent_agencies: set[str] = set()
     baseline_agencies: set[str] = set()
     sparkline = [0] * SPARKLINE_DAYS
+    n_weeks = (end - test_days) // 7
+    weekly = [0] * (n_weeks + 1)  # the last, partial week is dropped below
     recent = []
     posts_72h = test_posts = baseline_posts = hunches = concerns = 0
     baseline_signal = 0.0
@@ -347,18 +367,23 @@ def _digest(
             signal = agency_weight * len(day.agencies) + concern_bonus * len(day.concern_agencies)
             if author_weight:
                 signal += author_weight * len(day.authors)
+            if worry_weight:
+                signal += worry_weight * day.worries
             baseline_posts += posts
             baseline_signal += signal
+            weekly[(i - test_days) // 7] += posts
     # "Silent for 12 weeks" is weaker evidence when the child is known for less.
     newness = params.new_agency_bonus * max(
         0.0, min(1.0, (known - test_days) / params.baseline_days)
     )
     newcomers = recent_agencies - baseline_agencies
     window_signal = [0.0] * len(windows)
+    fading, decayed = _fading(params.half_life, test_days), 0.0
     for i, day in recent:
         signal = _day_signal(day, params)
         if newcomers:  # and more for agencies not heard from in the baseline
             signal += newness * len(day.agencies & newcomers)
+        decayed += signal * fading[i]
         for n, width in enumerate(windows):
             if i < width:
                 window_signal[n] += signal
@@ -373,6 +398,9 @@ def _digest(
         hunches,
         concerns,
         sparkline,
+        sum(sparkline[-7:]),
+        weekly[:n_weeks],
+        decayed,
     )
 
 
@@ -384,6 +412,8 @@ def _day_signal(day: DayTally, params: VelocityParams) -> float:
     )
     if params.author_weight:
         signal += params.author_weight * len(day.authors)
+    if params.worry_weight:
+        signal += params.worry_weight * day.worries
     return signal
 
 
@@ -410,6 +440,20 @@ def _exposure_at(now: datetime, length: int, weekend_weight: float) -> tuple[flo
     # Day 0's midpoint is 12 h before `now`; its weekday stands for the whole day.
     middle = now - timedelta(hours=12)
     return _exposure_prefix(middle.weekday(), length, weekend_weight)
+
+
+@lru_cache(maxsize=16)
+def _fading(half_life: float, days: int) -> tuple[float, ...]:
+    """The recent view's weight of day i (day 0 = the last 24 h): 1, then halving every
+    `half_life` days."""
+    return tuple(0.5 ** (i / half_life) for i in range(days))
+
+
+@lru_cache(maxsize=64)  # a sweep asks 100,000 times for the same `now`
+def _faded_exposure(now: datetime, days: int, weekend_weight: float, half_life: float) -> float:
+    """Expected activity of the recent view's window: each day's weight times its fading."""
+    exposure, fading = _exposure_at(now, days, weekend_weight), _fading(half_life, days)
+    return sum((exposure[i + 1] - exposure[i]) * fading[i] for i in range(days))
 
 
 def _known_days(now: datetime, known_since: datetime | None, span: int) -> int:
@@ -441,6 +485,21 @@ def _window_test(
     return _WindowTest(days, nb_log10_sf(observed, shape, p))
 
 
+def _recent_test(
+    dig: _Digest, exposure: Sequence[float], now: datetime, known: int, params: VelocityParams
+) -> float:
+    """The same test on the recent view (the window's days weighted 1, 0.71, 0.5, ... back
+    in time): high while attention is still rising, falling within days of one busy day.
+    Returns the uncorrected log10 p-value."""
+    phi = params.dispersion
+    start, end = params.test_days, max(params.test_days, known)
+    shape = params.prior_shape + dig.baseline_signal / phi
+    rate = params.prior_shape * phi / params.prior_mean + exposure[end] - exposure[start]
+    days = params.test_days
+    p = rate / (rate + _faded_exposure(now, days, params.weekend_weight, params.half_life))
+    return nb_log10_sf(dig.decayed_signal / phi, shape, p)
+
+
 def _score(tests: Sequence[_WindowTest]) -> tuple[float, _WindowTest]:
     """Best window, Bonferroni-corrected for having looked at several windows."""
     best = min(tests, key=lambda t: t.log10_p)
@@ -448,14 +507,18 @@ def _score(tests: Sequence[_WindowTest]) -> tuple[float, _WindowTest]:
     return -corrected + 0.0, best  # + 0.0 turns -0.0 into 0.0
 
 
-def _decide(score: float, recent: int, previously_flagged: bool, params: VelocityParams) -> bool:
+def _decide(
+    recent_score: float, recent: int, previously_flagged: bool, params: VelocityParams
+) -> bool:
     if recent < params.min_recent_posts:
         return False
+    # The flag follows the recent view: a rising episode keeps it, and one busy day
+    # (a meeting) lets go of it within days, not after the week it stays in the window.
     # Hysteresis: staying flagged needs less evidence than becoming flagged, so a child
     # whose score wobbles around one threshold does not flap on and off every day.
     if previously_flagged:
-        return score >= params.release_threshold
-    return score >= params.flag_threshold and recent >= params.min_posts_to_flag
+        return recent_score >= params.release_threshold
+    return recent_score >= params.flag_threshold and recent >= params.min_posts_to_flag
 
 
 # --- plain-language reasons ------------------------------------------------------------
@@ -490,6 +553,29 @@ def _concern_reason(hunches: int, concerns: int, days: int) -> list[str]:
     parts = [_plural(hunches, "hunch", "hunches"), _plural(concerns - hunches, "concern")]
     named = [part for part in parts if not part.startswith("0 ")]
     return [f"{' and '.join(named)} in the last {days} days"] if named else []
+
+
+def _usual_range(weekly: list[int]) -> tuple[int, int] | None:
+    """The child's usual posts per week: the range of its baseline weeks without the
+    busiest and quietest tenth (so one odd week does not stretch it). None under 2 weeks."""
+    if len(weekly) < 2:
+        return None
+    ordered = sorted(weekly)
+    trim = len(ordered) // 10
+    return ordered[trim], ordered[-1 - trim]
+
+
+@lru_cache(maxsize=4096)
+def usual_sentence(posts: int, low: int, high: int) -> str:
+    """For a child who is not flagged: this week's posts against the child's usual weeks,
+    e.g. "usual for this child: 3 posts this week, usually 2-4"."""
+    usually = "none" if high == 0 else (str(high) if low == high else f"{low}-{high}")
+    week = f"{_plural(posts, 'post')} this week, usually {usually}"
+    if posts > high:
+        return f"more than usual for this child, not enough to flag: {week}"
+    if posts < low:
+        return f"quieter than usual for this child: {week}"
+    return f"usual for this child: {week}"
 
 
 @lru_cache(maxsize=4096)  # children share a handful of situations; a sweep formats each once
@@ -568,12 +654,16 @@ def assess_active(
     exposure = _exposure(now, params, length)
     tests = [_window_test(dig, exposure, n, known, params) for n in range(len(params.windows))]
     score, best = _score(tests)
-    recent_7d = dig.test_posts
-    if recent_7d < params.min_recent_posts:
+    if dig.test_posts < params.min_recent_posts:
         # A post or two is never news, however worried or new its author (one hunch
         # from a new agency weighs 5 units, which the test would read as many events).
         score = min(score, params.few_posts_max_score)
-    return _build(dig, exposure, known, params, score, best, recent_7d, previously_flagged)
+    recent_score = 0.0
+    needed = params.min_recent_posts if previously_flagged else params.min_posts_to_flag
+    if dig.test_posts >= needed:  # most children, most days: too few posts to be tested
+        recent_score = -min(0.0, _recent_test(dig, exposure, now, known, params)) + 0.0
+    flagged = _decide(recent_score, dig.test_posts, previously_flagged, params)
+    return _build(dig, exposure, known, params, (score, recent_score, flagged), best)
 
 
 def _length(params: VelocityParams) -> int:
@@ -585,11 +675,10 @@ def _build(
     exposure: Sequence[float],
     known: int,
     params: VelocityParams,
-    score: float,
+    verdict: tuple[float, float, bool],  # score, recent_score, flagged
     best: _WindowTest,
-    recent_7d: int,
-    previously_flagged: bool,
 ) -> Assessment:
+    score, recent_score, flagged = verdict
     start, end = params.test_days, max(params.test_days, known)
     history_exposure = exposure[end] - exposure[start]
     usual = dig.baseline_posts * exposure[3] / history_exposure if end > start else 0.0
@@ -608,10 +697,12 @@ def _build(
         weeks,
         params.test_days,
     )
+    usual_range = None if flagged else _usual_range(dig.weekly)
+    sentence = usual_sentence(dig.week_posts, *usual_range) if usual_range else ""
     return Assessment(
         score=score,
-        flagged=_decide(score, recent_7d, previously_flagged, params),
-        reasons=list(reasons),
+        flagged=flagged,
+        reasons=[*reasons, sentence] if sentence else list(reasons),
         recent_posts=recent,
         usual_posts=usual,
         agencies=agencies,
@@ -620,6 +711,8 @@ def _build(
         window_days=best.days,
         p_value=10.0**-score,
         sparkline=dig.sparkline,
+        usual=sentence,
+        recent_score=recent_score,
     )
 
 

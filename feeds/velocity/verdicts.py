@@ -124,6 +124,8 @@ def _shown_values(verdict: Assessment) -> tuple[Any, ...]:
         verdict.window_days,
         float(f"{verdict.p_value:.3g}"),
         verdict.sparkline,
+        verdict.usual,
+        round(verdict.recent_score, 2),
     )
 
 

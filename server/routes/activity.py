@@ -100,6 +100,7 @@ def activity_context(activity: Activity) -> dict[str, Any]:
     return {
         "timeline": timeline_view(activity.days),
         "flag": flag_view(activity.flag),
+        "usual": activity.usual,
         "trend": activity.trend,
         "arrows": ARROWS,
     }

@@ -232,8 +232,10 @@ def test_child_with_no_history_is_compared_with_the_cohort_prior() -> None:
         events, NOW, known_since=NOW - timedelta(days=2), params=busier_cohort
     )
     assert 0.0 < new_child.score < silent_child.score
+    assert 0.0 < new_child.recent_score < silent_child.recent_score
     assert new_in_busy_cohort.score < new_child.score
-    assert not new_child.flagged
+    assert new_in_busy_cohort.recent_score < new_child.recent_score
+    assert not new_in_busy_cohort.flagged
     assert silent_child.flagged
     assert new_child.reasons[0] == "4 posts in the last 72 h, no earlier history to compare with"
     assert new_child.new_agencies == []  # nothing to be new relative to
@@ -247,7 +249,50 @@ def test_empty_history_scores_zero_and_explains_itself() -> None:
     assert result.reasons == [
         "0 posts in the last 72 h, none in the 12 weeks before",
         "no posts in the last 7 days",
+        "usual for this child: 0 posts this week, usually none",
     ]
+
+
+# --- the week in plain words, for a child not flagged ----------------------------------
+
+
+def weekly_updates(first: int = 3) -> list[ActivityEvent]:
+    """One school update a week, every week from `first` days ago back to 12 weeks."""
+    return [ev(day + 0.4) for day in range(first, 91, 7)]
+
+
+def test_a_usual_week_says_so_with_the_childs_usual_range() -> None:
+    result = assess(weekly_updates(), NOW)
+    assert not result.flagged
+    assert result.usual == "usual for this child: 1 post this week, usually 1"
+    assert result.reasons[-1] == result.usual
+
+
+def test_a_busier_or_quieter_week_below_the_flag_says_which() -> None:
+    busier = assess([*weekly_updates(), ev(0.5)], NOW)
+    quieter = assess(weekly_updates(first=10), NOW)
+    assert not busier.flagged and not quieter.flagged
+    assert busier.usual == (
+        "more than usual for this child, not enough to flag: 2 posts this week, usually 1"
+    )
+    assert quieter.usual == "quieter than usual for this child: 0 posts this week, usually 1"
+
+
+def test_the_usual_range_leaves_out_one_odd_week() -> None:
+    odd_week = [ev(30.5 + 0.1 * i, "update", "health") for i in range(8)]
+    steady = [ev(day + 0.4, "update", "health") for day in range(3, 91, 7)]
+    two_a_week = weekly_updates() + steady + odd_week
+    result = assess(two_a_week, NOW)
+    assert not result.flagged
+    assert result.usual == "usual for this child: 2 posts this week, usually 2"
+
+
+def test_a_flagged_child_or_one_known_under_two_weeks_gets_no_usual_sentence() -> None:
+    flagged = assess(fortnightly_school_updates() + burst(6), NOW)
+    assert flagged.flagged and flagged.usual == ""
+    assert not any(reason.startswith("usual for") for reason in flagged.reasons)
+    new = assess([ev(1.5), ev(9.5)], NOW, known_since=NOW - timedelta(days=12))
+    assert new.usual == "" and len(new.reasons) == 2
 
 
 # --- hysteresis ------------------------------------------------------------------------
@@ -266,13 +311,46 @@ def every_third_day_from_three_agencies() -> list[ActivityEvent]:
 
 
 def test_flag_is_kept_between_release_and_flag_thresholds() -> None:
-    params = VelocityParams()
     events = every_third_day_from_three_agencies() + burst(4)
-    result = assess(events, NOW, previously_flagged=False)
+    recent = assess(events, NOW).recent_score
+    params = VelocityParams(flag_threshold=recent + 0.1, release_threshold=recent - 0.1)
+    result = assess(events, NOW, previously_flagged=False, params=params)
     assert result.recent_posts >= params.min_posts_to_flag
-    assert params.release_threshold <= result.score < params.flag_threshold
     assert not result.flagged
-    assert assess(events, NOW, previously_flagged=True).flagged
+    assert assess(events, NOW, previously_flagged=True, params=params).flagged
+
+
+def _day_by_day(events: list[ActivityEvent], days: int) -> list[tuple[bool, float]]:
+    """(flagged, score) at NOW and each of the next `days` days, carrying the flag."""
+    flagged, seen = False, []
+    for day in range(days + 1):
+        result = assess(events, NOW + timedelta(days=day), flagged)
+        flagged = result.flagged
+        seen.append((flagged, result.score))
+    return seen
+
+
+def test_one_busy_day_flags_and_lets_go_within_days_though_its_week_still_scores() -> None:
+    meeting = [
+        ev(0.2 + 0.01 * i, "update", ("school", "health", "police")[i % 3]) for i in range(6)
+    ]
+    seen = _day_by_day(fortnightly_school_updates() + meeting, 5)
+    assert seen[0][0]  # flagged on the day
+    released = next(day for day, (flagged, _) in enumerate(seen) if not flagged)
+    assert released <= 4
+    assert seen[released][1] >= seen[0][1] - 0.5  # the 7-day score has hardly moved
+    assert not any(flagged for flagged, _ in seen[released:])  # and it does not flap back
+
+
+def test_attention_still_rising_keeps_the_flag() -> None:
+    rising = [
+        ev(-day + 0.2 + 0.01 * i, ("hunch", "update")[i % 2], ("school", "health", "police")[i % 3])
+        for day in range(6)
+        for i in range(2 + day // 2)
+    ]
+    seen = _day_by_day(fortnightly_school_updates() + rising, 5)
+    assert not seen[0][0]  # two posts: too few to flag
+    assert all(flagged for flagged, _ in seen[1:])  # flagged from the fourth post, and kept
 
 
 def test_three_posts_keep_a_flag_but_do_not_raise_one() -> None:

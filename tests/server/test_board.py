@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from feeds.clock import utcnow
 from feeds.models import AuditRecord, Child, Event, Post, PostKind, Professional, Role
 from feeds.velocity.tallies import rebuild_days
+from feeds.velocity.verdicts import do_recompute_velocity
 from tests.conftest import Factory, api_login
 
 
@@ -70,6 +71,26 @@ async def test_api_board_ranks_visible_children_without_leaking_hidden_ones(
     assert len(top["sparkline"]) == 28 and sum(top["sparkline"]) == 7  # + the day-10 update
     assert hidden.display_name not in response.text and hidden.reference not in response.text
     assert await AuditRecord.filter(action="board.read", actor_id=manager.id).count() == 1
+
+
+async def test_a_child_not_flagged_is_explained_in_plain_words(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    manager, burst, quiet, _hidden = await _setup(make)
+    await do_recompute_velocity({burst.id, quiet.id})
+    await api_login(client, manager.email)
+    usual = "usual for this child: 0 posts this week, usually 0-1"
+
+    rows = {row["child"]["id"]: row for row in (await client.get("/api/v1/board")).json()["rows"]}
+    child = (await client.get(f"/api/v1/children/{quiet.id}/velocity")).json()
+    page = (await client.get(f"/children/{quiet.id}")).text
+
+    assert rows[quiet.id]["reasons"][-1] == usual
+    assert not any(reason.startswith("usual for") for reason in rows[burst.id]["reasons"])
+    assert child["velocity"]["reasons"][-1] == usual
+    assert f"Attention board: {usual}" in page
+    board = (await client.get("/board")).text
+    assert f"<li>{usual}</li>" in board
 
 
 async def test_api_board_flagged_filter_and_comparison(
