@@ -28,7 +28,7 @@ from feeds.models import Child, Grant, Professional, Role, Team
 from feeds.network.worry_episodes import open_episodes
 from feeds.network.worry_rule import reason
 from feeds.velocity.detector import Assessment, PeriodComparison, side_by_side
-from feeds.velocity.periods import period_stats_by_child, period_stats_from_tallies
+from feeds.velocity.periods import compared_by_child
 from feeds.velocity.tallies import chunked, moment
 from feeds.velocity.trends import Trend, describe
 from feeds.velocity.verdicts import (
@@ -331,10 +331,9 @@ async def read_board(
     if periods is not None:
         # The comparison covers the board as shown (team and status filters applied).
         over = {child_id} if child_id is not None else {row.child.id for row in board.rows}
-        board = replace(board, comparison=await compare(over, *periods))
-        if child_id is None:
-            changes = await compare_each(board.rows, *periods)
-            board = replace(board, changes=sort_changes(changes, ordered))
+        each = child_id is None
+        comparison, changes = await compare_board(board.rows, over, *periods, each)
+        board = replace(board, comparison=comparison, changes=sort_changes(changes, ordered))
         detail["compared"] = len(over)
     await audit.record(
         AuditAction.BOARD_READ,
@@ -367,21 +366,21 @@ def check_periods(a: Period, b: Period, now: datetime) -> None:
 async def compare(child_ids: set[int], a: Period, b: Period) -> PeriodComparison:
     """Periods A and B (and B - A) over these children's posts together, from the daily
     tallies."""
-    a_stats = await period_stats_from_tallies(child_ids, a.start, a.end)
-    b_stats = await period_stats_from_tallies(child_ids, b.start, b.end)
-    return side_by_side(a_stats, b_stats)
+    overall, _ = await compared_by_child(child_ids, (a.start, a.end), (b.start, b.end))
+    return side_by_side(*overall)
 
 
-async def compare_each(rows: Sequence[BoardRow], a: Period, b: Period) -> list[ChildChange]:
-    """Each board row's child compared with itself, periods A and B."""
-    ids = {row.child.id for row in rows}
-    earlier = await period_stats_by_child(ids, a.start, a.end)
-    later = await period_stats_by_child(ids, b.start, b.end)
+async def compare_board(
+    rows: Sequence[BoardRow], over: set[int], a: Period, b: Period, each: bool
+) -> tuple[PeriodComparison, list[ChildChange]]:
+    """Periods A and B over the children `over` together and, with `each`, each board row's
+    child compared with itself: one read of the tallies for both."""
+    overall, per_child = await compared_by_child(over, (a.start, a.end), (b.start, b.end))
     changes = []
-    for row in rows:
-        comparison = side_by_side(earlier[row.child.id], later[row.child.id])
+    for row in rows if each else ():
+        comparison = side_by_side(*per_child[row.child.id])
         changes.append(ChildChange(row.child, comparison, describe(comparison)))
-    return changes
+    return side_by_side(*overall), changes
 
 
 @dataclass(frozen=True)
