@@ -10,6 +10,7 @@ of the twelve statements it took before.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -72,7 +73,9 @@ def _both_sql(dialect: str, chunk: list[int]) -> str:
         end_a=day.format(n=2),
         first_b=day.format(n=3),
         end_b=day.format(n=4),
-        materialized="MATERIALIZED" if postgres else "",
+        # Not materialised: each use scans the tallies itself, so that PostgreSQL can memoise
+        # the JSON expansion of the many identical author and agency maps (3x faster).
+        materialized="NOT MATERIALIZED" if postgres else "",
         ids=",".join(str(int(child_id)) for child_id in chunk),
         authors=_KEYS_OF[dialect].format(column="authors"),
         agencies=_KEYS_OF[dialect].format(column="agencies"),
@@ -95,19 +98,23 @@ async def compared_by_child(
     connection = connections.get("default")
     dialect = "postgres" if connection.capabilities.dialect == "postgres" else "sqlite"
     params: list[Any] = days if dialect == "postgres" else [str(day) for day in days]
+    rows: list[Any] = []
+    for chunk in chunked(child_ids):
+        rows += await replica.read_rows(_both_sql(dialect, chunk), params)
+    # Folding ~4,000 rows into stats is CPU: in a thread, off the event loop.
+    return await asyncio.to_thread(_fold, rows, child_ids)
+
+
+def _fold(rows: list[Any], child_ids: Collection[int]) -> tuple[Pair, dict[int, Pair]]:
     kinds = {(n, int(c)): [0] * len(KINDS) for c in child_ids for n in (0, 1)}
     counts: dict[tuple[int, int], tuple[int, int]] = {}
     keys: tuple[tuple[set[str], set[str]], ...] = ((set(), set()), (set(), set()))
-    for chunk in chunked(child_ids):
-        sql = _both_sql(dialect, chunk)
-        for tag, n, child_id, key, authors, agencies, *by_kind in await replica.read_rows(
-            sql, params
-        ):
-            if tag == "c":
-                kinds[(int(n), int(child_id))] = [int(k) for k in by_kind]
-                counts[(int(n), int(child_id))] = (int(authors), int(agencies))
-            else:
-                keys[int(n)][0 if tag == "a" else 1].add(str(key))
+    for tag, n, child_id, key, authors, agencies, *by_kind in rows:
+        if tag == "c":
+            kinds[(int(n), int(child_id))] = [int(k) for k in by_kind]
+            counts[(int(n), int(child_id))] = (int(authors), int(agencies))
+        else:
+            keys[int(n)][0 if tag == "a" else 1].add(str(key))
     per_child = {
         int(c): (_stats(kinds, counts, 0, int(c)), _stats(kinds, counts, 1, int(c)))
         for c in child_ids

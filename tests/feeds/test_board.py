@@ -310,7 +310,11 @@ async def test_each_childs_comparison_agrees_with_its_posts_even_when_periods_ov
     for change in changes:
         mine = events_of({change.child.id})
         assert change.comparison == compare_periods(mine, a.start, a.end, b.start, b.end)
-    assert changes[-1].comparison.b.total_posts == 0  # the child nobody posted about
+    nobody = next(c for c in changes if c.child.id == children[3].id)  # nobody posted
+    assert nobody.comparison.a.total_posts == nobody.comparison.b.total_posts == 0
+    assert [c.trend.attention_change for c in changes] == sorted(
+        (c.trend.attention_change for c in changes), reverse=True
+    )
 
 
 def _plain_row(child_id: int) -> board.BoardRow:
