@@ -150,7 +150,44 @@ async def _measure(
     }
 
 
-async def _run(url: str, names: list[str], requests: int) -> None:
+async def _day(
+    client: httpx.AsyncClient,
+    practitioner: dict[str, str],
+    manager: dict[str, str],
+    ids: list[int],
+    seconds: float,
+) -> None:
+    """A working day on one worker: two managers (board, now and then a comparison) and
+    four practitioners (feed reads and posts) at once, 0.05-0.2 s think time; each
+    request's wall time per kind. What practitioners wait for here is the event loop and
+    the pool that the managers' requests share with them."""
+    times: dict[str, list[float]] = {name: [] for name in STEPS}
+    stop = time.monotonic() + seconds
+
+    async def person(headers: dict[str, str], mix: list[str]) -> None:
+        while time.monotonic() < stop:
+            name = random.choice(mix)
+            started = time.perf_counter()
+            answer = await STEPS[name](client, headers, random.choice(ids))
+            times[name].append((time.perf_counter() - started) * 1000)
+            assert answer.status_code < 400, answer.text
+            await asyncio.sleep(random.uniform(0.05, 0.2))
+
+    managers = [person(manager, ["board"] * 4 + ["compare"]) for _ in range(2)]
+    practitioners = [person(practitioner, ["feed"] * 3 + ["post"]) for _ in range(4)]
+    cpu = time.process_time()
+    await asyncio.gather(*managers, *practitioners)
+    print(f"\n## working day, {seconds:.0f} s on one event loop; app CPU ", end="")
+    print(f"{(time.process_time() - cpu) / seconds * 100:.0f}%")
+    print("| request | n | p50 ms | p95 ms | max ms |\n| --- | ---: | ---: | ---: | ---: |")
+    for name, found in times.items():
+        if found:
+            found.sort()
+            p50, p95 = found[len(found) // 2], found[int(0.95 * (len(found) - 1))]
+            print(f"| {name} | {len(found)} | {p50:.0f} | {p95:.0f} | {found[-1]:.0f} |")
+
+
+async def _run(url: str, names: list[str], requests: int, day: float = 0) -> None:
     env = {
         **os.environ,
         "JIGSAW_DATABASE_URL": url,
@@ -166,6 +203,9 @@ async def _run(url: str, names: list[str], requests: int) -> None:
             manager = await _token(client, "m0@load.test")
             children = await client.get("/api/v1/children", headers=practitioner)
             ids = [c["id"] for c in children.json()["children"]] or [1]
+            if day:
+                await _day(client, practitioner, manager, ids, day)
+                return
             for name in names:
                 headers = manager if name in MANAGERS else practitioner
                 results[name] = await _measure(client, headers, ids, name, requests)
@@ -191,6 +231,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--only", choices=sorted(STEPS), action="append")
     parser.add_argument("--url", help="measure against this seeded database (kept)")
+    parser.add_argument("--day", type=float, default=0, help="seconds of a mixed working day")
     parser.add_argument("--seed-only", action="store_true", help="seed, print the URL, exit")
     parser.add_argument("--drop", metavar="URL", help="drop a database made by --seed-only")
     args = parser.parse_args()
@@ -200,11 +241,11 @@ def main() -> None:
     elif args.seed_only:
         print(asyncio.run(_seeded()))
     elif args.url:
-        asyncio.run(_run(args.url, names, args.requests))
+        asyncio.run(_run(args.url, names, args.requests, args.day))
     else:
         url = asyncio.run(_seeded())
         try:
-            asyncio.run(_run(url, names, args.requests))
+            asyncio.run(_run(url, names, args.requests, args.day))
         finally:
             asyncio.run(drop_database(url))
 
