@@ -60,9 +60,16 @@ PROFILES = {
 }
 
 
-def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+HERE = Path(__file__).resolve().parent.parent  # this checkout
+
+
+def start_server(
+    app: str, url: str, port: int, workers: int, source: Path = HERE
+) -> subprocess.Popen[bytes]:
+    """Serve `app` from the checkout `source` (another one: a before/after comparison)."""
     env = {
         **os.environ,
+        "PYTHONPATH": str(source),
         "JIGSAW_DATABASE_URL": url,
         "JIGSAW_SECRET_KEY": "load" * 12,
         "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
@@ -83,6 +90,7 @@ def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Pope
             "false",
         ],
         env=env,
+        cwd=source,
     )
     for _ in range(300):
         try:
@@ -161,9 +169,16 @@ def read_stats(prefix: Path) -> dict[str, dict[str, float]]:
 
 
 def measure(
-    app: str, target: str, url: str, profile: Profile, port: int, tag: str, mix: str = "capacity"
+    app: str,
+    target: str,
+    url: str,
+    profile: Profile,
+    port: int,
+    tag: str,
+    mix: str = "capacity",
+    source: Path = HERE,
 ) -> dict[str, Any]:
-    process = start_server(app, url, port, profile.workers)
+    process = start_server(app, url, port, profile.workers, source)
     SERVER_PID[0] = process.pid
     try:
         prefix = RESULTS / f"locust_{tag}_{target}_{mix}"
@@ -178,12 +193,23 @@ def ratio(jigsaw: dict[str, Any], bare: dict[str, Any], j_name: str, b_name: str
     return round(j["rps"] / b["rps"], 2) if j and b and b["rps"] else float("nan")
 
 
+def before_lines(
+    before: tuple[str, dict[str, Any], dict[str, Any] | None], report: dict[str, Any]
+) -> list[str]:
+    cpu, rss = before[1]["server_cpu_percent"], before[1]["server_rss_mib"]
+    return [
+        f"Before ({before[0]}) / bare, same run: {report['before_ratios']}",
+        f"Server CPU% before {cpu:.0f}, RSS MiB before {rss:.0f}",
+    ]
+
+
 def write_report(
     tag: str,
     profile: Profile,
     jigsaw: dict[str, Any],
     bare: dict[str, Any],
     day: dict[str, Any] | None = None,
+    before: tuple[str, dict[str, Any], dict[str, Any] | None] | None = None,
 ) -> Path:
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(),
@@ -198,6 +224,12 @@ def write_report(
             "feed_vs_bare_feed": ratio(jigsaw, bare, "GET feed", "GET feed"),
         },
     }
+    if before:
+        report["before"] = {"source": before[0], "jigsaw": before[1], "day": before[2]}
+        report["before_ratios"] = {
+            "post_vs_bare_post": ratio(before[1], bare, "POST post", "POST post"),
+            "feed_vs_bare_feed": ratio(before[1], bare, "GET feed", "GET feed"),
+        }
     (RESULTS / f"load_{tag}.json").write_text(json.dumps(report, indent=2))
     lines = [
         f"# Load test `{tag}` — {report['date'][:10]}, {report['cpus']} CPUs",
@@ -208,6 +240,8 @@ def write_report(
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     runs = [("jigsaw", jigsaw), ("bare", bare)] + ([("jigsaw day", day)] if day else [])
+    if before:
+        runs += [("before", before[1])] + ([("before day", before[2])] if before[2] else [])
     for name, result in runs:
         for endpoint, s in sorted(result["endpoints"].items()):
             lines.append(
@@ -217,9 +251,7 @@ def write_report(
     lines += [
         "",
         f"Ratios (Jigsaw / bare, same run): {report['ratios']}",
-        f"Server CPU% (sum over workers) jigsaw {jigsaw['server_cpu_percent']:.0f}, "
-        f"bare {bare['server_cpu_percent']:.0f}; RSS MiB jigsaw "
-        f"{jigsaw['server_rss_mib']:.0f}, bare {bare['server_rss_mib']:.0f}",
+        *(before_lines(before, report) if before else []),
         "",
         "`jigsaw` and `bare`: capacity runs (no think time) of the same mix (caseload, feed,",
         "post; followers hold websockets). `jigsaw day`: every user class (practitioners with",
@@ -234,6 +266,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     parser.add_argument("--port", type=int, default=8811)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also measure Jigsaw from this checkout (e.g. main) in the same run, same data",
+    )
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     RESULTS.mkdir(exist_ok=True)
@@ -247,9 +284,20 @@ def main() -> int:
         day = None
         if profile.day_seconds:
             day = measure("server.asgi:app", "jigsaw", url, profile, args.port, args.profile, "day")
-        path = write_report(args.profile, profile, jigsaw, bare, day)
+        before = None
+        if args.before:
+            source = args.before.resolve()
+            port, tag = args.port + 2, f"{args.profile}_before"
+            old = measure("server.asgi:app", "jigsaw", url, profile, port, tag, source=source)
+            old_day = None
+            if profile.day_seconds:
+                old_day = measure(
+                    "server.asgi:app", "jigsaw", url, profile, port, tag, "day", source
+                )
+            before = (str(source), old, old_day)
+        path = write_report(args.profile, profile, jigsaw, bare, day, before)
         print(path.read_text())
-        runs = [r for r in (jigsaw, bare, day) if r]
+        runs = [r for r in (jigsaw, bare, day, *(before[1:] if before else ())) if r]
         failures = sum(s["failures"] for r in runs for s in r["endpoints"].values())
         return 1 if failures else 0
     finally:

@@ -78,9 +78,14 @@ async def identified_ids(viewer: Professional, child_ids: Iterable[int]) -> set[
     two when some are shielded)."""
     ids = set(child_ids)
     found = await Child.filter(id__in=sorted(ids), shielded_at__isnull=False).values("id")
-    shielded = {int(row["id"]) for row in found}
-    hidden = shielded - await _direct_grant_ids(viewer, shielded)
-    return ids - hidden
+    return ids - await unidentified(viewer, {int(row["id"]) for row in found})
+
+
+async def unidentified(viewer: Professional, shielded_ids: Iterable[int]) -> set[int]:
+    """Of these shielded children, those whose name and reference the viewer may not see
+    (no query when there are none)."""
+    shielded = set(shielded_ids)
+    return shielded - await _direct_grant_ids(viewer, shielded) if shielded else set()
 
 
 async def as_seen_by(viewer: Professional, children: Sequence[Child]) -> list[Child]:

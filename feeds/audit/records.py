@@ -39,12 +39,16 @@ async def record(
     child_id: int | None = None,
     outcome: AuditOutcome = AuditOutcome.OK,
     detail: dict[str, Any] | None = None,
+    shielded: bool | None = None,
 ) -> AuditRecord:
     """Append one audit record, unsealed, in the caller's transaction when there is one.
     No lock: the sealer (feeds/audit/sealer.py) chains it within about a second. A read
-    of a shielded child's record is marked {"shielded": true}."""
+    of a shielded child's record is marked {"shielded": true}; a caller that has just read
+    the child passes `shielded` and saves the look-up."""
     marked = action in CHILD_READS and outcome == AuditOutcome.OK
-    if marked and child_id is not None and await _shielded(child_id):
+    if shielded is None and marked and child_id is not None:
+        shielded = await _shielded(child_id)
+    if marked and shielded:
         detail = {**(detail or {}), "shielded": True}
     entry = raw_sql.saved(
         AuditRecord,

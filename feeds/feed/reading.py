@@ -135,6 +135,7 @@ async def _read_page(
         actor=professional,
         child_id=child.id,
         detail=detail if holding is None else {**detail, "post": holding},
+        shielded=identity.is_shielded(child),  # as the access check just read it
     )
     seen = await _visit(professional, child.id, before, posts, id_of) if visit else None
     return FeedPage(child, posts, id_of(posts[-1]) if more else None, before, seen)

@@ -55,15 +55,22 @@ async def load_worries(child_ids: Collection[int], now: datetime) -> dict[int, l
     return found
 
 
+# Hand-written: the board asks for 2,000 children at a time, and the ORM's query building
+# over that many ids cost more than the query. Ids are integers from our own tables, inlined.
+_OPEN_SQL = (
+    "SELECT DISTINCT child_id FROM worry_episode WHERE child_id IN ({ids}) "
+    "AND closed_at IS NULL AND holds_until > $1"
+)
+
+
 async def open_episodes(child_ids: Collection[int], now: datetime) -> dict[int, WorryCount]:
     """The children with an open episode whose threshold is still met at `now`, with the
     counts as they are now (a read: lapsed episodes are closed by the next worry)."""
     episodes: set[int] = set()
     for chunk in chunked(set(child_ids)):
-        rows = await WorryEpisode.filter(
-            child_id__in=chunk, closed_at__isnull=True, holds_until__gt=now
-        ).values("child_id")
-        episodes |= {int(row["child_id"]) for row in rows}
+        ids = ",".join(str(int(child_id)) for child_id in chunk)
+        rows = await raw_sql.fetch(_OPEN_SQL.format(ids=ids), now)
+        episodes |= {int(row[0]) for row in rows}
     if not episodes:
         return {}
     worries = await load_worries(episodes, now)

@@ -9,6 +9,7 @@ velocity and comparison on that child's own page.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from feeds.models import Child, Grant, Professional, Role, Team
 from feeds.network.worry_episodes import open_episodes
 from feeds.network.worry_rule import reason
 from feeds.velocity.detector import Assessment, PeriodComparison, side_by_side
-from feeds.velocity.periods import period_stats_by_child, period_stats_from_tallies
+from feeds.velocity.periods import Pair, compared_by_child
 from feeds.velocity.tallies import chunked, moment
 from feeds.velocity.trends import Trend, describe
 from feeds.velocity.verdicts import (
@@ -72,6 +73,8 @@ class BoardRow:
     last_post_at: datetime | None
     quiet: Quiet = NOT_QUIET
     shared_worry: str | None = None  # "Shared worry: 5 professionals from 3 agencies"
+    household_id: int | None = None  # the household the child is linked into, if any
+    shielded: bool = False  # named only to direct grants (feeds/access/identity.py)
 
 
 @dataclass(frozen=True)
@@ -140,15 +143,29 @@ def check_status(status: str) -> Status:
     return "flagged" if status == "flagged" else "all"
 
 
-def _row(
-    child: ChildRef, flagged: bool, stored: dict[str, Any], last: datetime | None, quiet: Quiet
-) -> BoardRow:
-    # The stored flag is the truth: a flip is a compare-and-set on it. (`stored` is freshly
+def _row(child: ChildRef, row: Sequence[Any]) -> BoardRow:
+    """A board row from `_BOARD_SQL`'s columns after the child's id, name and reference."""
+    flagged, stored, last, _assessed, quiet, why, shielded, household = row[3:]
+    # orjson: decoding 2,000 stored verdicts with json was a fifth of a board read.
+    verdict = orjson.loads(stored) if isinstance(stored, str | bytes) else stored
+    # The stored flag is the truth: a flip is a compare-and-set on it. (`verdict` is freshly
     # decoded: setting it here builds one Assessment per row, not two.)
-    stored["flagged"] = flagged
-    verdict = loaded_assessment(stored)
-    spark = verdict.sparkline
-    return BoardRow(child, verdict, sum(spark[-7:]), sum(spark), last, quiet)
+    verdict["flagged"] = bool(flagged)
+    assessment = loaded_assessment(verdict)
+    spark = assessment.sparkline
+    posts_7d, posts_28d, at = sum(spark[-7:]), sum(spark), moment(last)
+    household_id = None if household is None else int(household)
+    return BoardRow(
+        child,
+        assessment,
+        posts_7d,
+        posts_28d,
+        at,
+        _quiet(quiet, why),
+        None,
+        household_id,
+        bool(shielded),
+    )
 
 
 def _quiet(flagged: object, reasons: Any) -> Quiet:
@@ -210,11 +227,14 @@ def group_by_household(
 
 # Hand-written: one join instead of two ORM reads; model building would cost more than
 # the query for 2,000 rows. Child ids are integers from our own tables, inlined.
+# Whether the child is shielded and its household come with it: the same read (three
+# ORM look-ups over 2,000 ids cost more CPU than the whole query).
 _BOARD_SQL = (
     "SELECT c.id, c.display_name, c.reference, v.flagged, v.assessment, v.last_post_at, "
-    "v.assessed_at, s.flagged, s.reasons FROM child c "
-    "LEFT JOIN velocity_state v ON v.child_id = c.id "
-    "LEFT JOIN silence_state s ON s.child_id = c.id WHERE c.id IN ({ids})"
+    "v.assessed_at, s.flagged, s.reasons, c.shielded_at IS NOT NULL, h.household_id "
+    "FROM child c LEFT JOIN velocity_state v ON v.child_id = c.id "
+    "LEFT JOIN silence_state s ON s.child_id = c.id "
+    "LEFT JOIN household_member h ON h.child_id = c.id WHERE c.id IN ({ids})"
 )
 
 
@@ -241,24 +261,24 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
     if unassessed:  # new since the last sweep: assess them now, once
         await do_recompute_velocity(unassessed, now)
         rows = await _stored_rows(child_ids, fresh=True)
-    board_rows = []
-    for child_id, name, reference, flagged, stored, last, _assessed, quiet, why in rows:
-        # orjson: decoding 2,000 stored verdicts with json was a fifth of a board read.
-        verdict = orjson.loads(stored) if isinstance(stored, str | bytes) else stored
-        child = ChildRef(int(child_id), str(name), str(reference))
-        board_rows.append(_row(child, bool(flagged), verdict, moment(last), _quiet(quiet, why)))
-    ranked = await _with_worries(rank(board_rows), now)
+    # Decoding and ranking 2,000 verdicts is CPU: in a thread, so that the event loop keeps
+    # serving practitioners' requests meanwhile (it takes the GIL back every few ms).
+    ranked = await _with_worries(await asyncio.to_thread(_ranked, rows), now)
     flagged_count = sum(r.assessment.flagged for r in ranked)
     quiet_count = sum(r.quiet.flagged for r in ranked)
     return Board(ranked, len(ranked), flagged_count, now, gone_quiet=quiet_count)
 
 
+def _ranked(rows: Sequence[Sequence[Any]]) -> list[BoardRow]:
+    return rank([_row(ChildRef(int(row[0]), str(row[1]), str(row[2])), row) for row in rows])
+
+
 async def as_seen_by(viewer: Professional, board: Board) -> Board:
     """The board with each shielded child the viewer may not identify shown by its label,
     with no reference (feeds/access/identity.py)."""
-    named = await identity.identified_ids(viewer, {row.child.id for row in board.rows})
+    hidden = await identity.unidentified(viewer, {r.child.id for r in board.rows if r.shielded})
     rows = [
-        row if row.child.id in named else replace(row, child=_label_ref(row.child.id))
+        replace(row, child=_label_ref(row.child.id)) if row.child.id in hidden else row
         for row in board.rows
     ]
     return replace(board, rows=rows)
@@ -331,10 +351,9 @@ async def read_board(
     if periods is not None:
         # The comparison covers the board as shown (team and status filters applied).
         over = {child_id} if child_id is not None else {row.child.id for row in board.rows}
-        board = replace(board, comparison=await compare(over, *periods))
-        if child_id is None:
-            changes = await compare_each(board.rows, *periods)
-            board = replace(board, changes=sort_changes(changes, ordered))
+        each = child_id is None
+        comparison, changes = await compare_board(board.rows, over, *periods, each, ordered)
+        board = replace(board, comparison=comparison, changes=changes)
         detail["compared"] = len(over)
     await audit.record(
         AuditAction.BOARD_READ,
@@ -367,21 +386,34 @@ def check_periods(a: Period, b: Period, now: datetime) -> None:
 async def compare(child_ids: set[int], a: Period, b: Period) -> PeriodComparison:
     """Periods A and B (and B - A) over these children's posts together, from the daily
     tallies."""
-    a_stats = await period_stats_from_tallies(child_ids, a.start, a.end)
-    b_stats = await period_stats_from_tallies(child_ids, b.start, b.end)
-    return side_by_side(a_stats, b_stats)
+    overall, _ = await compared_by_child(child_ids, (a.start, a.end), (b.start, b.end))
+    return side_by_side(*overall)
 
 
-async def compare_each(rows: Sequence[BoardRow], a: Period, b: Period) -> list[ChildChange]:
-    """Each board row's child compared with itself, periods A and B."""
-    ids = {row.child.id for row in rows}
-    earlier = await period_stats_by_child(ids, a.start, a.end)
-    later = await period_stats_by_child(ids, b.start, b.end)
+async def compare_board(
+    rows: Sequence[BoardRow],
+    over: set[int],
+    a: Period,
+    b: Period,
+    each: bool,
+    order: ChangeOrder = "attention",
+) -> tuple[PeriodComparison, list[ChildChange]]:
+    """Periods A and B over the children `over` together and, with `each`, each board row's
+    child compared with itself (sorted by `order`): one read of the tallies for both."""
+    overall, per_child = await compared_by_child(over, (a.start, a.end), (b.start, b.end))
+    changes = await asyncio.to_thread(_changes, rows, per_child, order) if each else []
+    return side_by_side(*overall), changes
+
+
+def _changes(
+    rows: Sequence[BoardRow], per_child: dict[int, Pair], order: ChangeOrder
+) -> list[ChildChange]:
+    """Each row's own comparison and trend, sorted (CPU for 2,000 rows: run in a thread)."""
     changes = []
     for row in rows:
-        comparison = side_by_side(earlier[row.child.id], later[row.child.id])
+        comparison = side_by_side(*per_child[row.child.id])
         changes.append(ChildChange(row.child, comparison, describe(comparison)))
-    return changes
+    return sort_changes(changes, order)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from feeds import events
 from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.models import Professional
-from feeds.network.households import household_ids_of
 from feeds.serializers import iso, me_view
 from feeds.velocity import board
 from feeds.velocity.board import Board, BoardRow, ChildChange, Period
@@ -149,21 +148,22 @@ def _last_day(period: Period) -> date:
     return (period.end - timedelta(days=1)).date()
 
 
-def board_view(found: Board) -> dict[str, Any]:
+def board_view(found: Board, rows: bool = True) -> dict[str, Any]:
+    """The board's counts and (with `rows`) every row; the API shows its own page of rows."""
     return {
         "at": iso(found.at),
         "children": found.children,
         "flagged": found.flagged,
-        "rows": [row_view(row) for row in found.rows],
+        "rows": [row_view(row) for row in found.rows] if rows else [],
     }
 
 
-async def in_households(
+def in_households(
     rows: list[BoardRow], grouped: bool
 ) -> tuple[list[list[BoardRow]], dict[int, int]]:
     """The rows in display groups (one household together when `grouped`, else one row
     each) and each child's household id."""
-    household_of = await household_ids_of(row.child.id for row in rows)
+    household_of = {r.child.id: r.household_id for r in rows if r.household_id is not None}
     if not grouped:
         return [[row] for row in rows], household_of
     return board.group_by_household(rows, household_of), household_of
@@ -192,9 +192,9 @@ async def api_board(request: Request, user: Professional) -> Response:
         periods=periods,
         order=query.sort,
     )
-    groups, household_of = await in_households(found.rows, query.group == "household")
+    groups, household_of = in_households(found.rows, query.group == "household")
     shown, more = board.first_rows(groups, query.limit)
-    body = board_view(found)
+    body = board_view(found, rows=False)
     body["rows"] = [
         {**row_view(row), "household_id": household_of.get(row.child.id)}
         for group in shown
@@ -287,7 +287,7 @@ async def board_page(request: Request, user: Professional) -> Response:
     if periods is not None and found.comparison is not None:
         comparison = comparison_view(found.comparison, *periods)
     grouped = request.query_params.get("group") == "household"
-    groups, _ = await in_households(found.rows, grouped)
+    groups, _ = in_households(found.rows, grouped)
     limit = min(max(query_int(request, "shown", board.PAGE_ROWS) or 1, 1), board.MAX_ROWS)
     groups, more = board.first_rows(groups, limit)
     return render(
@@ -295,7 +295,7 @@ async def board_page(request: Request, user: Professional) -> Response:
         "board.html",
         422 if error else 200,
         user=me_view(user),
-        board=board_view(found),
+        board=board_view(found, rows=False),
         rows=[
             {**page_row(row, top), "household_size": len(group) if i == 0 and len(group) > 1 else 0}
             for group in groups

@@ -26,7 +26,7 @@ from feeds.models import (
 )
 from feeds.velocity import board
 from feeds.velocity.board import Period
-from feeds.velocity.detector import ActivityEvent, compare_periods
+from feeds.velocity.detector import ActivityEvent, Assessment, compare_periods
 from feeds.velocity.tallies import rebuild_days
 from feeds.velocity.verdicts import do_recompute_velocity
 from tests.conftest import Factory
@@ -272,6 +272,54 @@ async def test_compared_tallies_agree_with_the_posts_they_count(make: Factory) -
 
     assert compared == compare_periods(events, a.start, a.end, b.start, b.end)
     assert compared.a.total_posts + compared.b.total_posts == len(kept)
+
+
+async def test_each_childs_comparison_agrees_with_its_posts_even_when_periods_overlap(
+    make: Factory,
+) -> None:
+    """A compared board reads both periods for every child in one statement: each child's
+    row, and the board's totals, equal `period_stats` over the posts, also when the periods
+    overlap (a day in both counts in both)."""
+    rng = random.Random(11)
+    history = History(make, NOW)
+    children = [await make.child() for _ in range(4)]
+    posts = []
+    for _ in range(50):
+        ago = timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 14))
+        kind = rng.choice(list(PostKind))
+        agency = rng.choice(["School", "Police", "Health", "Housing"])
+        posts.append(await history.post(rng.choice(children[:3]), ago, agency, kind))
+    await rebuild_days([c.id for c in children])
+    midnight = NOW.replace(hour=0)
+    a = Period(midnight - timedelta(days=21), midnight - timedelta(days=5))
+    b = Period(midnight - timedelta(days=9), midnight + timedelta(days=1))
+    kept = await Post.all().prefetch_related("author__agency")
+
+    def events_of(child_ids: set[int]) -> list[ActivityEvent]:
+        return [
+            ActivityEvent(p.created_at, p.kind.value, str(p.author_id), p.author.agency.name)
+            for p in kept
+            if p.child_id in child_ids
+        ]
+
+    rows = [_plain_row(child.id) for child in children]
+    ids = {c.id for c in children}
+    overall, changes = await board.compare_board(rows, ids, a, b, each=True)
+
+    assert overall == compare_periods(events_of(ids), a.start, a.end, b.start, b.end)
+    for change in changes:
+        mine = events_of({change.child.id})
+        assert change.comparison == compare_periods(mine, a.start, a.end, b.start, b.end)
+    nobody = next(c for c in changes if c.child.id == children[3].id)  # nobody posted
+    assert nobody.comparison.a.total_posts == nobody.comparison.b.total_posts == 0
+    assert [c.trend.attention_change for c in changes] == sorted(
+        (c.trend.attention_change for c in changes), reverse=True
+    )
+
+
+def _plain_row(child_id: int) -> board.BoardRow:
+    quiet = Assessment(score=0.0, flagged=False, reasons=[])
+    return board.BoardRow(board.ChildRef(child_id, "C", "R"), quiet, 0, 0, None)
 
 
 async def test_bad_periods_are_invalid(make: Factory) -> None:
