@@ -1,6 +1,7 @@
 """How fast is a manager's board, and a full velocity recompute? Seeds a manager whose
 team sees N children (default 2,000) with ~90 days of posts each, recounts the daily
-tallies, then times full recomputes of every child and `build_board` (what
+tallies, then times full recomputes of every child (velocity; silence alone), the shared
+sweep (velocity and silence, as the app's workers run it) and `build_board` (what
 GET /api/v1/board does, minus HTTP: a read of stored verdicts).
 
     python -m loadtests.board_bench                         # SQLite in a temp file
@@ -47,6 +48,7 @@ from feeds.models import (
     Team,
     TeamMember,
 )
+from feeds.silence.verdicts import do_recompute_silence
 from feeds.velocity.board import Period, build_board, compare
 from feeds.velocity.detector import ActivityEvent, PeriodComparison, compare_periods
 from feeds.velocity.tallies import chunked, moment, rebuild_days
@@ -168,6 +170,15 @@ async def measure(manager: Professional, runs: int, everyone: list[int]) -> list
             f"full recompute, {len(everyone):,} children (new day)",
             await _timed(3, _sweep(everyone, days_ahead=True)),
         ),
+        # Silence alone (the sweep adds it once a UTC day per child, from the same read).
+        _line(
+            f"silence recompute, {len(everyone):,} children (first, writes)",
+            await _timed(1, _silence(everyone)),
+        ),
+        _line(
+            f"silence recompute, {len(everyone):,} children (new day)",
+            await _timed(3, _silence(everyone)),
+        ),
     ]
 
     async def board() -> None:
@@ -278,6 +289,17 @@ def _sweep(ids: list[int], days_ahead: bool = False) -> Callable[[], Awaitable[A
     return run
 
 
+def _silence(ids: list[int]) -> Callable[[], Awaitable[Any]]:
+    ahead = 0
+
+    async def run() -> None:
+        nonlocal ahead
+        ahead += 1  # a new day each pass: every child is due again
+        await do_recompute_silence(ids, utcnow() + timedelta(days=ahead), stale_only=True)
+
+    return run
+
+
 async def _postgres_database(base: str) -> tuple[str, Callable[[], Awaitable[None]]]:
     name = f"jigsaw_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(base)
@@ -318,7 +340,8 @@ async def main(args: argparse.Namespace) -> None:
             print(line, flush=True)
         if drop:  # several workers share a sweep only on PostgreSQL
             # The passes above stored verdicts days ahead: the first shared sweep rewrites
-            # every verdict (like a new day), the next finds them current.
+            # every velocity verdict and assesses every child's silence (like a new day),
+            # the next finds them current.
             for what in ("every verdict moves", "steady"):
                 seconds = await asyncio.to_thread(shared_sweep, url, args.workers)
                 print(

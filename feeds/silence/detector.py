@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,36 +139,52 @@ def _gaps(days: Sequence[int]) -> list[int]:
     return [b - a for a, b in itertools.pairwise(days)]
 
 
-def _typical_gap(days: Sequence[int]) -> tuple[list[int], float]:
-    """Contact days with extras merged, and the median gap between them. Repeated because
-    extras shorten the median that decides what an extra is (a monthly visit plus a call
-    or two looks fortnightly at first)."""
-    kept, typical = list(days), float(statistics.median(_gaps(days)))
+def _median(values: Iterable[float]) -> float:
+    """statistics.median, the same value, without its generality (a sweep calls this
+    for every agency of every child)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _typical_gap(days: Sequence[int], gaps: list[int]) -> tuple[list[int], float, list[int]]:
+    """Contact days with extras merged, the median gap between them and those gaps, given
+    the days and their gaps. Repeated because extras shorten the median that decides what
+    an extra is (a monthly visit plus a call or two looks fortnightly at first)."""
+    kept, kept_gaps, typical = list(days), gaps, float(_median(gaps))
     for _ in range(4):
         merged = _merge_extras(days, typical)
         if len(merged) < 2:
             break
-        kept, settled = merged, typical
-        typical = float(statistics.median(_gaps(kept)))
+        kept, kept_gaps, settled = merged, _gaps(merged), typical
+        typical = float(_median(kept_gaps))
         if typical == settled:
             break
-    return kept, typical
+    return kept, typical, kept_gaps
 
 
 def learn_cadence(
-    agency: str, ages: Collection[int], params: SilenceParams = DEFAULT_PARAMS
+    agency: str,
+    ages: Collection[int],
+    params: SilenceParams = DEFAULT_PARAMS,
+    *,
+    regular_only: bool = False,
 ) -> Cadence | None:
-    """The agency's cadence from its contact-day ages, or None with too few contacts."""
-    every = sorted(-age for age in set(ages) if 0 <= age < params.history_days)
+    """The agency's cadence from its contact-day ages, or None with too few contacts (with
+    `regular_only`, also None when its raw gaps already rule out a regular cadence)."""
+    if len(ages) < params.min_contacts:
+        return None  # (a shortcut: fewer ages cannot make enough contact days)
+    unique = ages if isinstance(ages, set | frozenset) else set(ages)
+    every = sorted([-age for age in unique if 0 <= age < params.history_days])
     if len(every) < params.min_contacts:
         return None
-    days, typical = _typical_gap(every)
+    raw = _gaps(every)
+    if regular_only and _variation(raw) > params.max_gap_cv:
+        return None  # bursts or chance contact: never regular, whatever its typical gap
+    days, typical, gaps = _typical_gap(every, raw)
     if len(days) < params.min_contacts:
         return None
-    raw = _gaps(every)
-    spread = _variation(raw)
     extras = 1.0 - len(days) / len(every)
-    gaps = _gaps(days)
     cycles = [max(1, round(gap / typical)) for gap in gaps]
     skipped = sum(cycles) - len(cycles)
     # Beta prior on the skip rate, updated with the occurrences seen and missed.
@@ -183,7 +198,7 @@ def learn_cadence(
         params.min_gap <= typical <= params.max_gap
         and skips.mean <= params.max_skip
         and jitter <= params.max_jitter * typical
-        and spread <= params.max_gap_cv
+        and _variation(raw) <= params.max_gap_cv
         and extras <= params.max_extra_share
         and silent <= params.max_silence_per_span * (days[-1] - days[0])
     )
@@ -204,8 +219,13 @@ def _jitter(
 ) -> float:
     """Robust spread of one cycle: MAD of the per-cycle residuals, with a floor (a few
     gaps that happen to agree exactly do not prove clockwork)."""
-    residuals = [(gap - k * typical) / math.sqrt(k) for gap, k in zip(gaps, cycles, strict=True)]
-    mad = statistics.median(abs(r) for r in residuals)
+    # |x / sqrt(k)| is |x| / sqrt(k) exactly, and x / sqrt(1) is x: one pass, same values.
+    mad = _median(
+        [
+            abs(gap - typical) if k == 1 else abs(gap - k * typical) / math.sqrt(k)
+            for gap, k in zip(gaps, cycles, strict=True)
+        ]
+    )
     return max(1.4826 * mad, params.jitter_floor * typical, params.jitter_floor_days)
 
 
@@ -265,14 +285,21 @@ def assess_contacts(
     previously_flagged: bool = False,
     *,
     params: SilenceParams = DEFAULT_PARAMS,
+    regular_only: bool = False,
 ) -> SilenceAssessment:
     """``assess`` given each day's agencies, as ``(age in days, agencies)`` pairs in any
-    order (what a server keeping daily tallies has at hand: velocity's ``active`` days)."""
+    order (what a server keeping daily tallies has at hand: velocity's ``active`` days).
+    With `regular_only`, agencies whose raw gaps already rule out a regular cadence are
+    left out of ``cadences``: the verdict is the same, for less work (what a sweep stores)."""
     ages: dict[str, set[int]] = {}
     for age, agencies in contact_days:
         for agency in agencies:
-            ages.setdefault(agency, set()).add(age)
-    return assess_ages(ages, previously_flagged, params=params)
+            found = ages.get(agency)
+            if found is None:
+                ages[agency] = {age}
+            else:
+                found.add(age)
+    return assess_ages(ages, previously_flagged, params=params, regular_only=regular_only)
 
 
 def assess_ages(
@@ -280,9 +307,15 @@ def assess_ages(
     previously_flagged: bool = False,
     *,
     params: SilenceParams = DEFAULT_PARAMS,
+    regular_only: bool = False,
 ) -> SilenceAssessment:
-    """``assess`` given each agency's contact-day ages (see ``contact_ages``)."""
-    cadences = [c for a in sorted(ages) if (c := learn_cadence(a, ages[a], params)) is not None]
+    """``assess`` given each agency's contact-day ages (see ``contact_ages``; for
+    `regular_only`, ``assess_contacts``)."""
+    cadences = [
+        c
+        for a in sorted(ages)
+        if (c := learn_cadence(a, ages[a], params, regular_only=regular_only)) is not None
+    ]
     score = max((c.score for c in cadences), default=0.0)
     bar = params.release_threshold if previously_flagged else params.flag_threshold
     due = [c for c in cadences if c.days_silent >= params.min_missed * c.typical_gap]

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
 
 from tortoise import connections
 
@@ -27,34 +25,42 @@ from feeds.clock import utcnow
 from feeds.feed.notifications import do_notify
 from feeds.models import SilenceState
 from feeds.silence.detector import DEFAULT_PARAMS, SilenceAssessment, assess_contacts
-from feeds.velocity.tallies import chunked, utc_day
+from feeds.velocity.tallies import ChildDays, chunked, load_days, utc_day
+from feeds.velocity.verdict_rows import as_columns
 
 KIND = "silence"  # Notification.kind for "an agency in regular contact has gone quiet"
 HISTORY_DAYS = DEFAULT_PARAMS.history_days
 YIELD_EVERY = 200  # children assessed between two turns of the event loop
 
-# Each day's agencies only (the detector needs no more), as its age in days at `today`.
-_DAYS_SQL = {
-    "postgres": "SELECT child_id, $2 - day, agencies::text FROM child_activity_day "
-    "WHERE child_id IN ({ids}) AND day >= $1 AND posts > 0",
-    "sqlite": "SELECT child_id, CAST(julianday(?) - julianday(day) AS INTEGER), agencies "
-    "FROM child_activity_day WHERE child_id IN ({ids}) AND day >= ? AND posts > 0",
+# A closed case is read-only: nobody posts, and that silence means nothing. What the board
+# shows comes back as JSON text, so an unchanged verdict is recognised without decoding it.
+_STORED_SQL = {
+    "postgres": "SELECT c.id, s.flagged, s.assessed_on, c.closed_at IS NOT NULL, s.score, "
+    "s.silent_agencies::text, s.reasons::text FROM child c "
+    "LEFT JOIN silence_state s ON s.child_id = c.id WHERE c.id IN ({ids})",
+    "sqlite": "SELECT c.id, s.flagged, s.assessed_on, c.closed_at IS NOT NULL, s.score, "
+    "s.silent_agencies, s.reasons FROM child c "
+    "LEFT JOIN silence_state s ON s.child_id = c.id WHERE c.id IN ({ids})",
 }
-# A closed case is read-only: nobody posts, and that silence means nothing.
-_STORED_SQL = (
-    "SELECT c.id, s.flagged, s.assessed_on, c.closed_at IS NOT NULL FROM child c "
-    "LEFT JOIN silence_state s ON s.child_id = c.id WHERE c.id IN ({ids})"
-)
 # Writes what the board shows; `flagged` is left to the compare-and-set in do_flip_silence.
+# On PostgreSQL one statement per chunk (columns as arrays), rows in child order.
 _UPSERT_SQL = {
     "postgres": "INSERT INTO silence_state (child_id, flagged, score, silent_agencies, reasons, "
-    "assessed_on) VALUES ($1, FALSE, $2, $3::jsonb, $4::jsonb, $5) ON CONFLICT (child_id) "
-    "DO UPDATE SET score = EXCLUDED.score, silent_agencies = EXCLUDED.silent_agencies, "
-    "reasons = EXCLUDED.reasons, assessed_on = EXCLUDED.assessed_on",
+    "assessed_on) SELECT d.child_id, FALSE, d.score, d.agencies::jsonb, d.reasons::jsonb, "
+    "d.assessed_on FROM unnest($1::int[], $2::float8[], $3::text[], $4::text[], $5::date[]) "
+    "AS d(child_id, score, agencies, reasons, assessed_on) ORDER BY d.child_id "
+    "ON CONFLICT (child_id) DO UPDATE SET score = EXCLUDED.score, "
+    "silent_agencies = EXCLUDED.silent_agencies, reasons = EXCLUDED.reasons, "
+    "assessed_on = EXCLUDED.assessed_on",
     "sqlite": "INSERT INTO silence_state (child_id, flagged, score, silent_agencies, reasons, "
     "assessed_on) VALUES (?, 0, ?, ?, ?, ?) ON CONFLICT (child_id) DO UPDATE SET "
     "score = excluded.score, silent_agencies = excluded.silent_agencies, "
     "reasons = excluded.reasons, assessed_on = excluded.assessed_on",
+}
+# A verdict that did not move is only marked as assessed today.
+_TOUCH_SQL = {
+    "postgres": "UPDATE silence_state SET assessed_on = $1 WHERE child_id = ANY($2::int[])",
+    "sqlite": "UPDATE silence_state SET assessed_on = ? WHERE child_id IN ({ids})",
 }
 
 
@@ -75,23 +81,18 @@ def _day(value: date | str | None) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-async def load_contact_days(
-    child_ids: Collection[int], today: date, length: int = HISTORY_DAYS
-) -> dict[int, list[tuple[int, list[str]]]]:
-    """Each child's days with posts in the `length` days up to `today`, as (age, agencies)."""
-    found: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
-    dialect = _dialect()
-    since = today - timedelta(days=length - 1)
-    params: list[Any] = [since, today] if dialect == "postgres" else [today.isoformat()]
-    if dialect == "sqlite":
-        params.append(since.isoformat())
-    connection = connections.get("default")
-    for chunk in chunked(child_ids):
-        sql = _DAYS_SQL[dialect].format(ids=",".join(str(int(c)) for c in chunk))
-        _, rows = await connection.execute_query(sql, params)
-        for child_id, age, agencies in rows:
-            found[int(child_id)].append((int(age), list(json.loads(agencies or "{}"))))
-    return found
+Shown = tuple[float, str, str]  # score (rounded), silent agencies and reasons as JSON text
+
+
+def _json(value: list[str]) -> str:
+    # Not ASCII-escaped: the same text PostgreSQL gives back for jsonb, so an unchanged
+    # verdict compares equal (a mismatch would only cost one extra write). Most lists are
+    # empty: no encoder for those.
+    return json.dumps(value, ensure_ascii=False) if value else "[]"
+
+
+def _shown(verdict: SilenceAssessment) -> Shown:
+    return round(verdict.score, 2), _json(verdict.silent_agencies), _json(verdict.reasons)
 
 
 @dataclass(frozen=True)
@@ -99,44 +100,66 @@ class _Stored:
     flagged: bool
     assessed_on: date | None
     closed: bool
+    shown: Shown | None = None  # None: never assessed
 
 
 NEVER = _Stored(False, None, False)
 
 
 async def _stored(child_ids: Collection[int]) -> dict[int, _Stored]:
-    """Each existing child's stored flag and day assessed, and whether its case is closed."""
+    """Each existing child's stored verdict and day assessed, and whether its case is closed."""
     stored = {}
+    sql = _STORED_SQL[_dialect()]
     for chunk in chunked(child_ids):
         ids = ",".join(str(int(c)) for c in chunk)
-        for child_id, flagged, on, closed in await raw_sql.fetch(_STORED_SQL.format(ids=ids)):
-            stored[int(child_id)] = _Stored(bool(flagged), _day(on), bool(closed))
+        for child_id, flagged, on, closed, score, agencies, reasons in await raw_sql.fetch(
+            sql.format(ids=ids)
+        ):
+            shown = None if flagged is None else (float(score), str(agencies), str(reasons))
+            stored[int(child_id)] = _Stored(bool(flagged), _day(on), bool(closed), shown)
     return stored
 
 
-async def _write(verdicts: dict[int, SilenceAssessment], today: date) -> None:
-    dialect = _dialect()
-    on = today if dialect == "postgres" else today.isoformat()
-    rows = [
-        [child_id, round(v.score, 2), json.dumps(v.silent_agencies), json.dumps(v.reasons), on]
-        for child_id, v in sorted(verdicts.items())
-    ]
-    if rows:
-        await connections.get("default").execute_many(_UPSERT_SQL[dialect], rows)
+async def _write(
+    verdicts: dict[int, SilenceAssessment], stored: dict[int, _Stored], today: date
+) -> None:
+    """Store the verdicts that moved; mark the others as assessed today."""
+    dialect, connection = _dialect(), connections.get("default")
+    on: date | str = today if dialect == "postgres" else today.isoformat()
+    moved, still = [], []
+    for child_id, verdict in sorted(verdicts.items()):
+        shown, was = _shown(verdict), stored.get(child_id, NEVER)
+        if shown != was.shown:
+            moved.append([child_id, *shown, on])
+        elif was.assessed_on != today:
+            still.append(child_id)
+    if moved:
+        if dialect == "postgres":
+            await connection.execute_query(_UPSERT_SQL[dialect], as_columns(moved))
+        else:
+            await connection.execute_many(_UPSERT_SQL[dialect], moved)
+    if still and dialect == "postgres":
+        await connection.execute_query(_TOUCH_SQL[dialect], [on, still])
+    elif still:
+        ids = ",".join(str(c) for c in still)
+        await connection.execute_query(_TOUCH_SQL[dialect].format(ids=ids), [on])
+
+
+def _contacts(entry: ChildDays | None) -> list[tuple[int, frozenset[str]]]:
+    """A child's stored days as the detector takes them: (age, agencies that posted)."""
+    return [(age, day.agencies) for age, day in entry.active] if entry else []
 
 
 async def _assess(
-    todo: list[int],
-    days: dict[int, list[tuple[int, list[str]]]],
-    stored: dict[int, _Stored],
+    todo: list[int], days: Mapping[int, ChildDays], stored: dict[int, _Stored]
 ) -> dict[int, SilenceAssessment]:
     verdicts = {}
     for n, child_id in enumerate(todo):
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)  # let requests on this worker run (~50 ms of work)
         state = stored.get(child_id, NEVER)
-        contacts = () if state.closed else days.get(child_id, ())
-        verdicts[child_id] = assess_contacts(contacts, state.flagged)
+        contacts = [] if state.closed else _contacts(days.get(child_id))
+        verdicts[child_id] = assess_contacts(contacts, state.flagged, regular_only=True)
     return verdicts
 
 
@@ -163,6 +186,24 @@ async def do_flip_silence(child_id: int, verdict: SilenceAssessment, now: dateti
     return True
 
 
+async def _do_store(
+    todo: list[int],
+    days: Mapping[int, ChildDays],
+    stored: dict[int, _Stored],
+    now: datetime,
+) -> list[SilenceFlip]:
+    """Assess these children from their loaded days, store the verdicts and flip (audit,
+    notify) where the flag changed."""
+    verdicts = await _assess(todo, days, stored)
+    await _write(verdicts, stored, utc_day(now))
+    flips = []
+    for child_id in sorted(todo):
+        verdict, was = verdicts[child_id], stored[child_id].flagged
+        if verdict.flagged != was and await do_flip_silence(child_id, verdict, now):
+            flips.append(SilenceFlip(child_id, verdict.flagged, verdict))
+    return flips
+
+
 async def do_recompute_silence(
     child_ids: Collection[int], now: datetime | None = None, *, stale_only: bool = False
 ) -> list[SilenceFlip]:
@@ -177,12 +218,30 @@ async def do_recompute_silence(
         todo = [c for c in chunk if c in stored]  # a child id that exists
         if stale_only:
             todo = [c for c in todo if stored[c].assessed_on != today]
-        if not todo:
-            continue
-        verdicts = await _assess(todo, await load_contact_days(todo, today), stored)
-        await _write(verdicts, today)
-        for child_id in sorted(todo):
-            verdict, was = verdicts[child_id], stored[child_id].flagged
-            if verdict.flagged != was and await do_flip_silence(child_id, verdict, now):
-                flips.append(SilenceFlip(child_id, verdict.flagged, verdict))
+        if todo:
+            days = await load_days(todo, today, HISTORY_DAYS)
+            flips += await _do_store(todo, days, stored, now)
     return flips
+
+
+@dataclass(frozen=True)
+class DueSilence:
+    """The children of a sweep whose silence was not assessed today, as stored, so the
+    velocity sweep can assess them from the days it reads anyway (one read, both verdicts)."""
+
+    stored: dict[int, _Stored]
+
+    async def do_assess(
+        self, child_ids: Collection[int], days: Mapping[int, ChildDays], now: datetime
+    ) -> list[SilenceFlip]:
+        """Assess and store those of `child_ids` that are due; `days` must reach back
+        `HISTORY_DAYS`."""
+        todo = [c for c in child_ids if c in self.stored]
+        return await _do_store(todo, days, self.stored, now) if todo else []
+
+
+async def due_silence(child_ids: Collection[int], now: datetime) -> DueSilence:
+    """Which of these children's silence is due for its daily assessment."""
+    today = utc_day(now)
+    stored = await _stored(child_ids)
+    return DueSilence({c: s for c, s in stored.items() if s.assessed_on != today})

@@ -204,6 +204,19 @@ class ChildDays:
     def first_day(self, today: date) -> date | None:
         return today - timedelta(days=self.oldest) if self.oldest >= 0 else None
 
+    def within(self, length: int) -> ChildDays:
+        """Only the days younger than `length`: what `load_days(..., length)` gives, from a
+        longer read (the sweep reads silence's 40 weeks and velocity's 13 at once)."""
+        younger = ChildDays(length)
+        if self.oldest < length:  # every day fits (or there are none)
+            younger.active, younger.oldest = self.active, self.oldest
+        else:
+            younger.active = [(age, day) for age, day in self.active if age < length]
+            younger.oldest = younger.active[-1][0] if younger.active else -1
+        if younger.active:
+            younger.last_post_at = self.last_post_at  # the youngest day's: still in
+        return younger
+
 
 async def load_days(child_ids: Collection[int], today: date, length: int) -> dict[int, ChildDays]:
     """Each child's tallies for `today` and the `length - 1` days before it."""

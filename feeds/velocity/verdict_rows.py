@@ -63,6 +63,12 @@ def shown_digest(shown: tuple[Any, ...], last_post_at: datetime | None) -> str:
     return hashlib.blake2b(packed, digest_size=16).hexdigest()
 
 
+def as_columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one list per column: on PostgreSQL a chunk's rows then go in one statement
+    (`unnest($1::int[], $2::text[], ...)`) instead of one per row."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def _child_of(row: VerdictRow) -> int:
     return row.child_id
 
@@ -145,14 +151,10 @@ async def write_verdicts(rows: Sequence[VerdictRow], now: datetime) -> None:
     connection, postgres = _client()
     rows = sorted(rows, key=_child_of)
     if postgres:
-        columns = [
-            [row.child_id for row in rows],
-            [_json(row.shown) for row in rows],
-            [row.score for row in rows],
-            [row.last_post_at for row in rows],
-            [row.digest for row in rows],
-            now,
-        ]
+        columns: list[Any] = as_columns(
+            [(r.child_id, _json(r.shown), r.score, r.last_post_at, r.digest) for r in rows]
+        )
+        columns.append(now)
         # Two workers often store the same children (each recomputes after every post):
         # lock the rows in child order first, or the UPDATE's plan may take them in heap
         # order, which moves as rows are rewritten (the load test saw deadlocks).

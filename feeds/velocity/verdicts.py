@@ -27,7 +27,8 @@ from feeds.audit.actions import AuditAction
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
 from feeds.models import Event, VelocityState
-from feeds.silence.verdicts import do_recompute_silence
+from feeds.silence.verdicts import HISTORY_DAYS as SILENCE_DAYS
+from feeds.silence.verdicts import DueSilence, do_recompute_silence, due_silence
 from feeds.velocity import sweep
 from feeds.velocity.alerts import do_notify_flagged
 from feeds.velocity.detector import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
@@ -191,39 +192,77 @@ async def do_flip(child_id: int, verdict: Assessment, now: datetime) -> bool:
 
 
 async def do_recompute_velocity(
-    child_ids: Collection[int], now: datetime | None = None, *, announce: bool = False
+    child_ids: Collection[int],
+    now: datetime | None = None,
+    *,
+    announce: bool = False,
+    silence: DueSilence | None = None,
 ) -> list[Flip]:
     """Reassess these children, persist their verdicts and emit an event for each flip
-    (and, with `announce`, for each child whose stored verdict moved otherwise)."""
+    (and, with `announce`, for each child whose stored verdict moved otherwise). With
+    `silence`, the children due for their daily silence verdict get it from the same read
+    of their days."""
     now = now or utcnow()
     # In chunks: bounded memory, and no statement over the drivers' parameter limits.
     chunks = list(chunked(set(child_ids)))
     if not chunks:
         return []
+    reader = _Reader(now, silence)
     if len(chunks) == 1:
-        state, days = await _load(chunks[0], now)
-        flips, moved, verdicts = await _decide(chunks[0], state, days, now)
+        state, days = await reader.load(chunks[0])
+        flips, moved, verdicts = await reader.decide(chunks[0], state, days)
         await write_verdicts(moved, now)
         if announce:
             await _announce(_reranked(state, moved, flips, verdicts), verdicts)
         return flips
     with _collector_paused():
-        return await _pipelined(chunks, now, announce)
+        return await _pipelined(chunks, reader, announce)
 
 
-async def _pipelined(chunks: list[list[int]], now: datetime, announce: bool) -> list[Flip]:
+@dataclass(frozen=True)
+class _Reader:
+    """Loads and decides a chunk: velocity's 13 weeks of days, or silence's 40 weeks when
+    some children are due for their daily silence verdict (then assessed from them too)."""
+
+    now: datetime
+    silence: DueSilence | None
+
+    @property
+    def length(self) -> int:
+        due = self.silence is not None and bool(self.silence.stored)
+        return max(HISTORY_DAYS, SILENCE_DAYS) if due else HISTORY_DAYS
+
+    async def load(self, ids: list[int]) -> tuple[ChunkState, dict[int, ChildDays]]:
+        # Flags and scores as stored before this pass (a flip rewrites only its own); the
+        # two reads go out together, on two pooled connections.
+        return await asyncio.gather(read_chunk(ids), load_days(ids, utc_day(self.now), self.length))
+
+    async def decide(
+        self, ids: list[int], state: ChunkState, days: dict[int, ChildDays]
+    ) -> tuple[list[Flip], list[VerdictRow], dict[int, Assessment]]:
+        recent = days
+        if self.length > HISTORY_DAYS:
+            recent = {child_id: days[child_id].within(HISTORY_DAYS) for child_id in ids}
+        decided = await _decide(ids, state, recent, self.now)
+        if self.silence is not None:
+            await self.silence.do_assess(ids, days, self.now)
+        return decided
+
+
+async def _pipelined(chunks: list[list[int]], reader: _Reader, announce: bool) -> list[Flip]:
     """A sweep: while this process assesses one chunk (CPU), the database reads the next
     and writes the last (its own process), so a sweep takes less than their sum."""
     flips: list[Flip] = []
-    loading = asyncio.ensure_future(_load(chunks[0], now))
+    now = reader.now
+    loading = asyncio.ensure_future(reader.load(chunks[0]))
     writing: asyncio.Future[None] | None = None
     try:
         for index, ids in enumerate(chunks):
             state, days = await loading
             if index + 1 < len(chunks):
-                loading = asyncio.ensure_future(_load(chunks[index + 1], now))
+                loading = asyncio.ensure_future(reader.load(chunks[index + 1]))
                 await asyncio.sleep(0)  # send its queries before assessing this chunk
-            chunk_flips, moved, verdicts = await _decide(ids, state, days, now)
+            chunk_flips, moved, verdicts = await reader.decide(ids, state, days)
             flips += chunk_flips
             if writing:
                 await writing
@@ -252,12 +291,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-async def _load(ids: list[int], now: datetime) -> tuple[ChunkState, dict[int, ChildDays]]:
-    # Flags and scores as stored before this pass (a flip rewrites only its own); the two
-    # reads go out together, on two pooled connections.
-    return await asyncio.gather(read_chunk(ids), load_days(ids, utc_day(now), HISTORY_DAYS))
 
 
 async def _decide(
@@ -364,10 +397,11 @@ class VelocityWatcher:
             swept = False
             try:
                 children = await sweep.shard_children(shard)
-                flips += await do_recompute_velocity(children)
                 # Silence moves only when the day rolls over (posts are caught up above):
-                # once a day per child, so the ten-minute sweep keeps its speed.
-                await do_recompute_silence(children, stale_only=True)
+                # once a day per child, from the days velocity reads anyway.
+                now = utcnow()
+                silence = await due_silence(children, now)
+                flips += await do_recompute_velocity(children, now, silence=silence)
                 swept = True
             finally:
                 await sweep.release(shard, self.name, swept)
