@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from feeds import event_views, events, partitions
+from feeds.access import identity
 from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
@@ -44,6 +45,7 @@ class Subscriber:
     token_hash: str | None = None  # hash of the bearer token, when token-authenticated
     visible: set[int] = field(default_factory=set)
     visible_until: datetime | None = None  # a grant or break-glass ends: re-read `visible`
+    direct: set[int] = field(default_factory=set)  # direct grants: shielded names readable
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=256)
     )
@@ -174,6 +176,7 @@ class Hub:
         while True:
             batch = await Event.filter(id__gt=self.position).order_by("id").limit(BATCH)
             messages: dict[int, dict[str, Any]] | None = None
+            names = identity.AS_WRITTEN  # the batch's shielded children, once rendered
             for event in batch:
                 if event.id != self.position + 1 and not self._gap_expired():
                     self.wake_soon()
@@ -181,12 +184,15 @@ class Hub:
                 self._gap_since = None
                 await self.refresh_for(event)
                 if self.audience(event):
-                    messages = messages or await self._render(batch)
+                    if messages is None:
+                        messages = await self._render(batch)
+                        names = await identity.shielded_names(event_views.text_child_ids(batch))
                     # The audience again, after the render's await: a socket that joined
                     # meanwhile replays only up to `position`, so it must get this event
                     # here. None can join between the offer and `position` moving on.
                     for subscriber in self.audience(event):
-                        subscriber.offer(messages[event.id])
+                        redact = names.except_for(subscriber.direct)
+                        subscriber.offer(event_views.as_read_by(messages[event.id], redact))
                 self.position = event.id
             if len(batch) < BATCH:
                 return
@@ -244,9 +250,11 @@ class Hub:
     async def refresh(self, subscriber: Subscriber) -> None:
         visible = await visible_child_ids(subscriber.user)
         ends = await next_expiry(subscriber.user)
+        direct = await identity.direct_grant_ids(subscriber.user)
         if subscriber in self.subscribers:
             self._unindex(subscriber)
         subscriber.visible, subscriber.visible_until = visible, ends
+        subscriber.direct = direct
         if subscriber in self.subscribers:
             self._index(subscriber)
 

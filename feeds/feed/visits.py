@@ -8,10 +8,11 @@ nothing on its page is marked, and every post by others counts as new on the hom
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from feeds import audit, raw_sql
+from feeds.access import identity
 from feeds.access.policy import MINE_IDS_SQL, VISIBLE_IDS_SQL, Action, check_child_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
@@ -126,9 +127,9 @@ def _my_child(row: raw_sql.Row) -> MyChild:
     )
 
 
-def _by_new_activity(child: MyChild) -> tuple[bool, float, str]:
+def _by_new_activity(child: MyChild) -> tuple[bool, float, tuple[bool, str, int]]:
     at = child.last_post_at.timestamp() if child.last_post_at else 0.0
-    return (child.new_posts == 0, -at, child.display_name)
+    return (child.new_posts == 0, -at, identity.name_key(child.child_id, child.display_name))
 
 
 async def my_children(professional: Professional, now: datetime | None = None) -> list[MyChild]:
@@ -137,4 +138,13 @@ async def my_children(professional: Professional, now: datetime | None = None) -
     if not professional.is_active:
         return []
     rows = await raw_sql.fetch(MY_CHILDREN_SQL, now or utcnow(), professional.id)
-    return sorted((_my_child(row) for row in rows), key=_by_new_activity)
+    found = [_my_child(row) for row in rows]
+    named = await identity.identified_ids(professional, [c.child_id for c in found])
+    shown = [c if c.child_id in named else _labelled(c) for c in found]
+    return sorted(shown, key=_by_new_activity)  # by the name as shown
+
+
+def _labelled(child: MyChild) -> MyChild:
+    """A shielded child the person may not identify (followed through a team, or led
+    without a direct grant): its label and no reference (feeds/access/identity.py)."""
+    return replace(child, display_name=identity.label(child.child_id), reference="")
