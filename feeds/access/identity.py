@@ -33,6 +33,7 @@ WITHHELD = "[name withheld]"  # what stands for a shielded child's name in post 
 NAME_PART_MIN = 3  # a name's parts this long are redacted on their own ("Amelia", not "Al")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _WORD = re.compile(r"\w+")
+STEMMED = 2  # letters an engine's stemmer may take off a word ("-s", "-es")
 MANY = 500  # past this many children, read every shielded one rather than list the ids
 
 
@@ -136,9 +137,10 @@ def name_key(child_id: int, shown_name: str) -> tuple[bool, str, int]:
 
 
 def name_tokens(display_name: str, reference: str) -> list[str]:
-    """What names a child in free text: its name whole, each part of 3+ letters, its
-    reference."""
-    parts = [part for part in _LETTERS.findall(display_name) if len(part) >= NAME_PART_MIN]
+    """What names a child in free text: its name whole, its reference, and each part of
+    3+ letters (words as written, "Mary-Jane", and their letters, "Mary", "Jane")."""
+    words = display_name.split()
+    parts = [p for p in [*words, *_LETTERS.findall(display_name)] if len(p) >= NAME_PART_MIN]
     return [t for t in dict.fromkeys([display_name.strip(), reference.strip(), *parts]) if t]
 
 
@@ -169,13 +171,14 @@ class Redactor:
         return text if names is None or not text else names.pattern.sub(WITHHELD, text)
 
     def named_by(self, child_id: int, terms: Iterable[str], prefix: str | None = None) -> bool:
-        """Whether these search terms (lower case) name the hidden child: equal to a word of
-        its name or reference, a stemmed form of one, or (`prefix`) the start of one."""
+        """Whether these search terms (lower case) name the hidden child: a word of its name
+        or reference, that word with an ending the engines stem away ("neils"), or
+        (`prefix`, as typed) the start of one."""
         names = self.hidden.get(child_id)
         if names is None:
             return False
         asked = [t for t in terms if t] + ([prefix] if prefix else [])
-        if any(term.startswith(word) for term in asked for word in names.words):
+        if any(_stems_to(term, word) for term in asked for word in names.words):
             return True
         return prefix is not None and any(word.startswith(prefix) for word in names.words)
 
@@ -184,6 +187,10 @@ class Redactor:
         if not any(child_id in self.hidden for child_id in child_ids):
             return self
         return Redactor({k: v for k, v in self.hidden.items() if k not in child_ids})
+
+
+def _stems_to(term: str, word: str) -> bool:
+    return term.startswith(word) and len(term) - len(word) <= STEMMED
 
 
 AS_WRITTEN = Redactor()  # nothing hidden: for text not yet shown to anyone
