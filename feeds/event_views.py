@@ -10,11 +10,13 @@ row (posts, notifications, people), however many events and sockets there are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from feeds import events
+from feeds.access import identity
+from feeds.access.identity import AS_WRITTEN, Redactor
 from feeds.feed.notifications import notification_payload, unread_count
 from feeds.models import Event, Notification, Post, Professional
 from feeds.network.involvement import entry_view
@@ -116,7 +118,8 @@ def _data(event: Event, found: _Rows) -> dict[str, Any]:
         if note is None:
             return {"notification_id": payload.get("notification_id")}
         post = found.posts.get(note.post_id) if note.post_id is not None else None
-        return notification_payload(note, post, found.unread.get(note.recipient_id, 0))
+        # As written here; each socket reads it through `as_read_by` (the viewer's redactor).
+        return notification_payload(note, post, found.unread.get(note.recipient_id, 0), AS_WRITTEN)
     return payload  # grant, follow, velocity, break-glass: ids, flags and scores only
 
 
@@ -126,7 +129,7 @@ def _message(event: Event, found: _Rows) -> dict[str, Any]:
         post = found.posts.get(post_id or 0)
         if post is None or post.removed_at is not None or post.child_id != event.child_id:
             return _removed(event, post_id)
-        data: dict[str, Any] = dict(post_view(post))
+        data: dict[str, Any] = dict(post_view(post, AS_WRITTEN))  # see `as_read_by`
     else:
         data = _data(event, found)
     return {"id": event.id, "type": event.type, "child_id": event.child_id, "data": data}
@@ -138,3 +141,36 @@ async def render(batch: Sequence[Event]) -> list[dict[str, Any]]:
         return []
     found = await _load(batch)
     return [_message(event, found) for event in batch]
+
+
+TEXT_EVENTS = POST_EVENTS | NOTE_EVENTS  # messages that carry post text
+
+
+def text_child_ids(batch: Sequence[Event]) -> set[int]:
+    """The children whose post text a batch's messages may carry."""
+    return {e.child_id for e in batch if e.type in TEXT_EVENTS and e.child_id is not None}
+
+
+def as_read_by(message: dict[str, Any], redact: Redactor) -> dict[str, Any]:
+    """A rendered message as one viewer may read it: the names of shielded children it may
+    not identify withheld from post text (a copy; the shared message is untouched)."""
+    data = message.get("data")
+    if not redact.hidden or not isinstance(data, dict):
+        return message
+    if isinstance(data.get("post"), dict):  # a notification about a post
+        data = {**data, "post": _read(data["post"], redact)}
+    return {**message, "data": _read(data, redact)}
+
+
+def _read(view: dict[str, Any], redact: Redactor) -> dict[str, Any]:
+    body, child_id = view.get("body"), view.get("child_id")
+    if not isinstance(body, str) or not isinstance(child_id, int):
+        return view
+    return {**view, "body": redact(child_id, body)}
+
+
+async def render_for(batch: Sequence[Event], direct: Collection[int]) -> list[dict[str, Any]]:
+    """`render` as one viewer may read it, `direct` its direct grants (a replay)."""
+    messages = await render(batch)
+    redact = (await identity.shielded_names(text_child_ids(batch))).except_for(direct)
+    return [as_read_by(message, redact) for message in messages]

@@ -56,6 +56,9 @@ class SearchResults:
     results: list[SearchResult]
     next_cursor: int | None
     count: int  # results on this page, counted after the access re-check
+    # How the searcher reads the posts' text (a shielded child's name withheld); the
+    # snippets are already read through it.
+    redact: identity.Redactor
 
 
 def make_index(
@@ -133,8 +136,12 @@ def _in_period(moment: datetime, since: datetime | None, until: datetime | None)
     return (since is None or moment >= since) and (until is None or moment < until)
 
 
-async def _checked(hits: list[SearchHit], query: SearchQuery) -> list[SearchResult]:
-    """Hits whose post is still there, visible and matching, in the engine's order."""
+async def _checked(
+    hits: list[SearchHit], query: SearchQuery, redact: identity.Redactor
+) -> list[SearchResult]:
+    """Hits whose post is still there, visible and matching, in the engine's order; a hit
+    on a shielded child the searcher may not identify is dropped when the words name it
+    (finding it would confirm who the child is), and its snippet shows the name withheld."""
     rows = await Post.filter(
         id__in=[hit.post_id for hit in hits], removed_at__isnull=True
     ).select_related("author__agency", "child")  # one query, not four
@@ -144,12 +151,12 @@ async def _checked(hits: list[SearchHit], query: SearchQuery) -> list[SearchResu
     posts = {
         post.id: post for post in rows if post.child_id in children and _still_matches(post, query)
     }
+    words = query.parsed.terms()
     return [
-        SearchResult(
-            posts[hit.post_id], hit.score, highlight(posts[hit.post_id].body, query.parsed)
-        )
+        SearchResult(post, hit.score, highlight(redact(post.child_id, post.body), query.parsed))
         for hit in hits
-        if hit.post_id in posts
+        if (post := posts.get(hit.post_id)) is not None
+        and not redact.named_by(post.child_id, words, query.parsed.prefix)
     ]
 
 
@@ -170,13 +177,15 @@ async def _engine_search(index: SearchIndex, query: SearchQuery) -> list[SearchH
         raise SearchUnavailable(SearchUnavailable.message) from error
 
 
-async def _collect(index: SearchIndex, query: SearchQuery) -> tuple[list[SearchResult], int | None]:
+async def _collect(
+    index: SearchIndex, query: SearchQuery, redact: identity.Redactor
+) -> tuple[list[SearchResult], int | None]:
     """Up to query.limit re-checked results and the cursor for the next page."""
     results: list[SearchResult] = []
     for _ in range(ROUNDS):
         want = query.limit - len(results)
         hits = await _engine_search(index, replace(query, limit=want))
-        results += await _checked(hits, query)
+        results += await _checked(hits, query, redact)
         if len(hits) < want:
             return results, None
         query = replace(query, cursor=_next_cursor(query, hits))
@@ -192,7 +201,8 @@ async def do_search(
     params = check_params(params)
     allowed = frozenset(await visible_child_ids(professional))
     query = SearchQuery(**vars(params), child_ids=allowed)
-    results, cursor = await _collect(index, query) if query.children() else ([], None)
+    redact = await identity.redactor(professional, query.children())
+    results, cursor = await _collect(index, query, redact) if query.children() else ([], None)
     results = await _as_seen(professional, results)
     shielded = sorted({r.post.child_id for r in results if identity.is_shielded(r.post.child)})
     await audit.record(
@@ -209,7 +219,7 @@ async def do_search(
             **({"shielded": True, "shielded_child_ids": shielded} if shielded else {}),
         },
     )
-    return SearchResults(results, cursor, len(results))
+    return SearchResults(results, cursor, len(results), redact)
 
 
 async def _as_seen(professional: Professional, results: list[SearchResult]) -> list[SearchResult]:
@@ -245,10 +255,8 @@ class FilterChoices:
 
 async def filter_choices(professional: Professional) -> FilterChoices:
     """The children the caller may see, and the authors and agencies of their posts."""
-    visible = await Child.filter(id__in=await visible_child_ids(professional)).order_by(
-        "display_name", "id"
-    )
-    children = await identity.as_seen_by(professional, visible)
+    visible = await Child.filter(id__in=await visible_child_ids(professional))
+    children = await identity.shown_children(professional, visible)  # by the name as seen
     author_ids = (
         await Post.filter(child_id__in=[c.id for c in children], removed_at__isnull=True)
         .distinct()

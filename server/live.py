@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from feeds import event_views, events, partitions
+from feeds.access import identity
 from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
@@ -50,14 +51,19 @@ class Viewer:
     """A person with sockets open in this worker. Their sockets share one copy of what the
     person may see: indexed once, re-read once when a grant touches the person."""
 
-    __slots__ = ("sockets", "user_id", "visible", "visible_until")
+    __slots__ = ("direct", "sockets", "user_id", "visible", "visible_until")
 
     def __init__(
-        self, user_id: int, visible: Iterable[int] = (), visible_until: datetime | None = None
+        self,
+        user_id: int,
+        visible: Iterable[int] = (),
+        visible_until: datetime | None = None,
+        direct: Iterable[int] = (),
     ) -> None:
         self.user_id = user_id
         self.visible = frozenset(visible)
         self.visible_until = visible_until  # a grant or break-glass ends: re-read `visible`
+        self.direct = frozenset(direct)  # direct grants: shielded names this person may read
         self.sockets: set[Subscriber] = set()
 
     def may_receive(self, event: Event) -> bool:
@@ -94,8 +100,9 @@ class Subscriber:
         visible_until: datetime | None = None,
         session_id: str | None = None,  # hash of the session cookie, when cookie-authenticated
         token_hash: str | None = None,  # hash of the bearer token, when token-authenticated
+        direct: Iterable[int] = (),  # direct grants: the shielded names it may read
     ) -> None:
-        self.viewer = Viewer(user_id, visible, visible_until)  # shared once subscribed
+        self.viewer = Viewer(user_id, visible, visible_until, direct)  # shared once subscribed
         self.session_id = session_id
         self.token_hash = token_hash
         self.backlog: deque[tuple[int, str]] = EMPTY  # a deque of its own once needed
@@ -112,6 +119,10 @@ class Subscriber:
     @property
     def visible(self) -> frozenset[int]:
         return self.viewer.visible
+
+    @property
+    def direct(self) -> frozenset[int]:
+        return self.viewer.direct
 
     def may_receive(self, event: Event) -> bool:
         return self.viewer.may_receive(event)
@@ -285,6 +296,7 @@ class Hub:
         while True:
             batch = await Event.filter(id__gt=self.position).order_by("id").limit(BATCH)
             messages: dict[int, dict[str, Any]] | None = None
+            names = identity.AS_WRITTEN  # the batch's shielded children, once rendered
             for event in batch:
                 if event.id != self.position + 1 and not self._gap_expired():
                     self.wake_soon()
@@ -292,13 +304,20 @@ class Hub:
                 self._gap_since = None
                 await self.refresh_for(event)
                 if self.audience(event):
-                    messages = messages or await self._render(batch)
+                    if messages is None:
+                        messages = await self._render(batch)
+                        names = await identity.shielded_names(event_views.text_child_ids(batch))
                     # The audience again, after the render's await: a socket that joined
                     # meanwhile replays only up to `position`, so it must get this event
                     # here. None can join between the offer and `position` moving on.
                     text = encode(messages[event.id])  # once per event, not per socket
                     for subscriber in self.audience(event):
-                        subscriber.offer(event.id, text)
+                        redact = names.except_for(subscriber.direct)
+                        if redact is names and not names.hidden:
+                            subscriber.offer(event.id, text)
+                        else:  # a shielded child's name withheld for this viewer
+                            shown = event_views.as_read_by(messages[event.id], redact)
+                            subscriber.offer(event.id, encode(shown))
                 self.position = event.id
             if len(batch) < BATCH:
                 return
@@ -365,10 +384,12 @@ class Hub:
         person = await Professional.get_or_none(id=viewer.user_id)
         visible = await visible_child_ids(person) if person is not None else set()
         ends = await next_expiry(person) if person is not None else None
+        direct = await identity.direct_grant_ids(person) if person is not None else set()
         current = self.viewers.get(viewer.user_id) is viewer
         if current:
             self._unindex(viewer)
         viewer.visible, viewer.visible_until = frozenset(visible), ends
+        viewer.direct = frozenset(direct)
         if current:
             self._index(viewer)
 

@@ -7,13 +7,19 @@ administrators) sees "Shielded child #<id>", with no reference, date of birth, s
 area; those without access see nothing at all, as before (the policy's NotFound).
 
 Every place that shows a child to someone goes through `as_seen_by` (many children, two
-queries at most), `seen_child` (one), or `as_seen_with` (standings already in hand).
+queries at most), `seen_child` (one), or `as_seen_with` (standings already in hand); lists
+sort by the name as seen (`by_shown_name`), so a label's place says nothing of the name.
+Post text is shown through a `Redactor` (`redactor`): a direct grant may write the child's
+name in a post, and whoever sees the label reads "[name withheld]" there instead (the
+stored text is untouched).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -23,6 +29,12 @@ from feeds.clock import utcnow
 from feeds.models import Child, Grant, Professional
 
 SHIELDED = "Shielded child"
+WITHHELD = "[name withheld]"  # what stands for a shielded child's name in post text
+NAME_PART_MIN = 3  # a name's parts this long are redacted on their own ("Amelia", not "Al")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"\w+")
+STEMMED = 2  # letters an engine's stemmer may take off a word ("-s", "-es")
+MANY = 500  # past this many children, read every shielded one rather than list the ids
 
 
 def label(child_id: int) -> str:
@@ -107,3 +119,118 @@ async def seen_child(viewer: Professional, child: Child) -> Child:
 async def shown_names(viewer: Professional, children: Sequence[Child]) -> dict[int, str]:
     """Each child's name as the viewer sees it, by id (for lists of posts and notes)."""
     return {c.id: c.display_name for c in await as_seen_by(viewer, children)}
+
+
+async def shown_children(viewer: Professional, children: Sequence[Child]) -> list[Child]:
+    """`as_seen_by`, sorted by the name as seen (`by_shown_name`)."""
+    return sorted(await as_seen_by(viewer, children), key=by_shown_name)
+
+
+def by_shown_name(child: Child) -> tuple[bool, str, int]:
+    """The sort key of a child in a list by name, from the child *as seen*: named
+    children by name, then labels by id, so a label's place says nothing of the name."""
+    return name_key(child.id, child.display_name)
+
+
+def name_key(child_id: int, shown_name: str) -> tuple[bool, str, int]:
+    """`by_shown_name` for a name already as seen (board rows, "My children")."""
+    labelled = shown_name == label(child_id)
+    return (labelled, "" if labelled else shown_name.lower(), child_id)
+
+
+# --- names in post text -------------------------------------------------------------------
+
+
+def name_tokens(display_name: str, reference: str) -> list[str]:
+    """What names a child in free text: its name whole, its reference, and each part of
+    3+ letters (words as written, "Mary-Jane", and their letters, "Mary", "Jane")."""
+    words = display_name.split()
+    parts = [p for p in [*words, *_LETTERS.findall(display_name)] if len(p) >= NAME_PART_MIN]
+    return [t for t in dict.fromkeys([display_name.strip(), reference.strip(), *parts]) if t]
+
+
+@dataclass(frozen=True)
+class _Names:
+    pattern: re.Pattern[str]  # any token, as a whole word, any case
+    words: frozenset[str]  # the tokens' words, lower case (for matching search terms)
+
+    @classmethod
+    def of(cls, display_name: str, reference: str) -> _Names:
+        tokens = sorted(name_tokens(display_name, reference), key=len, reverse=True)
+        alternatives = "|".join(re.escape(token) for token in tokens)
+        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        words = {w.lower() for t in tokens for w in _WORD.findall(t)}
+        return cls(pattern, frozenset(w for w in words if len(w) >= NAME_PART_MIN or w.isdigit()))
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """For one viewer: the shielded children whose names it may not read, and how to
+    take those names out of post text."""
+
+    hidden: Mapping[int, _Names] = field(default_factory=dict)
+
+    def __call__(self, child_id: int, text: str) -> str:
+        """The text of a post on this child, as the viewer may read it."""
+        names = self.hidden.get(child_id)
+        return text if names is None or not text else names.pattern.sub(WITHHELD, text)
+
+    def named_by(self, child_id: int, terms: Iterable[str], prefix: str | None = None) -> bool:
+        """Whether these search terms (lower case) name the hidden child: a word of its name
+        or reference, that word with an ending the engines stem away ("neils"), or
+        (`prefix`, as typed) the start of one."""
+        names = self.hidden.get(child_id)
+        if names is None:
+            return False
+        asked = [t for t in terms if t] + ([prefix] if prefix else [])
+        if any(_stems_to(term, word) for term in asked for word in names.words):
+            return True
+        return prefix is not None and any(word.startswith(prefix) for word in names.words)
+
+    def except_for(self, child_ids: Collection[int]) -> Redactor:
+        """This redactor for a viewer who identifies these children."""
+        if not any(child_id in self.hidden for child_id in child_ids):
+            return self
+        return Redactor({k: v for k, v in self.hidden.items() if k not in child_ids})
+
+
+def _stems_to(term: str, word: str) -> bool:
+    return term.startswith(word) and len(term) - len(word) <= STEMMED
+
+
+AS_WRITTEN = Redactor()  # nothing hidden: for text not yet shown to anyone
+
+
+async def shielded_names(child_ids: Iterable[int]) -> Redactor:
+    """A redactor hiding every shielded child among these, whoever looks (one query);
+    `except_for` the viewer's direct grants gives that viewer's."""
+    ids = set(child_ids)
+    if not ids:
+        return AS_WRITTEN
+    shielded = Child.filter(shielded_at__isnull=False)
+    if len(ids) <= MANY:
+        shielded = shielded.filter(id__in=sorted(ids))
+    rows = await shielded.values("id", "display_name", "reference")  # few: shields are rare
+    return Redactor(
+        {
+            int(r["id"]): _Names.of(r["display_name"], r["reference"])
+            for r in rows
+            if int(r["id"]) in ids
+        }
+    )
+
+
+async def redactor(viewer: Professional, child_ids: Iterable[int]) -> Redactor:
+    """How the viewer reads posts on these children (one query, two when one is shielded)."""
+    hiding = await shielded_names(child_ids)
+    if not hiding.hidden:
+        return hiding
+    return hiding.except_for(await _direct_grant_ids(viewer, hiding.hidden))
+
+
+async def direct_grant_ids(viewer: Professional) -> set[int]:
+    """Every child the viewer holds a live direct grant on (few: personal grants)."""
+    if not viewer.is_active:
+        return set()
+    live = Grant.filter(active_grant_q(utcnow()), professional_id=viewer.id)
+    return {int(row["child_id"]) for row in await live.values("child_id")}

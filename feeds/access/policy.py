@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 
 from feeds import raw_sql
 from feeds.access.rules import (
+    IDENTIFYING,
     Action,
     Standing,
     active_grant_sql,
@@ -100,6 +101,9 @@ VISIBLE_IDS_SQL = child_ids_sql(Action.VIEW)
 # "My children" on the home page (feeds/feed/visits.py): the children led by, or granted
 # personally to, professional $2 at $1; a team's grant alone makes a child the team's.
 MINE_IDS_SQL = f"{_ARMS[Standing.DIRECT_GRANT]} UNION {_ARMS[Standing.LEAD]}"
+# The shielded children whose name professional $2 may see at $1 (rules.IDENTIFYING; the
+# ORM form is feeds/access/identity.py's): for lists read in one query ("My children").
+IDENTIFYING_IDS_SQL = " UNION ".join(_ARMS[s] for s in sorted(IDENTIFYING))
 VISIBLE_CHILDREN_SQL = (
     f"SELECT {{columns}} FROM child c WHERE c.id IN ({VISIBLE_IDS_SQL}) "
     "ORDER BY c.display_name, c.id"

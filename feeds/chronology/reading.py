@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -122,7 +122,26 @@ async def _chronology(viewer: Professional, children: list[Child], filters: Filt
     mine = await Agency.filter(id=viewer.agency_id).values_list("name", flat=True)
     by = ", ".join([viewer.name, *map(str, mine)])
     shown = [await identity.seen_child(viewer, c) for c in children]  # shielded: labels
-    return Chronology(shown, filters, entries, now, by, names)
+    redact = await identity.redactor(viewer, [c.id for c in children])
+    return Chronology(shown, filters, _read_as(entries, redact), now, by, names)
+
+
+def _read_as(entries: list[Entry], redact: identity.Redactor) -> list[Entry]:
+    """The entries' free text (post, action taken, outcome) as the viewer may read it: a
+    shielded child's name written there is withheld unless the viewer identifies it."""
+    if not redact.hidden:
+        return entries
+    return [
+        replace(
+            e,
+            event=redact(e.child_id, e.event),
+            action_taken=redact(e.child_id, e.action_taken),
+            outcome=redact(e.child_id, e.outcome),
+        )
+        if e.child_id in redact.hidden
+        else e
+        for e in entries
+    ]
 
 
 async def do_read(

@@ -13,6 +13,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from feeds import events
+from feeds.access.identity import Redactor, redactor
 from feeds.access.policy import visible_child_ids
 from feeds.clock import utcnow
 from feeds.errors import NotFound
@@ -38,7 +39,9 @@ async def unread_count(recipient: Professional) -> int:
     return await (await _visible(recipient)).filter(read_at__isnull=True).count()
 
 
-def notification_payload(note: Notification, post: Post | None, unread: int) -> dict[str, Any]:
+def notification_payload(
+    note: Notification, post: Post | None, unread: int, redact: Redactor
+) -> dict[str, Any]:
     """A notification as the API and the websocket show it (post needs author.agency)."""
     return {
         "notification_id": note.id,
@@ -46,7 +49,7 @@ def notification_payload(note: Notification, post: Post | None, unread: int) -> 
         "child_id": note.child_id,
         "created_at": iso(note.created_at),
         "read_at": iso(note.read_at),
-        "post": post_view(post) if post is not None else None,
+        "post": post_view(post, redact) if post is not None else None,
         "unread": unread,
     }
 
@@ -79,8 +82,10 @@ async def inbox(recipient: Professional, limit: int = INBOX_PAGE) -> Inbox:
     )
     by_id = {post.id: post for post in posts}
     unread = await unread_count(recipient)
+    redact = await redactor(recipient, {post.child_id for post in posts})
     return Inbox(
-        [notification_payload(n, by_id.get(n.post_id or 0), unread) for n in notes], unread
+        [notification_payload(n, by_id.get(n.post_id or 0), unread, redact) for n in notes],
+        unread,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from feeds import audit, raw_sql
@@ -33,8 +33,7 @@ class FeedPage(Generic[P]):
 async def caseload(professional: Professional) -> list[Child]:
     """The children this professional may see, by name, as they may see them (a shielded
     child without a direct grant: its label, listed after the named ones)."""
-    shown = await identity.as_seen_by(professional, await visible_children(professional))
-    return sorted(shown, key=lambda c: (identity.is_label(c), c.display_name.lower(), c.id))
+    return await identity.shown_children(professional, await visible_children(professional))
 
 
 async def read_child(professional: Professional, child_id: int, ctx: AuditContext) -> Child:
@@ -197,7 +196,13 @@ async def read_feed_views(
     before: int | None = None,
     limit: int = 20,
 ) -> FeedPage[PostView]:
-    """`read_feed` with the posts as views.post_view renders them (what the API returns)."""
-    return await _read_page(
+    """`read_feed` with the posts as views.post_view renders them for this reader (what the
+    API returns)."""
+    page = await _read_page(
         professional, child_id, ctx, before, limit, _post_views, lambda view: view["id"]
     )
+    if not identity.is_shielded(page.child):  # the hot path: no query more
+        return page
+    redact = await identity.redactor(professional, [page.child.id])
+    posts: list[PostView] = [{**v, "body": redact(v["child_id"], v["body"])} for v in page.posts]
+    return replace(page, posts=posts)

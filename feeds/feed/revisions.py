@@ -24,6 +24,7 @@ class History:
     post: Post  # as it is now, author and agency loaded
     child: Child
     revisions: list[PostRevision]  # newest first, replaced_by loaded
+    redact: identity.Redactor  # how the viewer reads the texts (a shielded child's name)
 
 
 async def do_read_revisions(viewer: Professional, post_id: int, ctx: AuditContext) -> History:
@@ -39,6 +40,7 @@ async def do_read_revisions(viewer: Professional, post_id: int, ctx: AuditContex
         child = await check_item_access(viewer, post.child_id, Action.VIEW, POST_NOT_FOUND)
         if post.removed_at is not None:
             raise NotFound(POST_NOT_FOUND)
+    redact = await identity.redactor(viewer, [child.id])
     child = await identity.seen_child(viewer, child)  # for showing: a shielded child's label
     revisions = (
         await PostRevision.filter(post_id=post.id)
@@ -51,7 +53,7 @@ async def do_read_revisions(viewer: Professional, post_id: int, ctx: AuditContex
     await audit.record(
         AuditAction.POST_REVISIONS, ctx, actor=viewer, child_id=post.child_id, detail=detail
     )
-    return History(post, child, revisions)
+    return History(post, child, revisions, redact)
 
 
 def revision_views(history: History) -> list[dict[str, Any]]:
@@ -66,7 +68,7 @@ def revision_views(history: History) -> list[dict[str, Any]]:
         views.append(
             {
                 "kind": str(revision.kind),
-                "body": revision.body,
+                "body": history.redact(history.post.child_id, revision.body),
                 "written_at": iso(written),
                 "replaced_at": iso(revision.replaced_at) or "",
                 "replaced_by": revision.replaced_by.name,

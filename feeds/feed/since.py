@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from feeds.access import identity
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
@@ -24,7 +25,7 @@ def start_of_yesterday(now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class ChildPosts:
-    child: Child
+    child: Child  # as the reader may see it (a shielded child: its label)
     posts: list[Post]  # newest first
     last_seen: int | None  # the reader's last-visit marker (None: never opened)
 
@@ -35,6 +36,7 @@ class SincePage:
     groups: list[ChildPosts]  # the child with the newest post first
     next_before: int | None  # pass as ?before= for the next (older) page
     count: int
+    redact: identity.Redactor  # how the reader reads the posts' text
 
 
 async def read_since_yesterday(
@@ -61,7 +63,9 @@ async def read_since_yesterday(
     groups = await _grouped(professional, posts)
     shown = {group.child.id: group.posts for group in groups}
     await record_stream_read(AuditAction.SINCE_YESTERDAY, professional, ctx, before, shown)
-    return SincePage(since, groups, posts[-1].id if len(found) > limit else None, len(posts))
+    redact = await identity.redactor(professional, shown)
+    more = posts[-1].id if len(found) > limit else None
+    return SincePage(since, groups, more, len(posts), redact)
 
 
 async def _grouped(professional: Professional, posts: list[Post]) -> list[ChildPosts]:
@@ -72,4 +76,10 @@ async def _grouped(professional: Professional, posts: list[Post]) -> list[ChildP
         professional_id=professional.id, child_id__in=list(by_child)
     ).values("child_id", "last_seen_post_id")
     seen = {int(row["child_id"]): int(row["last_seen_post_id"]) for row in marks}
-    return [ChildPosts(group[0].child, group, seen.get(key)) for key, group in by_child.items()]
+    children = await identity.as_seen_by(
+        professional, [group[0].child for group in by_child.values()]
+    )
+    return [
+        ChildPosts(child, group, seen.get(key))
+        for child, (key, group) in zip(children, by_child.items(), strict=True)
+    ]

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feeds import audit, raw_sql
-from feeds.access.policy import MINE_IDS_SQL, VISIBLE_IDS_SQL, Action, check_child_access
+from feeds.access import identity
+from feeds.access.policy import (
+    IDENTIFYING_IDS_SQL,
+    MINE_IDS_SQL,
+    VISIBLE_IDS_SQL,
+    Action,
+    check_child_access,
+)
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
@@ -103,7 +110,8 @@ MY_CHILDREN_SQL = (
     "(SELECT COUNT(*) FROM post p WHERE p.child_id = c.id AND p.removed_at IS NULL "
     "AND p.author_id <> $2 AND p.id > COALESCE(v.last_seen_post_id, 0)), "
     "v.seen_at, COALESCE(vs.flagged, FALSE), COALESCE(ss.flagged, FALSE), "
-    f"c.id IN ({_FOLLOWED_SQL}) "
+    f"c.id IN ({_FOLLOWED_SQL}), "
+    f"(c.shielded_at IS NULL OR c.id IN ({IDENTIFYING_IDS_SQL})) "  # named, or its label
     "FROM child c LEFT JOIN child_visit v ON v.child_id = c.id AND v.professional_id = $2 "
     "LEFT JOIN velocity_state vs ON vs.child_id = c.id "
     "LEFT JOIN silence_state ss ON ss.child_id = c.id "
@@ -112,7 +120,9 @@ MY_CHILDREN_SQL = (
 
 
 def _my_child(row: raw_sql.Row) -> MyChild:
-    child_id, name, reference, last_post, new, visited, flagged, quiet, following = row
+    child_id, name, reference, last_post, new, visited, flagged, quiet, following, named = row
+    if not named:  # shielded, and no direct grant: its label (feeds/access/identity.py)
+        name, reference = identity.label(int(child_id)), ""
     return MyChild(
         int(child_id),
         name,
@@ -126,9 +136,9 @@ def _my_child(row: raw_sql.Row) -> MyChild:
     )
 
 
-def _by_new_activity(child: MyChild) -> tuple[bool, float, str]:
+def _by_new_activity(child: MyChild) -> tuple[bool, float, tuple[bool, str, int]]:
     at = child.last_post_at.timestamp() if child.last_post_at else 0.0
-    return (child.new_posts == 0, -at, child.display_name)
+    return (child.new_posts == 0, -at, identity.name_key(child.child_id, child.display_name))
 
 
 async def my_children(professional: Professional, now: datetime | None = None) -> list[MyChild]:
@@ -137,4 +147,4 @@ async def my_children(professional: Professional, now: datetime | None = None) -
     if not professional.is_active:
         return []
     rows = await raw_sql.fetch(MY_CHILDREN_SQL, now or utcnow(), professional.id)
-    return sorted((_my_child(row) for row in rows), key=_by_new_activity)
+    return sorted((_my_child(row) for row in rows), key=_by_new_activity)  # by name as shown

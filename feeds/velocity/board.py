@@ -110,16 +110,16 @@ def check_change_order(order: str) -> ChangeOrder:
 def sort_changes(changes: Sequence[ChildChange], order: ChangeOrder) -> list[ChildChange]:
     """Biggest rise first (attention: all posts; worry: hunches and concerns), or by name."""
 
-    def key(change: ChildChange) -> tuple[int, int, str, int]:
-        t, name = change.trend, change.child.display_name
+    def key(change: ChildChange) -> tuple[int, int, tuple[bool, str, int]]:
+        t, name = change.trend, identity.name_key(change.child.id, change.child.display_name)
         if order == "name":
-            return (0, 0, name, change.child.id)
+            return (0, 0, name)
         first, second = (
             (t.attention_change, t.worry_change)
             if order == "attention"
             else (t.worry_change, t.attention_change)
         )
-        return (-first, -second, name, change.child.id)
+        return (-first, -second, name)
 
     return sorted(changes, key=key)
 
@@ -177,18 +177,18 @@ def _quiet(flagged: object, reasons: Any) -> Quiet:
 
 
 def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
-    """Flagged first, then gone quiet, then by score, then by recent posts; ties by name
-    for stable pages."""
+    """Flagged first, then gone quiet, then by score, then by recent posts; ties by the name
+    as shown for stable pages (rank again after `as_seen_by`: a label's place must say
+    nothing of the name behind it)."""
 
-    def key(row: BoardRow) -> tuple[bool, bool, float, int, str, int]:
+    def key(row: BoardRow) -> tuple[bool, bool, float, int, tuple[bool, str, int]]:
         a = row.assessment
         return (
             not a.flagged,
             not row.quiet.flagged,
             -a.score,
             -row.posts_7d,
-            row.child.display_name,
-            row.child.id,
+            identity.name_key(row.child.id, row.child.display_name),
         )
 
     return sorted(rows, key=key)
@@ -277,11 +277,13 @@ async def as_seen_by(viewer: Professional, board: Board) -> Board:
     """The board with each shielded child the viewer may not identify shown by its label,
     with no reference (feeds/access/identity.py)."""
     hidden = await identity.unidentified(viewer, {r.child.id for r in board.rows if r.shielded})
+    if not hidden:
+        return board
     rows = [
         replace(row, child=_label_ref(row.child.id)) if row.child.id in hidden else row
         for row in board.rows
     ]
-    return replace(board, rows=rows)
+    return replace(board, rows=rank(rows))  # ties by the name as shown
 
 
 def _label_ref(child_id: int) -> ChildRef:

@@ -95,7 +95,7 @@ async def create_post(request: Request, user: Professional) -> Response:
         idempotency_key=request.headers.get("idempotency-key"),
     )
     headers = {} if result.created else {"idempotent-replayed": "true"}
-    return reply(written(result), 201, headers)
+    return reply(await written(user, result), 201, headers)
 
 
 @api(
@@ -114,7 +114,7 @@ async def edit_post(request: Request, user: Professional) -> Response:
         None if edit.body is UNSET else edit.body,
         audit_context(request),
     )
-    return reply(written(result))
+    return reply(await written(user, result))
 
 
 @api(None, "Remove a post (soft, audited)", status=204, errors={403})

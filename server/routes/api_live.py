@@ -11,7 +11,7 @@ from starlette.routing import Route
 from feeds import events
 from feeds.feed import acknowledging, following, notifications
 from feeds.models import Professional
-from feeds.serializers import post_view
+from feeds.serializers import post_views_for
 from server.endpoints import audit_context, authenticated, path_id
 from server.schemas import posts as schema
 from server.schemas.codec import build, decode, decode_query, is_json, reply
@@ -50,7 +50,7 @@ async def home_stream(request: Request, user: Professional) -> Response:
         user, audit_context(request), before=page.before, limit=page.limit
     )
     home = {
-        "posts": [post_view(p) for p in posts],
+        "posts": await post_views_for(user, posts),
         "next_before": posts[-1].id if posts else None,
         "following": sorted(await following.followed_child_ids(user)),
         "last_event_id": await events.latest_event_id(),

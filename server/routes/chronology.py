@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access import identity
 from feeds.access.policy import Action, may
 from feeds.chronology import marking, reading
 from feeds.chronology.entries import entry_view
@@ -181,6 +182,7 @@ async def _mark_page(
     shown = await marking.do_read_marking(user, post_id, audit_context(request))
     post = shown.post
     current = marking.significance_view(post.id, shown.significance, shown.revisions)
+    redact = await identity.redactor(user, [post.child_id])
     return render(
         request,
         "significance.html",
@@ -190,7 +192,7 @@ async def _mark_page(
             "id": post.id,
             "child_id": post.child_id,
             "kind": str(post.kind),
-            "body": post.body,
+            "body": redact(post.child_id, post.body),
             "created_at": post.created_at.isoformat(),
             "author": author_view(post.author),
         },

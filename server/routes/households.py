@@ -24,7 +24,7 @@ from feeds.network.households import Family
 from feeds.network.models import Relationship
 from feeds.network.worry_episodes import open_episodes
 from feeds.network.worry_rule import reason
-from feeds.serializers import child_view, me_view, post_view
+from feeds.serializers import child_view, me_view, post_views_for
 from server.endpoints import audit_context, authenticated, is_number, path_id, read_form
 from server.page_context import header_context
 from server.routes.page_render import render
@@ -37,7 +37,9 @@ from server.schemas.operation import api
 RELATIONSHIPS = {Relationship.SIBLING: "Sibling", Relationship.SHARES_HOME: "Shares a home"}
 
 
-async def family_view(family: Family, with_posts: bool = True) -> dict[str, Any]:
+async def family_view(
+    viewer: Professional, family: Family, with_posts: bool = True
+) -> dict[str, Any]:
     """The family as the API answers it: visible children with their verdicts, slots for
     the rest, and the posts and concerns of the visible children."""
     rows = await households.verdicts(family)
@@ -59,12 +61,14 @@ async def family_view(family: Family, with_posts: bool = True) -> dict[str, Any]
                 "velocity": velocity,
             }
         )
+    posts = await households.timeline(family) if with_posts else []
+    concerns = await households.concerns(family) if with_posts else []
     return {
         "id": family.household_id,
         "children": children,
         "hidden": [{"slot": slot, "text": households.HIDDEN_TEXT} for slot in family.hidden],
-        "posts": [post_view(p) for p in await households.timeline(family)] if with_posts else [],
-        "concerns": [post_view(p) for p in await households.concerns(family)] if with_posts else [],
+        "posts": await post_views_for(viewer, posts),
+        "concerns": await post_views_for(viewer, concerns),
     }
 
 
@@ -73,7 +77,7 @@ async def family_view(family: Family, with_posts: bool = True) -> dict[str, Any]
 async def api_household(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     family = await households.do_read_family(user, child_id, audit_context(request))
-    body = {"household": None if family is None else await family_view(family)}
+    body = {"household": None if family is None else await family_view(user, family)}
     return reply(build(schema.HouseholdAnswer, body))
 
 
@@ -129,7 +133,7 @@ async def _linkable(user: Professional, child_id: int, family: Family | None) ->
     inside = set(family.child_ids) if family else {child_id}
     return [
         {"id": c.id, "display_name": c.display_name, "reference": c.reference}
-        for c in await identity.as_seen_by(user, await visible_children(user))
+        for c in await identity.shown_children(user, await visible_children(user))
         if c.id not in inside
     ]
 
@@ -150,7 +154,7 @@ async def family_page(
     shown = await identity.seen_child(user, this)
     reached = family.members if family else []
     can_link = await may(user, Action.LINK_CHILDREN, this)
-    view = await family_view(family, with_posts=False) if family else None
+    view = await family_view(user, family, with_posts=False) if family else None
     names = {m.child.id: m.child.display_name for m in reached}
     return render(
         request,

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access import identity
 from feeds.errors import Invalid
 from feeds.feed import following, since, visits
 from feeds.models import Professional
@@ -52,13 +53,13 @@ async def get_my_children(request: Request, user: Professional) -> Response:
     return reply(build(schema.MyChildren, {"children": [my_child_view(c) for c in found]}))
 
 
-def _group_view(group: since.ChildPosts) -> dict[str, Any]:
+def _group_view(group: since.ChildPosts, redact: identity.Redactor) -> dict[str, Any]:
     return {
         "child_id": group.child.id,
         "display_name": group.child.display_name,
         "reference": group.child.reference,
         "last_seen_post_id": group.last_seen,
-        "posts": [post_view(post) for post in group.posts],
+        "posts": [post_view(post, redact) for post in group.posts],
     }
 
 
@@ -75,7 +76,7 @@ async def get_since_yesterday(request: Request, user: Professional) -> Response:
     )
     view = {
         "since": iso(page.since),
-        "groups": [_group_view(group) for group in page.groups],
+        "groups": [_group_view(group, page.redact) for group in page.groups],
         "next_before": page.next_before,
         "count": page.count,
     }

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access import identity
 from feeds.feed import acknowledging, following, notifications, reading
 from feeds.kinds import WORRY_KINDS
 from feeds.models import Acknowledgement, Post, Professional
@@ -34,8 +35,9 @@ async def post_views(
     for row in rows:
         seen.setdefault(int(row["post_id"]), set()).add(int(row["professional_id"]))
     views = []
+    redact = await identity.redactor(user, {post.child_id for post in posts})
     for post in posts:
-        view: dict[str, Any] = dict(post_view(post))
+        view: dict[str, Any] = dict(post_view(post, redact))
         by = seen.get(post.id, set())
         view["seen_by"] = len(by)
         view["seen_by_me"] = user.id in by

@@ -15,7 +15,7 @@ from feeds.feed import mentions, posting
 from feeds.feed.posting import PostResult
 from feeds.feed.revisions import do_read_revisions, revision_views
 from feeds.models import Post, PostKind, Professional
-from feeds.serializers import child_view, me_view, post_view
+from feeds.serializers import child_view, me_view, post_view, post_views_for
 from server.endpoints import audit_context, authenticated, path_id, read_form
 from server.page_context import header_context
 from server.routes.page_render import render
@@ -24,10 +24,12 @@ from server.schemas.codec import build, decode_query, reply
 from server.schemas.operation import api
 
 
-def written(result: PostResult) -> schema.PostWritten:
-    """A post as the author gets it back: with the mentions that notified nobody."""
+async def written(user: Professional, result: PostResult) -> schema.PostWritten:
+    """A post as the author gets it back (read as they may read it: feeds/access/identity.py),
+    with the mentions that notified nobody."""
     told = [{"handle": u.handle, "name": u.name, "message": u.message} for u in result.unreachable]
-    return build(schema.PostWritten, {**post_view(result.post), "unreachable_mentions": told})
+    view = (await post_views_for(user, [result.post]))[0]
+    return build(schema.PostWritten, {**view, "unreachable_mentions": told})
 
 
 async def mention_notes(user: Professional, child_id: int, posted: int | None) -> list[str]:
@@ -51,7 +53,7 @@ async def mention_notes(user: Professional, child_id: int, posted: int | None) -
 @authenticated
 async def list_revisions(request: Request, user: Professional) -> Response:
     history = await do_read_revisions(user, path_id(request, "post_id"), audit_context(request))
-    data = {"post": post_view(history.post), "revisions": revision_views(history)}
+    data = {"post": post_view(history.post, history.redact), "revisions": revision_views(history)}
     return reply(build(schema.PostHistory, data))
 
 
@@ -84,7 +86,7 @@ async def history_page(request: Request, user: Professional) -> Response:
         "post_history.html",
         user=me_view(user),
         child=child_view(history.child),
-        post=post_view(history.post),
+        post=post_view(history.post, history.redact),
         revisions=revision_views(history),
         # The no-JavaScript way to edit: the author's form, while the case is open.
         can_edit=history.post.author_id == user.id

@@ -74,11 +74,11 @@ def index_of(request: Request) -> SearchIndex:
     return drainer.index
 
 
-def result_view(result: SearchResult) -> dict[str, Any]:
+def result_view(result: SearchResult, redact: identity.Redactor) -> dict[str, Any]:
     # As the searcher may see it (fail safe: a missing one shows no identifier).
     child = result.child if result.child is not None else identity.disguised(result.post.child)
     return {
-        "post": post_view(result.post),
+        "post": post_view(result.post, redact),
         "child": {"id": child.id, "display_name": child.display_name},
         "score": result.score,
         "snippet": result.snippet.text,
@@ -98,7 +98,7 @@ def result_view(result: SearchResult) -> dict[str, Any]:
 async def api_search(request: Request, user: Professional) -> Response:
     found = await do_search(index_of(request), user, parse_params(request), audit_context(request))
     results = {
-        "results": [result_view(r) for r in found.results],
+        "results": [result_view(r, found.redact) for r in found.results],
         "count": found.count,
         "next_cursor": found.next_cursor,
     }
@@ -139,7 +139,9 @@ async def search_page(request: Request, user: Professional) -> Response:
         )
     except Invalid as error:
         return render(request, "search.html", 422, error=error.message, **context)
-    results = [{**result_view(r), "segments": r.snippet.segments} for r in found.results]
+    results = [
+        {**result_view(r, found.redact), "segments": r.snippet.segments} for r in found.results
+    ]
     return render(request, "search.html", results=results, next_cursor=found.next_cursor, **context)
 
 

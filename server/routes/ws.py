@@ -12,6 +12,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from feeds import audit, event_views
+from feeds.access import identity
 from feeds.access.policy import next_expiry, visible_child_ids
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.models import Event
@@ -75,6 +76,7 @@ async def _subscriber(websocket: WebSocket) -> Subscriber | None:
         session_id=digest(cookie) if cookie and token is None else None,
         visible=visible,
         visible_until=await next_expiry(user),
+        direct=await identity.direct_grant_ids(user),
     )
 
 
@@ -90,7 +92,8 @@ async def _replay(websocket: WebSocket, sub: Subscriber, after: int, upto: int) 
         if not batch:
             break
         # Rendered now, under current state: removed stays removed, edited shows its text.
-        for message in await event_views.render([e for e in batch if sub.may_receive(e)]):
+        shown = [e for e in batch if sub.may_receive(e)]
+        for message in await event_views.render_for(shown, sub.direct):
             await websocket.send_json(message)
         cursor = batch[-1].id
     return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 from feeds.audit.records import AuditContext
 from feeds.feed.posting import do_create_post, do_edit_post
 from feeds.feed.reading import read_feed, read_feed_views
-from feeds.serializers import post_view
+from feeds.serializers import post_views_for
 from tests.conftest import Factory
 
 CTX = AuditContext(ip="198.51.100.7", request_id="req-reading")
@@ -29,7 +29,7 @@ async def test_feed_views_equal_the_orm_page_rendered(make: Factory) -> None:
     while True:
         orm = await read_feed(nurse, child.id, CTX, before=before, limit=3)
         views = await read_feed_views(nurse, child.id, CTX, before=before, limit=3)
-        assert views.posts == [post_view(post) for post in orm.posts]
+        assert views.posts == await post_views_for(nurse, orm.posts)
         assert views.next_before == orm.next_before
         pages += 1
         if orm.next_before is None:

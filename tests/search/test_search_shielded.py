@@ -37,3 +37,36 @@ async def test_a_shielded_childs_hits_show_its_label_to_all_but_direct_grants(
     marked = [r.detail.get("shielded_child_ids") for r in searches]
     assert marked[-1] is None  # no_grant found nothing
     assert marked[0] == [child.id]
+
+
+async def test_a_search_for_a_shielded_childs_name_finds_nothing_for_those_who_see_its_label(
+    client: httpx.AsyncClient, world: World, index: SearchIndex
+) -> None:
+    """Finding a post by the child's name would confirm who the child is; a hit found by
+    other words shows the name withheld. The direct grant finds it by name."""
+    child = world.child
+    child.display_name, child.reference = "Juniper Shieldwell", "SHLD-4417"
+    await child.save(update_fields=["display_name", "reference"])
+    await post(world.author, child, "Saw Juniper Shieldwell (SHLD-4417) by the bicycle shed")
+    await post(world.author, world.other_child, "Juniper tree planted by the bicycle shed")
+    await drain_all(index)
+    await do_shield_child(world.allowed["lead"], child.id, "Family moved to a refuge", SYSTEM)
+    for actor in ("team", "manager"):
+        for q in ("juniper", "Shieldwell", "junip", "shld-4417", '"juniper shieldwell"'):
+            found = await api_search(client, world, actor, q=q)
+            assert found.status_code == 200, found.text
+            assert [r["child"]["id"] for r in found.json()["results"]] == [], (actor, q)
+        found = await api_search(client, world, actor, q="bicycle")
+        results = found.json()["results"]
+        assert [r["child"]["id"] for r in results] == [child.id], actor
+        assert "juniper" not in found.text.lower() and "shld" not in found.text.lower()
+        assert "[name withheld]" in results[0]["snippet"]
+        page = await client.get("/search", params={"q": "bicycle"}, headers=world.auth(actor))
+        assert "Juniper" not in page.text and "[name withheld]" in page.text
+    for q in ("juniper", "bicycle"):  # the author sees both children, the name included
+        named = await api_search(client, world, "author", q=q)
+        assert {r["child"]["id"] for r in named.json()["results"]} == {
+            child.id,
+            world.other_child.id,
+        }
+        assert "Juniper Shieldwell" in named.text

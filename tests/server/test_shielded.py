@@ -13,12 +13,14 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from feeds import raw_sql
 from feeds.access import identity
 from feeds.access.breakglass import SHIELDED_ALERT
-from feeds.access.policy import child_and_standings
+from feeds.access.policy import IDENTIFYING_IDS_SQL, child_and_standings
 from feeds.access.rules import sees_identity
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import SYSTEM
+from feeds.clock import utcnow
 from feeds.feed.posting import do_create_post
 from feeds.models import AuditRecord, Child, Notification, Professional, Role
 from feeds.records.shielding import do_shield_child
@@ -325,3 +327,5 @@ async def test_the_bulk_form_agrees_with_the_standings_rule(make: Factory, who: 
     shown = await identity.seen_child(person, child)
     assert (shown.display_name == NAME) == rule
     assert rule == (who in ("lead", "direct"))
+    sql = f"SELECT c.id FROM child c WHERE c.id IN ({IDENTIFYING_IDS_SQL})"  # noqa: S608
+    assert bool(await raw_sql.fetch(sql, utcnow(), person.id)) == rule

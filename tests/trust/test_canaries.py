@@ -30,6 +30,7 @@ from feeds.feed.posting import do_create_post
 from feeds.models import (
     BreakGlass,
     Child,
+    Follow,
     Grant,
     Notification,
     Post,
@@ -74,13 +75,19 @@ class World:
     identity: list[str] = field(default_factory=list)
 
 
+def named_in(world: World, child: Child) -> str:
+    """What a live post says of the shielded child: its name and reference."""
+    return " ".join(world.identity) if child.id == world.children[2].id else ""
+
+
 def forbidden_markers(world: World, actor: str) -> list[str]:
     hidden = [m for i, m in enumerate(world.markers) if i not in world.may_see[actor]]
     return hidden + world.identity
 
 
 def leaks(world: World, actor: str, text: str) -> list[str]:
-    return [m for m in forbidden_markers(world, actor) if m in text]
+    lowered = text.lower()  # a name is a name in any case
+    return [m for m in forbidden_markers(world, actor) if m.lower() in lowered]
 
 
 async def build_world(make: Factory) -> World:
@@ -127,6 +134,12 @@ async def build_world(make: Factory) -> World:
         await Notification.create(recipient=writer, kind="mention", child_id=child.id)
     identity = [f"shname{secrets.token_hex(5)}", f"SHREF{secrets.token_hex(5)}"]
     await shield(children[2], writer, *identity)
+    # The writer (a direct grant) names the shielded child in a post: those who see its
+    # label read the name withheld there (feeds/access/identity.py), so these are canaries
+    # in every post body too; the other team follows it (home, since yesterday, My children).
+    named = f"visit {keys[2]} {markers[2]} saw {identity[0].upper()} ref {identity[1]}"
+    await do_create_post(writer, children[2].id, PostKind.UPDATE.value, named, SYSTEM)
+    await Follow.create(child=children[2], team=other)
     tokens = {name: (await issue_token(p, "canary"))[1] for name, p in people.items()}
     may_see = {name: set() for name in people} | {
         CONTROL: {0},
@@ -238,7 +251,7 @@ async def scan_websockets(address: str, world: World) -> tuple[list[str], set[st
             for child, marker in zip(world.children, world.markers, strict=True):
                 created = await http.post(
                     f"/api/v1/children/{child.id}/posts",
-                    json={"kind": "hunch", "body": f"live {marker}"},
+                    json={"kind": "hunch", "body": f"live {marker} {named_in(world, child)}"},
                     headers={"authorization": f"Bearer {world.writer}"},
                 )
                 assert created.status_code == 201
@@ -297,3 +310,6 @@ async def identity_control(live: str, world: World) -> None:
         for path in (f"/children/{shielded}", f"/api/v1/children/{shielded}"):
             seen = (await http.get(path, headers=headers)).text
             assert all(canary in seen for canary in world.identity), path
+        # The writer reads the name in its post's text, as written.
+        feed = (await http.get(f"/api/v1/children/{shielded}/posts", headers=headers)).text
+        assert world.identity[0].upper() in feed and world.identity[1] in feed
