@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,12 +111,15 @@ async def _seal_batch(batch: int) -> int:
         return len(rows)
 
 
-async def seal_pending(batch: int = SEAL_BATCH) -> int:
+async def seal_pending(
+    batch: int = SEAL_BATCH, keep_going: Callable[[], bool] = lambda: True
+) -> int:
     """Seal every committed unsealed row, oldest id first; returns how many. One
-    transaction per batch, so a long backlog does not hold the database for long."""
+    transaction per batch, so a long backlog does not hold the database for long;
+    `keep_going` is asked between batches (a sealer stops before its lease runs out)."""
     total = 0
     while True:
         sealed = await _seal_batch(batch)
         total += sealed
-        if sealed < batch:
+        if sealed < batch or not keep_going():
             return total

@@ -345,3 +345,15 @@ async def test_audit_readers_show_unsealed_rows(
     assert exported.status_code == 200
     assert exported.text.splitlines()[0].endswith(",hash,seq")
     assert await AuditRecord.filter(seq__isnull=True).count() > 0  # they were unsealed
+
+
+async def test_sealing_stops_between_batches_when_told(app: Starlette) -> None:
+    """A sealer whose lease is due for renewal stops after the batch in hand, so a long
+    backlog is never sealed past the lease's end (where the next sealer elected would race it)."""
+    await sealer_of(app).loop.stop()
+    await write(20)
+    assert await chain.seal_pending(batch=7, keep_going=lambda: False) == 7
+    assert len(await sealed_by_seq()) == 7
+    assert await chain.seal_pending(batch=7) == 13
+    assert [row.seq for row in await sealed_by_seq()] == list(range(1, 21))
+    assert (await verify_chain()).ok
