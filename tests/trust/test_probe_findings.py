@@ -217,7 +217,7 @@ async def _hub_pump_queries(
     for n in range(posts):
         post = await Post.create(child=child, author=author, kind=PostKind.UPDATE, body=f"p{n}")
         await events.emit(events.POST_CREATED, {"post_id": post.id}, child_id=child.id)
-    subscribers = [Subscriber(user=author, visible={child.id}) for _ in range(sockets)]
+    subscribers = [Subscriber(author.id, visible={child.id}) for _ in range(sockets)]
     for subscriber in subscribers:
         hub.subscribe(subscriber)
     return await _queries(monkeypatch, hub.pump), subscribers
@@ -229,9 +229,9 @@ async def test_fan_out_renders_a_batch_once_whatever_the_events_and_sockets(
     few, _ = await _hub_pump_queries(make, monkeypatch, settings, posts=2, sockets=1)
     many, subscribers = await _hub_pump_queries(make, monkeypatch, settings, posts=30, sockets=40)
     assert 0 < few == many <= 4
-    assert all(s.queue.qsize() == 30 for s in subscribers)
-    first = subscribers[0].queue.get_nowait()
-    assert first is not None and first["type"] == "post.created" and first["data"]["body"] == "p0"
+    assert all(len(s.backlog) == 30 for s in subscribers)  # no socket attached: all waiting
+    first = json.loads(subscribers[0].backlog[0][1])
+    assert first["type"] == "post.created" and first["data"]["body"] == "p0"
 
 
 async def test_rendering_reads_the_database_not_the_payload(app: Any, make: Factory) -> None:
