@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -191,13 +192,14 @@ async def _queries(monkeypatch: pytest.MonkeyPatch, work: Any) -> int:
     from tortoise import connections
 
     connection = connections.get("default")
-    calls = 0
+    calls, counting = 0, asyncio.current_task()
     for name in ("execute_query", "execute_query_dict"):
         original = getattr(connection, name)
 
         async def counted(*args: Any, _original: Any = original) -> Any:
             nonlocal calls
-            calls += 1
+            # Only this task's queries: background loops share the connection.
+            calls += asyncio.current_task() is counting
             return await _original(*args)
 
         monkeypatch.setattr(connection, name, counted)
