@@ -321,7 +321,8 @@ async def read_burst(cluster: Cluster, readers: list[Reader], seconds: float) ->
 
 
 async def readers_for(url: str, config: DrillConfig) -> tuple[list[Reader], str, list[int]]:
-    tokens, writer_token, children = await seed(url, config.sockets, config.children)
+    seeded = await seed(url, config.sockets, config.children)
+    tokens, writer_token, children = seeded.reader_tokens, seeded.writer_token, seeded.children
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
