@@ -312,10 +312,10 @@ class Hub:
                     # here. None can join between the offer and `position` moving on.
                     text = encode(messages[event.id])  # once per event, not per socket
                     for subscriber in self.audience(event):
-                        redact = names.except_for(subscriber.direct)
-                        if redact is names and not names.hidden:
+                        if not names.hidden:  # the common case: one frame for everyone
                             subscriber.offer(event.id, text)
-                        else:  # a shielded child's name withheld for this viewer
+                        else:  # a shielded child's name withheld for those who see its label
+                            redact = names.except_for(subscriber.direct)
                             shown = event_views.as_read_by(messages[event.id], redact)
                             subscriber.offer(event.id, encode(shown))
                 self.position = event.id
