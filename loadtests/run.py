@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -117,6 +118,9 @@ def run_locust(
     watched = [server, *server.children(recursive=True)]
     for proc in watched:
         proc.cpu_percent(None)
+    # The load generator shares the 2 cores: its own CPU (as a waited-for child) is reported
+    # so a reader can judge how much of the box the server had.
+    started, used_before = time.monotonic(), _children_cpu_seconds()
     subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         [
             sys.executable,
@@ -145,7 +149,18 @@ def run_locust(
     )
     cpu = sum(p.cpu_percent(None) for p in watched)
     rss = sum(p.memory_info().rss for p in watched) / 2**20
-    return {"endpoints": read_stats(prefix), "server_cpu_percent": cpu, "server_rss_mib": rss}
+    locust_cpu = (_children_cpu_seconds() - used_before) / (time.monotonic() - started) * 100
+    return {
+        "endpoints": read_stats(prefix),
+        "server_cpu_percent": cpu,
+        "server_rss_mib": rss,
+        "load_generator_cpu_percent": round(locust_cpu, 1),
+    }
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 SERVER_PID = [0]
@@ -251,6 +266,14 @@ def write_report(
     lines += [
         "",
         f"Ratios (Jigsaw / bare, same run): {report['ratios']}",
+        "",
+        "| run | server CPU % (all workers) | load generator CPU % | server RSS MiB |",
+        "| --- | ---: | ---: | ---: |",
+        *(
+            f"| {name} | {r['server_cpu_percent']:.0f} | "
+            f"{r.get('load_generator_cpu_percent', float('nan')):.0f} | {r['server_rss_mib']:.0f} |"
+            for name, r in runs
+        ),
         *(before_lines(before, report) if before else []),
         "",
         "`jigsaw` and `bare`: capacity runs (no think time) of the same mix (caseload, feed,",
