@@ -65,14 +65,14 @@ class VelocityParams:
     agency_weight: float = 1.0  # signal per distinct agency active that day
     author_weight: float = 0.0  # signal per distinct author that day (no gain measured)
     concern_bonus: float = 1.0  # extra per agency that raised a hunch/concern that day
-    worry_weight: float = 1.0  # extra per hunch/concern post
+    worry_weight: float = 1.5  # extra per hunch/concern post
     new_agency_bonus: float = 2.0  # extra per recent agency-day from an agency silent before
     half_life: float = 2.0  # days: the recent view weighs day i of the window 2^(-i/half_life)
     # Agencies already involved count at most this many a day (0: no cap); newly involved
     # ones always count. A routine meeting writes up several usual agencies on one day.
-    day_agency_cap: int = 0
-    flag_threshold: float = 0.85  # recent_score at or above which an unflagged child is flagged
-    release_threshold: float = 0.7  # a flagged child stays flagged while recent_score >= this
+    day_agency_cap: int = 2
+    flag_threshold: float = 0.93  # recent_score at or above which an unflagged child is flagged
+    release_threshold: float = 0.78  # a flagged child stays flagged while recent_score >= this
     min_recent_posts: int = 3  # fewer posts than this in the test window: never flagged,
     few_posts_max_score: float = 0.5  # ... and the score is at most this
     min_posts_to_flag: int = 4  # a child not yet flagged needs at least this many posts
