@@ -5,8 +5,9 @@ for every child in a few seconds and tested with hand-built histories.
 
 Method, in one paragraph (the long version with measurements is docs/velocity.md):
 a child's activity is reduced to one ``DayTally`` per day, and each day's signal is the
-number of distinct agencies active, plus 1 per agency that raised a hunch or concern and
-1 per hunch or concern, plus 2 per agency that was silent for the whole 12-week
+number of distinct agencies active (agencies already involved count at most 2 a day: a
+routine meeting writes several up at once), plus 1 per agency that raised a hunch or
+concern and 1.5 per hunch or concern, plus 2 per agency that was silent for the whole 12-week
 baseline.  For the last 7 days we ask how surprising that signal is given the child's
 own previous 12 weeks, using a gamma-Poisson (negative-binomial) predictive distribution
 whose prior comes from the cohort, so that a child with no history is compared with a
