@@ -44,8 +44,8 @@ def _url(base: str, name: str) -> str:
     return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
 
 
-def _move_clock(days: int) -> None:
-    """Every `feeds` module's `utcnow` (imported by name) runs `days` days ahead."""
+def _move_clock(hours: float) -> None:
+    """Every `feeds` module's `utcnow` (imported by name) runs `hours` hours ahead."""
     import feeds.clock
     import feeds.silence.verdicts
     import feeds.velocity.sweep
@@ -54,7 +54,7 @@ def _move_clock(days: int) -> None:
     real = feeds.clock.utcnow
 
     def ahead() -> datetime:
-        return real() + timedelta(days=days)
+        return real() + timedelta(hours=hours)
 
     for name, module in list(sys.modules.items()):
         if name.startswith("feeds") and getattr(module, "utcnow", None) is real:
@@ -91,10 +91,10 @@ async def _backends() -> list[int]:
     return [int(row[0]) for row in rows]
 
 
-def _worker(url: str, days: int, velocity_only: bool, profile: str, queues: Any) -> None:
+def _worker(url: str, hours: float, velocity_only: bool, profile: str, queues: Any) -> None:
     """One worker process of a shared sweep: what each uvicorn worker's watcher does."""
     ready, go, done = queues
-    _move_clock(days)
+    _move_clock(hours)
     if velocity_only:
         _switch_off_silence()
     from feeds.db import tortoise_config
@@ -129,11 +129,11 @@ def _profiler(path: str) -> Any:
     return profiler
 
 
-def shared_sweep(url: str, workers: int, days: int, velocity_only: bool, profile: str) -> str:
+def shared_sweep(url: str, workers: int, hours: float, velocity_only: bool, profile: str) -> str:
     """Sweep every child with `workers` processes from the moment all are connected."""
     context = multiprocessing.get_context("spawn")
     ready, done, go = context.Queue(), context.Queue(), context.Event()
-    args = (url, days, velocity_only, profile, (ready, go, done))
+    args = (url, hours, velocity_only, profile, (ready, go, done))
     processes = [context.Process(target=_worker, args=args) for _ in range(workers)]
     for process in processes:
         process.start()
@@ -150,8 +150,9 @@ def shared_sweep(url: str, workers: int, days: int, velocity_only: bool, profile
     worker_cpu = " + ".join(f"{s[2]:.1f}" for s in spans)
     load = ", ".join(f"{x:.1f}" for x in (*load_before, *os.getloadavg()[:1]))
     what = "velocity only" if velocity_only else "velocity + silence"
+    day = "new-day" if hours % 24 == 0 else "same-day"
     return (
-        f"new-day shared sweep ({what}), {workers} workers: wall {wall:.2f} s; "
+        f"{day} shared sweep ({what}), {workers} workers: wall {wall:.2f} s; "
         f"worker CPU {worker_cpu} s; database backends' CPU {database_cpu:.1f} s; "
         f"load average before {load} after"
     )
@@ -235,10 +236,17 @@ async def run_once(args: argparse.Namespace) -> str:
     url = _url(args.database_url, name)
     await _create(args.database_url, name, args.template)
     try:
+        hours = 24.0 * args.days_ahead
         line = await asyncio.to_thread(
-            shared_sweep, url, args.workers, args.days_ahead, args.velocity_only, args.profile
+            shared_sweep, url, args.workers, hours, args.velocity_only, args.profile
         )
-        return f"{line}\n  stored verdicts' digest: {await verdict_digest(url)}"
+        line += f"\n  stored verdicts' digest: {await verdict_digest(url)}"
+        if args.then_same_day:  # the day's next sweep, an hour later: nothing moved
+            again = await asyncio.to_thread(
+                shared_sweep, url, args.workers, hours + 1, args.velocity_only, ""
+            )
+            line += f"\n{again}"
+        return line
     finally:
         await _drop(args.database_url, name)
 
@@ -253,6 +261,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--days-ahead", type=int, default=1)
     parser.add_argument("--velocity-only", action="store_true")
+    parser.add_argument(
+        "--then-same-day", action="store_true", help="then time the day's next sweep too"
+    )
     parser.add_argument("--profile", default="", help="write each worker's pyinstrument text here")
     args = parser.parse_args(argv)
     if args.action == "seed":
