@@ -462,7 +462,9 @@ class SilenceState(Model):
     flagged_at = fields.DatetimeField(null=True)  # start of the current episode
     silent_agencies: Any = fields.JSONField(default=list)
     reasons: Any = fields.JSONField(default=list)
-    assessed_on = fields.DateField(null=True)  # the UTC day the verdict is for
+    # The UTC day the stored verdict was last written or confirmed (the daily sweep does
+    # not rewrite a verdict that did not move; it keeps its own day per shard).
+    assessed_on = fields.DateField(null=True)
 
     class Meta:
         table = "silence_state"

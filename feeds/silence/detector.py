@@ -171,7 +171,8 @@ def learn_cadence(
     regular_only: bool = False,
 ) -> Cadence | None:
     """The agency's cadence from its contact-day ages, or None with too few contacts (with
-    `regular_only`, also None when its raw gaps already rule out a regular cadence)."""
+    `regular_only`, also None when it is not regular: its score would be 0, and only
+    regular agencies can make a child silent, so the verdict is the same)."""
     if len(ages) < params.min_contacts:
         return None  # (a shortcut: fewer ages cannot make enough contact days)
     unique = ages if isinstance(ages, set | frozenset) else set(ages)
@@ -179,12 +180,23 @@ def learn_cadence(
     if len(every) < params.min_contacts:
         return None
     raw = _gaps(every)
-    if regular_only and _variation(raw) > params.max_gap_cv:
+    variation = _variation(raw)
+    if regular_only and variation > params.max_gap_cv:
         return None  # bursts or chance contact: never regular, whatever its typical gap
     days, typical, gaps = _typical_gap(every, raw)
     if len(days) < params.min_contacts:
         return None
     extras = 1.0 - len(days) / len(every)
+    silent = -days[-1]
+    # The checks of `regular` that need neither skips nor jitter, first: with
+    # `regular_only`, an agency failing one is dropped before the costlier part.
+    plain = (
+        params.min_gap <= typical <= params.max_gap
+        and extras <= params.max_extra_share
+        and silent <= params.max_silence_per_span * (days[-1] - days[0])
+    )
+    if regular_only and not plain:
+        return None
     cycles = [max(1, round(gap / typical)) for gap in gaps]
     skipped = sum(cycles) - len(cycles)
     # Beta prior on the skip rate, updated with the occurrences seen and missed.
@@ -192,15 +204,14 @@ def learn_cadence(
         params.skip_prior * params.skip_prior_weight + skipped,
         (1.0 - params.skip_prior) * params.skip_prior_weight + len(gaps),
     )
+    if regular_only and skips.mean > params.max_skip:
+        return None
     jitter = _jitter(gaps, cycles, typical, params)
-    silent = -days[-1]
     regular = (
-        params.min_gap <= typical <= params.max_gap
+        plain
         and skips.mean <= params.max_skip
         and jitter <= params.max_jitter * typical
-        and _variation(raw) <= params.max_gap_cv
-        and extras <= params.max_extra_share
-        and silent <= params.max_silence_per_span * (days[-1] - days[0])
+        and variation <= params.max_gap_cv
     )
     score = _score(silent, typical, skips, jitter) if regular else 0.0
     weeks = (days[-1] - days[0]) // 7
@@ -289,8 +300,9 @@ def assess_contacts(
 ) -> SilenceAssessment:
     """``assess`` given each day's agencies, as ``(age in days, agencies)`` pairs in any
     order (what a server keeping daily tallies has at hand: velocity's ``active`` days).
-    With `regular_only`, agencies whose raw gaps already rule out a regular cadence are
-    left out of ``cadences``: the verdict is the same, for less work (what a sweep stores)."""
+    With `regular_only`, agencies that are not regular are left out of ``cadences`` (most
+    as soon as their raw gaps rule it out): the verdict is the same, for less work (what a
+    sweep stores)."""
     ages: dict[str, set[int]] = {}
     for age, agencies in contact_days:
         for agency in agencies:

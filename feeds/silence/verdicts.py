@@ -1,11 +1,11 @@
 """The stored silence verdict per child ("gone quiet"), computed from the daily tallies.
 
 A silence verdict changes only when the UTC day rolls over or a post arrives, so the
-velocity sweep recomputes a child's silence at most once a day (children already
-assessed today are skipped with one read per chunk), and the velocity watcher recomputes
-it at once for children with new posts (a post can end a silence). A flip is a
-compare-and-set on the stored flag, audited; becoming flagged notifies the people
-answerable for the child once per episode, as velocity does.
+velocity sweep recomputes it on each shard's first sweep of a UTC day only (writing only
+the verdicts that moved; the day's later sweeps do not read silence), and the velocity
+watcher recomputes it at once for children with new posts (a post can end a silence). A
+flip is a compare-and-set on the stored flag, audited; becoming flagged notifies the
+people answerable for the child once per episode, as velocity does.
 """
 
 from __future__ import annotations
@@ -121,9 +121,12 @@ async def _stored(child_ids: Collection[int]) -> dict[int, _Stored]:
 
 
 async def _write(
-    verdicts: dict[int, SilenceAssessment], stored: dict[int, _Stored], today: date
+    verdicts: dict[int, SilenceAssessment],
+    stored: dict[int, _Stored],
+    today: date,
+    touch: bool = True,
 ) -> None:
-    """Store the verdicts that moved; mark the others as assessed today."""
+    """Store the verdicts that moved; with `touch`, mark the others as assessed today."""
     dialect, connection = _dialect(), connections.get("default")
     on: date | str = today if dialect == "postgres" else today.isoformat()
     moved, still = [], []
@@ -131,7 +134,7 @@ async def _write(
         shown, was = _shown(verdict), stored.get(child_id, NEVER)
         if shown != was.shown:
             moved.append([child_id, *shown, on])
-        elif was.assessed_on != today:
+        elif touch and was.assessed_on != today:
             still.append(child_id)
     if moved:
         if dialect == "postgres":
@@ -150,6 +153,11 @@ def _contacts(entry: ChildDays | None) -> list[tuple[int, frozenset[str]]]:
     return [(age, day.agencies) for age, day in entry.active] if entry else []
 
 
+# The verdict of a child with fewer days with posts than one cadence needs (most children):
+# nothing to say, flagged or not before (a shared value; nobody changes a verdict).
+NO_CADENCE = assess_contacts([])
+
+
 async def _assess(
     todo: list[int], days: Mapping[int, ChildDays], stored: dict[int, _Stored]
 ) -> dict[int, SilenceAssessment]:
@@ -157,9 +165,11 @@ async def _assess(
     for n, child_id in enumerate(todo):
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)  # let requests on this worker run (~50 ms of work)
-        state = stored.get(child_id, NEVER)
-        contacts = [] if state.closed else _contacts(days.get(child_id))
-        verdicts[child_id] = assess_contacts(contacts, state.flagged, regular_only=True)
+        state, entry = stored.get(child_id, NEVER), days.get(child_id)
+        if state.closed or entry is None or len(entry.active) < DEFAULT_PARAMS.min_contacts:
+            verdicts[child_id] = NO_CADENCE
+            continue
+        verdicts[child_id] = assess_contacts(_contacts(entry), state.flagged, regular_only=True)
     return verdicts
 
 
@@ -191,11 +201,12 @@ async def _do_store(
     days: Mapping[int, ChildDays],
     stored: dict[int, _Stored],
     now: datetime,
+    touch: bool = True,
 ) -> list[SilenceFlip]:
     """Assess these children from their loaded days, store the verdicts and flip (audit,
-    notify) where the flag changed."""
+    notify) where the flag changed (`touch`: see `_write`)."""
     verdicts = await _assess(todo, days, stored)
-    await _write(verdicts, stored, utc_day(now))
+    await _write(verdicts, stored, utc_day(now), touch)
     flips = []
     for child_id in sorted(todo):
         verdict, was = verdicts[child_id], stored[child_id].flagged
@@ -235,9 +246,11 @@ class DueSilence:
         self, child_ids: Collection[int], days: Mapping[int, ChildDays], now: datetime
     ) -> list[SilenceFlip]:
         """Assess and store those of `child_ids` that are due; `days` must reach back
-        `HISTORY_DAYS`."""
+        `HISTORY_DAYS`. Verdicts that did not move are not written at all (on a new day
+        that is most of them): the sweep knows it has assessed a shard today from the
+        shard's own row (`VelocityWatcher._due_silence`), not from each child's."""
         todo = [c for c in child_ids if c in self.stored]
-        return await _do_store(todo, days, self.stored, now) if todo else []
+        return await _do_store(todo, days, self.stored, now, touch=False) if todo else []
 
 
 async def due_silence(child_ids: Collection[int], now: datetime) -> DueSilence:

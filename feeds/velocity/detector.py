@@ -5,8 +5,9 @@ for every child in a few seconds and tested with hand-built histories.
 
 Method, in one paragraph (the long version with measurements is docs/velocity.md):
 a child's activity is reduced to one ``DayTally`` per day, and each day's signal is the
-number of distinct agencies active, plus 1 per agency that raised a hunch or concern and
-1 per hunch or concern, plus 2 per agency that was silent for the whole 12-week
+number of distinct agencies active (agencies already involved count at most 2 a day: a
+routine meeting writes several up at once), plus 1 per agency that raised a hunch or
+concern and 1.5 per hunch or concern, plus 2 per agency that was silent for the whole 12-week
 baseline.  For the last 7 days we ask how surprising that signal is given the child's
 own previous 12 weeks, using a gamma-Poisson (negative-binomial) predictive distribution
 whose prior comes from the cohort, so that a child with no history is compared with a
@@ -65,11 +66,14 @@ class VelocityParams:
     agency_weight: float = 1.0  # signal per distinct agency active that day
     author_weight: float = 0.0  # signal per distinct author that day (no gain measured)
     concern_bonus: float = 1.0  # extra per agency that raised a hunch/concern that day
-    worry_weight: float = 1.0  # extra per hunch/concern post
+    worry_weight: float = 1.5  # extra per hunch/concern post
     new_agency_bonus: float = 2.0  # extra per recent agency-day from an agency silent before
     half_life: float = 2.0  # days: the recent view weighs day i of the window 2^(-i/half_life)
-    flag_threshold: float = 0.85  # recent_score at or above which an unflagged child is flagged
-    release_threshold: float = 0.7  # a flagged child stays flagged while recent_score >= this
+    # Agencies already involved count at most this many a day (0: no cap); newly involved
+    # ones always count. A routine meeting writes up several usual agencies on one day.
+    day_agency_cap: int = 2
+    flag_threshold: float = 0.93  # recent_score at or above which an unflagged child is flagged
+    release_threshold: float = 0.78  # a flagged child stays flagged while recent_score >= this
     min_recent_posts: int = 3  # fewer posts than this in the test window: never flagged,
     few_posts_max_score: float = 0.5  # ... and the score is at most this
     min_posts_to_flag: int = 4  # a child not yet flagged needs at least this many posts
@@ -337,7 +341,7 @@ def _digest(
         params.concern_bonus,
         params.author_weight,
     )
-    worry_weight = params.worry_weight
+    worry_weight, cap = params.worry_weight, params.day_agency_cap
     recent_agencies: set[str] = set()
     baseline_agencies: set[str] = set()
     sparkline = [0] * SPARKLINE_DAYS
@@ -364,7 +368,10 @@ def _digest(
         baseline_agencies |= day.agencies
         if i < end:
             # _day_signal, inlined: this line runs for every baseline day of every child.
-            signal = agency_weight * len(day.agencies) + concern_bonus * len(day.concern_agencies)
+            units = len(day.agencies)
+            if cap and units > cap:
+                units = cap
+            signal = agency_weight * units + concern_bonus * len(day.concern_agencies)
             if author_weight:
                 signal += author_weight * len(day.authors)
             if worry_weight:
@@ -380,9 +387,10 @@ def _digest(
     window_signal = [0.0] * len(windows)
     fading, decayed = _fading(params.half_life, test_days), 0.0
     for i, day in recent:
-        signal = _day_signal(day, params)
-        if newcomers:  # and more for agencies not heard from in the baseline
-            signal += newness * len(day.agencies & newcomers)
+        new = len(day.agencies & newcomers) if newcomers else 0
+        signal = _day_signal(day, params, new)
+        if new:  # and more for agencies not heard from in the baseline
+            signal += newness * new
         decayed += signal * fading[i]
         for n, width in enumerate(windows):
             if i < width:
@@ -404,12 +412,13 @@ def _digest(
     )
 
 
-def _day_signal(day: DayTally, params: VelocityParams) -> float:
-    """A day's signal before the newcomer bonus: a unit per agency active, more for
-    agencies that raised a worry."""
-    signal = params.agency_weight * len(day.agencies) + params.concern_bonus * len(
-        day.concern_agencies
-    )
+def _day_signal(day: DayTally, params: VelocityParams, new: int = 0) -> float:
+    """A day's signal before the newcomer bonus: a unit per agency active (the `new` of
+    them, newly involved, escape `day_agency_cap`), more for agencies that raised a worry."""
+    active = len(day.agencies)
+    if params.day_agency_cap and active - new > params.day_agency_cap:
+        active = params.day_agency_cap + new
+    signal = params.agency_weight * active + params.concern_bonus * len(day.concern_agencies)
     if params.author_weight:
         signal += params.author_weight * len(day.authors)
     if params.worry_weight:

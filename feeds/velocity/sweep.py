@@ -56,12 +56,22 @@ async def claim(shard: int, worker: str, due_before: datetime) -> bool:
     return taken == 1
 
 
-async def release(shard: int, worker: str, swept: bool) -> None:
-    """Give the shard back; `swept` marks it done (otherwise it stays due)."""
+async def release(shard: int, worker: str, swept: bool, as_of: datetime | None = None) -> None:
+    """Give the shard back; `swept` marks it done as of `as_of` (default: now), the moment
+    its verdicts were computed for (otherwise it stays due)."""
     changes: dict[str, object] = {"claimed_by": None, "claimed_at": None}
     if swept:
-        changes["swept_at"] = utcnow()
+        changes["swept_at"] = as_of or utcnow()
     await VelocitySweepShard.filter(shard=shard, claimed_by=worker).update(**changes)
+
+
+async def swept_on(shard: int) -> datetime | None:
+    """When this shard was last swept whole (None: never): the sweep assesses silence on
+    the first sweep of a UTC day only, since a silence verdict moves with the date."""
+    found: list[Any] = await VelocitySweepShard.filter(shard=shard).values_list(
+        "swept_at", flat=True
+    )
+    return found[0] if found else None
 
 
 async def shard_children(shard: int) -> list[int]:

@@ -394,15 +394,23 @@ class VelocityWatcher:
                 break
             if not await sweep.claim(shard, self.name, due):
                 continue  # another worker has it, or swept it meanwhile
-            swept = False
+            swept, now = False, utcnow()
             try:
                 children = await sweep.shard_children(shard)
-                # Silence moves only when the day rolls over (posts are caught up above):
-                # once a day per child, from the days velocity reads anyway.
-                now = utcnow()
-                silence = await due_silence(children, now)
-                flips += await do_recompute_velocity(children, now, silence=silence)
+                flips += await do_recompute_velocity(
+                    children, now, silence=await self._due_silence(shard, children, now)
+                )
                 swept = True
             finally:
-                await sweep.release(shard, self.name, swept)
+                await sweep.release(shard, self.name, swept, now)
         return flips
+
+    @staticmethod
+    async def _due_silence(shard: int, children: list[int], now: datetime) -> DueSilence | None:
+        """Silence moves only when the day rolls over (posts are caught up above): it is
+        assessed on a shard's first whole sweep of a UTC day, from the days velocity reads
+        anyway, and not read at all by the day's other sweeps."""
+        last = await sweep.swept_on(shard)
+        if last is not None and utc_day(last) == utc_day(now):
+            return None
+        return await due_silence(children, now)

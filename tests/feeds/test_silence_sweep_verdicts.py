@@ -5,13 +5,16 @@ longer read."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
 
 from feeds.clock import utcnow
 from feeds.models import Child, ChildActivityDay, SilenceState, VelocityState
 from feeds.silence import assess
 from feeds.silence.verdicts import do_recompute_silence
+from feeds.velocity import sweep, verdicts
 from feeds.velocity.detector import ActivityEvent
 from feeds.velocity.tallies import day_end, utc_day
 from feeds.velocity.verdicts import VelocityWatcher, do_recompute_velocity
@@ -88,14 +91,15 @@ async def _check(
     today: date,
     now: datetime,
     flagged: dict[int, bool],
+    touched: bool = True,
 ) -> dict[int, bool]:
     """Every stored verdict at `now` is what `feeds.silence.assess` says from the posts
-    (contact ages counted from `today`)."""
+    (contact ages counted from `today`); `touched`: each marked as assessed that day."""
     stored = {s.child_id: s for s in await SilenceState.all()}
     for child_id, contacts in children:
         expected = assess(_events(contacts, today), day_end(now), flagged[child_id])
         state = stored[child_id]
-        assert state.assessed_on == utc_day(now)
+        assert state.assessed_on == utc_day(now) if touched else state.assessed_on is not None
         got = (state.flagged, state.score, state.silent_agencies, state.reasons)
         want = (expected.flagged, round(expected.score, 2))
         assert got == (*want, expected.silent_agencies, expected.reasons), child_id
@@ -126,3 +130,54 @@ async def test_the_sweep_stores_what_the_detector_says(make: Factory) -> None:
         later = now + timedelta(days=days)
         await do_recompute_silence([c for c, _ in children], later, stale_only=True)
         flagged = await _check(children, utc_day(now), later, flagged)
+
+
+def _clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> Callable[[], datetime]:
+    """The sweep's clock, `at` instead of now."""
+
+    def moved() -> datetime:
+        return at
+
+    for module in (verdicts, sweep):
+        monkeypatch.setattr(module, "utcnow", moved)
+    return moved
+
+
+async def test_each_new_day_the_sweep_stores_only_what_moved(
+    make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng, now = random.Random(7), datetime.combine(utc_day(utcnow()), time(9), UTC)
+    children = []
+    for _ in range(60):
+        child, contacts = await make.child(), _contacts(rng)
+        await _store(child, contacts, utc_day(now))
+        children.append((child.id, contacts))
+    _clock(monkeypatch, now)
+    await VelocityWatcher().sweep()
+    flagged = await _check(
+        children, utc_day(now), now, dict.fromkeys([c for c, _ in children], False)
+    )
+
+    # Each day the first sweep of a shard stores what the detector says, writing only the
+    # verdicts that moved (a child whose verdict stood still keeps its day); the day's
+    # later sweeps do not touch silence (tampered with, a verdict stays so until tomorrow).
+    for days in (1, 2, 9, 30):
+        later = now + timedelta(days=days)
+        _clock(monkeypatch, later)
+        before = {s.child_id: s for s in await SilenceState.all()}
+        await VelocityWatcher().sweep()
+        flagged = await _check(children, utc_day(now), later, flagged, touched=False)
+        for state in await SilenceState.all():
+            was = before[state.child_id]
+            moved = (state.score, state.reasons, state.flagged) != (
+                was.score,
+                was.reasons,
+                was.flagged,
+            )
+            assert state.assessed_on == (utc_day(later) if moved else was.assessed_on)
+        some = children[days][0]
+        await SilenceState.filter(child_id=some).update(score=9.0)
+        _clock(monkeypatch, later + timedelta(hours=1))
+        await VelocityWatcher().sweep()
+        assert (await SilenceState.get(child_id=some)).score == 9.0
+        await SilenceState.filter(child_id=some).update(score=before[some].score)
