@@ -5,9 +5,10 @@ decides *whose* names a viewer may not read and builds the `Redactor`. A name is
 in every text the viewer reads, whichever child's feed it was written in: a sibling's post
 naming a shielded child must not name it either.
 
-Cheap in the common case: a text is split into words once and looked up in a table of the
-hidden names' words; only a text holding one of them is searched with the names' patterns
-(so a page pays no regular-expression search per post for names it does not hold).
+Cheap in the common case: a text is folded and split into words once, and each word looked
+up in a table of the hidden names' words; only a text holding one of them is searched with
+the names' patterns (so a page pays no regular-expression search per post for names it does
+not hold, however many children are shielded).
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ def name_tokens(display_name: str, reference: str) -> list[str]:
     return [t for t in dict.fromkeys([display_name.strip(), reference.strip(), *parts]) if t]
 
 
-def _fold(word: str) -> str:
-    """A word for the look-up table: folded at least as far as the patterns' IGNORECASE
+def _fold(text: str) -> str:
+    """Text for the look-up table: folded at least as far as the patterns' IGNORECASE
     matching folds it (dotted and dotless i too), so the table never misses a name the
     pattern would find. Folding further only costs a pattern search."""
-    return word.casefold().replace("\u0307", "").replace("\u0131", "i")
+    return text.casefold().replace("\u0307", "").replace("\u0131", "i")
 
 
 @functools.lru_cache(maxsize=256)
@@ -89,24 +90,26 @@ class Redactor:
     to take those names out of any text it reads."""
 
     hidden: Mapping[int, Names] = field(default_factory=dict)
-    # A hidden name's folded words -> the children it may name (built once per redactor).
+    # Each token's longest word, folded -> the children it may name. A token the pattern
+    # finds has all its words in the text, so one of them (the rarest, as a rule: the
+    # longest) is enough to look for; "SH" of "SH-00042" would make every child a candidate.
     _index: Mapping[str, frozenset[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, set[int]] = {}
         for child_id, names in self.hidden.items():
             for token in names.tokens:
-                for word in _WORD.findall(token):
-                    index.setdefault(_fold(word), set()).add(child_id)
+                words = _WORD.findall(_fold(token))
+                if words:
+                    index.setdefault(max(words, key=len), set()).add(child_id)
         object.__setattr__(self, "_index", {w: frozenset(ids) for w, ids in index.items()})
 
     def named_in(self, text: str) -> set[int]:
         """The hidden children whose names this text holds."""
         if not self.hidden or not text:
             return set()
-        maybe: set[int] = set()
-        for word in set(_WORD.findall(text)):
-            maybe |= self._index.get(_fold(word), frozenset())
+        found = self._index.keys() & set(_WORD.findall(_fold(text)))  # usually empty
+        maybe = set[int]().union(*(self._index[word] for word in found))
         return {i for i in maybe if self.hidden[i].pattern.search(text)}
 
     def __call__(self, text: str) -> str:
