@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 from tortoise.expressions import Subquery
 
 from feeds.access.policy import active_grant_q
-from feeds.access.redaction import AS_WRITTEN, WITHHELD, Names, Redactor, name_tokens
+from feeds.access.redaction import AS_WRITTEN, WITHHELD, Redactor, hiding, name_tokens
 from feeds.access.rules import Standing, sees_identity
 from feeds.clock import utcnow
 from feeds.models import Child, Grant, Professional
@@ -141,8 +141,7 @@ async def shielded_names() -> Redactor:
     """A redactor hiding every shielded child, whoever looks (one query: shields are rare,
     and `child_shielded` indexes them); `except_for` a viewer's direct grants gives that
     viewer's."""
-    rows = await Child.filter(shielded_at__isnull=False).values("id", "display_name", "reference")
-    return Redactor({int(r["id"]): Names.of(r["display_name"], r["reference"]) for r in rows})
+    return _hiding(await Child.filter(shielded_at__isnull=False).values(*_NAMED))
 
 
 async def redactor(viewer: Professional, child_ids: Iterable[int]) -> Redactor:
@@ -155,8 +154,15 @@ async def redactor(viewer: Professional, child_ids: Iterable[int]) -> Redactor:
     if viewer.is_active:
         live = Grant.filter(active_grant_q(utcnow()), professional_id=viewer.id)
         shielded = shielded.exclude(id__in=Subquery(live.values("child_id")))
-    rows = await shielded.values("id", "display_name", "reference")
-    return Redactor({int(r["id"]): Names.of(r["display_name"], r["reference"]) for r in rows})
+    return _hiding(await shielded.values(*_NAMED))
+
+
+_NAMED = ("id", "display_name", "reference")
+
+
+def _hiding(rows: list[dict[str, Any]]) -> Redactor:
+    found = sorted((int(r["id"]), str(r["display_name"]), str(r["reference"])) for r in rows)
+    return hiding(tuple(found)) if found else AS_WRITTEN
 
 
 async def direct_grant_ids(viewer: Professional) -> set[int]:

@@ -187,3 +187,13 @@ class Redactor:
 
 
 AS_WRITTEN = Redactor()  # nothing hidden: for text not yet shown to anyone
+
+Shielded = tuple[tuple[int, str, str], ...]  # (id, display name, reference), by id
+
+
+@functools.lru_cache(maxsize=64)
+def hiding(shielded: Shielded) -> Redactor:
+    """A redactor hiding these children. Cached: most viewers hide the same set (every
+    shielded child), and building one costs ~20 µs a child; the key is the names as read
+    now, so a renamed, shielded or lifted child makes a new one."""
+    return Redactor({i: Names.of(name, reference) for i, name, reference in shielded})
