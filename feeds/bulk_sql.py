@@ -9,6 +9,7 @@ caller's transaction: a failure anywhere rolls every chunk back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from tortoise import connections
 
 from feeds import raw_sql
+
+log = logging.getLogger("jigsaw.bulk")
 
 MAX_PARAMS = 30_000
 MAX_ROWS = 1_000  # per statement: big enough to be fast, small enough to plan quickly
@@ -145,3 +148,13 @@ async def analyze(*tables: str) -> None:
     if connection.capabilities.dialect == "postgres":
         names = ", ".join(f'"{table}"' for table in tables)
         await connection.execute_script(f"ANALYZE {names}")
+
+
+async def fresh_statistics(*tables: str) -> None:
+    """`analyze` after a bulk load has committed: a failure only delays the statistics
+    (autovacuum refreshes them later), and must not turn an import that is written into
+    one reported as failed ("nothing was imported")."""
+    try:
+        await analyze(*tables)
+    except Exception:
+        log.warning("ANALYZE after a bulk load failed; autovacuum will refresh the statistics")

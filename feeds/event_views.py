@@ -10,7 +10,7 @@ row (posts, notifications, people), however many events and sockets there are.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,9 +146,24 @@ async def render(batch: Sequence[Event]) -> list[dict[str, Any]]:
 TEXT_EVENTS = POST_EVENTS | NOTE_EVENTS  # messages that carry post text
 
 
-def text_child_ids(batch: Sequence[Event]) -> set[int]:
-    """The children whose post text a batch's messages may carry."""
-    return {e.child_id for e in batch if e.type in TEXT_EVENTS and e.child_id is not None}
+def texts_of(messages: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The post text the rendered messages carry (a post's, a notification's post's)."""
+    for message in messages:
+        data = message.get("data")
+        if not isinstance(data, dict):
+            continue
+        for view in (data, data.get("post")):
+            if isinstance(view, dict) and isinstance(body := view.get("body"), str):
+                yield body
+
+
+async def shielded_named(batch: Sequence[Event], messages: Iterable[dict[str, Any]]) -> Redactor:
+    """The shielded children whose names a rendered batch's text holds, hidden from
+    everyone (then `except_for` each viewer's direct grants). Usually none: the batch then
+    goes out as written. No query for a batch that carries no post text."""
+    if not any(e.type in TEXT_EVENTS for e in batch):
+        return AS_WRITTEN
+    return (await identity.shielded_names()).only_named_in(texts_of(messages))
 
 
 def as_read_by(message: dict[str, Any], redact: Redactor) -> dict[str, Any]:
@@ -163,14 +178,14 @@ def as_read_by(message: dict[str, Any], redact: Redactor) -> dict[str, Any]:
 
 
 def _read(view: dict[str, Any], redact: Redactor) -> dict[str, Any]:
-    body, child_id = view.get("body"), view.get("child_id")
-    if not isinstance(body, str) or not isinstance(child_id, int):
+    body = view.get("body")
+    if not isinstance(body, str):
         return view
-    return {**view, "body": redact(child_id, body)}
+    return {**view, "body": redact(body)}
 
 
 async def render_for(batch: Sequence[Event], direct: Collection[int]) -> list[dict[str, Any]]:
     """`render` as one viewer may read it, `direct` its direct grants (a replay)."""
     messages = await render(batch)
-    redact = (await identity.shielded_names(text_child_ids(batch))).except_for(direct)
+    redact = (await shielded_named(batch, messages)).except_for(direct)
     return [as_read_by(message, redact) for message in messages]

@@ -50,7 +50,7 @@ def post_view(post: Post, redact: Redactor) -> PostView:
         "id": post.id,
         "child_id": post.child_id,
         "kind": str(post.kind),
-        "body": "" if post.removed_at else redact(post.child_id, post.body),
+        "body": "" if post.removed_at else redact(post.body),
         "created_at": iso(post.created_at) or "",
         "edited_at": iso(post.edited_at),
         "author": author_view(post.author),
@@ -58,7 +58,7 @@ def post_view(post: Post, redact: Redactor) -> PostView:
 
 
 async def post_views_for(viewer: Professional, posts: Sequence[Post]) -> list[PostView]:
-    """Posts as this viewer reads them (one query more; two when a child is shielded)."""
+    """Posts as this viewer reads them (one query more: feeds/access/identity.redactor)."""
     redact = await redactor(viewer, {post.child_id for post in posts})
     return [post_view(post, redact) for post in posts]
 

@@ -233,7 +233,10 @@ async def compare_from_posts(ids: set[int], a: Period, b: Period) -> PeriodCompa
     for chunk in chunked(ids):
         sql = _POSTS_SQL.format(ids=",".join(map(str, chunk)), mark="$1" if postgres else "?")
         _, rows = await connection.execute_query(sql, [since])
-        events += [ActivityEvent(moment(at), str(k), str(au), str(ag)) for at, k, au, ag in rows]
+        for at, k, au, ag in rows:
+            when = moment(at)
+            assert when is not None  # created_at is NOT NULL
+            events.append(ActivityEvent(when, str(k), str(au), str(ag)))
     return compare_periods(events, a.start, a.end, b.start, b.end)
 
 
@@ -268,7 +271,7 @@ def shared_sweep(url: str, workers: int) -> float:
     spans = [done.get(timeout=600) for _ in processes]
     for process in processes:
         process.join()
-    return max(end for _, end in spans) - min(start for start, _ in spans)
+    return float(max(end for _, end in spans) - min(start for start, _ in spans))
 
 
 def _recount(ids: list[int]) -> Callable[[], Awaitable[Any]]:
@@ -332,11 +335,11 @@ async def main(args: argparse.Namespace) -> None:
         else:
             await Tortoise.init(config=tortoise_config(url))
             manager, posts = await seed(args.children, args.per_day, args.seed)
-        everyone = list(await Child.all().values_list("id", flat=True))
+        everyone = [int(row["id"]) for row in await Child.all().values("id")]
         backend = "PostgreSQL" if drop else "SQLite"
         print(f"backend {backend}; {len(everyone):,} children, {posts:,} posts over 90 days")
         print(f"seeded in {time.perf_counter() - start:.1f} s", flush=True)
-        for line in await measure(manager, args.runs, [int(i) for i in everyone]):
+        for line in await measure(manager, args.runs, everyone):
             print(line, flush=True)
         if drop:  # several workers share a sweep only on PostgreSQL
             # The passes above stored verdicts days ahead: the first shared sweep rewrites

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import io
 import os
 import platform
@@ -147,15 +148,14 @@ def empty_pdf() -> bytes:
 async def measure(entries: int, runs: int) -> dict[str, Any]:
     lead, child = await seed(entries, random.Random(17))
     found = await gather([child.id], Filters(), utcnow())
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (e.at.isoformat(), e.person, e.agency, e.event, e.action_taken, e.outcome) for e in found
     ]
     results: dict[str, Any] = {"entries": len(found)}
     results["gather"] = await best(runs, lambda: gather([child.id], Filters(), utcnow()))
     for kind in Format:
-        results[kind.value] = await best(
-            runs, lambda kind=kind: do_export(lead, child.id, Filters(), kind, SYSTEM)
-        )
+        export = functools.partial(do_export, lead, child.id, Filters(), kind, SYSTEM)
+        results[kind.value] = await best(runs, export)
     results["bare_csv"] = await best(runs, lambda: asyncio.to_thread(bare_csv, rows))
     results["bare_pdf"] = await best(runs, lambda: asyncio.to_thread(empty_pdf))
     pdf = await do_export(lead, child.id, Filters(), Format.PDF, SYSTEM)

@@ -123,7 +123,7 @@ class Follower(User):
     def on_start(self) -> None:
         person = pick_practitioner()
         token = self._token(person)
-        host = self.host.replace("http://", "ws://")
+        host = (self.host or "").replace("http://", "ws://")
         # A saturated server may take seconds to answer the handshake; reads then poll.
         self.socket = websocket.create_connection(
             f"{host}/ws", header=[f"Authorization: Bearer {token}"], timeout=30
@@ -150,7 +150,7 @@ class Follower(User):
         if message.get("type") != "post.created":
             return
         created = datetime.fromisoformat(message["data"]["created_at"]).timestamp()
-        events.request.fire(
+        events.request.fire(  # type: ignore[no-untyped-call]  # locust's hook is untyped
             request_type="WS",
             name="post delivery",
             response_time=(time.time() - created) * 1000,

@@ -267,7 +267,7 @@ async def _measure_tables(
 ) -> dict[str, tuple[int, int]]:
     conn = await asyncpg.connect(url)
     try:
-        found = {}
+        found: dict[str, tuple[int, int]] = {}
         for table in ("post", "event", "audit_record"):
             size, rows = await table_bytes(conn, table)
             if table == "post":

@@ -167,8 +167,8 @@ async def seed(url: str, config: DrillConfig) -> People:
             )  # fmt: skip
             await TeamMember.create(team=team, professional=person, is_manager=True)
             tokens.append((await issue_token(person, "drill"))[1])
-        ids = await Child.all().order_by("id").values_list("id", flat=True)
-        return People(tokens[1:], tokens[0], [int(i) for i in ids])
+        ids = await Child.all().order_by("id").values("id")
+        return People(tokens[1:], tokens[0], [int(row["id"]) for row in ids])
     finally:
         await Tortoise.close_connections()
 

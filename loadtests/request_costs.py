@@ -71,14 +71,14 @@ def counting() -> Iterator[Counter[str]]:
         note(query)
         return await many(self, query, *args, **kw)
 
-    connection.execute, connection._execute = counted_execute, counted_run  # type: ignore[method-assign]
-    connection._executemany = counted_many  # type: ignore[method-assign]
+    connection.execute, connection._execute = counted_execute, counted_run
+    connection._executemany = counted_many
     STATEMENTS.clear()
     try:
         yield STATEMENTS
     finally:
-        connection.execute, connection._execute = execute, run  # type: ignore[method-assign]
-        connection._executemany = many  # type: ignore[method-assign]
+        connection.execute, connection._execute = execute, run
+        connection._executemany = many
 
 
 async def caseload(client: httpx.AsyncClient, headers: dict[str, str], _: int) -> httpx.Response:

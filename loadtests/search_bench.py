@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import re
 import statistics
@@ -36,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -89,7 +91,10 @@ class Timings:
 
     def line(self, label: str) -> str:
         ms = sorted(s * 1000 for s in self.samples)
-        pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
+
+        def pick(q: float) -> float:
+            return ms[min(len(ms) - 1, int(q * len(ms)))]
+
         return (
             f"  {label:<34} p50 {pick(0.50):7.2f} ms  p95 {pick(0.95):7.2f} ms  "
             f"p99 {pick(0.99):7.2f} ms  (n={len(ms)}, mean {statistics.fmean(ms):.2f})"
@@ -203,14 +208,16 @@ async def latency(
     allowed = frozenset(await visible_child_ids(who))
     per_query = max(1, queries // len(QUERIES))
     engine, full, lines = [], [], []
-    for order in ("newest", "relevance"):
+    orders: tuple[Literal["newest", "relevance"], ...] = ("newest", "relevance")
+    for order in orders:
         for text in QUERIES:
-            query = SearchQuery(text=text, child_ids=allowed, order=order, limit=20)  # type: ignore[arg-type]
-            params = SearchParams(text=text, order=order, limit=20)  # type: ignore[arg-type]
+            query = SearchQuery(text=text, child_ids=allowed, order=order, limit=20)
+            params = SearchParams(text=text, order=order, limit=20)
             await index.search(query)  # warm
-            alone = await timed(lambda q=query: index.search(q), per_query)
+            alone = await timed(functools.partial(index.search, query), per_query)
             engine += alone.samples
-            full += (await timed(lambda p=params: do_search(index, who, p, CTX), per_query)).samples
+            asked = functools.partial(do_search, index, who, params, CTX)
+            full += (await timed(asked, per_query)).samples
             lines.append(alone.line(f"    engine {order} {text}"))
     return [
         Timings(engine).line(f"{label} ({len(allowed)} children), engine"),

@@ -140,8 +140,9 @@ async def _checked(
     hits: list[SearchHit], query: SearchQuery, redact: identity.Redactor
 ) -> list[SearchResult]:
     """Hits whose post is still there, visible and matching, in the engine's order; a hit
-    on a shielded child the searcher may not identify is dropped when the words name it
-    (finding it would confirm who the child is), and its snippet shows the name withheld."""
+    on a shielded child the searcher may not identify, or naming one in its text, is
+    dropped when the words name that child (finding it would confirm who the child is, or
+    that the post names it), and its snippet shows the name withheld."""
     rows = await Post.filter(
         id__in=[hit.post_id for hit in hits], removed_at__isnull=True
     ).select_related("author__agency", "child")  # one query, not four
@@ -151,12 +152,12 @@ async def _checked(
     posts = {
         post.id: post for post in rows if post.child_id in children and _still_matches(post, query)
     }
-    words = query.parsed.terms()
+    named = redact.named_by(query.parsed.terms(), query.parsed.prefix)
     return [
-        SearchResult(post, hit.score, highlight(redact(post.child_id, post.body), query.parsed))
+        SearchResult(post, hit.score, highlight(redact(post.body), query.parsed))
         for hit in hits
         if (post := posts.get(hit.post_id)) is not None
-        and not redact.named_by(post.child_id, words, query.parsed.prefix)
+        and not redact.hides_hit(post.child_id, post.body, named)
     ]
 
 

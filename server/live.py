@@ -306,7 +306,7 @@ class Hub:
                 if self.audience(event):
                     if messages is None:
                         messages = await self._render(batch)
-                        names = await identity.shielded_names(event_views.text_child_ids(batch))
+                        names = await event_views.shielded_named(batch, messages.values())
                     # The audience again, after the render's await: a socket that joined
                     # meanwhile replays only up to `position`, so it must get this event
                     # here. None can join between the offer and `position` moving on.

@@ -17,24 +17,20 @@ stored text is untouched).
 from __future__ import annotations
 
 import copy
-import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+from tortoise.expressions import Subquery
+
 from feeds.access.policy import active_grant_q
+from feeds.access.redaction import AS_WRITTEN, WITHHELD, Redactor, hiding, name_tokens
 from feeds.access.rules import Standing, sees_identity
 from feeds.clock import utcnow
 from feeds.models import Child, Grant, Professional
 
 SHIELDED = "Shielded child"
-WITHHELD = "[name withheld]"  # what stands for a shielded child's name in post text
-NAME_PART_MIN = 3  # a name's parts this long are redacted on their own ("Amelia", not "Al")
-_LETTERS = re.compile(r"[^\W\d_]+")
-_WORD = re.compile(r"\w+")
-STEMMED = 2  # letters an engine's stemmer may take off a word ("-s", "-es")
-MANY = 500  # past this many children, read every shielded one rather than list the ids
+__all__ = ["AS_WRITTEN", "WITHHELD", "Redactor", "name_tokens"]  # from feeds.access.redaction
 
 
 def label(child_id: int) -> str:
@@ -138,94 +134,35 @@ def name_key(child_id: int, shown_name: str) -> tuple[bool, str, int]:
     return (labelled, "" if labelled else shown_name.lower(), child_id)
 
 
-# --- names in post text -------------------------------------------------------------------
+# --- names in post text (feeds/access/redaction.py does the text work) ------------------
 
 
-def name_tokens(display_name: str, reference: str) -> list[str]:
-    """What names a child in free text: its name whole, its reference, and each part of
-    3+ letters (words as written, "Mary-Jane", and their letters, "Mary", "Jane")."""
-    words = display_name.split()
-    parts = [p for p in [*words, *_LETTERS.findall(display_name)] if len(p) >= NAME_PART_MIN]
-    return [t for t in dict.fromkeys([display_name.strip(), reference.strip(), *parts]) if t]
-
-
-@dataclass(frozen=True)
-class _Names:
-    pattern: re.Pattern[str]  # any token, as a whole word, any case
-    words: frozenset[str]  # the tokens' words, lower case (for matching search terms)
-
-    @classmethod
-    def of(cls, display_name: str, reference: str) -> _Names:
-        tokens = sorted(name_tokens(display_name, reference), key=len, reverse=True)
-        alternatives = "|".join(re.escape(token) for token in tokens)
-        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-        words = {w.lower() for t in tokens for w in _WORD.findall(t)}
-        return cls(pattern, frozenset(w for w in words if len(w) >= NAME_PART_MIN or w.isdigit()))
-
-
-@dataclass(frozen=True)
-class Redactor:
-    """For one viewer: the shielded children whose names it may not read, and how to
-    take those names out of post text."""
-
-    hidden: Mapping[int, _Names] = field(default_factory=dict)
-
-    def __call__(self, child_id: int, text: str) -> str:
-        """The text of a post on this child, as the viewer may read it."""
-        names = self.hidden.get(child_id)
-        return text if names is None or not text else names.pattern.sub(WITHHELD, text)
-
-    def named_by(self, child_id: int, terms: Iterable[str], prefix: str | None = None) -> bool:
-        """Whether these search terms (lower case) name the hidden child: a word of its name
-        or reference, that word with an ending the engines stem away ("neils"), or
-        (`prefix`, as typed) the start of one."""
-        names = self.hidden.get(child_id)
-        if names is None:
-            return False
-        asked = [t for t in terms if t] + ([prefix] if prefix else [])
-        if any(_stems_to(term, word) for term in asked for word in names.words):
-            return True
-        return prefix is not None and any(word.startswith(prefix) for word in names.words)
-
-    def except_for(self, child_ids: Collection[int]) -> Redactor:
-        """This redactor for a viewer who identifies these children."""
-        if not any(child_id in self.hidden for child_id in child_ids):
-            return self
-        return Redactor({k: v for k, v in self.hidden.items() if k not in child_ids})
-
-
-def _stems_to(term: str, word: str) -> bool:
-    return term.startswith(word) and len(term) - len(word) <= STEMMED
-
-
-AS_WRITTEN = Redactor()  # nothing hidden: for text not yet shown to anyone
-
-
-async def shielded_names(child_ids: Iterable[int]) -> Redactor:
-    """A redactor hiding every shielded child among these, whoever looks (one query);
-    `except_for` the viewer's direct grants gives that viewer's."""
-    ids = set(child_ids)
-    if not ids:
-        return AS_WRITTEN
-    shielded = Child.filter(shielded_at__isnull=False)
-    if len(ids) <= MANY:
-        shielded = shielded.filter(id__in=sorted(ids))
-    rows = await shielded.values("id", "display_name", "reference")  # few: shields are rare
-    return Redactor(
-        {
-            int(r["id"]): _Names.of(r["display_name"], r["reference"])
-            for r in rows
-            if int(r["id"]) in ids
-        }
-    )
+async def shielded_names() -> Redactor:
+    """A redactor hiding every shielded child, whoever looks (one query: shields are rare,
+    and `child_shielded` indexes them); `except_for` a viewer's direct grants gives that
+    viewer's."""
+    return _hiding(await Child.filter(shielded_at__isnull=False).values(*_NAMED))
 
 
 async def redactor(viewer: Professional, child_ids: Iterable[int]) -> Redactor:
-    """How the viewer reads posts on these children (one query, two when one is shielded)."""
-    hiding = await shielded_names(child_ids)
-    if not hiding.hidden:
-        return hiding
-    return hiding.except_for(await _direct_grant_ids(viewer, hiding.hidden))
+    """How the viewer reads post text on these children: the name of every shielded child
+    it does not identify is withheld, whichever child the text was written about (a
+    sibling's feed too). One query (none when there is nothing to read)."""
+    if not any(True for _ in child_ids):
+        return AS_WRITTEN
+    shielded = Child.filter(shielded_at__isnull=False)
+    if viewer.is_active:
+        live = Grant.filter(active_grant_q(utcnow()), professional_id=viewer.id)
+        shielded = shielded.exclude(id__in=Subquery(live.values("child_id")))
+    return _hiding(await shielded.values(*_NAMED))
+
+
+_NAMED = ("id", "display_name", "reference")
+
+
+def _hiding(rows: list[dict[str, Any]]) -> Redactor:
+    found = sorted((int(r["id"]), str(r["display_name"]), str(r["reference"])) for r in rows)
+    return hiding(tuple(found)) if found else AS_WRITTEN
 
 
 async def direct_grant_ids(viewer: Professional) -> set[int]:

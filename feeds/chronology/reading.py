@@ -127,19 +127,18 @@ async def _chronology(viewer: Professional, children: list[Child], filters: Filt
 
 
 def _read_as(entries: list[Entry], redact: identity.Redactor) -> list[Entry]:
-    """The entries' free text (post, action taken, outcome) as the viewer may read it: a
-    shielded child's name written there is withheld unless the viewer identifies it."""
+    """The entries' free text (post, action taken, outcome) as the viewer may read it: the
+    name of a shielded child the viewer does not identify is withheld, in every child's
+    entries (a sibling's post may name it)."""
     if not redact.hidden:
         return entries
     return [
         replace(
             e,
-            event=redact(e.child_id, e.event),
-            action_taken=redact(e.child_id, e.action_taken),
-            outcome=redact(e.child_id, e.outcome),
+            event=redact(e.event),
+            action_taken=redact(e.action_taken),
+            outcome=redact(e.outcome),
         )
-        if e.child_id in redact.hidden
-        else e
         for e in entries
     ]
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 
 from feeds import audit, events, raw_sql
+from feeds.access import identity
 from feeds.access.policy import POST_NOT_FOUND, Action, check_child_access, check_item_access
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
@@ -266,7 +267,7 @@ async def do_edit_post(
         if post.author_id != editor.id or post.removed_at:
             raise Forbidden("Only the author can edit a post, and not after it was removed.")
     new_kind = PostKind(post.kind) if kind is None else check_kind(kind)
-    text = post.body if body is None else check_body(body)
+    text = post.body if body is None else await _as_edited(editor, post, check_body(body))
     if new_kind == post.kind and text == post.body:  # nothing changes: no revision, no event
         detail = {"post_id": post.id, "unchanged": True}
         await audit.record(
@@ -275,6 +276,15 @@ async def do_edit_post(
         return await _told(await _loaded(post), editor, created=False)
     await _save_edit(editor, post, new_kind, text, ctx)
     return await _told(post, editor, created=False)
+
+
+async def _as_edited(editor: Professional, post: Post, text: str) -> str:
+    """The new text, with any shielded child's name the editor was shown withheld put back
+    where the editor kept "[name withheld]" (Conflict otherwise): an edit never overwrites
+    what the editor was not shown (feeds/access/redaction.py)."""
+    redact = await identity.redactor(editor, [post.child_id])
+    restored = redact.restore(text, post.body)
+    return text if restored == text else check_body(restored)
 
 
 async def _save_edit(

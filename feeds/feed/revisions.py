@@ -68,7 +68,7 @@ def revision_views(history: History) -> list[dict[str, Any]]:
         views.append(
             {
                 "kind": str(revision.kind),
-                "body": history.redact(history.post.child_id, revision.body),
+                "body": history.redact(revision.body),
                 "written_at": iso(written),
                 "replaced_at": iso(revision.replaced_at) or "",
                 "replaced_by": revision.replaced_by.name,

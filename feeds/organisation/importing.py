@@ -20,7 +20,7 @@ from feeds import audit, events
 from feeds.accounts.passwords import unusable_password_hash
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext, record_many
-from feeds.bulk_sql import analyze, insert_rows, update_rows
+from feeds.bulk_sql import fresh_statistics, insert_rows, update_rows
 from feeds.clock import utcnow
 from feeds.csv_import import (
     Progress,
@@ -150,7 +150,7 @@ async def do_import_people(
         return report
     progress(WRITING, 0, 1)
     await _write(actor, checked, summary, ctx)
-    await analyze("professional", "team_member")
+    await fresh_statistics("professional", "team_member")
     progress(WRITING, 1, 1)
     report.applied = True
     return report

@@ -18,7 +18,7 @@ from tortoise.exceptions import IntegrityError
 from feeds import audit, events
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext, record_many
-from feeds.bulk_sql import analyze, insert_rows, update_rows
+from feeds.bulk_sql import fresh_statistics, insert_rows, update_rows
 from feeds.clock import utcnow
 from feeds.csv_import import Progress
 from feeds.errors import Conflict
@@ -153,6 +153,6 @@ async def write_children(
             progress(WRITING, 4, 5)
             await _events(rows, grants)
         progress(WRITING, 5, 5)
-        await analyze("child", "grant", "child_event", "child_revision")
     except IntegrityError:  # a concurrent creation took a reference first
         raise Conflict(CHANGED_WHILE_IMPORTING, field="file") from None
+    await fresh_statistics("child", "grant", "child_event", "child_revision")

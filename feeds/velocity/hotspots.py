@@ -6,6 +6,10 @@ counts hunches and concerns (WORRY_KINDS), read from the daily tallies and summe
 database; each row also counts its flagged and gone-quiet children and says whether
 worry rose or fell over the last four weeks against the four before. Managers only, over
 exactly the children the access policy lets them see; every read is audited.
+
+A shielded child seen only by its label (a team grant, a manager) is counted in the row
+"Not shown" when grouped by school, area or household: its cell would say where it is, or
+whose family it is in (docs/trust.md). By team and by agency it is counted as any child.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
 from feeds.errors import Invalid
 from feeds.kinds import WORRY_KINDS
-from feeds.models import Professional
+from feeds.models import Child, Professional
 from feeds.velocity.board import check_manager
 from feeds.velocity.tallies import chunked
 from feeds.velocity.trends import Direction, direction
@@ -38,6 +42,7 @@ DIMENSIONS: tuple[Dimension, ...] = ("team", "agency", "school", "area", "househ
 WEEKS = 12
 TREND_WEEKS = 4  # the last four weeks against the four before
 NOT_RECORDED = "Not recorded"
+NOT_SHOWN = "Not shown"  # shielded children the reader sees only by label (school, area, household)
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,7 @@ class _Child:
     flagged: bool
     quiet: bool
     silent_agencies: frozenset[str]
+    label_only: bool = False  # shielded, and the reader sees only its label
 
 
 def _agencies(value: Any) -> frozenset[str]:
@@ -143,9 +149,13 @@ def _agencies(value: Any) -> frozenset[str]:
     return frozenset(str(a) for a in found or [])
 
 
-async def _children(ids: set[int]) -> dict[int, _Child]:
+async def _children(ids: set[int], reader: Professional) -> dict[int, _Child]:
+    """Each child's place and state; a shielded child the reader sees only by label is
+    placed nowhere (NOT_SHOWN), whatever its record says. Who is shielded is read on the
+    primary, as access is (the rows may come from a standby that lags)."""
     rows = await _each_chunk(_CHILDREN_SQL, ids)
-    return {
+    shielded = {int(r["id"]) for r in await Child.filter(shielded_at__isnull=False).values("id")}
+    found = {
         int(i): _Child(
             str(school or "").strip() or NOT_RECORDED,
             str(area or "").strip() or NOT_RECORDED,
@@ -155,6 +165,12 @@ async def _children(ids: set[int]) -> dict[int, _Child]:
         )
         for i, school, area, flagged, quiet, silent in rows
     }
+    unseen = await identity.unidentified(reader, shielded & set(found))
+    for child_id in unseen:
+        found[child_id] = replace(
+            found[child_id], school=NOT_SHOWN, area=NOT_SHOWN, label_only=True
+        )
+    return found
 
 
 async def _child_weeks(ids: set[int], today: date) -> dict[int, list[int]]:
@@ -178,7 +194,8 @@ async def _groups_of(
     if by == "area":
         return {i: [c.area] for i, c in children.items()}
     if by == "household":
-        return await _households_of(ids, reader)
+        unseen = {i for i, c in children.items() if c.label_only}
+        return await _households_of(ids - unseen, reader) | {i: [NOT_SHOWN] for i in unseen}
     teams: dict[int, list[str]] = defaultdict(list)
     for child_id, name in await _each_chunk(_TEAMS_SQL, ids, utcnow()):
         teams[int(child_id)].append(str(name))
@@ -263,7 +280,7 @@ async def build_hotspots(
     ids: set[int], by: Dimension, today: date, reader: Professional
 ) -> Hotspots:
     """Hotspots over these children (already limited to what the reader may see)."""
-    children = await _children(ids)
+    children = await _children(ids, reader)
     if by == "agency":
         rows = await _agency_rows(ids, today, children)
     else:

@@ -192,7 +192,7 @@ async def _mark_page(
             "id": post.id,
             "child_id": post.child_id,
             "kind": str(post.kind),
-            "body": redact(post.child_id, post.body),
+            "body": redact(post.body),
             "created_at": post.created_at.isoformat(),
             "author": author_view(post.author),
         },

@@ -39,6 +39,7 @@ PREVIEW_SECONDS = 3600  # how long a preview can be confirmed
 SHOWN = 500  # report rows on the page; the counts say how many there were
 TEMPLATE, RESULT = "admin_import.html", "partials/import_result.html"
 CHOOSE = "Choose children or people."
+FAILED = "The import failed: nothing was imported (it is written in one transaction). Try again."
 AGAIN = "This is not the file you previewed, or the preview is over an hour old: preview it again."
 
 
@@ -95,9 +96,10 @@ def _outcome(
     try:
         report = task.result()
     except (Invalid, Conflict) as error:
-        return (409 if isinstance(error, Conflict) else 422), {"error": error.message}
+        status = 409 if isinstance(error, Conflict) else 422
+        return status, {"error": error.message, "failed": True}
     except Exception:  # logged by import_stream.Watch; only ever seen in a streamed page
-        return 500, {"error": "The import failed: nothing was imported. Try again."}
+        return 500, {"error": FAILED, "failed": True}
     extra: dict[str, Any] = {"report": _report_view(report)}
     if report.dry_run and not report.refused:
         token = [user.id, report.kind, form["reason"], report.sha256]

@@ -87,6 +87,9 @@ def streamed(
         await asyncio.wait({task})
         yield middle + result() + tail
 
+    # The status line goes out with the page's top, before the outcome is known: a streamed
+    # page is 200 even when the import fails. The failure is in the page ("Not imported",
+    # partials/import_result.html), and the import's one transaction wrote nothing.
     # A proxy must pass each line on as it comes (nginx buffers unless told).
     headers = {"x-accel-buffering": "no"}
     return StreamingResponse(body(), media_type="text/html; charset=utf-8", headers=headers)

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access.identity import WITHHELD
 from feeds.access.policy import Action, may
-from feeds.errors import Invalid
+from feeds.errors import Conflict, Invalid
 from feeds.feed import mentions, posting
 from feeds.feed.posting import PostResult
 from feeds.feed.revisions import do_read_revisions, revision_views
@@ -88,6 +89,7 @@ async def history_page(request: Request, user: Professional) -> Response:
         child=child_view(history.child),
         post=post_view(history.post, history.redact),
         revisions=revision_views(history),
+        withheld=WITHHELD,
         # The no-JavaScript way to edit: the author's form, while the case is open.
         can_edit=history.post.author_id == user.id
         and history.child.closed_at is None
@@ -107,13 +109,13 @@ async def edit_from_form(request: Request, user: Professional) -> Response:
     kind, body = _edit_form(await read_form(request))
     try:
         result = await posting.do_edit_post(user, post_id, kind, body, audit_context(request))
-    except Invalid as error:
+    except (Invalid, Conflict) as error:  # Conflict: a withheld name was not kept as it was
         await header_context(request)
         # Only what the writer sent is shown again: nothing read from the post.
         return render(
             request,
             "post_edit.html",
-            422,
+            409 if isinstance(error, Conflict) else 422,
             user=me_view(user),
             post_id=post_id,
             error=error.message,

@@ -13,7 +13,7 @@ from feeds.clock import utcnow
 from feeds.errors import Forbidden, Invalid
 from feeds.models import AuditRecord, Child, Post, PostKind, Professional, VelocityState
 from feeds.network.models import Household, HouseholdMember
-from feeds.velocity.hotspots import WEEKS, read_hotspots
+from feeds.velocity.hotspots import NOT_SHOWN, WEEKS, read_hotspots
 from feeds.velocity.tallies import rebuild_days
 from tests.conftest import Factory
 
@@ -113,7 +113,8 @@ async def test_by_household_names_only_the_children_the_reader_may_see(make: Fac
     assert elm.display_name not in str(found) and hidden.display_name not in str(found)
 
 
-async def test_by_household_shows_a_shielded_childs_label_not_its_name(make: Factory) -> None:
+async def test_by_household_places_a_shielded_child_under_not_shown(make: Factory) -> None:
+    """Its label in its family's row would still say whose family it is in."""
     manager, (oak1, oak2, _elm), _hidden, _ = await _scene(make)
     oak2.shielded_at = utcnow()
     await oak2.save()
@@ -125,4 +126,6 @@ async def test_by_household_shows_a_shielded_childs_label_not_its_name(make: Fac
 
     found = await read_hotspots(manager, "household", CTX)
 
-    assert oak2.display_name not in str(found) and identity.label(oak2.id) in found.rows[0].label
+    assert oak2.display_name not in str(found) and identity.label(oak2.id) not in str(found)
+    rows = {row.label: row.children for row in found.rows}
+    assert rows == {f"Household: {oak1.display_name}": 1, NOT_SHOWN: 1}

@@ -11,6 +11,7 @@ from feeds.audit.records import SYSTEM
 from feeds.models import AuditRecord
 from feeds.records.shielding import do_shield_child
 from search.base import SearchIndex
+from tests.conftest import Factory
 from tests.search.conftest import World, api_search, drain_all, post
 
 
@@ -70,3 +71,32 @@ async def test_a_search_for_a_shielded_childs_name_finds_nothing_for_those_who_s
             world.other_child.id,
         }
         assert "Juniper Shieldwell" in named.text
+
+
+async def test_a_shielded_childs_name_in_another_childs_post_is_withheld_and_not_searchable(
+    client: httpx.AsyncClient, world: World, index: SearchIndex, make: Factory
+) -> None:
+    """The team sees the other child but identifies the shielded one nowhere: a hit on the
+    other child's post shows the name withheld, and searching the name finds nothing (it
+    would confirm that the post names that child)."""
+    child, other = world.child, world.other_child
+    child.display_name, child.reference = "Juniper Shieldwell", "SHLD-4417"
+    await child.save(update_fields=["display_name", "reference"])
+    await make.grant(other, professional=world.allowed["team"])
+    await post(world.author, other, "Juniper Shieldwell (SHLD-4417) slept over by the bicycle shed")
+    await drain_all(index)
+    await do_shield_child(world.allowed["lead"], child.id, "Family moved to a refuge", SYSTEM)
+    for q in ("juniper", "Shieldwell", "junip", "shld-4417"):
+        found = await api_search(client, world, "team", q=q)
+        assert found.status_code == 200, found.text
+        assert found.json()["results"] == [], q
+    found = await api_search(client, world, "team", q="bicycle")
+    (result,) = found.json()["results"]
+    assert result["child"]["id"] == other.id
+    assert "juniper" not in found.text.lower() and "shld" not in found.text.lower()
+    assert "[name withheld]" in result["snippet"] and "[name withheld]" in result["post"]["body"]
+    page = await client.get("/search", params={"q": "bicycle"}, headers=world.auth("team"))
+    assert "Juniper" not in page.text and "[name withheld]" in page.text
+    named = await api_search(client, world, "author", q="juniper")  # a direct grant on both
+    assert [r["child"]["id"] for r in named.json()["results"]] == [other.id]
+    assert "Juniper Shieldwell" in named.text

@@ -8,7 +8,11 @@ import re
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
+from tortoise import connections
+from tortoise.exceptions import OperationalError
 
+from feeds import bulk_sql
 from feeds.models import AuditRecord, Child, Grant, Professional, Role
 from tests.conftest import Factory
 from tests.mfa_helpers import hidden
@@ -270,3 +274,72 @@ async def test_a_big_file_streams_its_progress_then_its_report(
     assert done.status_code == 200
     assert "Writing" in done.text and "Imported: children" in done.text
     assert await Child.all().count() == 2_500
+
+
+FAIL_GRANTS = {  # the database refuses the import's grants: a failure after children are in
+    "sqlite": [
+        'CREATE TRIGGER fail_grants BEFORE INSERT ON "grant" '
+        "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+    ],
+    "postgres": [
+        "CREATE FUNCTION fail_grants() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'the disk is full'; END $$",
+        'CREATE TRIGGER fail_grants BEFORE INSERT ON "grant" '
+        "FOR EACH STATEMENT EXECUTE FUNCTION fail_grants()",
+    ],
+}
+UNFAIL_GRANTS = {
+    "sqlite": ["DROP TRIGGER IF EXISTS fail_grants"],
+    "postgres": [
+        'DROP TRIGGER IF EXISTS fail_grants ON "grant"',
+        "DROP FUNCTION IF EXISTS fail_grants()",
+    ],
+}
+
+
+async def _run_sql(statements: list[str]) -> None:
+    for sql in statements:
+        await connections.get("default").execute_script(sql)
+
+
+async def test_a_big_import_that_fails_while_writing_says_so_and_writes_nothing(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    """Streamed pages are 200 once the progress has begun; the page itself says the import
+    failed and that nothing was written, and nothing was (one transaction)."""
+    await signed_in(client, await make.professional(role=Role.ADMIN))
+    data = children_csv(await make.practitioner(), count=2_500)
+    seen = await preview(client, data)
+    grants = await Grant.all().count()
+    dialect = connections.get("default").capabilities.dialect
+    await _run_sql(FAIL_GRANTS[dialect])
+    try:
+        done = await confirm(client, seen, data)
+    finally:
+        await _run_sql(UNFAIL_GRANTS[dialect])
+
+    assert done.status_code == 200 and "Writing" in done.text  # streamed
+    assert 'id="import-failed"' in done.text and "nothing was imported" in done.text
+    assert "Imported: children" not in done.text and "the disk is full" not in done.text
+    assert done.text.rstrip().endswith("</html>")
+    assert await Child.all().count() == 0 and await Grant.all().count() == grants
+    applied = await AuditRecord.filter(action="import.children", outcome="ok").values("detail")
+    assert [r["detail"]["applied"] for r in applied] == [False]  # only the preview's record
+
+
+async def test_statistics_failing_after_the_commit_do_not_report_a_written_import_as_failed(
+    client: httpx.AsyncClient, make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ANALYZE runs after the import's transaction has committed: if it fails, the import
+    is still written, and the page must not say "nothing was imported"."""
+
+    async def refused(*_tables: str) -> None:
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(bulk_sql, "analyze", refused)
+    await signed_in(client, await make.professional(role=Role.ADMIN))
+    data = children_csv(await make.practitioner())
+    done = await confirm(client, await preview(client, data), data)
+    assert done.status_code == 200 and "Imported: children" in done.text
+    assert "nothing was imported" not in done.text
+    assert await Child.all().count() == 2

@@ -130,15 +130,20 @@ async def test_names_are_withheld_as_whole_words_of_three_letters_or_more(
     await do_shield_child(
         await make.professional(role=Role.ADMIN), shielded.id, "Family in a refuge", SYSTEM
     )
-    plain = await make.child()
-    redact = await identity.shielded_names([shielded.id, plain.id])
-    assert redact(shielded.id, "The Neils saw mary-jane; NEIL and r-12, Marymount") == (
+    redact = await identity.shielded_names()
+    assert redact("The Neils saw mary-jane; NEIL and r-12, Marymount") == (
         "The Neils saw [name withheld]; [name withheld] and [name withheld], Marymount"
     )
-    assert redact(plain.id, "Neil") == "Neil"  # only the shielded child's own posts
-    assert redact.named_by(shielded.id, ["neil"]) and redact.named_by(shielded.id, ["neils"])
-    assert redact.named_by(shielded.id, [], prefix="mar")  # "mar" as typed: a prefix of Mary
-    assert not redact.named_by(shielded.id, ["marymount", "al"])
+    assert redact("Neil") == "[name withheld]"  # in any child's post, not only its own
+    assert redact.named_in("Saw NEIL") == {shielded.id} and redact.named_in("Neils") == set()
+    assert redact.named_by(["neil"]) == redact.named_by(["neils"]) == {shielded.id}
+    assert redact.named_by([], prefix="mar") == {shielded.id}  # as typed: Mary's start
+    assert redact.named_by(["marymount", "al"]) == set()
+    other, named = 10**6, {shielded.id}  # a post on another child; the search named it
+    assert redact.hides_hit(shielded.id, "", named)  # a hit on the shielded child
+    assert redact.hides_hit(other, "saw Neil", named)  # a hit naming it
+    assert not redact.hides_hit(other, "saw Nina", named)
+    assert not redact.hides_hit(shielded.id, "saw Neil", set())  # the search named nobody
     assert not redact.except_for({shielded.id}).hidden
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from starlette.datastructures import Secret
 from tortoise import connections
 
 from feeds import audit, partitions
-from feeds.audit import anchors, keys
+from feeds.audit import anchors, chain, checkpoints, keys
 from feeds.audit.actions import AuditAction
 from feeds.audit.verify import verify_log
 from feeds.clock import utcnow
@@ -33,7 +35,7 @@ from feeds.partitions import Month
 from server.app import create_app
 from server.settings import Settings
 from tests import db_backends
-from tests.audit_tools import run_verify, seal_now, triggers_off
+from tests.audit_tools import run_verify, seal_now, sealer_of, triggers_off
 from tests.conftest import MFA_KEY
 
 postgres_only = pytest.mark.skipif(
@@ -62,6 +64,20 @@ async def seed_old_months(url: str) -> None:
 
 @pytest.fixture
 async def archive_app(tmp_path: Path) -> AsyncIterator[Starlette]:
+    async with _archive_app(tmp_path, checkpoint_new=True) as application:
+        yield application
+
+
+@pytest.fixture
+async def quiet_sealer_app(tmp_path: Path) -> AsyncIterator[Starlette]:
+    """As `archive_app`, but the newer records are sealed by another process (the sealer
+    here signed nothing after them): its last checkpoint lies in the old months."""
+    async with _archive_app(tmp_path, checkpoint_new=False) as application:
+        yield application
+
+
+@asynccontextmanager
+async def _archive_app(tmp_path: Path, checkpoint_new: bool) -> AsyncIterator[Starlette]:
     url = db_backends.create_postgres_database()
     try:
         await seed_old_months(url)
@@ -76,7 +92,11 @@ async def archive_app(tmp_path: Path) -> AsyncIterator[Starlette]:
             await seal_now(application)  # the old months: seq 1 to 5
             for n in range(2):
                 await audit.record(AuditAction.LOGIN, CTX, actor_email=f"now{n}@example.test")
-            await seal_now(application)
+            if checkpoint_new:
+                await seal_now(application)
+            else:  # this app's sealer stands down; another seals (no checkpoint here)
+                await sealer_of(application).loop.stop()
+                await chain.seal_pending()
             yield application
     finally:
         db_backends.drop_postgres_database(url)
@@ -125,6 +145,31 @@ async def test_archive_exports_anchors_and_detaches_and_verify_starts_from_the_a
     assert code == 0, output
     assert "Chain intact: 3 sealed records verified" in output
     assert "Archived: records 1 to 5" in output
+
+
+@postgres_only
+async def test_archiving_the_months_of_the_sealers_last_checkpoint_is_not_tampering(
+    quiet_sealer_app: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The running sealer last signed seq 5; those months are archived. Neither its next
+    checkpoint nor `jigsaw audit verify` may call that tampering (the record is gone
+    behind a signed anchor, not deleted), while a real deletion after it still is."""
+    settings = settings_of(quiet_sealer_app)
+    ((_, line),) = checkpoints.latest(settings.audit_checkpoint_path, 1)
+    assert checkpoints.parse(line).checkpoint.head_seq == 5  # the sealer's last
+    code, output = await archive(quiet_sealer_app)
+    assert code == 0 and "Archived 5 records (seq 1 to 5)" in output, output
+    with caplog.at_level(logging.ERROR, logger="jigsaw.audit"):
+        await audit.record(AuditAction.LOGIN, CTX, actor_email="after@example.test")
+        await seal_now(quiet_sealer_app)
+    assert [r.getMessage() for r in caplog.records if "TAMPERED" in r.getMessage()] == []
+    code, output = await run_verify(settings, "verify")
+    assert code == 0 and "TAMPERED" not in output, output
+    assert "Archived: records 1 to 5" in output
+    async with triggers_off():
+        await connections.get("default").execute_script("DELETE FROM audit_record WHERE seq = 6")
+    code, output = await run_verify(settings, "verify")
+    assert code == 1 and "records missing before it (seq 6)" in output, output
 
 
 @postgres_only
