@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import random
 import sys
 import time
 import uuid
@@ -68,7 +69,7 @@ def _switch_off_silence() -> None:
     async def nobody(*_: Any, **__: Any) -> Any:
         return None
 
-    verdicts.due_silence = nobody  # type: ignore[assignment]
+    verdicts.due_silence = nobody  # type: ignore[attr-defined]
 
 
 def _backend_cpu(pids: list[int]) -> float:
@@ -188,7 +189,7 @@ async def seed_template(base: str, template: str, children: int, posts: int) -> 
     start = time.perf_counter()
     conn = await asyncpg.connect(url)
     try:
-        rng = seed.random.Random(1)
+        rng = random.Random(1)
         professionals = 2_000
         await seed._people(conn, professionals)  # the load seed's own steps,
         await seed._children(conn, children)  # without its search index
