@@ -146,19 +146,22 @@ def ws_flags(server_src: str) -> list[str]:
     if not server_src:
         return uvicorn_ws_flags()
     code = "from server.cli import uvicorn_ws_flags; print(' '.join(uvicorn_ws_flags()))"
-    env = {**os.environ, "PYTHONPATH": server_src}
     found = subprocess.run(  # noqa: S603 - this interpreter, fixed code
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=server_src, capture_output=True, text=True, check=True
     )
     return found.stdout.split()
 
 
 async def start_server(
-    app: str, env: dict[str, str], port: int, workers: int, flags: list[str]
+    app: str, env: dict[str, str], port: int, workers: int, flags: list[str], cwd: str = ""
 ) -> Any:
+    """uvicorn serving `app` from `cwd` (`python -m` puts the working directory first on
+    sys.path, ahead of PYTHONPATH: the directory decides which checkout is served)."""
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning", *flags]
-    process = await asyncio.create_subprocess_exec(*command, env={**os.environ, **env})
+    process = await asyncio.create_subprocess_exec(
+        *command, env={**os.environ, **env}, cwd=cwd or None
+    )
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         for _ in range(1200):  # two minutes: a loaded box starts slowly
             try:
@@ -231,8 +234,14 @@ async def gc_dumps(setup: Setup) -> list[dict[str, Any]]:
     """Each worker's garbage-collection statistics so far (with --gc-stats; else none)."""
     if setup.trace_dir is None:
         return []
-    workers = setup.pids[1:] or setup.pids  # a supervisor's children, or the one process
-    return [(await request_dump(pid, setup.trace_dir))[1] for pid in workers]
+    return [(await request_dump(pid, setup.trace_dir))[1] for pid in worker_pids(setup.pids)]
+
+
+def worker_pids(pids: list[int]) -> list[int]:
+    """The processes serving requests: a supervisor's spawned workers (not its resource
+    tracker, which SIGUSR1 would end), or the one process."""
+    spawned = [p for p in pids[1:] if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    return spawned or pids[:1]
 
 
 def traced(spec: str, args: argparse.Namespace) -> tuple[str, dict[str, str], Path | None]:
@@ -291,9 +300,12 @@ async def run_jigsaw(args: argparse.Namespace) -> Measured:
         }
         if args.server_src:  # e.g. a checkout of main, for a before/after in one session
             env["PYTHONPATH"] = args.server_src
+            print(f"serving {args.server_src} (its server/ and loadtests/)", flush=True)
         app, extra, trace_dir = traced("server.asgi:app", args)
         flags = ws_flags(args.server_src)
-        process = await start_server(app, {**env, **extra}, args.port, args.workers, flags)
+        process = await start_server(
+            app, {**env, **extra}, args.port, args.workers, flags, args.server_src
+        )
         ws = f"ws://127.0.0.1:{args.port}/ws"
         setup = Setup(
             label=f"jigsaw ({args.server_src or 'this tree'}), {args.workers} workers",
