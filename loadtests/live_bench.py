@@ -19,7 +19,9 @@ import asyncio
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from cryptography.fernet import Fernet
 from tortoise import Tortoise
@@ -36,6 +39,7 @@ from feeds.db import migrate_database, tortoise_config
 from feeds.models import Agency, Child, Grant, Professional, Sector
 from loadtests.live_clients import ReaderResult, Target, WriterResult, readers_main, writer_main
 from loadtests.pgdb import create_database, drop_database
+from loadtests.trace_signals import pauses_between, request_dump
 from server.cli import uvicorn_ws_flags
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -98,12 +102,31 @@ def rss_kib(pids: list[int]) -> int:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU of these processes so far (/proc/<pid>/stat)."""
+    """User plus system CPU of these processes so far (/proc/<pid>/stat); a process that
+    has ended counts nothing."""
     ticks = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def database_pids(url: str | None) -> list[int]:
+    """The PostgreSQL backends serving this database now (none without a database)."""
+    if url is None:
+        return []
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [int(row["pid"]) for row in rows]
 
 
 def server_pids(parent: int) -> list[int]:
@@ -112,12 +135,35 @@ def server_pids(parent: int) -> list[int]:
     return [parent, *map(int, children)]
 
 
-async def start_server(app: str, env: dict[str, str], port: int, workers: int) -> Any:
+# uvicorn as shipped, with `jigsaw serve`'s limits: the bare baseline's protocol, which
+# does not move when Jigsaw's own protocol (server/ws_protocol.py) changes.
+STOCK_WS_FLAGS = ["--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]
+STOCK_WS_FLAGS += ["--ws-max-size", str(64 * 1024)]
+
+
+def ws_flags(server_src: str) -> list[str]:
+    """The websocket flags of the Jigsaw under test: this tree's, or another checkout's."""
+    if not server_src:
+        return uvicorn_ws_flags()
+    code = "from server.cli import uvicorn_ws_flags; print(' '.join(uvicorn_ws_flags()))"
+    found = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code], cwd=server_src, capture_output=True, text=True, check=True
+    )
+    return found.stdout.split()
+
+
+async def start_server(
+    app: str, env: dict[str, str], port: int, workers: int, flags: list[str], cwd: str = ""
+) -> Any:
+    """uvicorn serving `app` from `cwd` (`python -m` puts the working directory first on
+    sys.path, ahead of PYTHONPATH: the directory decides which checkout is served)."""
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning", *uvicorn_ws_flags()]
-    process = await asyncio.create_subprocess_exec(*command, env={**os.environ, **env})
+    command += ["--workers", str(workers), "--log-level", "warning", *flags]
+    process = await asyncio.create_subprocess_exec(
+        *command, env={**os.environ, **env}, cwd=cwd or None
+    )
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        for _ in range(300):
+        for _ in range(1200):  # two minutes: a loaded box starts slowly
             try:
                 if (await http.get("/healthz")).status_code == 200:
                     await asyncio.sleep(1.0 if workers > 1 else 0.2)  # every worker up
@@ -125,6 +171,8 @@ async def start_server(app: str, env: dict[str, str], port: int, workers: int) -
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
+    process.terminate()
+    await process.wait()
     raise RuntimeError(f"{app} did not start")
 
 
@@ -143,6 +191,8 @@ class Setup:
     writer_headers: dict[str, str]
     children: list[int]
     audience: Counter[int]  # sockets per child
+    trace_dir: Path | None = None  # where traced workers dump GC statistics (--gc-stats)
+    database_url: str | None = None  # Jigsaw's database: its backends' CPU is counted too
 
     def writer_args(self, args: argparse.Namespace) -> tuple[Any, ...]:
         return (self.base, self.writer_headers, POSTS_PATH, self.children, args.rate, args.seconds)
@@ -158,6 +208,9 @@ class Measured:
     loaded_kib: int
     server_cpu_s: float
     window_s: float
+    idle_cpu: float  # the server's CPU (cores) with every socket open and no posts
+    idle_db: float  # its database backends' CPU (cores) meanwhile
+    gc_pauses: list[str]  # per worker, collections in the window (--gc-stats)
 
 
 def _spawn(target: Any, *args: Any) -> tuple[Any, Connection]:
@@ -177,12 +230,43 @@ async def _open_sockets(setup: Setup, procs: int) -> list[tuple[Any, Connection]
     return readers
 
 
+async def gc_dumps(setup: Setup) -> list[dict[str, Any]]:
+    """Each worker's garbage-collection statistics so far (with --gc-stats; else none)."""
+    if setup.trace_dir is None:
+        return []
+    return [(await request_dump(pid, setup.trace_dir))[1] for pid in worker_pids(setup.pids)]
+
+
+def worker_pids(pids: list[int]) -> list[int]:
+    """The processes serving requests: a supervisor's spawned workers (not its resource
+    tracker, which SIGUSR1 would end), or the one process."""
+    spawned = [p for p in pids[1:] if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    return spawned or pids[:1]
+
+
+def traced(spec: str, args: argparse.Namespace) -> tuple[str, dict[str, str], Path | None]:
+    """The app to start, its extra environment, and where it dumps (--gc-stats)."""
+    if not args.gc_stats:
+        return spec, {}, None
+    folder = tempfile.mkdtemp(prefix="live-bench-gc-")
+    env = {"JIGSAW_TRACED_APP": spec, "JIGSAW_TRACE_DIR": folder}
+    return "loadtests.traced_app:app", env, Path(folder)
+
+
 async def measure(setup: Setup, args: argparse.Namespace) -> Measured:
     """Open every socket from the reader processes, post from the writer process, collect."""
     idle_kib = rss_kib(setup.pids)
     readers = await _open_sockets(setup, args.client_procs)
     await asyncio.sleep(2.0)  # let connection set-up garbage settle before reading RSS
     loaded_kib = rss_kib(setup.pids)
+    # What idle sockets cost: the server's CPU with every socket open and nothing posted
+    # (keepalive pings, the once-a-second session check, housekeeping).
+    backends = await database_pids(setup.database_url)
+    idle_cpu, idle_db = cpu_seconds(setup.pids), cpu_seconds(backends)
+    await asyncio.sleep(args.idle_seconds)
+    idle_cpu = (cpu_seconds(setup.pids) - idle_cpu) / args.idle_seconds
+    idle_db = (cpu_seconds(backends) - idle_db) / args.idle_seconds
+    gc_before = await gc_dumps(setup)
     for _, control in readers:
         control.send("go")
     cpu, began = cpu_seconds(setup.pids), time.monotonic()
@@ -190,6 +274,8 @@ async def measure(setup: Setup, args: argparse.Namespace) -> Measured:
     written: WriterResult = (await _recv(writer_control))[1]
     await asyncio.sleep(2.0)  # the last deliveries
     server_cpu, window = cpu_seconds(setup.pids) - cpu, time.monotonic() - began
+    gc_after = await gc_dumps(setup)
+    pauses = [pauses_between(b, a) for b, a in zip(gc_before, gc_after, strict=True)]
     results: list[ReaderResult] = []
     for process, control in readers:
         control.send("stop")
@@ -197,7 +283,8 @@ async def measure(setup: Setup, args: argparse.Namespace) -> Measured:
         process.join()
     writer.join()
     expected = sum(setup.audience[child] for child in written.children)
-    return Measured(setup, expected, results, written, idle_kib, loaded_kib, server_cpu, window)
+    cpu_s = (server_cpu, window, idle_cpu, idle_db)
+    return Measured(setup, expected, results, written, idle_kib, loaded_kib, *cpu_s, pauses)
 
 
 async def run_jigsaw(args: argparse.Namespace) -> Measured:
@@ -213,7 +300,12 @@ async def run_jigsaw(args: argparse.Namespace) -> Measured:
         }
         if args.server_src:  # e.g. a checkout of main, for a before/after in one session
             env["PYTHONPATH"] = args.server_src
-        process = await start_server("server.asgi:app", env, args.port, args.workers)
+            print(f"serving {args.server_src} (its server/ and loadtests/)", flush=True)
+        app, extra, trace_dir = traced("server.asgi:app", args)
+        flags = ws_flags(args.server_src)
+        process = await start_server(
+            app, {**env, **extra}, args.port, args.workers, flags, args.server_src
+        )
         ws = f"ws://127.0.0.1:{args.port}/ws"
         setup = Setup(
             label=f"jigsaw ({args.server_src or 'this tree'}), {args.workers} workers",
@@ -223,6 +315,8 @@ async def run_jigsaw(args: argparse.Namespace) -> Measured:
             writer_headers={"authorization": f"Bearer {seeded.writer_token}"},
             children=seeded.children,
             audience=Counter(seeded.children[i % args.children] for i in range(args.sockets)),
+            trace_dir=trace_dir,
+            database_url=url,
         )
         return await measure(setup, args)
     finally:
@@ -234,17 +328,19 @@ async def run_jigsaw(args: argparse.Namespace) -> Measured:
 
 async def run_bare(args: argparse.Namespace) -> Measured:
     port = args.port + 1
-    process = await start_server("loadtests.bare_live:app", {}, port, 1)
+    app, extra, trace_dir = traced("loadtests.bare_live:app", args)
+    process = await start_server(app, extra, port, 1, STOCK_WS_FLAGS)
     try:
         ws = f"ws://127.0.0.1:{port}/ws"
         setup = Setup(
-            label="bare Starlette fan-out, 1 worker",
+            label="bare Starlette fan-out, 1 worker, uvicorn's stock ws protocol",
             base=f"http://127.0.0.1:{port}",
             pids=server_pids(process.pid),
             targets=[Target(f"{ws}?child={i % args.children}", {}) for i in range(args.sockets)],
             writer_headers={},
             children=list(range(args.children)),
             audience=Counter(i % args.children for i in range(args.sockets)),
+            trace_dir=trace_dir,
         )
         return await measure(setup, args)
     finally:
@@ -257,6 +353,18 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def after_answer_ms(m: Measured) -> list[float]:
+    """Each delivery's arrival less the moment the writer got that post's 201: the hub's
+    share of post-to-screen (wake-up, read, render, send), without the posting request."""
+    answered = m.writer.answered
+    return [
+        (at - answered[post]) * 1000
+        for r in m.readers
+        for post, at in zip(r.received, r.arrived, strict=True)
+        if post in answered
+    ]
 
 
 def report(m: Measured) -> None:
@@ -277,10 +385,20 @@ def report(m: Measured) -> None:
             f"POST ms: p50={pct(post_ms, 0.5):.1f} p99={pct(post_ms, 0.99):.1f} "
             f"mean={statistics.fmean(post_ms):.1f}"
         )
+    after = after_answer_ms(m)
+    print(
+        f"201-to-screen ms (delivery after the writer had its answer; may be < 0): "
+        f"p50={pct(after, 0.5):.1f} p95={pct(after, 0.95):.1f} p99={pct(after, 0.99):.1f}"
+    )
     per_conn = (m.loaded_kib - m.idle_kib) / max(1, sockets)
     print(
         f"server RSS: idle {m.idle_kib / 1024:.0f} MiB, with sockets {m.loaded_kib / 1024:.0f} "
         f"MiB -> {per_conn:.1f} KiB per connection"
+    )
+    print(
+        f"server CPU with the sockets open and idle: {100 * m.idle_cpu:.1f}% of one core "
+        f"({1e6 * m.idle_cpu / max(1, sockets):.1f} us per socket per second); "
+        f"its database backends {100 * m.idle_db:.1f}%"
     )
     print(
         f"CPU in the window (% of one core): server {100 * m.server_cpu_s / m.window_s:.0f}%, "
@@ -288,6 +406,8 @@ def report(m: Measured) -> None:
         f"{100 * m.writer.cpu_s / max(m.writer.wall_s, 1e-9):.0f}%",
         flush=True,
     )
+    for n, pauses in enumerate(m.gc_pauses):
+        print(f"GC in the window, worker {n + 1}: {pauses}", flush=True)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -304,8 +424,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--client-procs", type=int, default=1)
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU window")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--gc-stats", action="store_true", help="count GC pauses (loadtests/traced_app.py)"
+    )
     parser.add_argument("--server-src", default="", help="run the server from this checkout")
     asyncio.run(run(parser.parse_args()))
 

@@ -26,6 +26,7 @@ OPEN_AT_ONCE = 200  # concurrent handshakes: stays well inside the listen backlo
 class ReaderResult:
     latencies_ms: list[float] = field(default_factory=list)
     received: list[int] = field(default_factory=list)  # post ids, one per delivery
+    arrived: list[float] = field(default_factory=list)  # wall-clock arrival, one per delivery
     opened: int = 0
     closed_early: int = 0  # sockets the server closed during the window
     cpu_s: float = 0.0
@@ -47,6 +48,7 @@ async def _read(socket: ClientConnection, result: ReaderResult) -> None:
         created = datetime.fromisoformat(message["data"]["created_at"]).timestamp()
         result.latencies_ms.append((arrived - created) * 1000)
         result.received.append(int(message["data"]["id"]))
+        result.arrived.append(arrived)
     result.closed_early += 1
 
 
@@ -93,6 +95,7 @@ def readers_main(targets: list[Target], control: Connection) -> None:
 class WriterResult:
     children: list[int] = field(default_factory=list)  # the child of each post, in order
     post_ms: list[float] = field(default_factory=list)
+    answered: dict[int, float] = field(default_factory=dict)  # post id -> wall clock of its 201
     cpu_s: float = 0.0
     wall_s: float = 0.0
 
@@ -111,6 +114,7 @@ async def _write(
             response = await http.post(path.format(child=child), json=body)
             result.post_ms.append((time.monotonic() - began) * 1000)
             response.raise_for_status()
+            result.answered[int(response.json()["id"])] = time.time()
             result.children.append(child)
             await asyncio.sleep(max(0.0, start + len(result.children) / rate - time.monotonic()))
         result.wall_s = time.monotonic() - start

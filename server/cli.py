@@ -140,10 +140,11 @@ def _print_logins(summary: Any, password: str) -> None:
 
 
 # Live sockets (docs/operations.md, "Live sockets"): uvicorn's sans-I/O websockets protocol
-# (keepalive pings on timers, no task per socket), no compression (a zlib context per socket
-# costs memory and opens a compression oracle), messages of 64 KiB at most.
+# (keepalive pings on timers, no task per socket) holding less per socket (server/ws_protocol.py),
+# no compression (a zlib context per socket costs memory and opens a compression oracle),
+# messages of 64 KiB at most.
 UVICORN_WS_OPTIONS: dict[str, Any] = {
-    "ws": "websockets-sansio",
+    "ws": "server.ws_protocol:LeanWebSocketProtocol",
     "ws_per_message_deflate": False,
     "ws_max_size": 64 * 1024,
     "ws_ping_interval": 20.0,

@@ -47,6 +47,14 @@ Send = Callable[[str], Awaitable[None]]
 Close = Callable[[str], Awaitable[None]]  # given the reason; the route picks the close code
 
 
+NO_IDS: frozenset[int] = frozenset()  # shared by every viewer with no direct grant
+
+
+def ids(found: Iterable[int]) -> frozenset[int]:
+    """A frozen set of ids; the empty one shared (most people hold no direct grant)."""
+    return frozenset(found) or NO_IDS
+
+
 class Viewer:
     """A person with sockets open in this worker. Their sockets share one copy of what the
     person may see: indexed once, re-read once when a grant touches the person."""
@@ -63,7 +71,7 @@ class Viewer:
         self.user_id = user_id
         self.visible = frozenset(visible)
         self.visible_until = visible_until  # a grant or break-glass ends: re-read `visible`
-        self.direct = frozenset(direct)  # direct grants: shielded names this person may read
+        self.direct = ids(direct)  # direct grants: shielded names this person may read
         self.sockets: set[Subscriber] = set()
 
     def may_receive(self, event: Event) -> bool:
@@ -149,7 +157,8 @@ class Subscriber:
     def attach(self, send: Send, close: Close, upto: int) -> None:
         """Start writing to the socket; events up to `upto` were sent by the replay."""
         self._send, self._close, self.upto = send, close, upto
-        self._start_sender()
+        if self.backlog or self.closed_reason is not None:
+            self._start_sender()
 
     def detach(self) -> None:
         self._send = self._close = None
@@ -173,6 +182,8 @@ class Subscriber:
                 await close(self.closed_reason)
         except Exception:  # the client left mid-send: its route unsubscribes it
             log.debug("live send ended", exc_info=True)
+        finally:
+            self._sender = None  # an idle socket keeps no finished task (~600 bytes)
 
 
 STOP_GRACE = 5.0  # seconds the hub task gets to end at shutdown
@@ -389,7 +400,7 @@ class Hub:
         if current:
             self._unindex(viewer)
         viewer.visible, viewer.visible_until = frozenset(visible), ends
-        viewer.direct = frozenset(direct)
+        viewer.direct = ids(direct)
         if current:
             self._index(viewer)
 

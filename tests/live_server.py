@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from feeds.models import Professional
 from server.app import create_app
 from server.auth import issue_token
+from server.cli import UVICORN_WS_OPTIONS
 from server.settings import Settings
 from tests import db_backends
 
@@ -30,8 +31,8 @@ async def running_server(settings: Settings) -> AsyncIterator[str]:
         host="127.0.0.1",
         port=0,
         log_level="warning",
-        ws_per_message_deflate=False,
         lifespan="on",
+        **UVICORN_WS_OPTIONS,  # the websocket protocol and limits `jigsaw serve` uses
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

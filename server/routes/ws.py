@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from starlette.datastructures import QueryParams
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -44,7 +45,8 @@ def origin_allowed(websocket: WebSocket) -> bool:
 
 
 def parse_after(websocket: WebSocket) -> int | None:
-    raw = websocket.query_params.get("after", "")
+    # Parsed from the scope, not `websocket.query_params`, which the socket would keep.
+    raw = QueryParams(websocket.scope["query_string"]).get("after", "")
     return int(raw) if is_number(raw) else None
 
 
