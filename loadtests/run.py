@@ -49,6 +49,11 @@ PROFILES = {
     "smoke": Profile(
         children=500, professionals=60, posts=5_000, users=10, seconds=15, day_seconds=10
     ),
+    # The capacity ratio alone, in a few minutes (for before/after runs on a shared box):
+    # the seed of loadtests/cpu_ratio.py, no think time, no working-day part.
+    "capacity": Profile(
+        children=2_000, professionals=200, posts=100_000, users=50, seconds=40, think=0.0
+    ),
     "full": Profile(
         children=20_000,
         professionals=2_000,
@@ -197,7 +202,10 @@ def measure(
     SERVER_PID[0] = process.pid
     try:
         prefix = RESULTS / f"locust_{tag}_{target}_{mix}"
-        return run_locust(target, port, profile, prefix, mix)
+        load_before = os.getloadavg()[0]  # the box is shared: say how busy it was
+        found = run_locust(target, port, profile, prefix, mix)
+        found["load_average"] = (load_before, os.getloadavg()[0])
+        return found
     finally:
         process.terminate()
         process.wait()
@@ -263,6 +271,11 @@ def write_report(
                 f"| {name} | {endpoint} | {s['requests']:.0f} | {s['failures']:.0f} | "
                 f"{s['rps']:.1f} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} |"
             )
+    lines += ["", "Load average (1 min) before and after each run, and the server's CPU:"]
+    for name, result in runs:
+        low, high = result.get("load_average", (0.0, 0.0))
+        cpu = result.get("server_cpu_percent", 0.0)
+        lines.append(f"- {name}: load {low:.1f} -> {high:.1f}, server CPU {cpu:.0f}%")
     lines += [
         "",
         f"Ratios (Jigsaw / bare, same run): {report['ratios']}",

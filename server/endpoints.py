@@ -16,6 +16,7 @@ from starlette.responses import Response
 from feeds.audit.records import AuditContext
 from feeds.errors import Invalid, NotFound
 from feeds.models import Professional
+from feeds.pinned import one_connection
 from server.auth import session_user, token_user
 from server.client_address import client_address
 from server.inputs import check_form
@@ -89,6 +90,18 @@ def authenticated(endpoint: UserEndpoint) -> Endpoint:
         return response
 
     wrapper.policy = "authenticated"  # type: ignore[attr-defined]
+    return wrapper
+
+
+def on_one_connection(endpoint: Endpoint) -> Endpoint:
+    """The whole request (sign-in check included) on one pooled database connection
+    (feeds/pinned.py): for hot endpoints that start no background task."""
+
+    @wraps(endpoint)
+    async def wrapper(request: Request) -> Response:
+        async with one_connection():
+            return await endpoint(request)
+
     return wrapper
 
 

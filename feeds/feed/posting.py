@@ -42,12 +42,17 @@ class PostResult:
     created: bool  # False for an edit, or when an idempotent retry returned the original post
     # Handles in the post that notified nobody, said as the author may be told them.
     unreachable: tuple[Unreachable, ...] = ()
+    # Whether the post's child was shielded when the access check read it (None: not
+    # known here); a caller showing the post need not ask again when it was not.
+    shielded: bool | None = None
 
 
-async def _told(post: Post, author: Professional, created: bool) -> PostResult:
+async def _told(
+    post: Post, author: Professional, created: bool, shielded: bool | None = None
+) -> PostResult:
     """The result, with the post's mentions that reached nobody (a read, after commit)."""
     unreachable = await unreachable_mentions(post.body, post.child_id, author)
-    return PostResult(post, created, tuple(unreachable))
+    return PostResult(post, created, tuple(unreachable), shielded)
 
 
 def check_kind(kind: object) -> PostKind:
@@ -220,7 +225,7 @@ async def do_create_post(
             )
             return replayed
         raise
-    return await _told(post, author, created=True)
+    return await _told(post, author, created=True, shielded=identity.is_shielded(child))
 
 
 async def _post_for(

@@ -32,6 +32,8 @@ _EARLIER_SQL = (
     "UNION ALL SELECT po.created_at FROM post po JOIN professional p ON p.id = po.author_id "
     "WHERE po.child_id = $1 AND p.agency_id = $2 AND po.id <> $4) x"
 )
+# Hand-written: every post asks it, and the ORM's query building cost more than the query.
+_KNOWN_SQL = "SELECT 1 FROM child_event WHERE child_id = $1 AND kind = $2 AND agency_id = $3"
 _INSERT_SQL = (
     "INSERT INTO child_event (child_id, kind, agency_id, actor_id, created_at) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id"
@@ -78,7 +80,7 @@ async def do_note_agency(
     is new around the child, write its entry, emit its event and tell the lead. Returns the
     new entry's id, or None when the agency was already known."""
     kind = EntryKind.AGENCY_INVOLVED
-    if await ChildEvent.exists(child_id=child_id, kind=kind, agency_id=agency_id):
+    if await raw_sql.fetch(_KNOWN_SQL, child_id, kind.value, agency_id):
         return None  # the common case: one indexed lookup per post
     earlier = await _first_seen(child_id, agency_id, grant_id or 0, post_id or 0)
     at = earlier or utcnow()

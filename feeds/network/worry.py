@@ -18,7 +18,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from feeds import audit, events
+from feeds import audit, events, raw_sql
 from feeds.access.policy import POST_NOT_FOUND, Action, check_item_access, responsible_for
 from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
@@ -133,25 +133,36 @@ def _person(row: Any, prefix: str) -> dict[str, Any]:
 _PERSON = ("id", "name", "job_title", "agency__name")
 
 
+# Hand-written: every feed page with a hunch or concern asks it, and building the ORM's
+# three-table values() query cost more CPU than the rest of the feed read (profiled with
+# loadtests/cpu_ratio.py --profile feed: over half the request's CPU).
+_SHARES_SQL = (
+    "SELECT s.post_id, s.professional_id, p.name, p.job_title, a.name, s.note, s.created_at "
+    "FROM worry_share s JOIN professional p ON p.id = s.professional_id "
+    "JOIN agency a ON a.id = p.agency_id WHERE s.post_id IN ({ids}) ORDER BY s.id"
+)
+
+
 async def shares_on(post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Who shares the worry of each post, oldest first: {"count", "shared_by"}. For views
     of posts the caller has already been allowed to see."""
     found: dict[int, dict[str, Any]] = {i: {"count": 0, "shared_by": []} for i in post_ids}
     if not post_ids:
         return found
-    fields = [f"professional__{f}" for f in _PERSON[1:]]
-    rows = await (
-        WorryShare.filter(post_id__in=list(post_ids))
-        .order_by("id")
-        .values("post_id", "professional_id", "note", "created_at", *fields)
-    )
-    for row in rows:
+    ids = ", ".join(f"${n}" for n in range(1, len(found) + 1))
+    rows = await raw_sql.fetch(_SHARES_SQL.format(ids=ids), *found)
+    for post_id, person_id, name, job_title, agency, note, created_at in rows:
         entry = {
-            "professional": _person(row, "professional"),
-            "note": row["note"],
-            "created_at": iso(row["created_at"]),
+            "professional": {
+                "id": person_id,
+                "name": name,
+                "job_title": job_title,
+                "agency": agency,
+            },
+            "note": note,
+            "created_at": iso(raw_sql.python_value(WorryShare, "created_at", created_at)),
         }
-        found[int(row["post_id"])]["shared_by"].append(entry)
+        found[int(post_id)]["shared_by"].append(entry)
     for shares in found.values():
         shares["count"] = len(shares["shared_by"])
     return found

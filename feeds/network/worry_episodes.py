@@ -24,7 +24,7 @@ from feeds.clock import utcnow
 from feeds.feed.notifications import do_notify
 from feeds.kinds import WORRY_KINDS
 from feeds.models import Post
-from feeds.network.models import WorryEpisode, WorryShare
+from feeds.network.models import WorryEpisode
 from feeds.network.worry_rule import WINDOW, Worry, WorryCount, assess
 from feeds.velocity.tallies import chunked
 
@@ -35,23 +35,34 @@ PROMPT = "worry_prompt"  # Notification.kind: "… are worried about this child"
 _LOCK_SQL = "SELECT id FROM child WHERE id = $1 FOR NO KEY UPDATE"
 
 
+# Hand-written: every hunch and concern posted reassesses its child, and building the
+# ORM's two joined values() queries cost more CPU than the rest of the post (profiled
+# with loadtests/cpu_ratio.py --profile post). One statement: worries raised, then shared.
+# Ids are integers from our own tables and the kinds come from feeds.kinds, inlined.
+_KINDS = ", ".join(f"'{kind.value}'" for kind in sorted(WORRY_KINDS))
+_WORRIES_SQL = (
+    "SELECT p.child_id, p.created_at, p.author_id, a.agency_id FROM post p "
+    "JOIN professional a ON a.id = p.author_id WHERE p.child_id IN ({ids}) "
+    "AND p.kind IN ({kinds}) AND p.removed_at IS NULL AND p.created_at > $1 "
+    "UNION ALL SELECT s.child_id, s.created_at, s.professional_id, r.agency_id "
+    "FROM worry_share s JOIN post sp ON sp.id = s.post_id "
+    "JOIN professional r ON r.id = s.professional_id WHERE s.child_id IN ({ids}) "
+    "AND s.created_at > $1 AND sp.removed_at IS NULL"
+)
+
+
 async def load_worries(child_ids: Collection[int], now: datetime) -> dict[int, list[Worry]]:
     """Every worry raised or shared about these children in the window before `now`
     (removed posts, and shares of them, do not count)."""
     found: dict[int, list[Worry]] = {child_id: [] for child_id in child_ids}
     since = now - WINDOW
     for chunk in chunked(set(child_ids)):
-        raised = await Post.filter(
-            child_id__in=chunk,
-            kind__in=sorted(WORRY_KINDS),
-            removed_at__isnull=True,
-            created_at__gt=since,
-        ).values_list("child_id", "created_at", "author_id", "author__agency_id")
-        shared = await WorryShare.filter(
-            child_id__in=chunk, created_at__gt=since, post__removed_at__isnull=True
-        ).values_list("child_id", "created_at", "professional_id", "professional__agency_id")
-        for child_id, at, person, agency in [*raised, *shared]:
-            found[int(child_id)].append(Worry(at, int(person), int(agency)))
+        ids = ",".join(str(int(child_id)) for child_id in chunk)
+        for child_id, at, person, agency in await raw_sql.fetch(
+            _WORRIES_SQL.format(ids=ids, kinds=_KINDS), since
+        ):
+            moment = raw_sql.python_value(Post, "created_at", at)
+            found[int(child_id)].append(Worry(moment, int(person), int(agency)))
     return found
 
 
@@ -83,11 +94,20 @@ async def _lock(child_id: int) -> None:
         await raw_sql.fetch(_LOCK_SQL, child_id)
 
 
+# Hand-written like _WORRIES_SQL, on the same path.
+_CURRENT_SQL = (
+    "SELECT {columns} FROM worry_episode e WHERE e.child_id = $1 AND e.closed_at IS NULL "
+    "ORDER BY e.id LIMIT 1"
+)
+
+
 async def _current(child_id: int, count: WorryCount, now: datetime) -> WorryEpisode | None:
     """The child's open episode, once a lapsed one (or one no longer met) is closed."""
-    episode = await WorryEpisode.filter(child_id=child_id, closed_at__isnull=True).first()
-    if episode is None:
+    sql = _CURRENT_SQL.format(columns=raw_sql.columns(WorryEpisode, "e"))
+    rows = await raw_sql.fetch(sql, child_id)
+    if not rows:
         return None
+    episode = raw_sql.from_row(WorryEpisode, rows[0])
     if episode.holds_until <= now or not count.met:
         ended = min(episode.holds_until, now)
         await WorryEpisode.filter(id=episode.id).update(closed_at=ended)

@@ -16,7 +16,7 @@ from feeds.models import Professional
 from feeds.network import worry
 from feeds.serializers import child_view, grant_view
 from server.dates import check_moment
-from server.endpoints import audit_context, authenticated, path_id
+from server.endpoints import audit_context, authenticated, on_one_connection, path_id
 from server.routes.merges import survivor_redirect
 from server.routes.post_edits import written
 from server.schemas import post_changes
@@ -37,6 +37,7 @@ CHILD_ERRORS = {403}
 
 
 @api(schema.Children, "The children the caller may see")
+@on_one_connection
 @authenticated
 async def list_children(request: Request, user: Professional) -> Response:
     children = await reading.caseload(user)
@@ -61,6 +62,7 @@ async def get_child(request: Request, user: Professional) -> Response:
 
 
 @api(schema.FeedPage, "The child's feed, newest first (audited)", query=Page, errors=CHILD_ERRORS)
+@on_one_connection
 @authenticated
 async def list_posts(request: Request, user: Professional) -> Response:
     page = decode_query(request, Page)
@@ -83,6 +85,7 @@ async def list_posts(request: Request, user: Professional) -> Response:
     headers=(IDEMPOTENCY_KEY,),
     errors={409, *CHILD_ERRORS},
 )
+@on_one_connection
 @authenticated
 async def create_post(request: Request, user: Professional) -> Response:
     new = await decode(request, schema.PostCreate)

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from feeds.access.identity import WITHHELD
+from feeds.access import identity
 from feeds.access.policy import Action, may
 from feeds.errors import Conflict, Invalid
 from feeds.feed import mentions, posting
@@ -29,7 +29,10 @@ async def written(user: Professional, result: PostResult) -> schema.PostWritten:
     """A post as the author gets it back (read as they may read it: feeds/access/identity.py),
     with the mentions that notified nobody."""
     told = [{"handle": u.handle, "name": u.name, "message": u.message} for u in result.unreachable]
-    view = (await post_views_for(user, [result.post]))[0]
+    if result.shielded is False:  # as the access check read the child: nothing to withhold
+        view = post_view(result.post, identity.AS_WRITTEN)
+    else:
+        view = (await post_views_for(user, [result.post]))[0]
     return build(schema.PostWritten, {**view, "unreachable_mentions": told})
 
 
@@ -89,7 +92,7 @@ async def history_page(request: Request, user: Professional) -> Response:
         child=child_view(history.child),
         post=post_view(history.post, history.redact),
         revisions=revision_views(history),
-        withheld=WITHHELD,
+        withheld=identity.WITHHELD,
         # The no-JavaScript way to edit: the author's form, while the case is open.
         can_edit=history.post.author_id == user.id
         and history.child.closed_at is None

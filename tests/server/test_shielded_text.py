@@ -97,6 +97,35 @@ async def test_the_name_in_a_post_is_withheld_wherever_it_reaches_a_team_grant(
     assert (await Post.get(id=post.id)).body.startswith("Saw JUNIPER")  # nothing lost
 
 
+async def test_the_post_answered_to_its_author_withholds_the_name_as_they_read_it(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    """The 201 answer is the post as its author may read it: a team grant gets the name
+    withheld, a direct grant the text as written; the stored text is the same for both."""
+    w = await build(make)
+    for who, shown in (("member", False), ("direct", True)):
+        answer = await client.post(
+            f"/api/v1/children/{w.child.id}/posts",
+            json={"kind": "update", "body": said(w.lead.handle)},
+            headers=await w.auth(who),
+        )
+        assert answer.status_code == 201, answer.text
+        if shown:
+            assert answer.json()["body"] == said(w.lead.handle)
+        else:
+            assert_withheld(answer.json()["body"])
+        stored = await Post.get(id=answer.json()["id"])
+        assert stored.body == said(w.lead.handle)
+    plain = await make.child()
+    await make.grant(plain, professional=w.member)
+    named = await client.post(
+        f"/api/v1/children/{plain.id}/posts",
+        json={"kind": "update", "body": "Juniper was not at school"},
+        headers=await w.auth("member"),
+    )
+    assert named.json()["body"] == "Juniper was not at school"  # only a shielded child's own
+
+
 async def test_break_glass_reads_the_name_withheld(
     client: httpx.AsyncClient, make: Factory
 ) -> None:

@@ -195,6 +195,23 @@ async def test_two_agencies_need_three_professionals(
     assert await prompts(world.lead) == 1
 
 
+async def test_only_standing_worries_count_not_removed_ones_their_shares_or_updates(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    world = await Around(make).build()
+    first, second, third = [await world.practitioner() for _ in range(3)]
+    removed = await post(client, first, world.child)
+    await share(client, second, removed)
+    gone = await client.delete(f"/api/v1/posts/{removed}", headers=await bearer(first))
+    assert gone.status_code == 204, gone.text
+    await post(client, third, world.child, "update")
+    await post(client, third, world.child, "concern")  # the only standing worry
+    assert await prompts(world.lead) == 0
+    hunch = await post(client, first, world.child)
+    await share(client, second, hunch)  # now three professionals from three agencies
+    assert await prompts(world.lead) == 1
+
+
 async def test_worries_older_than_fourteen_days_do_not_count(
     client: httpx.AsyncClient, make: Factory
 ) -> None:

@@ -1,0 +1,283 @@
+"""CPU per request of Jigsaw and of the bare baseline (loadtests/bare_app.py), each driven
+in its own process by the same bare ASGI driver against the same seeded PostgreSQL
+database: the capacity goal's ratio as CPU, without the load generator, the network or
+uvicorn (which cost both apps the same).
+
+A capacity run is CPU-bound on Jigsaw's side, so bare CPU / Jigsaw CPU per request is the
+throughput ratio the load test would show if uvicorn and the kernel cost nothing; their
+share is the same per request for both, so the load test's ratio lies between this one
+and 1. Child processes alternate (Jigsaw, bare, Jigsaw, bare, ...) so that drift on a
+shared machine hits both alike; the median of the rounds is reported.
+
+    python -m loadtests.cpu_ratio --rounds 4 --requests 400
+    url=$(python -m loadtests.cpu_ratio --seed-only)
+    python -m loadtests.cpu_ratio --url "$url" --checkout before=/work/wt/before --checkout after=.
+    python -m loadtests.cpu_ratio --drop "$url"
+
+With several checkouts, each round runs every checkout's Jigsaw and one bare app, in turn.
+'CPU' is the child process's CPU time per request (process_time: every thread, background
+tasks included: the audit sealer, the live hub and the search outbox are the app's cost
+too); 'wall' is the mean time per request, one request at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+KINDS = ("feed", "post")
+PERSON = 60  # a practitioner in loadtests/seed.py's layout (email p60@load.test, id 61)
+Headers = list[tuple[bytes, bytes]]
+ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+async def call(
+    app: ASGI, method: str, path: str, headers: Headers, body: bytes = b""
+) -> tuple[int, bytes]:
+    """One request straight into the ASGI app; its status and body."""
+    raw_path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": raw_path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent = False
+    status, chunks = 0, []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # the client never goes away
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+def _post_body() -> bytes:
+    kind = random.choice(["update", "hunch", "visit"])
+    return json.dumps({"kind": kind, "body": "Visited after school, all calm."}).encode()
+
+
+async def _request(app: ASGI, kind: str, auth: Headers, children: list[int]) -> None:
+    child = random.choice(children)
+    path = f"/api/v1/children/{child}/posts"
+    if kind == "feed":
+        status, body = await call(app, "GET", path + "?limit=20", auth)
+    else:
+        headers = [
+            *auth,
+            (b"content-type", b"application/json"),
+            (b"idempotency-key", uuid.uuid4().hex.encode()),
+        ]
+        status, body = await call(app, "POST", path, headers, _post_body())
+    assert status < 400, (status, body[:300])
+
+
+async def _measure(app: ASGI, auth: Headers, children: list[int], n: int) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for kind in KINDS:
+        for _ in range(20):  # warm prepared statements, the pool and caches
+            await _request(app, kind, auth, children)
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            await _request(app, kind, auth, children)
+        found[kind] = {
+            "cpu_ms": (time.process_time() - cpu) / n * 1000,
+            "wall_ms": (time.perf_counter() - started) / n * 1000,
+        }
+    return found
+
+
+async def _profiled(app: ASGI, auth: Headers, children: list[int], n: int, kind: str) -> None:
+    """Jigsaw's requests of one kind under pyinstrument, background tasks included (every
+    task on the loop is sampled, so the audit sealer, live hub and velocity watcher show)."""
+    from pyinstrument import Profiler
+
+    for _ in range(20):
+        await _request(app, kind, auth, children)
+    profiler = Profiler(async_mode="disabled", interval=0.0005)
+    with profiler:
+        for _ in range(n):
+            await _request(app, kind, auth, children)
+        await asyncio.sleep(0.5)  # let woken background work finish inside the profile
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+async def _jigsaw(url: str, n: int, children: list[int], profile: str = "") -> dict[str, Any]:
+    from cryptography.fernet import Fernet
+
+    from loadtests.seed import PASSWORD
+    from server.app import create_app
+    from server.settings import load_settings
+
+    env = {
+        **os.environ,
+        "JIGSAW_DATABASE_URL": url,
+        "JIGSAW_SECRET_KEY": "ratio" * 10,
+        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
+    }
+    app = create_app(load_settings(env))
+    async with app.router.lifespan_context(app):
+        login = {"email": f"p{PERSON}@load.test", "password": PASSWORD, "name": "ratio"}
+        json_type = [(b"content-type", b"application/json")]
+        status, body = await call(
+            app, "POST", "/api/v1/auth/tokens", json_type, json.dumps(login).encode()
+        )
+        assert status == 201, body
+        auth = [(b"authorization", f"Bearer {json.loads(body)['token']}".encode())]
+        if profile:
+            await _profiled(app, auth, children, n, profile)
+            return {}
+        return await _measure(app, auth, children, n)
+
+
+async def _bare(url: str, n: int, children: list[int]) -> dict[str, Any]:
+    os.environ["JIGSAW_DATABASE_URL"] = url  # the bare app reads it in its lifespan
+    from loadtests.bare_app import app
+
+    async with app.router.lifespan_context(app):
+        return await _measure(app, [(b"x-user", str(PERSON + 1).encode())], children, n)
+
+
+def _children() -> list[int]:
+    from loadtests.seed import caseload
+
+    return list(caseload(PERSON, SEEDED["children"], SEEDED["professionals"] // 50))
+
+
+SEEDED = {"children": 2_000, "professionals": 200, "posts": 100_000}
+
+
+def child_main(target: str, url: str, requests: str) -> None:
+    """In a child process: measure one target and print its numbers as JSON."""
+    import logging
+
+    logging.disable(logging.INFO)  # the sealer's checkpoint lines
+    run = _jigsaw if target == "jigsaw" else _bare
+    print(json.dumps(asyncio.run(run(url, int(requests), _children()))))
+
+
+def _child(target: str, url: str, n: int, checkout: Path) -> dict[str, Any]:
+    """Run child_main from `checkout` (its server/ and feeds/), this file's driver."""
+    code = (
+        "import runpy, sys; sys.argv = sys.argv[:1] + sys.argv[2:]; "
+        f"runpy.run_path({str(HERE)!r}, run_name='__child__')['child_main'](*sys.argv[1:4])"
+    )
+    args = [sys.executable, "-c", code, "--", target, url, str(n)]
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    done = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        args, env=env, cwd=checkout, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{target} in {checkout} failed:\n{done.stderr[-3000:]}")
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def compare(url: str, checkouts: dict[str, Path], rounds: int, n: int) -> None:
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in [*checkouts, "bare"]}
+    for r in range(rounds):
+        for name, checkout in [*checkouts.items(), ("bare", HERE.parent.parent)]:
+            found = _child("bare" if name == "bare" else "jigsaw", url, n, checkout)
+            results[name].append(found)
+            line = ", ".join(
+                f"{k} CPU {v['cpu_ms']:.2f} ms wall {v['wall_ms']:.2f} ms" for k, v in found.items()
+            )
+            print(f"round {r + 1} {name}: {line}", flush=True)
+    _summary(results)
+
+
+def _median(runs: list[dict[str, Any]], kind: str, key: str) -> float:
+    return statistics.median(run[kind][key] for run in runs)
+
+
+def _summary(results: dict[str, list[dict[str, Any]]]) -> None:
+    bare = results["bare"]
+    print("\n| target | request | CPU ms/request (median) | wall ms (median) | bare CPU / CPU |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for name, runs in results.items():
+        for kind in KINDS:
+            cpu = _median(runs, kind, "cpu_ms")
+            ratio = _median(bare, kind, "cpu_ms") / cpu
+            wall = _median(runs, kind, "wall_ms")
+            print(f"| {name} | {kind} | {cpu:.2f} | {wall:.2f} | {ratio:.2f} |")
+
+
+async def _seeded() -> str:
+    from feeds.db import migrate_database
+    from loadtests.pgdb import create_database
+    from loadtests.seed import seed
+
+    url = await create_database("jigsaw_ratio")
+    await migrate_database(url)
+    await seed(url, SEEDED["children"], SEEDED["professionals"], SEEDED["posts"])
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300, help="per kind, per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--url", help="a database seeded by --seed-only (kept)")
+    parser.add_argument("--checkout", action="append", metavar="NAME=PATH", default=[])
+    parser.add_argument("--seed-only", action="store_true", help="seed, print the URL, exit")
+    parser.add_argument("--drop", metavar="URL", help="drop a database made by --seed-only")
+    parser.add_argument("--profile", choices=KINDS, help="profile this checkout's Jigsaw")
+    args = parser.parse_args()
+    from loadtests.pgdb import drop_database
+
+    if args.drop:
+        asyncio.run(drop_database(args.drop))
+        return
+    if args.profile:  # needs `pip install pyinstrument` (not a project dependency)
+        import logging
+
+        logging.disable(logging.INFO)
+        url = args.url or asyncio.run(_seeded())
+        asyncio.run(_jigsaw(url, args.requests, _children(), args.profile))
+        return
+    if args.seed_only:
+        print(asyncio.run(_seeded()))
+        return
+    pairs = [item.split("=", 1) for item in args.checkout] or [["jigsaw", str(HERE.parent.parent)]]
+    checkouts = {name: Path(path).resolve() for name, path in pairs}
+    url = args.url or asyncio.run(_seeded())
+    try:
+        compare(url, checkouts, args.rounds, args.requests)
+    finally:
+        if not args.url:
+            asyncio.run(drop_database(url))
+
+
+if __name__ == "__main__":
+    main()
