@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Literal
 
 from feeds import audit
@@ -25,7 +26,11 @@ from feeds.errors import Forbidden, Invalid
 from feeds.models import Child, Grant, Professional, Role, Team
 from feeds.network.worry_episodes import open_episodes
 from feeds.network.worry_rule import reason
-from feeds.velocity.board_rows import StoredRow, Verdict, stored_rows
+from feeds.velocity.board_rows import NOT_QUIET as NOT_QUIET
+from feeds.velocity.board_rows import UNASSESSED, RankKey, board_rows, rank_key
+from feeds.velocity.board_rows import BoardRow as BoardRow
+from feeds.velocity.board_rows import ChildRef as ChildRef
+from feeds.velocity.board_rows import Quiet as Quiet
 from feeds.velocity.comparisons import ChildCompared, Comparisons
 from feeds.velocity.detector import Assessment, PeriodComparison, side_by_side
 from feeds.velocity.periods import Tallies, compared_by_child, tallied_by_child, together
@@ -39,39 +44,6 @@ from feeds.velocity.verdicts import (
 Status = Literal["all", "flagged"]
 MAX_PERIOD = timedelta(days=366)
 EARLIEST = timedelta(days=3 * 366)  # how far back a comparison may reach
-
-
-@dataclass(frozen=True)
-class ChildRef:
-    """What a board row shows of a child (read with its verdict in one query)."""
-
-    id: int
-    display_name: str
-    reference: str
-
-
-@dataclass(frozen=True)
-class Quiet:
-    """The child's stored silence verdict (feeds/silence): "gone quiet", and why."""
-
-    flagged: bool = False
-    reasons: tuple[str, ...] = ()
-
-
-NOT_QUIET = Quiet()
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    child: ChildRef
-    assessment: Assessment
-    posts_7d: int
-    posts_28d: int
-    last_post_at: datetime | None
-    quiet: Quiet = NOT_QUIET
-    shared_worry: str | None = None  # "Shared worry: 5 professionals from 3 agencies"
-    household_id: int | None = None  # the household the child is linked into, if any
-    shielded: bool = False  # named only to direct grants (feeds/access/identity.py)
 
 
 @dataclass(frozen=True)
@@ -140,41 +112,12 @@ def check_status(status: str) -> Status:
     return "flagged" if status == "flagged" else "all"
 
 
-def _row(stored: StoredRow) -> BoardRow:
-    """A board row from its stored row (a child not yet assessed: a blank verdict)."""
-    verdict = stored.verdict or UNASSESSED
-    return BoardRow(
-        ChildRef(stored.child_id, stored.display_name, stored.reference),
-        verdict.assessment,
-        verdict.posts_7d,
-        verdict.posts_28d,
-        stored.last_post_at,
-        Quiet(True, stored.quiet_reasons) if stored.quiet else NOT_QUIET,
-        None,
-        stored.household_id,
-        stored.shielded,
-    )
-
-
-UNASSESSED = Verdict(Assessment(0.0, False, []), 0, 0)
-
-
 def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
     """Flagged first, then gone quiet, then by score, then by recent posts; ties by the name
     as shown for stable pages (rank again after `as_seen_by`: a label's place must say
     nothing of the name behind it)."""
 
-    def key(row: BoardRow) -> tuple[bool, bool, float, int, tuple[bool, str, int]]:
-        a = row.assessment
-        return (
-            not a.flagged,
-            not row.quiet.flagged,
-            -a.score,
-            -row.posts_7d,
-            identity.name_key(row.child.id, row.child.display_name),
-        )
-
-    return sorted(rows, key=key)
+    return sorted(rows, key=rank_key)
 
 
 PAGE_ROWS = 50  # rows a board page shows first: a manager reads the top, then asks for more
@@ -213,12 +156,12 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
     within seconds of each post, and by its periodic sweep): a read, not a recompute."""
     if team_id is not None:
         child_ids = child_ids & await team_child_ids(team_id, now)
-    rows = await stored_rows(child_ids)
-    unassessed = {r.child_id for r in rows if r.verdict is None}
+    rows = await board_rows(child_ids)
+    unassessed = {row.child.id for _, row in rows if row.assessment is UNASSESSED.assessment}
     if unassessed:  # new since the last sweep: assess them now, once
         await do_recompute_velocity(unassessed, now)
-        rows = await stored_rows(child_ids, fresh=True)
-    # Ranking 2,000 rows is CPU: in a thread, so that the event loop keeps serving
+        rows = await board_rows(child_ids, fresh=True)
+    # Sorting 2,000 rows is CPU: in a thread, so that the event loop keeps serving
     # practitioners' requests meanwhile (it takes the GIL back every few ms).
     ranked = await _with_worries(await asyncio.to_thread(_ranked, rows), now)
     flagged_count = sum(r.assessment.flagged for r in ranked)
@@ -226,8 +169,8 @@ async def build_board(child_ids: set[int], now: datetime, team_id: int | None = 
     return Board(ranked, len(ranked), flagged_count, now, gone_quiet=quiet_count)
 
 
-def _ranked(rows: Sequence[StoredRow]) -> list[BoardRow]:
-    return rank([_row(row) for row in rows])
+def _ranked(rows: Sequence[tuple[RankKey, BoardRow]]) -> list[BoardRow]:
+    return [row for _, row in sorted(rows, key=itemgetter(0))]  # `rank`, keys made once
 
 
 async def as_seen_by(viewer: Professional, board: Board) -> Board:

@@ -1,6 +1,6 @@
-"""The board's stored rows: one light read of every child on the board (name, flags, the
+"""The board's rows as stored: one light read of every child on the board (name, flags, the
 digest of its verdict, silence, shield, household), then the verdict JSON only for the
-verdicts this process has not decoded yet.
+verdicts this process has not decoded yet, and a row object only for rows that changed.
 
 A verdict's `shown_digest` (feeds/velocity/verdict_rows.py) is a hash of everything the
 board shows of it, so a decoded verdict is remembered by its digest: a rewritten verdict
@@ -13,15 +13,17 @@ decided for this request, and names, shield and household come with every read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from tortoise import connections
 
 from feeds import replica
+from feeds.access import identity
 from feeds.velocity.detector import Assessment
 from feeds.velocity.tallies import chunked, moment
 from feeds.velocity.verdicts import loaded_assessment
@@ -38,7 +40,9 @@ _LIGHT_SQL = (
 _VERDICTS_SQL = (
     "SELECT child_id, shown_digest, assessment FROM velocity_state WHERE child_id IN ({ids})"
 )
-REMEMBERED = 50_000  # decoded verdicts kept per process (~1 KB each); then start afresh
+REMEMBERED = 50_000  # verdicts (~1 KB each) or rows kept per process; then start afresh
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -51,37 +55,75 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class StoredRow:
-    """One child's row as stored: what `feeds.velocity.board` ranks."""
+class ChildRef:
+    """What a board row shows of a child (read with its verdict in one query)."""
 
-    child_id: int
+    id: int
     display_name: str
     reference: str
-    verdict: Verdict | None  # None: never assessed (the board assesses it first)
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """The child's stored silence verdict (feeds/silence): "gone quiet", and why."""
+
+    flagged: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+NOT_QUIET = Quiet()
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    child: ChildRef
+    assessment: Assessment
+    posts_7d: int
+    posts_28d: int
     last_post_at: datetime | None
-    quiet: bool
-    quiet_reasons: tuple[str, ...]
-    shielded: bool
-    household_id: int | None
+    quiet: Quiet = NOT_QUIET
+    shared_worry: str | None = None  # "Shared worry: 5 professionals from 3 agencies"
+    household_id: int | None = None  # the household the child is linked into, if any
+    shielded: bool = False  # named only to direct grants (feeds/access/identity.py)
 
 
-class Verdicts:
-    """Decoded verdicts by digest (content-addressed, so shared by every board and safe
-    across databases); bounded by `limit` entries."""
+RankKey = tuple[bool, bool, float, int, tuple[bool, str, int]]
+
+
+def rank_key(row: BoardRow) -> RankKey:
+    """Flagged first, then gone quiet, then by score, then by recent posts; ties by the name
+    as shown (`feeds.velocity.board.rank`)."""
+    a = row.assessment
+    return (
+        not a.flagged,
+        not row.quiet.flagged,
+        -a.score,
+        -row.posts_7d,
+        identity.name_key(row.child.id, row.child.display_name),
+    )
+
+
+class Remembered(Generic[K, V]):
+    """Values by a key that names their content (so shared by every board and safe across
+    databases); bounded by `limit` entries."""
 
     def __init__(self, limit: int = REMEMBERED) -> None:
         self.limit = limit
-        self._found: dict[str, Verdict] = {}
+        self._found: dict[K, V] = {}
 
-    def get(self, digest: str | None) -> Verdict | None:
-        return None if digest is None else self._found.get(digest)
+    def get(self, key: K | None) -> V | None:
+        try:
+            return None if key is None else self._found.get(key)
+        except TypeError:  # a driver gave a list or dict: not remembered
+            return None
 
-    def put(self, digest: str | None, verdict: Verdict) -> None:
-        if digest is None:  # a row written before digests existed: decoded every time
+    def put(self, key: K | None, value: V) -> None:
+        if key is None:  # a verdict written before digests existed: decoded every time
             return
         if len(self._found) >= self.limit:
             self.clear()  # rare: cheaper than an LRU's bookkeeping on every read
-        self._found[digest] = verdict
+        with contextlib.suppress(TypeError):
+            self._found[key] = value
 
     def clear(self) -> None:
         self._found.clear()
@@ -90,7 +132,9 @@ class Verdicts:
         return len(self._found)
 
 
-VERDICTS = Verdicts()
+Verdicts = Remembered[str, Verdict]
+VERDICTS: Verdicts = Remembered()  # decoded verdicts by digest
+ROWS: Remembered[tuple[Any, ...], tuple[RankKey, BoardRow]] = Remembered()  # by light row
 
 
 def decode(stored: Any) -> Verdict:
@@ -133,44 +177,71 @@ async def _decoded(
     return found
 
 
-def _quiet_reasons(flagged: object, reasons: Any) -> tuple[str, ...]:
+def _quiet(flagged: object, reasons: Any) -> Quiet:
+    """The stored silence verdict of a row (none yet: not quiet)."""
     if not flagged:
-        return ()
+        return NOT_QUIET
     found = orjson.loads(reasons) if isinstance(reasons, str | bytes) else reasons
-    return tuple(str(r) for r in found or [])
+    return Quiet(True, tuple(str(r) for r in found or []))
 
 
-def _stored(row: Sequence[Any], verdict: Verdict | None) -> StoredRow:
+UNASSESSED = Verdict(Assessment(0.0, False, []), 0, 0)
+
+
+def _row(row: Sequence[Any], verdict: Verdict | None) -> BoardRow:
     child_id, name, reference, flagged, _digest, last, _assessed, quiet, why = row[:9]
     shielded, household = row[9:]
-    if verdict is not None and verdict.assessment.flagged != bool(flagged):
+    verdict = verdict or UNASSESSED  # only until the board assesses it
+    assessment = verdict.assessment
+    if assessment.flagged != bool(flagged) and verdict is not UNASSESSED:
         # The stored flag is the truth (a flip is a compare-and-set on it); the JSON
         # follows it on the flip's next write.
-        verdict = replace(verdict, assessment=replace(verdict.assessment, flagged=bool(flagged)))
-    return StoredRow(
-        int(child_id),
-        str(name),
-        str(reference),
-        verdict,
+        assessment = replace(assessment, flagged=bool(flagged))
+    return BoardRow(
+        ChildRef(int(child_id), str(name), str(reference)),
+        assessment,
+        verdict.posts_7d,
+        verdict.posts_28d,
         moment(last),
-        bool(quiet),
-        _quiet_reasons(quiet, why),
-        bool(shielded),
+        _quiet(quiet, why),
+        None,
         None if household is None else int(household),
+        bool(shielded),
     )
 
 
-async def stored_rows(
-    child_ids: Collection[int], fresh: bool = False, verdicts: Verdicts = VERDICTS
-) -> list[StoredRow]:
-    """The stored row of each of these children (in no particular order)."""
+async def board_rows(
+    child_ids: Collection[int],
+    fresh: bool = False,
+    verdicts: Verdicts = VERDICTS,
+    rows: Remembered[tuple[Any, ...], tuple[RankKey, BoardRow]] = ROWS,
+) -> list[tuple[RankKey, BoardRow]]:
+    """Each of these children's board row with its ranking key (in no particular order);
+    a row whose verdict is `UNASSESSED` has never been assessed."""
     light: list[Any] = []
     for chunk in chunked(child_ids):
-        light += await _read(_LIGHT_SQL.format(ids=_ids(chunk)), fresh)
-    decoded = await _decoded(light, fresh, verdicts)
-    # 2,000 rows' objects are CPU: in a thread, like the board's ranking.
-    return await asyncio.to_thread(_all_stored, light, decoded)
+        light += [tuple(row) for row in await _read(_LIGHT_SQL.format(ids=_ids(chunk)), fresh)]
+    built: list[tuple[RankKey, BoardRow] | None] = [rows.get(row) for row in light]
+    changed = [row for row, found in zip(light, built, strict=True) if found is None]
+    if not changed:
+        return [found for found in built if found is not None]
+    decoded = await _decoded(changed, fresh, verdicts)
+    # Building a few thousand rows is CPU: in a thread, like the board's ranking.
+    new = await asyncio.to_thread(_build, changed, decoded, rows)
+    return [found for found in built if found is not None] + new
 
 
-def _all_stored(light: Sequence[Sequence[Any]], decoded: dict[int, Verdict]) -> list[StoredRow]:
-    return [_stored(row, decoded.get(int(row[0]))) for row in light]
+def _build(
+    light: Sequence[tuple[Any, ...]],
+    decoded: dict[int, Verdict],
+    rows: Remembered[tuple[Any, ...], tuple[RankKey, BoardRow]],
+) -> list[tuple[RankKey, BoardRow]]:
+    built = []
+    for row in light:
+        verdict = decoded.get(int(row[0]))
+        board_row = _row(row, verdict)
+        found = (rank_key(board_row), board_row)
+        if verdict is not None:
+            rows.put(row, found)
+        built.append(found)
+    return built
