@@ -4,10 +4,12 @@ verdicts this process has not decoded yet, and a row object only for rows that c
 
 A verdict's `shown_digest` (feeds/velocity/verdict_rows.py) is a hash of everything the
 board shows of it, so a decoded verdict is remembered by its digest: a rewritten verdict
-has a new digest and is read again, so the board stays exact. Reading and decoding 2,000
-verdict JSONs was most of a board read; between two reads few of them change (only the
-children posted to since). Access is not cached: the caller passes the ids the policy
-decided for this request, and names, shield and household come with every read.
+has a new digest and is read again, so the board stays exact. Likewise a built row and its
+ranking key are remembered by the light row they came from, every column of it. Decoding
+2,000 verdict JSONs and building 2,000 rows was most of a board read; between two reads
+few of them change (only the children posted to since). Access is not cached: the caller
+passes the ids the policy decided for this request, and names, shield and household come
+with every read.
 """
 
 from __future__ import annotations
@@ -169,11 +171,20 @@ async def _decoded(
             found[int(row[0])] = verdict
         elif row[6] is not None:  # assessed: its JSON is a verdict
             missing.append(int(row[0]))
+    stored: list[Any] = []
     for chunk in chunked(missing):
-        for child_id, digest, stored in await _read(_VERDICTS_SQL.format(ids=_ids(chunk)), fresh):
-            verdict = decode(stored)
-            verdicts.put(digest, verdict)
-            found[int(child_id)] = verdict
+        stored += await _read(_VERDICTS_SQL.format(ids=_ids(chunk)), fresh)
+    if stored:  # decoding up to thousands of JSONs (a cold start) is CPU: in a thread
+        found.update(await asyncio.to_thread(_decode_all, stored, verdicts))
+    return found
+
+
+def _decode_all(stored: Sequence[Sequence[Any]], verdicts: Verdicts) -> dict[int, Verdict]:
+    found: dict[int, Verdict] = {}
+    for child_id, digest, data in stored:
+        verdict = decode(data)
+        verdicts.put(digest, verdict)
+        found[int(child_id)] = verdict
     return found
 
 
