@@ -4,6 +4,7 @@ kept for a few seconds, but access, names and shield labels are the request's ow
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from feeds.access.grants import do_revoke_grant
@@ -123,7 +124,7 @@ async def test_a_comparison_is_reused_for_its_time_then_read_again(make: Factory
     first = await _compared(world, recent)
     await History(make, NOW).post(world.quiet, timedelta(hours=1), "Police")
 
-    clock.now = 29.0
+    clock.now = 19.0  # (from 20 s a kept comparison is also read again in the background)
     kept = await _compared(world, recent)
     clock.now = 30.0
     fresh = await _compared(world, recent)
@@ -154,7 +155,7 @@ async def test_only_children_missing_or_expired_are_read_again() -> None:
     recent = Comparisons(ttl=30, clock=clock)
 
     await recent.get({1, 2}, SPANS, computed)
-    clock.now = 10.0
+    clock.now = 12.0
     await recent.get({1, 2, 3}, SPANS, computed)  # a wider board: only the new child
     await recent.get({3, 4}, (A.start, A.end, B.start, B.end + timedelta(days=1)), computed)
     clock.now = 31.0
@@ -162,6 +163,23 @@ async def test_only_children_missing_or_expired_are_read_again() -> None:
 
     assert computed.asked == [{1, 2}, {3}, {3, 4}, {1, 2}]
     assert set(found) == {1, 2, 3}
+
+
+async def test_an_aging_comparison_is_served_at_once_and_read_again_behind() -> None:
+    clock, computed = Clock(), Computed()
+    recent = Comparisons(ttl=30, clock=clock)
+    await recent.get({1, 2}, SPANS, computed)
+
+    clock.now = 21.0
+    found = await recent.get({1, 2}, SPANS, computed)  # served from what is kept
+    served_before_refresh = list(computed.asked)
+    for _ in range(3):
+        await asyncio.sleep(0)  # the background read runs
+    clock.now = 35.0
+    await recent.get({1, 2}, SPANS, computed)  # kept since 21: nobody waits
+
+    assert set(found) == {1, 2} and served_before_refresh == [{1, 2}]
+    assert computed.asked == [{1, 2}, {1, 2}]
 
 
 async def test_kept_comparisons_stay_within_their_bound() -> None:
