@@ -1,4 +1,5 @@
-"""Where does a request's time go? Profile Jigsaw's caseload, feed read and post in-process.
+"""Where does a request's time go? Profile Jigsaw's requests in-process: a practitioner's
+caseload, feed read, post and search, a manager's board and board comparison.
 
 Seeds a throwaway PostgreSQL database, runs the app in this process (no uvicorn, no
 network) and drives N caseload reads, N feed reads and N posts through it under
@@ -7,6 +8,8 @@ stack is investigated.
 
     python -m loadtests.profile_requests --requests 300
     python -m loadtests.profile_requests --only post --html /tmp/post.html
+    python -m loadtests.profile_requests --url URL --only board --only compare  # seeded by
+        # python -m loadtests.request_costs --seed-only (kept)
 
 Needs `pip install pyinstrument` (not a project dependency).
 """
@@ -26,6 +29,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 from feeds.db import migrate_database
+from loadtests import request_costs
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import CHILDREN_PER_PRACTITIONER, PASSWORD, seed
 from server.app import create_app
@@ -54,7 +58,14 @@ async def read_caseload(
     return await client.get("/api/v1/children", headers=headers)
 
 
-STEPS: dict[str, Step] = {"caseload": read_caseload, "feed": read_feed, "post": write_post}
+STEPS: dict[str, Step] = {
+    "caseload": read_caseload,
+    "feed": read_feed,
+    "post": write_post,
+    "search": request_costs.search,
+    "board": request_costs.board,
+    "compare": request_costs.compare,
+}
 
 
 async def _token(client: httpx.AsyncClient, email: str) -> dict[str, str]:
@@ -79,11 +90,13 @@ async def _run(url: str, only: list[str], requests: int, html: str | None) -> No
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             # Practitioner p<n> has children 1..50 (see loadtests/seed.py's caseload layout).
-            headers = await _token(client, "p60@load.test")
-            children = await client.get("/api/v1/children", headers=headers)
+            practitioner = await _token(client, "p60@load.test")
+            manager = await _token(client, "m0@load.test")
+            children = await client.get("/api/v1/children", headers=practitioner)
             ids = [c["id"] for c in children.json()["children"]] or [1]
             for name in only:
                 step = STEPS[name]
+                headers = manager if name in request_costs.MANAGERS else practitioner
                 for _ in range(20):  # warm caches and connections
                     await step(client, headers, random.choice(ids))
                 profiler = Profiler(async_mode="enabled")
@@ -105,12 +118,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--only", choices=sorted(STEPS), action="append")
     parser.add_argument("--html", help="also write pyinstrument HTML reports to this path")
+    parser.add_argument("--url", help="profile against this seeded database (kept)")
     args = parser.parse_args()
+    only = args.only or sorted(STEPS)
+    if args.url:
+        asyncio.run(_run(args.url, only, args.requests, args.html))
+        return
     url = asyncio.run(create_database("jigsaw_profile"))
     try:
         asyncio.run(migrate_database(url))
         asyncio.run(seed(url, 2_000, 200, 100_000))
-        asyncio.run(_run(url, args.only or sorted(STEPS), args.requests, args.html))
+        asyncio.run(_run(url, only, args.requests, args.html))
     finally:
         asyncio.run(drop_database(url))
 

@@ -1,5 +1,5 @@
 """What one request costs the app: SQL statements (round trips), app CPU and wall time, for a
-practitioner's caseload, feed read and post and a manager's board and board comparison.
+practitioner's caseload, feed read, post and search and a manager's board and board comparison.
 
 Seeds a throwaway PostgreSQL database as loadtests/profile_requests.py does (2,000 children,
 200 people, 100,000 posts; the managers see all 2,000), runs the app in this process (no
@@ -95,6 +95,12 @@ async def post(client: httpx.AsyncClient, headers: dict[str, str], child: int) -
     return await client.post(f"/api/v1/children/{child}/posts", json=body, headers=keyed)
 
 
+async def search(client: httpx.AsyncClient, headers: dict[str, str], _: int) -> httpx.Response:
+    """What the locust practitioner searches for now and then (every seeded post says "home")."""
+    word = random.choice(["home", "school", "visit", "calm"])
+    return await client.get(f"/api/v1/search?q={word}", headers=headers)
+
+
 async def board(client: httpx.AsyncClient, headers: dict[str, str], _: int) -> httpx.Response:
     return await client.get("/api/v1/board", headers=headers)
 
@@ -109,6 +115,7 @@ STEPS: dict[str, Step] = {
     "caseload": caseload,
     "feed": feed,
     "post": post,
+    "search": search,
     "board": board,
     "compare": compare,
 }
@@ -158,7 +165,8 @@ async def _day(
     seconds: float,
 ) -> None:
     """A working day on one worker: two managers (board, now and then a comparison) and
-    four practitioners (feed reads and posts) at once, 0.05-0.2 s think time; each
+    four practitioners (locust's mix: caseload, feed reads, search, posts) at once, 0.05-0.2 s
+    think time; each
     request's wall time per kind. What practitioners wait for here is the event loop and
     the pool that the managers' requests share with them."""
     times: dict[str, list[float]] = {name: [] for name in STEPS}
@@ -174,7 +182,8 @@ async def _day(
             await asyncio.sleep(random.uniform(0.05, 0.2))
 
     managers = [person(manager, ["board"] * 4 + ["compare"]) for _ in range(2)]
-    practitioners = [person(practitioner, ["feed"] * 3 + ["post"]) for _ in range(4)]
+    mix = ["caseload"] + ["feed"] * 6 + ["search"] + ["post"] * 2  # locust's task weights
+    practitioners = [person(practitioner, mix) for _ in range(4)]
     cpu = time.process_time()
     await asyncio.gather(*managers, *practitioners)
     print(f"\n## working day, {seconds:.0f} s on one event loop; app CPU ", end="")

@@ -18,6 +18,7 @@ from feeds.feed.posting import MAX_BODY
 from feeds.kinds import WORRY_KINDS, PostKind
 from feeds.network.worry_rule import MAX_NOTE
 from feeds.replica import Router
+from feeds.velocity.comparisons import Comparisons
 from server.body_limit import BodyLimitMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.live import Hub
@@ -146,6 +147,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.running_imports = set()  # imports started from the page (routes/import_stream)
+    # Compared boards of the last few seconds (feeds/velocity/comparisons.py).
+    app.state.comparisons = Comparisons()
     # Heavy reads from a hot standby when one is configured (feeds/replica.py).
     router = None
     if settings.database_replica_url:

@@ -13,12 +13,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from operator import itemgetter
+from typing import Literal
 
-import orjson
-from tortoise import connections
-
-from feeds import audit, replica
+from feeds import audit
 from feeds.access import identity
 from feeds.access.policy import Action, active_grant_q, check_child_access, visible_child_ids
 from feeds.audit.actions import AuditAction, AuditOutcome
@@ -28,53 +26,24 @@ from feeds.errors import Forbidden, Invalid
 from feeds.models import Child, Grant, Professional, Role, Team
 from feeds.network.worry_episodes import open_episodes
 from feeds.network.worry_rule import reason
+from feeds.velocity.board_rows import NOT_QUIET as NOT_QUIET
+from feeds.velocity.board_rows import UNASSESSED, RankKey, board_rows, rank_key
+from feeds.velocity.board_rows import BoardRow as BoardRow
+from feeds.velocity.board_rows import ChildRef as ChildRef
+from feeds.velocity.board_rows import Quiet as Quiet
+from feeds.velocity.comparisons import ChildCompared, Comparisons
 from feeds.velocity.detector import Assessment, PeriodComparison, side_by_side
-from feeds.velocity.periods import Pair, compared_by_child
-from feeds.velocity.tallies import chunked, moment
+from feeds.velocity.periods import Tallies, compared_by_child, tallied_by_child, together
 from feeds.velocity.trends import Trend, describe
 from feeds.velocity.verdicts import (
     assess_children,
     do_recompute_velocity,
-    loaded_assessment,
     stored_flags,
 )
 
 Status = Literal["all", "flagged"]
 MAX_PERIOD = timedelta(days=366)
 EARLIEST = timedelta(days=3 * 366)  # how far back a comparison may reach
-
-
-@dataclass(frozen=True)
-class ChildRef:
-    """What a board row shows of a child (read with its verdict in one query)."""
-
-    id: int
-    display_name: str
-    reference: str
-
-
-@dataclass(frozen=True)
-class Quiet:
-    """The child's stored silence verdict (feeds/silence): "gone quiet", and why."""
-
-    flagged: bool = False
-    reasons: tuple[str, ...] = ()
-
-
-NOT_QUIET = Quiet()
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    child: ChildRef
-    assessment: Assessment
-    posts_7d: int
-    posts_28d: int
-    last_post_at: datetime | None
-    quiet: Quiet = NOT_QUIET
-    shared_worry: str | None = None  # "Shared worry: 5 professionals from 3 agencies"
-    household_id: int | None = None  # the household the child is linked into, if any
-    shielded: bool = False  # named only to direct grants (feeds/access/identity.py)
 
 
 @dataclass(frozen=True)
@@ -143,55 +112,12 @@ def check_status(status: str) -> Status:
     return "flagged" if status == "flagged" else "all"
 
 
-def _row(child: ChildRef, row: Sequence[Any]) -> BoardRow:
-    """A board row from `_BOARD_SQL`'s columns after the child's id, name and reference."""
-    flagged, stored, last, _assessed, quiet, why, shielded, household = row[3:]
-    # orjson: decoding 2,000 stored verdicts with json was a fifth of a board read.
-    verdict = orjson.loads(stored) if isinstance(stored, str | bytes) else stored
-    # The stored flag is the truth: a flip is a compare-and-set on it. (`verdict` is freshly
-    # decoded: setting it here builds one Assessment per row, not two.)
-    verdict["flagged"] = bool(flagged)
-    assessment = loaded_assessment(verdict)
-    spark = assessment.sparkline
-    posts_7d, posts_28d, at = sum(spark[-7:]), sum(spark), moment(last)
-    household_id = None if household is None else int(household)
-    return BoardRow(
-        child,
-        assessment,
-        posts_7d,
-        posts_28d,
-        at,
-        _quiet(quiet, why),
-        None,
-        household_id,
-        bool(shielded),
-    )
-
-
-def _quiet(flagged: object, reasons: Any) -> Quiet:
-    """The stored silence verdict of a row (none yet: not quiet)."""
-    if not flagged:
-        return NOT_QUIET
-    found = orjson.loads(reasons) if isinstance(reasons, str | bytes) else reasons
-    return Quiet(True, tuple(str(r) for r in found or []))
-
-
 def rank(rows: Sequence[BoardRow]) -> list[BoardRow]:
     """Flagged first, then gone quiet, then by score, then by recent posts; ties by the name
     as shown for stable pages (rank again after `as_seen_by`: a label's place must say
     nothing of the name behind it)."""
 
-    def key(row: BoardRow) -> tuple[bool, bool, float, int, tuple[bool, str, int]]:
-        a = row.assessment
-        return (
-            not a.flagged,
-            not row.quiet.flagged,
-            -a.score,
-            -row.posts_7d,
-            identity.name_key(row.child.id, row.child.display_name),
-        )
-
-    return sorted(rows, key=key)
+    return sorted(rows, key=rank_key)
 
 
 PAGE_ROWS = 50  # rows a board page shows first: a manager reads the top, then asks for more
@@ -225,52 +151,26 @@ def group_by_household(
     return list(groups.values())
 
 
-# Hand-written: one join instead of two ORM reads; model building would cost more than
-# the query for 2,000 rows. Child ids are integers from our own tables, inlined.
-# Whether the child is shielded and its household come with it: the same read (three
-# ORM look-ups over 2,000 ids cost more CPU than the whole query).
-_BOARD_SQL = (
-    "SELECT c.id, c.display_name, c.reference, v.flagged, v.assessment, v.last_post_at, "
-    "v.assessed_at, s.flagged, s.reasons, c.shielded_at IS NOT NULL, h.household_id "
-    "FROM child c LEFT JOIN velocity_state v ON v.child_id = c.id "
-    "LEFT JOIN silence_state s ON s.child_id = c.id "
-    "LEFT JOIN household_member h ON h.child_id = c.id WHERE c.id IN ({ids})"
-)
-
-
-async def _stored_rows(child_ids: set[int], fresh: bool = False) -> list[Any]:
-    """The rows, from the hot standby when one may serve (feeds/replica.py), or from the
-    primary when `fresh` (right after this request wrote verdicts)."""
-    rows: list[Any] = []
-    for chunk in chunked(child_ids):
-        sql = _BOARD_SQL.format(ids=",".join(str(int(c)) for c in chunk))
-        if fresh:
-            rows += (await connections.get("default").execute_query(sql))[1]
-        else:
-            rows += await replica.read_rows(sql)
-    return rows
-
-
 async def build_board(child_ids: set[int], now: datetime, team_id: int | None = None) -> Board:
     """Rank these children by their stored verdicts (kept fresh by the velocity watcher
     within seconds of each post, and by its periodic sweep): a read, not a recompute."""
     if team_id is not None:
         child_ids = child_ids & await team_child_ids(team_id, now)
-    rows = await _stored_rows(child_ids)
-    unassessed = {int(r[0]) for r in rows if r[6] is None}
+    rows = await board_rows(child_ids)
+    unassessed = {row.child.id for _, row in rows if row.assessment is UNASSESSED.assessment}
     if unassessed:  # new since the last sweep: assess them now, once
         await do_recompute_velocity(unassessed, now)
-        rows = await _stored_rows(child_ids, fresh=True)
-    # Decoding and ranking 2,000 verdicts is CPU: in a thread, so that the event loop keeps
-    # serving practitioners' requests meanwhile (it takes the GIL back every few ms).
+        rows = await board_rows(child_ids, fresh=True)
+    # Sorting 2,000 rows is CPU: in a thread, so that the event loop keeps serving
+    # practitioners' requests meanwhile (it takes the GIL back every few ms).
     ranked = await _with_worries(await asyncio.to_thread(_ranked, rows), now)
     flagged_count = sum(r.assessment.flagged for r in ranked)
     quiet_count = sum(r.quiet.flagged for r in ranked)
     return Board(ranked, len(ranked), flagged_count, now, gone_quiet=quiet_count)
 
 
-def _ranked(rows: Sequence[Sequence[Any]]) -> list[BoardRow]:
-    return rank([_row(ChildRef(int(row[0]), str(row[1]), str(row[2])), row) for row in rows])
+def _ranked(rows: Sequence[tuple[RankKey, BoardRow]]) -> list[BoardRow]:
+    return [row for _, row in sorted(rows, key=itemgetter(0))]  # `rank`, keys made once
 
 
 async def as_seen_by(viewer: Professional, board: Board) -> Board:
@@ -331,10 +231,12 @@ async def read_board(
     periods: tuple[Period, Period] | None = None,
     child_id: int | None = None,
     order: str = "attention",
+    recent: Comparisons | None = None,
 ) -> Board:
     """The manager's board (optionally one of their teams) and, given `periods` (A, B),
-    their comparison over the board or over its child `child_id`. One decision, audited
-    once as "board.read" (refusals too)."""
+    their comparison over the board or over its child `child_id` (children's comparisons
+    of the last few seconds from `recent`). One decision, audited once as "board.read"
+    (refusals too)."""
     chosen = check_status(status)
     ordered = check_change_order(order)
     moment = now or utcnow()
@@ -354,7 +256,7 @@ async def read_board(
         # The comparison covers the board as shown (team and status filters applied).
         over = {child_id} if child_id is not None else {row.child.id for row in board.rows}
         each = child_id is None
-        comparison, changes = await compare_board(board.rows, over, *periods, each, ordered)
+        comparison, changes = await compare_board(board.rows, over, *periods, each, ordered, recent)
         board = replace(board, comparison=comparison, changes=changes)
         detail["compared"] = len(over)
     await audit.record(
@@ -399,23 +301,48 @@ async def compare_board(
     b: Period,
     each: bool,
     order: ChangeOrder = "attention",
+    recent: Comparisons | None = None,
 ) -> tuple[PeriodComparison, list[ChildChange]]:
     """Periods A and B over the children `over` together and, with `each`, each board row's
-    child compared with itself (sorted by `order`): one read of the tallies for both."""
-    overall, per_child = await compared_by_child(over, (a.start, a.end), (b.start, b.end))
-    changes = await asyncio.to_thread(_changes, rows, per_child, order) if each else []
-    return side_by_side(*overall), changes
+    child compared with itself (sorted by `order`): one read of the tallies for both, for
+    the children whose comparison of these periods was not read in the last few seconds
+    (`recent`)."""
+    spans = (a.start, a.end, b.start, b.end)
+    compared = await (recent or NOT_KEPT).get(over, spans, lambda ids: _compared(ids, a, b))
+    return await asyncio.to_thread(_board_changes, rows, compared, each, order)
 
 
-def _changes(
-    rows: Sequence[BoardRow], per_child: dict[int, Pair], order: ChangeOrder
-) -> list[ChildChange]:
-    """Each row's own comparison and trend, sorted (CPU for 2,000 rows: run in a thread)."""
-    changes = []
-    for row in rows:
-        comparison = side_by_side(*per_child[row.child.id])
-        changes.append(ChildChange(row.child, comparison, describe(comparison)))
-    return sort_changes(changes, order)
+NOT_KEPT = Comparisons(ttl=0)
+
+
+async def _compared(ids: set[int], a: Period, b: Period) -> dict[int, ChildCompared]:
+    tallied = await tallied_by_child(ids, (a.start, a.end), (b.start, b.end))
+    return await asyncio.to_thread(_judged, tallied)
+
+
+def _judged(tallied: dict[int, Tallies]) -> dict[int, ChildCompared]:
+    """Each child's comparison and trend (CPU for 2,000 children: run in a thread)."""
+    found: dict[int, ChildCompared] = {}
+    for child_id, (a, b) in tallied.items():
+        comparison = side_by_side(a.stats(), b.stats())
+        found[child_id] = ChildCompared((a, b), comparison, describe(comparison))
+    return found
+
+
+def _board_changes(
+    rows: Sequence[BoardRow], compared: dict[int, ChildCompared], each: bool, order: ChangeOrder
+) -> tuple[PeriodComparison, list[ChildChange]]:
+    """The compared children's totals (their authors and agencies united, not summed) and,
+    with `each`, each row's own change, sorted by `order` (CPU: run in a thread)."""
+    a = together(found.tallies[0] for found in compared.values()).stats()
+    b = together(found.tallies[1] for found in compared.values()).stats()
+    if not each:
+        return side_by_side(a, b), []
+    changes = [
+        ChildChange(row.child, compared[row.child.id].comparison, compared[row.child.id].trend)
+        for row in rows
+    ]
+    return side_by_side(a, b), sort_changes(changes, order)
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,7 @@ async def api_board(request: Request, user: Professional) -> Response:
         team=query.team,
         periods=periods,
         order=query.sort,
+        recent=request.app.state.comparisons,
     )
     groups, household_of = in_households(found.rows, query.group == "household")
     shown, more = board.first_rows(groups, query.limit)
@@ -280,6 +281,7 @@ async def board_page(request: Request, user: Professional) -> Response:
         periods=periods,
         child_id=child_id,
         order=request.query_params.get("sort", "attention"),
+        recent=request.app.state.comparisons,
     )
     teams = [{"id": t.id, "name": t.name} for t in await board.manager_teams(user)]
     top = shared_top(found.rows)

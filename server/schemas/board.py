@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from feeds.velocity.board import MAX_ROWS, ChangeOrder
+from feeds.velocity.board import MAX_ROWS, PAGE_ROWS, ChangeOrder
 from feeds.velocity.trends import Direction
 from server.schemas.common import Count
 
@@ -28,7 +28,8 @@ class BoardQuery(Periods, kw_only=True):
     sort: ChangeOrder = "attention"  # order of the per-child changes when comparing
     team: Annotated[str, Meta(pattern=r"^[0-9]*$", max_length=10)] | None = None
     group: Literal["household"] | None = None  # rows of one household together
-    limit: Annotated[int, Meta(ge=1, le=MAX_ROWS)] = 200  # rows in this answer (the top)
+    # Rows in this answer (the top): a manager reads the top 50 as the page shows them.
+    limit: Annotated[int, Meta(ge=1, le=MAX_ROWS)] = PAGE_ROWS
 
 
 class ChildRef(Struct):

@@ -26,6 +26,7 @@ from feeds.models import (
 )
 from feeds.velocity import board
 from feeds.velocity.board import Period
+from feeds.velocity.board_rows import VERDICTS
 from feeds.velocity.detector import ActivityEvent, Assessment, compare_periods
 from feeds.velocity.tallies import rebuild_days
 from feeds.velocity.verdicts import do_recompute_velocity
@@ -352,6 +353,7 @@ async def _queries_for_board(make: Factory, monkeypatch: pytest.MonkeyPatch, n: 
             return await _original(*args)
 
         monkeypatch.setattr(connection, name, counted)
+    VERDICTS.clear()  # a cold read: every verdict decoded (a warm one skips that query)
     await board.read_board(manager, CTX, now=NOW)
     monkeypatch.undo()
     return calls
