@@ -218,7 +218,7 @@ def compare(url: str, checkouts: dict[str, Path], rounds: int, n: int) -> None:
 
 
 def _median(runs: list[dict[str, Any]], kind: str, key: str) -> float:
-    return statistics.median(run[kind][key] for run in runs)
+    return float(statistics.median(run[kind][key] for run in runs))
 
 
 def _summary(results: dict[str, list[dict[str, Any]]]) -> None:
