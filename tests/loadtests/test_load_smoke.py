@@ -6,17 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.db_backends import postgres_only
 
-from tests.db_backends import backend
-
+pytestmark = postgres_only("the load runner needs PostgreSQL: it runs in the PostgreSQL pass")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(
-    backend() != "postgres",
-    reason="the load runner needs PostgreSQL: it runs in the PostgreSQL pass",
-)
 def test_smoke_profile_runs_without_request_errors() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "loadtests.run", "--profile", "smoke", "--port", "8911"],
