@@ -21,6 +21,10 @@ from server.settings import Settings
 from tests import db_backends
 from tests.live_server import running_server
 
+# The PostgreSQL pass of `make test` runs only the tests that use the `database_backend`
+# fixture (tests/backend_passes.py); pytester checks that on a small suite.
+pytest_plugins = ["tests.backend_passes", "pytester"]
+
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)
 # The key authenticator secrets are encrypted with (JIGSAW_MFA_KEYS), new for each run;
@@ -29,9 +33,18 @@ MFA_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="session")
-def database_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | str]:
+def database_backend() -> str:
+    """sqlite or postgres (JIGSAW_TEST_BACKEND). Everything that uses the database backend
+    depends on this fixture: the PostgreSQL pass selects tests by it."""
+    return db_backends.backend()
+
+
+@pytest.fixture(scope="session")
+def database_source(
+    database_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path | str]:
     """A migrated SQLite template file, or a migrated PostgreSQL database URL."""
-    if db_backends.backend() == "postgres":
+    if database_backend == "postgres":
         url = db_backends.create_postgres_database()
         yield url
         db_backends.drop_postgres_database(url)

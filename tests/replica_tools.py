@@ -25,7 +25,7 @@ from tests import db_backends
 from tests.conftest import MFA_KEY, client_for
 
 standby_runs = pytest.mark.skipif(
-    db_backends.backend() != "postgres" or not pair_available(),
+    db_backends.selected() != "postgres" or not pair_available(),
     reason="the standby runs in the PostgreSQL pass (initdb, pg_ctl and pg_basebackup)",
 )
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
+from tests import db_backends
 from tests.conftest import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,7 +33,7 @@ TIMEOUT_MS = 15_000  # generous: the assertions auto-wait, they do not sleep
 def skip_reason() -> str | None:
     """Browser journeys run in the SQLite pass only; a missing Chromium is a failure
     there (`require_chromium`), never a skip: a skipped journey is not a passed one."""
-    if os.environ.get("JIGSAW_TEST_BACKEND", "sqlite") == "postgres":
+    if db_backends.selected() == "postgres":
         return "browser journeys test the browser, not the database: covered in the SQLite pass"
     return None
 

@@ -7,15 +7,12 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import pytest
 
 from feeds import events
 from tests import db_backends
 from tests.conftest import Factory
 
-pytestmark = pytest.mark.skipif(
-    db_backends.backend() != "postgres", reason="NOTIFY exists on PostgreSQL only"
-)
+pytestmark = db_backends.postgres_only("NOTIFY exists on PostgreSQL only")
 
 
 async def _heard(database_url: str, work: int) -> list[str]:

@@ -28,9 +28,8 @@ from server.settings import Settings
 from tests import db_backends
 from tests.audit_tools import run_verify, seal_now, sealer_of
 
-pytestmark = pytest.mark.skipif(
-    db_backends.backend() != "postgres",
-    reason="partitions are PostgreSQL's: they are tested in the PostgreSQL pass",
+pytestmark = db_backends.postgres_only(
+    "partitions are PostgreSQL's: they are tested in the PostgreSQL pass"
 )
 CTX = AuditContext(ip="127.0.0.1", request_id="partitions")
 

@@ -6,15 +6,12 @@ HAProxy missing is a failure here, not a skip: .ci/run installs it.
 
 from __future__ import annotations
 
-import pytest
-
 from loadtests.cluster import haproxy_binary
 from loadtests.failover_drill import DrillConfig, run_drill
 from tests import db_backends
 
-pytestmark = pytest.mark.skipif(
-    db_backends.backend() != "postgres",
-    reason="host groups share only PostgreSQL: the drill runs in the PostgreSQL pass",
+pytestmark = db_backends.postgres_only(
+    "host groups share only PostgreSQL: the drill runs in the PostgreSQL pass"
 )
 
 SHORT = DrillConfig(sockets=100, children=20, rate=10, lanes=2, before=5, after=8, settle=20)

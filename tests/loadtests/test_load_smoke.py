@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from loadtests.pg_private import free_port
+from tests.db_backends import postgres_only
 
-from tests.db_backends import backend
-
+pytestmark = postgres_only("the load runner needs PostgreSQL: it runs in the PostgreSQL pass")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(
-    backend() != "postgres",
-    reason="the load runner needs PostgreSQL: it runs in the PostgreSQL pass",
-)
+def three_free_ports() -> int:
+    """A port p with p + 1 and p + 2 free too: the runner serves Jigsaw on p, the bare app
+    on p + 1, the day mix on p + 2. Never a fixed port: the runner takes any server already
+    answering there for its own (another run's suite, a developer's bench) and loads it."""
+    while True:
+        base = free_port()
+        try:
+            for port in (base + 1, base + 2):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+
+
 def test_smoke_profile_runs_without_request_errors() -> None:
+    port = str(three_free_ports())
     done = subprocess.run(
-        [sys.executable, "-m", "loadtests.run", "--profile", "smoke", "--port", "8911"],
+        [sys.executable, "-m", "loadtests.run", "--profile", "smoke", "--port", port],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,16 +8,11 @@ installs them.
 
 from __future__ import annotations
 
-import pytest
-
 from loadtests.pg_private import pair_available
 from loadtests.replica_drill import DrillConfig, run_drill
 from tests import db_backends
 
-pytestmark = pytest.mark.skipif(
-    db_backends.backend() != "postgres",
-    reason="the standby drill runs in the PostgreSQL pass",
-)
+pytestmark = db_backends.postgres_only("the standby drill runs in the PostgreSQL pass")
 
 SHORT = DrillConfig(
     readers=3, children=10, rate=4, steady=2, outage=2, lag=2.5, max_lag=1.0, workers=1

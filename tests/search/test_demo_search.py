@@ -82,11 +82,11 @@ asyncio.run(main())
 
 
 @pytest.fixture
-def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
+def environment(database_backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """A fresh, empty, migrated database for the demo, on this run's backend."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIGSAW_")}
     env.update(JIGSAW_DATA_DIR=str(tmp_path), JIGSAW_DEMO="1", PYTHONUNBUFFERED="1")
-    if db_backends.backend() == "postgres":
+    if database_backend == "postgres":
         url = db_backends.create_postgres_database()
         yield {**env, "JIGSAW_DATABASE_URL": url}
         db_backends.drop_postgres_database(url)

@@ -18,9 +18,7 @@ from search import postgres
 from search.base import Order, PostDoc, SearchIndex, SearchQuery
 from tests import db_backends
 
-pytestmark = pytest.mark.skipif(
-    db_backends.backend() != "postgres", reason="the PostgreSQL backend's own SQL"
-)
+pytestmark = db_backends.postgres_only("the PostgreSQL backend's own SQL")
 
 CHILDREN = 420  # more than postgres.FEW_CHILDREN: both ways of reading are exercised
 WORDS = ["visit", "visited", "school", "home", "mum", "cancelled", "neighbour", "shouting"]

@@ -58,7 +58,7 @@ async def test_without_a_replica_health_says_nothing_of_one(client: httpx.AsyncC
 
 
 @pytest.fixture(scope="module")
-def pair() -> Iterator[Pair]:
+def pair(database_backend: str) -> Iterator[Pair]:
     with migrated_pair() as found:
         yield found
 

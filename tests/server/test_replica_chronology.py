@@ -39,7 +39,7 @@ STRICT = 1.0
 
 
 @pytest.fixture(scope="module")
-def pair() -> Iterator[Pair]:
+def pair(database_backend: str) -> Iterator[Pair]:
     with migrated_pair() as found:
         yield found
 

@@ -39,7 +39,7 @@ from tests.audit_tools import run_verify, seal_now, sealer_of, triggers_off
 from tests.conftest import MFA_KEY
 
 postgres_only = pytest.mark.skipif(
-    db_backends.backend() != "postgres", reason="archiving is PostgreSQL's (partitions)"
+    db_backends.selected() != "postgres", reason="archiving is PostgreSQL's (partitions)"
 )
 CTX = audit.AuditContext(ip="127.0.0.1", request_id="archive")
 NOW = Month.of(utcnow())
@@ -63,13 +63,13 @@ async def seed_old_months(url: str) -> None:
 
 
 @pytest.fixture
-async def archive_app(tmp_path: Path) -> AsyncIterator[Starlette]:
+async def archive_app(database_backend: str, tmp_path: Path) -> AsyncIterator[Starlette]:
     async with _archive_app(tmp_path, checkpoint_new=True) as application:
         yield application
 
 
 @pytest.fixture
-async def quiet_sealer_app(tmp_path: Path) -> AsyncIterator[Starlette]:
+async def quiet_sealer_app(database_backend: str, tmp_path: Path) -> AsyncIterator[Starlette]:
     """As `archive_app`, but the newer records are sealed by another process (the sealer
     here signed nothing after them): its last checkpoint lies in the old months."""
     async with _archive_app(tmp_path, checkpoint_new=False) as application:
@@ -223,7 +223,7 @@ async def test_archiving_twice_chains_the_anchors(archive_app: Starlette) -> Non
     assert code == 0 and "Archived: records 1 to 5" in output, output
 
 
-@pytest.mark.skipif(db_backends.backend() != "sqlite", reason="the SQLite refusal")
+@pytest.mark.skipif(db_backends.selected() != "sqlite", reason="the SQLite refusal")
 async def test_on_sqlite_archiving_is_refused_as_a_postgresql_feature(settings: Settings) -> None:
     code, output = await run_verify(settings, "archive", "--before", "2025-01")
     assert code == 1 and "PostgreSQL feature" in output, output

@@ -30,10 +30,7 @@ from tests import db_backends
 from tests.conftest import MFA_KEY, Factory
 from tests.live_server import running_server
 
-pytestmark = pytest.mark.skipif(
-    db_backends.backend() != "postgres",
-    reason="PostgreSQL fault runs happen in the PostgreSQL pass",
-)
+pytestmark = db_backends.postgres_only("PostgreSQL fault runs happen in the PostgreSQL pass")
 KILLS = int(os.environ.get("JIGSAW_FAULT_KILLS", "5"))
 RECOVERY_SECONDS = 5.0
 
