@@ -259,7 +259,7 @@ def main() -> None:
     if args.drop:
         asyncio.run(drop_database(args.drop))
         return
-    if args.profile:  # needs `pip install pyinstrument` (not a project dependency)
+    if args.profile:  # pyinstrument: a dev dependency (pyproject.toml)
         import logging
 
         logging.disable(logging.INFO)

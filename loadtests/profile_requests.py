@@ -11,7 +11,7 @@ stack is investigated.
     python -m loadtests.profile_requests --url URL --only board --only compare  # seeded by
         # python -m loadtests.request_costs --seed-only (kept)
 
-Needs `pip install pyinstrument` (not a project dependency).
+pyinstrument comes with the dev dependencies (`make install`).
 """
 
 from __future__ import annotations

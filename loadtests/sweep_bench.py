@@ -123,7 +123,7 @@ def _worker(url: str, hours: float, velocity_only: bool, profile: str, queues: A
 def _profiler(path: str) -> Any:
     if not path:
         return None
-    from pyinstrument import Profiler  # not a project dependency: pip install it to profile
+    from pyinstrument import Profiler  # a dev dependency (pyproject.toml)
 
     profiler = Profiler(async_mode="disabled")
     profiler.start()
