@@ -126,7 +126,8 @@ async def test_expired_unknown_and_replaced_links_get_one_and_the_same_refusal(
     unknown = await refused_page(client, "/welcome/" + "A" * 43)
     assert replaced == expired == unknown
     assert person.name not in unknown
-    reasons = await AuditRecord.filter(action="sign_in_link.use").values_list("detail", flat=True)
+    used = AuditRecord.filter(action="sign_in_link.use").order_by("id")
+    reasons = await used.values_list("detail", flat=True)
     assert [r["reason"] for r in reasons] == ["revoked", "expired", "unknown"]  # type: ignore[index]
 
 

@@ -137,8 +137,10 @@ async def test_a_hidden_child_gives_404_and_nothing_leaks(
     assert (await share(client, world.lead, removed)).status_code == 404
     assert await WorryShare.all().count() == 0
     assert await Notification.filter(recipient_id__in=[outsider.id, expired.id]).count() == 0
-    denied = await AuditRecord.filter(actor_id=outsider.id, action="worry.share").values(
-        "child_id", "outcome"
+    denied = (
+        await AuditRecord.filter(actor_id=outsider.id, action="worry.share")
+        .order_by("id")  # without it PostgreSQL may answer in any order (CI did)
+        .values("child_id", "outcome")
     )
     assert denied == [
         {"child_id": None, "outcome": "denied"},

@@ -89,13 +89,16 @@ async def _archive_app(tmp_path: Path, checkpoint_new: bool) -> AsyncIterator[St
         )
         application = create_app(settings)
         async with application.router.lifespan_context(application):
+            if not checkpoint_new:
+                # Stopped before the new records exist: its loop, woken by them, would
+                # otherwise sign one of them (CI saw head_seq 6) before standing down.
+                await sealer_of(application).loop.stop()
             await seal_now(application)  # the old months: seq 1 to 5
             for n in range(2):
                 await audit.record(AuditAction.LOGIN, CTX, actor_email=f"now{n}@example.test")
             if checkpoint_new:
                 await seal_now(application)
-            else:  # this app's sealer stands down; another seals (no checkpoint here)
-                await sealer_of(application).loop.stop()
+            else:  # this app's sealer has stood down; another seals (no checkpoint here)
                 await chain.seal_pending()
             yield application
     finally:
