@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import time
@@ -27,6 +26,7 @@ import time
 import httpx
 
 from feeds.db import migrate_database
+from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.profile_requests import STEPS, _token
 from loadtests.seed import seed
@@ -48,8 +48,7 @@ async def _round(
 
 
 async def _run(url: str, names: list[str], requests: int, rounds: int) -> None:
-    env = {**os.environ, "JIGSAW_DATABASE_URL": url, "JIGSAW_SECRET_KEY": "timing" * 8}
-    app = create_app(load_settings(env))
+    app = create_app(load_settings(app_env(url)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
-import os
 import random
 import re
 import tempfile
@@ -27,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 
 from feeds.accounts.passwords import hash_password
 from feeds.db import migrate_database
 from feeds.models import Child, Professional
 from feeds.organisation.importing import do_import_people
 from feeds.records.importing import do_import_children
+from loadtests.app_env import app_env
 from loadtests.import_bench import CTX, REASON, _organisation, children_csv, people_csv
 from loadtests.pgdb import create_database, drop_database
 from server.app import create_app
@@ -58,13 +57,7 @@ async def timed(step: Step) -> tuple[float, float, Any]:
 
 
 async def with_app(url: str, work: Callable[[httpx.AsyncClient], Awaitable[Any]]) -> Any:
-    env = {
-        **os.environ,
-        "JIGSAW_DATABASE_URL": url,
-        "JIGSAW_SECRET_KEY": "bench-key-" * 6,
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-        "JIGSAW_DATA_DIR": tempfile.mkdtemp(prefix="jigsaw-bench-"),
-    }
+    env = app_env(url, JIGSAW_DATA_DIR=tempfile.mkdtemp(prefix="jigsaw-bench-"))
     await migrate_database(url)
     app = create_app(load_settings(env))
     async with app.router.lifespan_context(app):

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from cryptography.fernet import Fernet
 
 from feeds.db import migrate_database
+from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import PASSWORD, caseload, seed
 from server.app import create_app
@@ -175,13 +175,7 @@ async def _drive(
 
 
 async def run_day(url: str, children: int, professionals: int, day: Day) -> Measured:
-    env = {
-        **os.environ,
-        "JIGSAW_DATABASE_URL": url,
-        "JIGSAW_SECRET_KEY": "national" * 8,
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-    }
-    app = create_app(load_settings(env))
+    app = create_app(load_settings(app_env(url)))
     side = await asyncpg.connect(url)
     managers = max(1, professionals // 50)
     chosen = list(range(managers, professionals, max(1, (professionals - managers) // 12)))[:12]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import time
 import uuid
@@ -26,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-from cryptography.fernet import Fernet
 
 from feeds.db import migrate_database
 from loadtests import request_costs
+from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import CHILDREN_PER_PRACTITIONER, PASSWORD, seed
 from server.app import create_app
@@ -79,13 +78,7 @@ async def _token(client: httpx.AsyncClient, email: str) -> dict[str, str]:
 async def _run(url: str, only: list[str], requests: int, html: str | None) -> None:
     from pyinstrument import Profiler
 
-    env = {
-        **os.environ,
-        "JIGSAW_DATABASE_URL": url,
-        "JIGSAW_SECRET_KEY": "profile" * 8,
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-    }
-    app = create_app(load_settings(env))
+    app = create_app(load_settings(app_env(url)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:

@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 from tortoise import Tortoise
 
 from feeds.accounts.passwords import hash_password
 from feeds.db import migrate_database, tortoise_config
 from feeds.models import Agency, Child, Grant, Professional, Role, Sector, Team, TeamMember
+from loadtests.app_env import app_env
 from loadtests.live_bench import pct
 from loadtests.pg_private import Pair, free_port, private_pair
 
@@ -315,15 +315,12 @@ class Drill:
 
 async def start_server(pair: Pair, config: DrillConfig, data_dir: Path) -> tuple[Any, str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "JIGSAW_DATABASE_URL": pair.primary.url,
-        "JIGSAW_DATABASE_REPLICA_URL": pair.standby.url,
-        "JIGSAW_REPLICA_MAX_LAG_SECONDS": str(config.max_lag),
-        "JIGSAW_SECRET_KEY": "replica-drill-secret-0123456789",
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-        "JIGSAW_DATA_DIR": str(data_dir),
-    }
+    env = app_env(
+        pair.primary.url,
+        JIGSAW_DATABASE_REPLICA_URL=pair.standby.url,
+        JIGSAW_REPLICA_MAX_LAG_SECONDS=str(config.max_lag),
+        JIGSAW_DATA_DIR=str(data_dir),
+    )
     command = [sys.executable, "-m", "uvicorn", "server.asgi:app", "--port", str(port)]
     command += ["--workers", str(config.workers), "--log-level", "warning"]
     process = await asyncio.create_subprocess_exec(*command, env=env, start_new_session=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import random
 import statistics
 import time
@@ -33,9 +32,9 @@ from typing import Any
 
 import asyncpg
 import httpx
-from cryptography.fernet import Fernet
 
 from feeds.db import migrate_database
+from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import PASSWORD, seed
 from server.app import create_app
@@ -197,13 +196,7 @@ async def _day(
 
 
 async def _run(url: str, names: list[str], requests: int, day: float = 0) -> None:
-    env = {
-        **os.environ,
-        "JIGSAW_DATABASE_URL": url,
-        "JIGSAW_SECRET_KEY": "costs" * 10,
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-    }
-    app = create_app(load_settings(env))
+    app = create_app(load_settings(app_env(url)))
     results = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

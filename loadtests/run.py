@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
-from cryptography.fernet import Fernet
 
 from feeds.db import migrate_database
+from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import seed
 
@@ -73,13 +73,7 @@ def start_server(
     app: str, url: str, port: int, workers: int, source: Path = HERE
 ) -> subprocess.Popen[bytes]:
     """Serve `app` from the checkout `source` (another one: a before/after comparison)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(source),
-        "JIGSAW_DATABASE_URL": url,
-        "JIGSAW_SECRET_KEY": "load" * 12,
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-    }
+    env = app_env(url, PYTHONPATH=str(source))
     process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
         [
             sys.executable,

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from feeds.audit.records import AuditContext
 from feeds.errors import Invalid, NotFound
 from feeds.models import Professional
-from feeds.pinned import one_connection
+from feeds.raw_sql import one_connection
 from server.auth import session_user, token_user
 from server.client_address import client_address
 from server.inputs import check_form

@@ -1,4 +1,4 @@
-"""One pooled connection for a request's statements (feeds/pinned.py): each statement still
+"""One pooled connection for a request's statements (raw_sql.one_connection): each statement still
 commits by itself, a transaction inside begins and commits (or rolls back) on that
 connection, and the connection goes back to the pool afterwards."""
 
@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 
 from feeds import raw_sql
 from feeds.models import Agency
-from feeds.pinned import one_connection
+from feeds.raw_sql import one_connection
 from tests import db_backends
 from tests.conftest import Factory
 
