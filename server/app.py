@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -107,11 +108,19 @@ def build_routes() -> list[BaseRoute]:
     ]
 
 
+GIL_SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before the loop may take it
+
+
 def create_app(settings: Settings) -> Starlette:
     """The Jigsaw ASGI app for these settings; Tortoise is initialised in the lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Heavy reads fold and judge in threads (asyncio.to_thread); at Python's default
+        # 5 ms switch interval every event-loop wake-up waited up to 5 ms for the GIL while
+        # one ran, about doubling practitioners' p95 beside a manager's comparison
+        # (loadtests/results/gil_switch.md). The whole process's setting, so set here.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         # RegisterTortoise makes the ORM visible to request tasks, which uvicorn does not
         # start from the lifespan task (Tortoise 1.x keeps its context in a contextvar).
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
