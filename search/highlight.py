@@ -27,15 +27,22 @@ def _matches(token: str, parsed: ParsedQuery, terms: set[str]) -> bool:
 
 
 def _window(body: str, first: int, width: int) -> tuple[int, int]:
-    """A [start, end) window of about `width` characters starting a little before `first`."""
+    """A [start, end) window of about `width` characters starting a little before `first`,
+    cut at spaces but never inside a bracketed phrase such as "[name withheld]"."""
     start = max(0, first - width // 4)
     if start:
         space = body.find(" ", start)
         start = space + 1 if 0 <= space < first else start
+        opened = body.rfind("[", 0, start)
+        if opened > body.rfind("]", 0, start):
+            start = opened
     end = min(len(body), start + width)
     if end < len(body):
         space = body.rfind(" ", start, end)
         end = space if space > first else end
+        opened = body.rfind("[", start, end)
+        if opened > max(first, body.rfind("]", start, end)):
+            end = opened
     return start, end
 
 
