@@ -21,9 +21,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
-from tortoise.expressions import Subquery
-
-from feeds.access.policy import active_grant_q
+from feeds import raw_sql
+from feeds.access.policy import UNIDENTIFIED_SHIELDED_SQL, active_grant_q
 from feeds.access.redaction import AS_WRITTEN, WITHHELD, Redactor, hiding, name_tokens
 from feeds.access.rules import Standing, sees_identity
 from feeds.clock import utcnow
@@ -150,11 +149,12 @@ async def redactor(viewer: Professional, child_ids: Iterable[int]) -> Redactor:
     sibling's feed too). One query (none when there is nothing to read)."""
     if not any(True for _ in child_ids):
         return AS_WRITTEN
-    shielded = Child.filter(shielded_at__isnull=False)
-    if viewer.is_active:
-        live = Grant.filter(active_grant_q(utcnow()), professional_id=viewer.id)
-        shielded = shielded.exclude(id__in=Subquery(live.values("child_id")))
-    return _hiding(await shielded.values(*_NAMED))
+    if not viewer.is_active:
+        return _hiding(await Child.filter(shielded_at__isnull=False).values(*_NAMED))
+    # Hand-written (a feed read's hottest statement after the page itself: the ORM's query
+    # building cost a fifth of the read's CPU), from the policy's own identifying arms.
+    rows = await raw_sql.fetch(UNIDENTIFIED_SHIELDED_SQL, utcnow(), viewer.id)
+    return _hiding([dict(zip(_NAMED, row, strict=True)) for row in rows])
 
 
 _NAMED = ("id", "display_name", "reference")

@@ -104,6 +104,12 @@ MINE_IDS_SQL = f"{_ARMS[Standing.DIRECT_GRANT]} UNION {_ARMS[Standing.LEAD]}"
 # The shielded children whose name professional $2 may see at $1 (rules.IDENTIFYING; the
 # ORM form is feeds/access/identity.py's): for lists read in one query ("My children").
 IDENTIFYING_IDS_SQL = " UNION ".join(_ARMS[s] for s in sorted(IDENTIFYING))
+# The shielded children whose name professional $2 may NOT see at $1 (id, name, reference):
+# what a post's text withholds from them (feeds/access/identity.py `redactor`).
+UNIDENTIFIED_SHIELDED_SQL = (
+    "SELECT c.id, c.display_name, c.reference FROM child c "
+    f"WHERE c.shielded_at IS NOT NULL AND c.id NOT IN ({IDENTIFYING_IDS_SQL})"
+)
 VISIBLE_CHILDREN_SQL = (
     f"SELECT {{columns}} FROM child c WHERE c.id IN ({VISIBLE_IDS_SQL}) "
     "ORDER BY c.display_name, c.id"
