@@ -213,6 +213,12 @@ def bind(router: Router, floor: int) -> Iterator[None]:
         _bound.reset(token)
 
 
+def bound() -> tuple[Router, int] | None:
+    """The router and floor bound to this request, if any (a floor above 0: the reader
+    wrote lately, here or on another worker)."""
+    return _bound.get()
+
+
 async def read_with(run: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
     """`run(db)` on the standby when allowed (see above), else on the primary; run again on
     the primary when it fails on the standby. For ORM reads: `Model.filter(...).using_db(db)`."""

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
+from feeds import events
 from feeds.db import replica_client, tortoise_config
 from feeds.feed.posting import MAX_BODY
 from feeds.kinds import WORRY_KINDS, PostKind
@@ -111,6 +112,16 @@ def build_routes() -> list[BaseRoute]:
 GIL_SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before the loop may take it
 
 
+def hear_events(comparisons: Comparisons, hub: Hub) -> Comparisons:
+    """Kept comparisons hear every event the hub dispatches (every worker's), and this
+    process's own commits at once, before the committing request answers."""
+    hub.on_event.append(comparisons.event)
+    hub.on_caught_up.append(comparisons.caught_up)
+    comparisons.wake_hub = hub.wake
+    events.add_listener(comparisons.committed)
+    return comparisons
+
+
 def create_app(settings: Settings) -> Starlette:
     """The Jigsaw ASGI app for these settings; Tortoise is initialised in the lifespan."""
 
@@ -126,6 +137,7 @@ def create_app(settings: Settings) -> Starlette:
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             hub = Hub(settings.database_url, retention=settings.event_retention)
             app.state.hub = hub
+            kept = hear_events(app.state.comparisons, hub)
             await hub.start()
             try:
                 async with (
@@ -137,6 +149,7 @@ def create_app(settings: Settings) -> Starlette:
                     yield
             finally:
                 await hub.stop()
+                events.remove_listener(kept.committed)
                 if router is not None:
                     await router.close()
 
@@ -156,11 +169,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.running_imports = set()  # imports started from the page (routes/import_stream)
-    # Kept comparisons (feeds/velocity/comparisons.py) are switched off: reused for 30 s they
-    # broke the replica's staleness bound and read-your-writes (tests/server/test_replica.py,
-    # tests/loadtests/test_replica_drill.py). Keeping them safely needs each post's event to
-    # drop its child's comparison, and replica answers kept no longer than the lag bound.
-    app.state.comparisons = Comparisons(ttl=0)
+    # Children's comparisons, kept until an event for the child (feeds/velocity/comparisons.py).
+    app.state.comparisons = Comparisons(bound=settings.replica_max_lag)
     # Heavy reads from a hot standby when one is configured (feeds/replica.py).
     router = None
     if settings.database_replica_url:

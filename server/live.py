@@ -212,6 +212,10 @@ class Hub:
         self.watch = BackgroundLoop("jigsaw-live-watch", self._housekeeping, SESSION_CHECK_EVERY)
         self._listen: asyncpg.Connection | None = None
         self._gap_since: float | None = None
+        # Told each event's type and child once it is dispatched, and the monotonic time
+        # each read of the log to its end began (feeds/velocity/comparisons.py).
+        self.on_event: list[Callable[[str, int | None], None]] = []
+        self.on_caught_up: list[Callable[[float], None]] = []
 
     async def start(self) -> None:
         self.position = await events.latest_event_id()
@@ -305,6 +309,7 @@ class Hub:
         """Dispatch every committed event after `position`, in id order, without skipping
         an id that may still be committing (ids are allocated before commit)."""
         while True:
+            read_at = time.monotonic()
             batch = await Event.filter(id__gt=self.position).order_by("id").limit(BATCH)
             messages: dict[int, dict[str, Any]] | None = None
             names = identity.AS_WRITTEN  # the batch's shielded children, once rendered
@@ -330,7 +335,11 @@ class Hub:
                             shown = event_views.as_read_by(messages[event.id], redact)
                             subscriber.offer(event.id, encode(shown))
                 self.position = event.id
+                for told in self.on_event:
+                    told(event.type, event.child_id)
             if len(batch) < BATCH:
+                for caught_up in self.on_caught_up:
+                    caught_up(read_at)
                 return
 
     @staticmethod

@@ -235,7 +235,7 @@ async def read_board(
 ) -> Board:
     """The manager's board (optionally one of their teams) and, given `periods` (A, B),
     their comparison over the board or over its child `child_id` (children's comparisons
-    of the last few seconds from `recent`). One decision, audited once as "board.read"
+    kept in `recent` until their next event). One decision, audited once as "board.read"
     (refusals too)."""
     chosen = check_status(status)
     ordered = check_change_order(order)
@@ -305,8 +305,7 @@ async def compare_board(
 ) -> tuple[PeriodComparison, list[ChildChange]]:
     """Periods A and B over the children `over` together and, with `each`, each board row's
     child compared with itself (sorted by `order`): one read of the tallies for both, for
-    the children whose comparison of these periods was not read in the last few seconds
-    (`recent`)."""
+    the children whose comparison of these periods `recent` does not keep."""
     spans = (a.start, a.end, b.start, b.end)
     compared = await (recent or NOT_KEPT).get(over, spans, lambda ids: _compared(ids, a, b))
     return await asyncio.to_thread(_board_changes, rows, compared, each, order)

@@ -1,18 +1,27 @@
-"""Children's period comparisons, kept for a few seconds in each process.
+"""Children's period comparisons, kept in each process until an event says they changed.
 
-A compared board reads both periods' daily tallies for up to 2,000 children (the heaviest
-statement a manager sends) and turns them into 2,000 comparisons and trends. Managers
-re-read their boards every few seconds, their boards overlap (a child is on the board of
-every manager of its teams), and posts reach some of their children about as often as
-they read, so no cheap version of the tallies would stay valid between two reads.
-Instead each child's comparison of two periods is kept for `ttl` seconds and serves every
-board it is on: its counts may lag the newest posts by that much, a choice made for
-periods of whole days. Access stays exact: only the children the policy let this request
-see are looked up (a revoked grant drops the child from the next read), the board's
-totals are the union of exactly those children's, and names, shield labels and order
-come from the request's own board rows, never from here. A kept comparison older than
-two thirds of `ttl` is still served, and read again in the background, so a manager who
-keeps reading a board does not wait for its comparisons every `ttl` seconds.
+A compared board reads both periods' daily tallies for up to 2,000 children (~1.5 s).
+A child's comparison of two periods changes only when its tallies do, so it is kept and
+shared by every board the child is on, and dropped (all periods) when an event for the
+child is heard: the live hub (server/live.py) tells `event` of every event it dispatches,
+from every worker, and `caught_up` each time it has read the event log to its end.
+
+Exact enough, by these rules (server/app.py wires them):
+- Kept comparisons are served only when the log has been heard to its end within `bound`
+  seconds (the replica's staleness bound) and after this process's last commit
+  (`committed`, an events listener, called in the committing request before it answers):
+  a writer's next read on the same worker includes their post. A read waits up to
+  `WAIT_FOR_HUB` for the hub to catch up, else reads everything afresh.
+- A reader with the recent-write mark (server/replica_reads.py: their own write, or the
+  cookie from another worker) reads afresh, for as long as the mark lasts.
+- A comparison read while a replica may have answered is dated `max_lag` earlier: a
+  drop heard in that window (or while it was read) stops it being kept, so a standby's
+  older answer never outlives an event; it expires that much sooner too.
+- `ttl` is only the backstop for an event the hub never dispatches (one committed more
+  than its gap wait after its id was drawn) or tallies rebuilt outside the app (the ops
+  CLI): 30 s, the reuse the board documented before events dropped comparisons.
+Access is the request's own: only the children the policy let it see are looked up, and
+names, labels and order come from its board rows, never from here.
 """
 
 from __future__ import annotations
@@ -20,18 +29,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from feeds import events, replica
 from feeds.velocity.detector import PeriodComparison
 from feeds.velocity.periods import Tallies
 from feeds.velocity.trends import Trend
 
 log = logging.getLogger("jigsaw.velocity")
-COMPARE_TTL = 30.0  # seconds a child's comparison is reused (it lags posts by at most this)
+COMPARE_TTL = 30.0  # seconds: the backstop for an event never heard (see above)
 MAX_KEPT = 20_000  # children's comparisons kept per process (~2 KB each)
 REFRESH_AFTER = 2 / 3  # of `ttl`: a kept comparison this old is read again in the background
+BOUND = 5.0  # seconds the event log may have gone unheard (the replica's default bound)
+WAIT_FOR_HUB = 0.5  # seconds a read waits for the hub to hear the log before reading afresh
+# Events that never change a child's daily tallies; any other event naming a child drops
+# its comparisons (a new kind of event is safe by default).
+UNCHANGED_BY = frozenset(
+    {
+        events.POST_ACKNOWLEDGED,
+        events.WORRY_SHARED,
+        events.MENTION,
+        events.NOTIFICATION,
+        events.FOLLOW_CHANGED,
+        events.VELOCITY_CHANGED,
+        events.VELOCITY_UPDATED,
+    }
+)
 
 Spans = tuple[datetime, datetime, datetime, datetime]  # A's start and end, B's start and end
 
@@ -49,27 +74,70 @@ Compute = Callable[[set[int]], Awaitable[dict[int, ChildCompared]]]
 
 
 class Comparisons:
-    """Recent comparisons by periods and child; `ttl` 0 keeps nothing."""
+    """Comparisons by periods and child, kept until their child's next event; `ttl` 0
+    keeps nothing. Serves nothing kept until told `caught_up` (no hub: always afresh)."""
 
     def __init__(
         self,
         ttl: float = COMPARE_TTL,
         max_kept: int = MAX_KEPT,
         clock: Callable[[], float] = time.monotonic,
+        bound: float = BOUND,
+        wake_hub: Callable[[], None] | None = None,
     ) -> None:
         self.ttl = ttl
         self.max_kept = max_kept
-        self.clock = clock
+        self.clock = clock  # the hub's clock too: it reports `caught_up` times from it
+        self.bound = bound
+        self.wake_hub = wake_hub
+        self.heard_at: float | None = None  # every event committed before this was heard
+        self.committed_at = float("-inf")  # this process's latest commit
         self._kept: dict[Spans, dict[int, tuple[float, ChildCompared]]] = {}
-        self._refreshing: dict[Spans, asyncio.Future[None]] = {}
+        self._dropped: dict[int, tuple[float, int]] = {}  # child -> (when, drop number)
+        self._drops = 0
+        self._news: asyncio.Event | None = None
+        self._refreshing: dict[Spans, asyncio.Future[dict[int, ChildCompared]]] = {}
+
+    # What the process hears (server/app.py wires these to the hub and the events module).
+
+    def event(self, type_: str, child_id: int | None) -> None:
+        """An event was dispatched: drop its child's comparisons if it may change them."""
+        if child_id is not None and type_ not in UNCHANGED_BY:
+            self.forget((child_id,))
+
+    def caught_up(self, at: float) -> None:
+        """Every event committed before `at` has been told to `event`."""
+        if self.heard_at is None or at > self.heard_at:
+            self.heard_at = at
+        if self._news is not None:
+            self._news.set()
+            self._news = None
+
+    def committed(self) -> None:
+        """This process committed a change (called before its request answers)."""
+        self.committed_at = self.clock()
+
+    def forget(self, child_ids: Iterable[int]) -> None:
+        """Drop these children's kept comparisons, of every pair of periods."""
+        now = self.clock()
+        for child_id in child_ids:
+            self._drops += 1
+            self._dropped[child_id] = (now, self._drops)
+            for kept in self._kept.values():
+                kept.pop(child_id, None)
+        if len(self._dropped) > self.max_kept:
+            self._dropped = {c: d for c, d in self._dropped.items() if now - d[0] < self.ttl}
+
+    # Reading.
 
     async def get(
         self, child_ids: Collection[int], spans: Spans, compute: Compute
     ) -> dict[int, ChildCompared]:
-        """Each child's comparison: kept if fresh, else from `compute` (called once, with
-        the children missing)."""
+        """Each child's comparison: kept if still exact, else from `compute` (called once,
+        with the children missing)."""
+        usable = self.ttl > 0 and not _wrote_lately() and await self._heard_lately()
         now = self.clock()
-        kept = self._kept.get(spans, {})
+        kept = self._kept.get(spans, {}) if usable else {}
         found: dict[int, ChildCompared] = {}
         missing, aging = set(), set()
         for child_id in child_ids:
@@ -83,41 +151,69 @@ class Comparisons:
         if aging:
             self._refresh(spans, aging, compute)
         if missing:
-            fresh = await compute(missing)
-            self._keep(spans, now, fresh)
-            found.update(fresh)
+            found.update(await self._computed(spans, missing, compute))
         return found
+
+    async def _heard_lately(self) -> bool:
+        """Whether the log was heard to its end within `bound` and since this process's
+        last commit; waits up to WAIT_FOR_HUB for the hub to get there."""
+        needed = max(self.committed_at, self.clock() - self.bound)
+        deadline = time.monotonic() + WAIT_FOR_HUB
+        while self.heard_at is None or self.heard_at < needed:
+            left = deadline - time.monotonic()
+            if self.wake_hub is None or left <= 0:
+                return False
+            if self._news is None:
+                self._news = asyncio.Event()
+            news = self._news
+            self.wake_hub()
+            try:
+                await asyncio.wait_for(news.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    async def _computed(
+        self, spans: Spans, child_ids: set[int], compute: Compute
+    ) -> dict[int, ChildCompared]:
+        """`compute(child_ids)`, kept as of when it was asked (less the replica's lag)."""
+        asked, drops = self.clock() - _replica_lag(), self._drops
+        fresh = await compute(child_ids)
+        self._keep(spans, asked, drops, fresh)
+        return fresh
 
     def _refresh(self, spans: Spans, child_ids: set[int], compute: Compute) -> None:
         """Read these children's comparisons again in the background (one at a time per
         pair of periods); a failure only leaves them to expire."""
         if spans in self._refreshing:
             return
-
-        async def refresh() -> None:
-            at = self.clock()
-            self._keep(spans, at, await compute(child_ids))
-
-        task = asyncio.ensure_future(refresh())
+        task = asyncio.ensure_future(self._computed(spans, child_ids, compute))
         self._refreshing[spans] = task
 
-        def done(finished: asyncio.Future[None]) -> None:
+        def done(finished: asyncio.Future[dict[int, ChildCompared]]) -> None:
             self._refreshing.pop(spans, None)
             if not finished.cancelled() and finished.exception() is not None:
                 log.warning("comparison refresh failed: %r", finished.exception())
 
         task.add_done_callback(done)
 
-    def _keep(self, spans: Spans, at: float, fresh: dict[int, ChildCompared]) -> None:
-        """Keep `fresh` as of `at` (when it was asked for), within `max_kept` in all."""
-        if self.ttl <= 0:
+    def _keep(self, spans: Spans, at: float, drops: int, fresh: dict[int, ChildCompared]) -> None:
+        """Keep `fresh` as of `at`, except children dropped since then or while it was
+        read (after drop number `drops`), within `max_kept` in all."""
+        if self.ttl <= 0 or self.clock() - at >= self.ttl:
             return
+        if self._dropped:
+            fresh = {c: v for c, v in fresh.items() if not self._dropped_since(c, at, drops)}
         if self.size() + len(fresh) > self.max_kept:
             self._drop_expired()
         if self.size() + len(fresh) > self.max_kept:
             self._kept.clear()  # rare: many big boards at once; cheaper than an LRU
         if len(fresh) <= self.max_kept:
             self._kept.setdefault(spans, {}).update((c, (at, v)) for c, v in fresh.items())
+
+    def _dropped_since(self, child_id: int, at: float, drops: int) -> bool:
+        dropped = self._dropped.get(child_id)
+        return dropped is not None and (dropped[0] > at or dropped[1] > drops)
 
     def _drop_expired(self) -> None:
         now = self.clock()
@@ -130,3 +226,15 @@ class Comparisons:
 
     def size(self) -> int:
         return sum(len(children) for children in self._kept.values())
+
+
+def _wrote_lately() -> bool:
+    """Whether this request carries the recent-write mark (server/replica_reads.py)."""
+    found = replica.bound()
+    return found is not None and found[1] > 0
+
+
+def _replica_lag() -> float:
+    """How far behind the primary this request's reads may be (a standby's bound)."""
+    found = replica.bound()
+    return 0.0 if found is None else found[0].max_lag

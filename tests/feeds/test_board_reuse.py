@@ -1,18 +1,22 @@
 """What the board reuses between reads, and what it never does: decoded verdicts are
 remembered by digest (a rewritten verdict shows at once); a compared board's numbers are
-kept for a few seconds, but access, names and shield labels are the request's own."""
+kept until an event for the child, but access, names and shield labels are the request's
+own. Here the hub is played by hand: `caught_up` says the event log was heard to its end."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any, cast
 
+from feeds import events, replica
 from feeds.access.grants import do_revoke_grant
 from feeds.models import Child, Grant, Professional, Role
 from feeds.records.shielding import do_shield_child
+from feeds.replica import Router
 from feeds.velocity import board
 from feeds.velocity.board import Board, Period
-from feeds.velocity.comparisons import ChildCompared, Comparisons
+from feeds.velocity.comparisons import ChildCompared, Comparisons, Spans
 from feeds.velocity.detector import side_by_side
 from feeds.velocity.periods import NOTHING
 from feeds.velocity.trends import describe
@@ -56,6 +60,7 @@ async def _world(make: Factory) -> World:
 
 
 async def _compared(world: World, recent: Comparisons) -> Board:
+    recent.caught_up(recent.clock())  # nothing unheard: what is kept may be served
     return await board.read_board(world.manager, CTX, now=NOW, periods=(A, B), recent=recent)
 
 
@@ -117,7 +122,7 @@ async def test_a_kept_comparison_names_a_newly_shielded_child_by_its_label(
     assert first.comparison == second.comparison  # the same children: the kept numbers
 
 
-async def test_a_comparison_is_reused_for_its_time_then_read_again(make: Factory) -> None:
+async def test_a_comparison_whose_event_went_unheard_expires_after_its_ttl(make: Factory) -> None:
     world = await _world(make)
     clock = Clock()
     recent = Comparisons(ttl=30, clock=clock)
@@ -150,16 +155,24 @@ class Computed:
         return {c: ChildCompared(nothing, comparison, describe(comparison)) for c in ids}
 
 
+async def read(
+    recent: Comparisons, ids: set[int], spans: Spans, computed: Computed
+) -> dict[int, ChildCompared]:
+    """A read after the hub has heard the log to its end."""
+    recent.caught_up(recent.clock())
+    return await recent.get(ids, spans, computed)
+
+
 async def test_only_children_missing_or_expired_are_read_again() -> None:
     clock, computed = Clock(), Computed()
     recent = Comparisons(ttl=30, clock=clock)
 
-    await recent.get({1, 2}, SPANS, computed)
+    await read(recent, {1, 2}, SPANS, computed)
     clock.now = 12.0
-    await recent.get({1, 2, 3}, SPANS, computed)  # a wider board: only the new child
-    await recent.get({3, 4}, (A.start, A.end, B.start, B.end + timedelta(days=1)), computed)
+    await read(recent, {1, 2, 3}, SPANS, computed)  # a wider board: only the new child
+    await read(recent, {3, 4}, (A.start, A.end, B.start, B.end + timedelta(days=1)), computed)
     clock.now = 31.0
-    found = await recent.get({1, 2, 3}, SPANS, computed)  # 1, 2 expired; 3 still fresh
+    found = await read(recent, {1, 2, 3}, SPANS, computed)  # 1, 2 expired; 3 still fresh
 
     assert computed.asked == [{1, 2}, {3}, {3, 4}, {1, 2}]
     assert set(found) == {1, 2, 3}
@@ -168,15 +181,15 @@ async def test_only_children_missing_or_expired_are_read_again() -> None:
 async def test_an_aging_comparison_is_served_at_once_and_read_again_behind() -> None:
     clock, computed = Clock(), Computed()
     recent = Comparisons(ttl=30, clock=clock)
-    await recent.get({1, 2}, SPANS, computed)
+    await read(recent, {1, 2}, SPANS, computed)
 
     clock.now = 21.0
-    found = await recent.get({1, 2}, SPANS, computed)  # served from what is kept
+    found = await read(recent, {1, 2}, SPANS, computed)  # served from what is kept
     served_before_refresh = list(computed.asked)
     for _ in range(3):
         await asyncio.sleep(0)  # the background read runs
     clock.now = 35.0
-    await recent.get({1, 2}, SPANS, computed)  # kept since 21: nobody waits
+    await read(recent, {1, 2}, SPANS, computed)  # kept since 21: nobody waits
 
     assert set(found) == {1, 2} and served_before_refresh == [{1, 2}]
     assert computed.asked == [{1, 2}, {1, 2}]
@@ -186,10 +199,107 @@ async def test_kept_comparisons_stay_within_their_bound() -> None:
     computed = Computed()
     recent = Comparisons(max_kept=3, clock=Clock())
 
-    await recent.get({1, 2}, SPANS, computed)
-    await recent.get({3, 4}, SPANS, computed)  # over the bound: the kept ones go
-    await recent.get({3, 4}, SPANS, computed)
-    await recent.get({1}, SPANS, computed)
+    await read(recent, {1, 2}, SPANS, computed)
+    await read(recent, {3, 4}, SPANS, computed)  # over the bound: the kept ones go
+    await read(recent, {3, 4}, SPANS, computed)
+    await read(recent, {1}, SPANS, computed)
 
     assert computed.asked == [{1, 2}, {3, 4}, {1}]
     assert recent.size() == 3
+
+
+async def test_an_event_drops_its_childs_comparisons_of_every_period() -> None:
+    clock, computed = Clock(), Computed()
+    recent = Comparisons(clock=clock)
+    later = (A.start, A.end, B.start, B.end + timedelta(days=1))
+    await read(recent, {1, 2}, SPANS, computed)
+    await read(recent, {1, 2}, later, computed)
+
+    recent.event(events.POST_CREATED, 1)
+    recent.event(events.VELOCITY_UPDATED, 2)  # its verdict moved: its tallies did not
+    recent.event(events.NOTIFICATION, None)
+    await read(recent, {1, 2}, SPANS, computed)
+    await read(recent, {1, 2}, later, computed)
+
+    assert computed.asked == [{1, 2}, {1, 2}, {1}, {1}]
+
+
+async def test_nothing_kept_is_served_unless_the_log_was_heard_lately_and_since_a_commit() -> None:
+    clock, computed = Clock(), Computed()
+    recent = Comparisons(clock=clock, bound=5.0)  # no hub to wake: it reads afresh at once
+    await recent.get({1}, SPANS, computed)
+    await recent.get({1}, SPANS, computed)  # never heard: read again
+    recent.caught_up(clock.now)
+    await recent.get({1}, SPANS, computed)  # kept
+    clock.now = 6.0
+    await recent.get({1}, SPANS, computed)  # last heard 6 s ago, past the bound: read again
+    recent.caught_up(5.5)
+    recent.committed()  # at 6.0, after the hub last read the log
+    await recent.get({1}, SPANS, computed)  # read again
+    recent.caught_up(6.0)
+    await recent.get({1}, SPANS, computed)  # kept
+
+    assert computed.asked == [{1}, {1}, {1}, {1}]
+
+
+async def test_a_read_after_a_commit_waits_for_the_hub_then_serves_what_is_kept() -> None:
+    clock, computed = Clock(), Computed()
+    recent = Comparisons(clock=clock)
+    woken: list[float] = []
+
+    def wake() -> None:  # the hub reads the log to its end, soon
+        woken.append(clock.now)
+        asyncio.get_running_loop().call_soon(recent.caught_up, clock.now)
+
+    recent.wake_hub = wake
+    await read(recent, {1}, SPANS, computed)
+    clock.now = 1.0
+    recent.committed()
+    await recent.get({1}, SPANS, computed)
+
+    assert computed.asked == [{1}] and woken == [1.0]
+
+
+async def test_a_comparison_dropped_while_it_was_read_is_not_kept() -> None:
+    recent, computed = Comparisons(clock=Clock()), Computed()
+
+    async def racing(ids: set[int]) -> dict[int, ChildCompared]:
+        found = await computed(ids)
+        recent.event(events.POST_CREATED, 1)  # a post committed while the tallies were read
+        return found
+
+    await read(recent, {1, 2}, SPANS, racing)
+    await read(recent, {1, 2}, SPANS, computed)
+
+    assert computed.asked == [{1, 2}, {1}]
+
+
+def _router(max_lag: float) -> Router:
+    return Router(cast(Any, None), max_lag)  # only its bound is read here
+
+
+async def test_a_standbys_answer_is_not_kept_past_a_drop_within_its_lag() -> None:
+    clock, computed = Clock(), Computed()
+    recent = Comparisons(clock=clock)
+    clock.now = 10.0
+    recent.event(events.POST_CREATED, 1)
+    clock.now = 11.0
+    with replica.bind(_router(2.0), 0):  # its answer may predate the post: not kept
+        await read(recent, {1, 2}, SPANS, computed)
+        await read(recent, {1, 2}, SPANS, computed)
+    clock.now = 12.5
+    with replica.bind(_router(2.0), 0):  # at most 2 s old: after the post, kept
+        await read(recent, {1}, SPANS, computed)
+        await read(recent, {1}, SPANS, computed)
+
+    assert computed.asked == [{1, 2}, {1}, {1}]
+
+
+async def test_a_reader_who_wrote_lately_reads_afresh() -> None:
+    recent, computed = Comparisons(clock=Clock()), Computed()
+    await read(recent, {1}, SPANS, computed)
+    with replica.bind(_router(2.0), 1):  # floor 1: the WAL position of their own write
+        await read(recent, {1}, SPANS, computed)
+    await read(recent, {1}, SPANS, computed)
+
+    assert computed.asked == [{1}, {1}]
