@@ -1,27 +1,21 @@
-"""Children's period comparisons, kept in each process until an event says they changed.
+"""Children's period comparisons, kept in each worker until an event for the child.
 
-A compared board reads both periods' daily tallies for up to 2,000 children (~1.5 s).
-A child's comparison of two periods changes only when its tallies do, so it is kept and
-shared by every board the child is on, and dropped (all periods) when an event for the
-child is heard: the live hub (server/live.py) tells `event` of every event it dispatches,
-from every worker, and `caught_up` each time it has read the event log to its end.
-
-Exact enough, by these rules (server/app.py wires them):
-- Kept comparisons are served only when the log has been heard to its end within `bound`
-  seconds (the replica's staleness bound) and after this process's last commit
-  (`committed`, an events listener, called in the committing request before it answers):
-  a writer's next read on the same worker includes their post. A read waits up to
-  `WAIT_FOR_HUB` for the hub to catch up, else reads everything afresh.
-- A reader with the recent-write mark (server/replica_reads.py: their own write, or the
-  cookie from another worker) reads afresh, for as long as the mark lasts.
-- A comparison read while a replica may have answered is dated `max_lag` earlier: a
-  drop heard in that window (or while it was read) stops it being kept, so a standby's
-  older answer never outlives an event; it expires that much sooner too.
-- `ttl` is only the backstop for an event the hub never dispatches (one committed more
-  than its gap wait after its id was drawn) or tallies rebuilt outside the app (the ops
-  CLI): 30 s, the reuse the board documented before events dropped comparisons.
-Access is the request's own: only the children the policy let it see are looked up, and
-names, labels and order come from its board rows, never from here.
+A compared board reads two periods' daily tallies for up to 2,000 children (~1.5 s). A
+child's comparison changes only with its tallies, so it is kept, shared by every board
+the child is on, and dropped (every pair of periods) when the live hub dispatches an
+event for the child, from any worker (`event`; server/app.py wires it). Rules:
+- Nothing kept is served unless the hub has read the event log to its end (`caught_up`)
+  within `bound` (the replica's staleness bound) and since this worker's last commit
+  (`committed`, run in the committing request before it answers, so a writer's next
+  read here includes their post). A read waits up to WAIT_FOR_HUB for that.
+- A reader with the recent-write mark (server/replica_reads.py) reads afresh while it
+  lasts: their next read on another worker includes their post too.
+- A read that a standby may have answered is dated its `max_lag` earlier, so an event
+  heard in that window (or during the read) keeps it from being kept.
+- `ttl` is the backstop for an event the hub never dispatches (committed more than its
+  gap wait after its id was drawn) or tallies rebuilt outside the app (ops CLI).
+Access is the request's own: only children the policy lets it see are looked up, and
+names, labels and order come from its board rows.
 """
 
 from __future__ import annotations
@@ -39,7 +33,7 @@ from feeds.velocity.periods import Tallies
 from feeds.velocity.trends import Trend
 
 log = logging.getLogger("jigsaw.velocity")
-COMPARE_TTL = 30.0  # seconds: the backstop for an event never heard (see above)
+COMPARE_TTL = 30.0  # seconds: the backstop (above); the reuse the board had before events
 MAX_KEPT = 20_000  # children's comparisons kept per process (~2 KB each)
 REFRESH_AFTER = 2 / 3  # of `ttl`: a kept comparison this old is read again in the background
 BOUND = 5.0  # seconds the event log may have gone unheard (the replica's default bound)
