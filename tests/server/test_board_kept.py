@@ -60,9 +60,7 @@ async def hub_heard_everything(app: Starlette) -> None:
     raise AssertionError("the hub did not reach the newest event")
 
 
-async def test_a_post_drops_its_childs_kept_comparison_before_it_answers(
-    app: Starlette, make: Factory
-) -> None:
+async def test_a_post_drops_only_its_childs_kept_comparison(app: Starlette, make: Factory) -> None:
     posted, untouched = await make.child(), await make.child()
     writer = await make.practitioner(grants=[posted, untouched])
     manager = await make.manager_of(posted, untouched)
@@ -78,6 +76,24 @@ async def test_a_post_drops_its_childs_kept_comparison_before_it_answers(
 
     assert first == kept == {posted.id: 0, untouched.id: 0}  # kept: the tallies moved unheard
     assert at_once == later == {posted.id: 2, untouched.id: 0}  # only the posted child again
+
+
+async def test_the_posting_worker_shows_the_post_before_its_hub_hears_of_it(
+    app: Starlette, make: Factory
+) -> None:
+    posted, untouched = await make.child(), await make.child()
+    writer = await make.practitioner(grants=[posted, untouched])
+    manager = await make.manager_of(posted, untouched)
+    async with await client_of(app, manager) as m, await client_of(app, writer) as w:
+        await today_by_child(m)
+        await unheard_post(untouched, writer)
+        kept = await today_by_child(m)
+        await app.state.hub.loop.stop()  # a hub that has not read the log yet
+        await post(w, posted)
+        at_once = await today_by_child(m)
+
+    assert kept == {posted.id: 0, untouched.id: 0}
+    assert at_once == {posted.id: 1, untouched.id: 1}  # nothing heard since: all read afresh
 
 
 async def test_a_reader_with_the_recent_write_mark_reads_afresh(
