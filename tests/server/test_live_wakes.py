@@ -27,26 +27,24 @@ async def settled(hub: Hub) -> None:
 
 
 async def test_a_post_wakes_the_hub_once(app: Starlette, make: Factory) -> None:
+    """Wake-ups, not pumps, are counted: two wake-ups close together often fold into one
+    pump, but not always (with the velocity watcher running, 28 of 40 posts pumped twice)."""
     await app.state.velocity.stop()  # its verdict announcements are commits of their own
     child = await make.child()
     author = await make.practitioner(grants=[child])
     hub: Hub = app.state.hub
-    pumps = 0
-    pump = hub.loop.step
-
-    async def counted() -> None:
-        nonlocal pumps
-        pumps += 1
-        await pump()
-
-    hub.loop.step, hub.loop.interval = counted, 3600.0  # no timed pumps from here on
-    hub.wake()  # ends the wait begun with the old interval
     await settled(hub)
-    await asyncio.sleep(0.3)  # any pump already woken runs now
-    pumps = 0
+    wakes = 0
+    wake = hub.loop.wake
 
+    def counted() -> None:
+        nonlocal wakes
+        wakes += 1
+        wake()
+
+    hub.loop.wake = counted  # type: ignore[method-assign]
     await do_create_post(author, child.id, "update", "Visited after school", SYSTEM)
     await settled(hub)
     await asyncio.sleep(0.3)  # a second wake-up, were there one, arrives meanwhile
 
-    assert pumps == 1
+    assert wakes == 1
