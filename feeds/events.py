@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
@@ -57,6 +58,13 @@ async def latest_event_id() -> int:
     """The newest event's id (0 when there is none): where a listener or page starts."""
     found = await raw_sql.fetch("SELECT MAX(id) FROM event")
     return int(found[0][0] or 0)
+
+
+async def last_event_before(moment: datetime) -> int:
+    """The newest id among the events created before `moment` (0 when there is none):
+    where a reader starts that must look back over the last few seconds."""
+    found = await Event.filter(created_at__lt=moment).order_by("-id").limit(1).values_list("id")
+    return int(found[0][0]) if found else 0
 
 
 def wake_listeners() -> None:

@@ -261,8 +261,9 @@ class AuditRecord(Model):
 
 
 class AuditSealerLease(Model):
-    """Which worker seals the audit log: one row, taken and renewed with a
-    compare-and-set; a lease not renewed by `expires_at` may be taken by another."""
+    """Which worker does a one-at-a-time job (seals the audit log, catches up velocity):
+    one row per lease, taken and renewed with a compare-and-set (feeds/leases.py); a lease
+    not renewed by `expires_at` may be taken by another."""
 
     name = fields.CharField(max_length=32, primary_key=True)
     holder = fields.CharField(max_length=64)

@@ -12,6 +12,8 @@ shared machine hits both alike; the median of the rounds is reported.
     python -m loadtests.cpu_ratio --rounds 4 --requests 400
     url=$(python -m loadtests.cpu_ratio --seed-only)
     python -m loadtests.cpu_ratio --url "$url" --checkout before=/work/wt/before --checkout after=.
+    python -m loadtests.cpu_ratio --url "$url" --checkout before=... --checkout after=. \
+        --companions 1   # and one idle worker beside each Jigsaw: what posts cost it
     python -m loadtests.cpu_ratio --drop "$url"
 
 With several checkouts, each round runs every checkout's Jigsaw and one bare app, in turn.
@@ -27,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import runpy
 import statistics
 import subprocess
 import sys
@@ -38,6 +41,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 KINDS = ("feed", "post")
+SETTLE = 1.5  # seconds after the last request of a kind before its CPU is read
 PERSON = 60  # a practitioner in loadtests/seed.py's layout (email p60@load.test, id 61)
 Headers = list[tuple[bytes, bytes]]
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -103,18 +107,29 @@ async def _request(app: ASGI, kind: str, auth: Headers, children: list[int]) -> 
     assert status < 400, (status, body[:300])
 
 
-async def _measure(app: ASGI, auth: Headers, children: list[int], n: int) -> dict[str, Any]:
+async def _measure(
+    app: ASGI, auth: Headers, children: list[int], n: int, others: Any = None
+) -> dict[str, Any]:
+    """CPU and wall time per request of each kind; with `others` (companion workers, see
+    loadtests/companions.py), also the CPU the requests cost those workers."""
     found: dict[str, Any] = {}
     for kind in KINDS:
         for _ in range(20):  # warm prepared statements, the pool and caches
             await _request(app, kind, auth, children)
         started, cpu = time.perf_counter(), time.process_time()
+        others_cpu = others.cpu_seconds() if others else 0.0
         for _ in range(n):
             await _request(app, kind, auth, children)
+        wall = time.perf_counter() - started
+        # The background work the last requests woke is theirs too (the velocity
+        # watcher batches posts over ~0.5 s): let it finish inside the CPU count.
+        await asyncio.sleep(SETTLE)
         found[kind] = {
             "cpu_ms": (time.process_time() - cpu) / n * 1000,
-            "wall_ms": (time.perf_counter() - started) / n * 1000,
+            "wall_ms": wall / n * 1000,
         }
+        if others:
+            found[kind]["others_cpu_ms"] = (others.cpu_seconds() - others_cpu) / n * 1000
     return found
 
 
@@ -133,20 +148,31 @@ async def _profiled(app: ASGI, auth: Headers, children: list[int], n: int, kind:
     print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
-async def _jigsaw(url: str, n: int, children: list[int], profile: str = "") -> dict[str, Any]:
-    from cryptography.fernet import Fernet
+def _companions_module() -> dict[str, Any]:
+    """This driver's loadtests/companions.py (a checkout measured may have none)."""
+    return runpy.run_path(str(HERE.parent / "companions.py"))
 
+
+async def _jigsaw(
+    url: str, n: int, children: list[int], profile: str = "", companions: int = 0
+) -> dict[str, Any]:
+    helpers = _companions_module()
+    others = helpers["Companions"](companions, url)
+    others.start()  # before this app: the first worker up leads the velocity catch-up
+    try:
+        return await _jigsaw_measured(url, n, children, profile, others)
+    finally:
+        others.stop()
+
+
+async def _jigsaw_measured(
+    url: str, n: int, children: list[int], profile: str, others: Any
+) -> dict[str, Any]:
     from loadtests.seed import PASSWORD
     from server.app import create_app
     from server.settings import load_settings
 
-    env = {
-        **os.environ,
-        "JIGSAW_DATABASE_URL": url,
-        "JIGSAW_SECRET_KEY": "ratio" * 10,
-        "JIGSAW_MFA_KEYS": Fernet.generate_key().decode(),
-    }
-    app = create_app(load_settings(env))
+    app = create_app(load_settings(_companions_module()["app_env"](url)))
     async with app.router.lifespan_context(app):
         login = {"email": f"p{PERSON}@load.test", "password": PASSWORD, "name": "ratio"}
         json_type = [(b"content-type", b"application/json")]
@@ -158,7 +184,7 @@ async def _jigsaw(url: str, n: int, children: list[int], profile: str = "") -> d
         if profile:
             await _profiled(app, auth, children, n, profile)
             return {}
-        return await _measure(app, auth, children, n)
+        return await _measure(app, auth, children, n, others if others.count else None)
 
 
 async def _bare(url: str, n: int, children: list[int]) -> dict[str, Any]:
@@ -178,22 +204,25 @@ def _children() -> list[int]:
 SEEDED = {"children": 2_000, "professionals": 200, "posts": 100_000}
 
 
-def child_main(target: str, url: str, requests: str) -> None:
+def child_main(target: str, url: str, requests: str, companions: str = "0") -> None:
     """In a child process: measure one target and print its numbers as JSON."""
     import logging
 
     logging.disable(logging.INFO)  # the sealer's checkpoint lines
-    run = _jigsaw if target == "jigsaw" else _bare
-    print(json.dumps(asyncio.run(run(url, int(requests), _children()))))
+    if target == "jigsaw":
+        found = asyncio.run(_jigsaw(url, int(requests), _children(), companions=int(companions)))
+    else:
+        found = asyncio.run(_bare(url, int(requests), _children()))
+    print(json.dumps(found))
 
 
-def _child(target: str, url: str, n: int, checkout: Path) -> dict[str, Any]:
+def _child(target: str, url: str, n: int, checkout: Path, companions: int = 0) -> dict[str, Any]:
     """Run child_main from `checkout` (its server/ and feeds/), this file's driver."""
     code = (
         "import runpy, sys; sys.argv = sys.argv[:1] + sys.argv[2:]; "
-        f"runpy.run_path({str(HERE)!r}, run_name='__child__')['child_main'](*sys.argv[1:4])"
+        f"runpy.run_path({str(HERE)!r}, run_name='__child__')['child_main'](*sys.argv[1:5])"
     )
-    args = [sys.executable, "-c", code, "--", target, url, str(n)]
+    args = [sys.executable, "-c", code, "--", target, url, str(n), str(companions)]
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     done = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         args, env=env, cwd=checkout, capture_output=True, text=True, check=False
@@ -204,21 +233,27 @@ def _child(target: str, url: str, n: int, checkout: Path) -> dict[str, Any]:
     return found
 
 
-def compare(url: str, checkouts: dict[str, Path], rounds: int, n: int) -> None:
+def compare(url: str, checkouts: dict[str, Path], rounds: int, n: int, companions: int = 0) -> None:
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in [*checkouts, "bare"]}
     for r in range(rounds):
         for name, checkout in [*checkouts.items(), ("bare", HERE.parent.parent)]:
-            found = _child("bare" if name == "bare" else "jigsaw", url, n, checkout)
+            target = "bare" if name == "bare" else "jigsaw"
+            found = _child(target, url, n, checkout, 0 if name == "bare" else companions)
             results[name].append(found)
-            line = ", ".join(
-                f"{k} CPU {v['cpu_ms']:.2f} ms wall {v['wall_ms']:.2f} ms" for k, v in found.items()
-            )
+            line = ", ".join(f"{k} {_numbers(v)}" for k, v in found.items())
             print(f"round {r + 1} {name}: {line}", flush=True)
     _summary(results)
 
 
+def _numbers(found: dict[str, float]) -> str:
+    line = f"CPU {found['cpu_ms']:.2f} ms wall {found['wall_ms']:.2f} ms"
+    if "others_cpu_ms" in found:
+        line += f" other workers' CPU {found['others_cpu_ms']:.2f} ms"
+    return line
+
+
 def _median(runs: list[dict[str, Any]], kind: str, key: str) -> float:
-    return float(statistics.median(run[kind][key] for run in runs))
+    return float(statistics.median(run[kind].get(key, 0.0) for run in runs))
 
 
 def _summary(results: dict[str, list[dict[str, Any]]]) -> None:
@@ -231,6 +266,21 @@ def _summary(results: dict[str, list[dict[str, Any]]]) -> None:
             ratio = _median(bare, kind, "cpu_ms") / cpu
             wall = _median(runs, kind, "wall_ms")
             print(f"| {name} | {kind} | {cpu:.2f} | {wall:.2f} | {ratio:.2f} |")
+    _others_summary(results)
+
+
+def _others_summary(results: dict[str, list[dict[str, Any]]]) -> None:
+    """With companion workers: what each request cost every worker, together."""
+    measured = {n: r for n, r in results.items() if "others_cpu_ms" in r[0][KINDS[0]]}
+    if not measured:
+        return
+    print("\n| target | request | CPU ms/request, all workers (median) | of which other workers |")
+    print("| --- | --- | ---: | ---: |")
+    for name, runs in measured.items():
+        for kind in KINDS:
+            total = statistics.median(r[kind]["cpu_ms"] + r[kind]["others_cpu_ms"] for r in runs)
+            others = _median(runs, kind, "others_cpu_ms")
+            print(f"| {name} | {kind} | {total:.2f} | {others:.2f} |")
 
 
 async def _seeded() -> str:
@@ -253,6 +303,9 @@ def main() -> None:
     parser.add_argument("--seed-only", action="store_true", help="seed, print the URL, exit")
     parser.add_argument("--drop", metavar="URL", help="drop a database made by --seed-only")
     parser.add_argument("--profile", choices=KINDS, help="profile this checkout's Jigsaw")
+    parser.add_argument(
+        "--companions", type=int, default=0, help="idle workers beside each Jigsaw (their CPU)"
+    )
     args = parser.parse_args()
     from loadtests.pgdb import drop_database
 
@@ -273,7 +326,7 @@ def main() -> None:
     checkouts = {name: Path(path).resolve() for name, path in pairs}
     url = args.url or asyncio.run(_seeded())
     try:
-        compare(url, checkouts, args.rounds, args.requests)
+        compare(url, checkouts, args.rounds, args.requests, args.companions)
     finally:
         if not args.url:
             asyncio.run(drop_database(url))

@@ -219,14 +219,14 @@ class Hub:
 
     async def start(self) -> None:
         self.position = await events.latest_event_id()
-        events.add_listener(self.wake)
+        events.add_listener(self._on_commit)
         if self.database_url.startswith(("postgres", "asyncpg")):
             await self._start_listening()
         self.loop.start()
         self.watch.start()
 
     async def stop(self) -> None:
-        events.remove_listener(self.wake)
+        events.remove_listener(self._on_commit)
         await self.watch.stop(STOP_GRACE)
         await self.loop.stop(STOP_GRACE)
         for subscriber in list(self.subscribers):
@@ -245,6 +245,12 @@ class Hub:
 
     def _on_notify(self, *args: object) -> None:
         self.wake()
+
+    def _on_commit(self) -> None:
+        # While LISTEN is up, this process's commits wake the hub by their NOTIFY too:
+        # waking here as well ran `pump` twice per post.
+        if self._listen is None or self._listen.is_closed():
+            self.wake()
 
     def wake(self) -> None:
         self.loop.wake()

@@ -1,11 +1,9 @@
 """The sealer: one worker at a time chains the unsealed audit rows and signs checkpoints.
 
 Every worker runs a Sealer (started by the app lifespan); only the one holding the
-`audit_sealer_lease` row seals. The lease is taken and renewed with a compare-and-set on
-that row and lapses when its holder stops renewing it (a crashed worker), so another
-worker takes over within `LEASE`. The lease only avoids wasted work: correctness does not
-depend on it, because the database refuses a second sealer's conflicting seq
-(feeds/audit/chain.py).
+"sealer" lease (feeds/leases.py) seals, and another worker takes over within `LEASE` of a
+crash. The lease only avoids wasted work: correctness does not depend on it, because the
+database refuses a second sealer's conflicting seq (feeds/audit/chain.py).
 """
 
 from __future__ import annotations
@@ -20,12 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tortoise.expressions import Q
 
 from feeds.audit import anchors, chain, checkpoints
 from feeds.background import BackgroundLoop
-from feeds.clock import utcnow
-from feeds.models import AuditSealerLease
+from feeds.leases import Lease
 
 log = logging.getLogger("jigsaw.audit")
 echo = logging.getLogger("jigsaw.audit.checkpoint")  # one INFO line per signed checkpoint
@@ -34,26 +30,6 @@ LEASE_NAME = "sealer"
 LEASE = timedelta(seconds=10)
 SEAL_INTERVAL = 0.5  # seconds between looks for unsealed rows: sealed within ~1 s
 CHECKPOINT_INTERVAL = 5.0  # seconds between signed checkpoints while the chain grows
-
-
-async def claim_lease(holder: str, lease: timedelta = LEASE) -> bool:
-    """Take or renew the sealer lease for `holder`; False when someone else holds it."""
-    now = utcnow()
-    mine_or_lapsed = Q(holder=holder) | Q(expires_at__lt=now)
-    taken = await AuditSealerLease.filter(Q(name=LEASE_NAME), mine_or_lapsed).update(
-        holder=holder, expires_at=now + lease
-    )
-    if taken:
-        return True
-    first = AuditSealerLease(name=LEASE_NAME, holder=holder, expires_at=now + lease)
-    await AuditSealerLease.bulk_create([first], ignore_conflicts=True)
-    row = await AuditSealerLease.get_or_none(name=LEASE_NAME)
-    return row is not None and row.holder == holder
-
-
-async def release_lease(holder: str) -> None:
-    """Let another worker take over at once (on a clean shutdown)."""
-    await AuditSealerLease.filter(name=LEASE_NAME, holder=holder).update(expires_at=utcnow())
 
 
 class Sealer:
@@ -72,8 +48,7 @@ class Sealer:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.loop = BackgroundLoop("jigsaw-audit-sealer", self.step, interval)
         self._sealing = asyncio.Lock()  # the loop's step and seal_now, one at a time
-        self._held_until = 0.0  # monotonic; when our lease (as we last renewed it) lapses
-        self._next_claim = 0.0
+        self.lease = Lease(LEASE_NAME, self.name, LEASE)
         self._last: checkpoints.Checkpoint | None = None  # the last one this sealer wrote
         self._last_at = 0.0  # monotonic
 
@@ -93,7 +68,7 @@ class Sealer:
             await self._checkpoint_if_due()
 
     def _lease_is_fresh(self) -> bool:
-        return self._held_until - time.monotonic() > LEASE.total_seconds() / 2
+        return self.lease.fresh
 
     async def seal_now(self) -> checkpoints.Signed:
         """Seal what is committed and sign a checkpoint now, elected or not (tests, and
@@ -106,27 +81,16 @@ class Sealer:
     async def stop(self, grace: float = 5.0) -> None:
         """Stop the loop and hand the lease on (best effort: it lapses anyway)."""
         await self.loop.stop(grace)
-        if self._held_until:
-            self._held_until = 0.0
-            try:
-                await release_lease(self.name)
-            except Exception:  # the database may be what is going away
-                log.warning("audit sealer could not release its lease; it lapses in %s", LEASE)
+        await self.lease.release()
 
     async def _hold_lease(self) -> bool:
-        now, lease = time.monotonic(), LEASE.total_seconds()
-        if self._held_until - now > lease / 2:
-            return True  # renewed recently enough
-        if not self._held_until and now < self._next_claim:
-            return False  # someone else holds it; look again later, not every round
-        if await claim_lease(self.name):
-            if not self._held_until:
-                log.info("audit sealer elected: %s", self.name)
-                self._last = None  # checkpoint promptly as the new sealer
-            self._held_until = now + lease
-            return True
-        self._held_until, self._next_claim = 0.0, now + lease / 4
-        return False
+        was_held = self.lease.held
+        if not await self.lease.hold():
+            return False
+        if not was_held:
+            log.info("audit sealer elected: %s", self.name)
+            self._last = None  # checkpoint promptly as the new sealer
+        return True
 
     async def _checkpoint_if_due(self) -> None:
         if self._last is not None:

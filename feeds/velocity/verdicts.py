@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -26,6 +26,7 @@ from feeds.access.ending import do_warn_ending
 from feeds.audit.actions import AuditAction
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
+from feeds.leases import Lease
 from feeds.models import Event, VelocityState
 from feeds.silence.verdicts import HISTORY_DAYS as SILENCE_DAYS
 from feeds.silence.verdicts import DueSilence, do_recompute_silence, due_silence
@@ -47,6 +48,11 @@ log = logging.getLogger("jigsaw.velocity")
 # Events that change a child's activity, and so possibly its verdict.
 ACTIVITY_EVENTS = (events.POST_CREATED, events.POST_EDITED, events.POST_REMOVED)
 STOP_GRACE = 10.0  # seconds to let a running recompute finish at shutdown
+CATCH_UP_LEASE_NAME = "velocity"
+CATCH_UP_LEASE = timedelta(seconds=5)  # a dead leader's catch-up resumes elsewhere by then
+CATCH_UP_GAP = 0.5  # seconds: at most one catch-up pass this often, whatever the commits
+CATCH_UP_POLL = 1.0  # seconds between the leader's looks for posts through other workers
+SETTLE = timedelta(seconds=5)  # no event id is still committing after this long
 YIELD_EVERY = 250  # children assessed between two turns of the event loop (~10 ms)
 RERANK_STEP = 0.1  # score change that announces `velocity.updated` to open boards
 SWEEP_CHECK = 30.0  # seconds between two looks for due sweep shards
@@ -330,18 +336,38 @@ def _stored_score(state: ChunkState, child_id: int) -> float:
 
 
 class VelocityWatcher:
-    """Background task: recompute the children touched by new posts within a second or two
-    of the commit, and sweep every child periodically so verdicts also change as time
-    passes without posts (a burst ages out of the 7-day window). The sweep is shared with
-    the other workers' watchers, shard by shard (`feeds/sweep.py`)."""
+    """Background work: catch up the children touched by new posts, and sweep every child
+    periodically so verdicts also change as time passes without posts (a burst ages out of
+    the 7-day window). Every worker sweeps, sharing the shards (`feeds/velocity/sweep.py`).
+    One worker catches up: the holder of the catch-up lease (feeds/leases.py) recomputes
+    every touched child, whichever worker took the post, in one pass at most every `gap`.
+    A flag so appears within about a second of the commit: the pass starts at most `gap`
+    (0.5 s) after it for posts through this worker, which wake it, or `poll_interval`
+    (1 s) for posts through another, and recomputing a few children takes tens of
+    milliseconds. A leader that stops hands over at once; one that dies, within its lease."""
 
-    def __init__(self, poll_interval: float = 2.0, sweep_interval: float = 600.0) -> None:
+    def __init__(
+        self,
+        poll_interval: float = CATCH_UP_POLL,
+        sweep_interval: float = 600.0,
+        lease: timedelta = CATCH_UP_LEASE,
+        gap: float = CATCH_UP_GAP,
+    ) -> None:
         self.poll_interval = poll_interval
         self.sweep_interval = sweep_interval
-        self.position = 0
+        self.gap = gap
+        self.position = 0  # every activity event up to here is caught up, or never will be
+        self.recomputed = 0  # children recomputed by catch-up passes (tests count them)
+        self.passes = 0  # catch-up passes that recomputed some
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = Lease(CATCH_UP_LEASE_NAME, self.name, lease)
+        self._done: set[int] = set()  # events after `position` already caught up
+        self._passing = asyncio.Lock()  # the loop's passes and direct calls, one at a time
+        self._last_pass = 0.0  # monotonic
         self._last_sweep = 0.0
-        self.loop = BackgroundLoop("jigsaw-velocity", self._step, poll_interval)
+        self.loop = BackgroundLoop("jigsaw-velocity", self._sweep_step, poll_interval)
+        # A loop of its own, so sweeping a shard never holds up the flags of new posts.
+        self.catching = BackgroundLoop("jigsaw-velocity-catch-up", self._step, poll_interval)
 
     async def start(self) -> None:
         self.position = await events.latest_event_id()
@@ -350,38 +376,80 @@ class VelocityWatcher:
         self._last_sweep = time.monotonic()
         events.add_listener(self.wake)
         self.loop.start()
+        self.catching.start()
 
     async def stop(self) -> None:
         """Let the current recompute finish: cancelling it inside a transaction could
-        leave the connection's transaction lock held and hang the shutdown."""
+        leave the connection's transaction lock held and hang the shutdown. Then hand the
+        catch-up on."""
         events.remove_listener(self.wake)
-        await self.loop.stop(STOP_GRACE)
+        await asyncio.gather(self.catching.stop(STOP_GRACE), self.loop.stop(STOP_GRACE))
+        await self.lease.release()
 
     def wake(self) -> None:
-        self.loop.wake()
+        """A commit in this process: the leader catches it up (others have no pass to run)."""
+        if self.lease.held:
+            self.catching.wake()
 
-    async def _step(self) -> None:
+    async def _sweep_step(self) -> None:
         if time.monotonic() - self._last_sweep >= SWEEP_CHECK:
             self._last_sweep = time.monotonic()
             await self.sweep(utcnow() - timedelta(seconds=self.sweep_interval))
             await do_warn_ending(utcnow())  # time passing also brings access's end near
-        await self.catch_up()
+
+    async def _step(self) -> None:
+        if not await self._lead():
+            return
+        wait = self._last_pass + self.gap - time.monotonic()
+        if wait > 0:  # a burst's commits wait for one pass rather than each starting one
+            await asyncio.sleep(wait)
+        if not self.catching.stopping:
+            await self.catch_up()
+
+    async def _lead(self) -> bool:
+        """Whether this worker catches up. Newly elected, it first looks back over the last
+        moments, which the last leader may not have caught up before it stopped."""
+        was_leading = self.lease.held
+        if not await self.lease.hold():
+            return False
+        if not was_leading:
+            lookback = 2 * self.lease.length + SETTLE
+            async with self._passing:
+                self.position = await events.last_event_before(utcnow() - lookback)
+                self._done = set()
+            log.info("velocity catch-up elected: %s", self.name)
+        return True
 
     async def catch_up(self) -> list[Flip]:
-        """Recompute every child with activity events after `position`."""
-        rows = (
-            await Event.filter(id__gt=self.position, type__in=ACTIVITY_EVENTS)
-            .order_by("id")
-            .values_list("id", "child_id")
-        )
-        if not rows:
-            return []
-        touched = {int(c) for _, c in rows if c is not None}
-        flips = await do_recompute_velocity(touched, announce=True)
-        await do_recompute_silence(touched)  # a post may end a silence
-        # Only now: a failed recompute is tried again on the next wake-up.
-        self.position = max(int(event_id) for event_id, _ in rows)
-        return flips
+        """Recompute, in one pass, every child with activity events after `position` that
+        no earlier pass caught up."""
+        async with self._passing:
+            self._last_pass = time.monotonic()
+            rows = await Event.filter(id__gt=self.position, type__in=ACTIVITY_EVENTS).values_list(
+                "id", "child_id", "created_at"
+            )
+            fresh = [(int(i), child) for i, child, _ in rows if int(i) not in self._done]
+            touched = {int(child) for _, child in fresh if child is not None}
+            flips: list[Flip] = []
+            if touched:
+                flips = await do_recompute_velocity(touched, announce=True)
+                await do_recompute_silence(touched)  # a post may end a silence
+                self.recomputed += len(touched)
+                self.passes += 1
+            # Only now: a failed recompute is tried again on the next pass.
+            self._done.update(event_id for event_id, _ in fresh)
+            self._settle(rows)
+            return flips
+
+    def _settle(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Move `position` past the events older than SETTLE. Ids are taken before commit,
+        so a lower id may commit after a higher one was read: a pass reads the recent ones
+        again (skipping those done) until no lower id can still be committing."""
+        settled = utcnow() - SETTLE
+        old = [int(event_id) for event_id, _, created in rows if created < settled]
+        if old:
+            self.position = max(old)
+            self._done = {event_id for event_id in self._done if event_id > self.position}
 
     async def sweep(self, due_before: datetime | None = None) -> list[Flip]:
         """Recompute every shard last swept before `due_before` (default: now, so every

@@ -16,12 +16,12 @@ from starlette.applications import Starlette
 from tortoise.exceptions import BaseORMException
 from tortoise.transactions import in_transaction
 
-from feeds import audit, raw_sql
+from feeds import audit, leases, raw_sql
 from feeds.audit import chain, checkpoints, keys
 from feeds.audit.actions import AuditAction
 from feeds.audit.chain import GENESIS, fields_of, record_hash
 from feeds.audit.records import AuditContext
-from feeds.audit.sealer import claim_lease, release_lease
+from feeds.audit.sealer import LEASE, LEASE_NAME
 from feeds.audit.verify import Report, verify_chain, verify_log
 from feeds.models import AuditRecord, Professional, Role
 from server.auth import issue_token
@@ -271,13 +271,17 @@ async def test_two_sealers_racing_cannot_fork_the_chain(app: Starlette, settings
 
 async def test_one_sealer_holds_the_lease_until_it_lapses_or_is_released(app: Starlette) -> None:
     await sealer_of(app).stop()  # the app's own sealer lets go of the lease
-    assert await claim_lease("worker-a")
-    assert not await claim_lease("worker-b")
-    assert await claim_lease("worker-a")  # renewal
-    await release_lease("worker-a")
-    assert await claim_lease("worker-b")
-    assert await claim_lease("worker-b", lease=timedelta(seconds=-1))  # lapsed at once
-    assert await claim_lease("worker-a")
+
+    async def claim(holder: str, length: timedelta = LEASE) -> bool:
+        return await leases.claim(LEASE_NAME, holder, length)
+
+    assert await claim("worker-a")
+    assert not await claim("worker-b")
+    assert await claim("worker-a")  # renewal
+    await leases.release(LEASE_NAME, "worker-a")
+    assert await claim("worker-b")
+    assert await claim("worker-b", timedelta(seconds=-1))  # lapsed at once
+    assert await claim("worker-a")
 
 
 # Every column but seq and hash, with an SQL expression that changes it.
