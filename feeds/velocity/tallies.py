@@ -159,11 +159,10 @@ _SQL = (
     "SELECT child_id, {age}, {counts}, last_post_at FROM child_activity_day "
     "WHERE child_id IN ({ids}) AND day >= {since} AND posts > 0 ORDER BY child_id, day DESC"
 )
+# A day's tally as PostgreSQL sends it (also hashed by feeds/velocity/unchanged.py).
+PACKED_SQL = "json_build_array(posts, by_kind, agencies, concern_agencies)::text"
 _DIALECT = {
-    "postgres": {
-        "age": "$2 - day",
-        "counts": "json_build_array(posts, by_kind, agencies, concern_agencies)::text",
-    },
+    "postgres": {"age": "$2 - day", "counts": PACKED_SQL},
     "sqlite": {
         "age": "CAST(julianday(?) - julianday(day) AS INTEGER)",
         "counts": "'[' || posts || ',' || by_kind || ',' || agencies || ',' || concern_agencies "
@@ -185,11 +184,12 @@ def _decoded(key: str, seen: dict[str, DayTally]) -> DayTally:
 
 class ChildDays:
     """One child's stored days with posts, as (age in days, tally), youngest first
-    (age 0 = `today`), and its last post time."""
+    (age 0 = `today`), each day's tally as read (`texts`), and its last post time."""
 
     def __init__(self, length: int) -> None:
         self.length = length
         self.active: list[tuple[int, DayTally]] = []
+        self.texts: list[str] = []
         self.last_post_at: datetime | None = None
         self.oldest = -1  # age of the oldest day with posts
 
@@ -210,8 +210,10 @@ class ChildDays:
         younger = ChildDays(length)
         if self.oldest < length:  # every day fits (or there are none)
             younger.active, younger.oldest = self.active, self.oldest
+            younger.texts = self.texts
         else:
             younger.active = [(age, day) for age, day in self.active if age < length]
+            younger.texts = self.texts[: len(younger.active)]  # youngest first: a prefix
             younger.oldest = younger.active[-1][0] if younger.active else -1
         if younger.active:
             younger.last_post_at = self.last_post_at  # the youngest day's: still in
@@ -247,6 +249,7 @@ def _collect(rows: Iterable[Any], found: dict[int, ChildDays], seen: dict[str, D
             current, entry = child_id, found[child_id]
             entry.last_post_at = moment(last)  # the youngest day holds the latest post
         entry.active.append((age, seen.get(packed) or _decoded(packed, seen)))
+        entry.texts.append(packed)
         entry.oldest = age
 
 
