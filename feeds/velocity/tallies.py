@@ -191,7 +191,11 @@ class ChildDays:
         self.active: list[tuple[int, DayTally]] = []
         self.texts: list[str] = []
         self.last_post_at: datetime | None = None
-        self.oldest = -1  # age of the oldest day with posts
+
+    @property
+    def oldest(self) -> int:
+        """The age of the oldest day with posts (-1: none)."""
+        return self.active[-1][0] if self.active else -1
 
     @property
     def days(self) -> list[DayTally]:
@@ -209,12 +213,10 @@ class ChildDays:
         longer read (the sweep reads silence's 40 weeks and velocity's 13 at once)."""
         younger = ChildDays(length)
         if self.oldest < length:  # every day fits (or there are none)
-            younger.active, younger.oldest = self.active, self.oldest
-            younger.texts = self.texts
+            younger.active, younger.texts = self.active, self.texts
         else:
             younger.active = [(age, day) for age, day in self.active if age < length]
             younger.texts = self.texts[: len(younger.active)]  # youngest first: a prefix
-            younger.oldest = younger.active[-1][0] if younger.active else -1
         if younger.active:
             younger.last_post_at = self.last_post_at  # the youngest day's: still in
         return younger
@@ -243,14 +245,15 @@ async def load_days(child_ids: Collection[int], today: date, length: int) -> dic
 def _collect(rows: Iterable[Any], found: dict[int, ChildDays], seen: dict[str, DayTally]) -> None:
     """Rows come grouped by child, youngest day first (a million rows in a full sweep:
     this loop is kept to the bone)."""
-    current, entry = None, ChildDays(0)
+    current, active, texts = None, [], []
     for child_id, age, packed, last in rows:
         if child_id != current:
             current, entry = child_id, found[child_id]
             entry.last_post_at = moment(last)  # the youngest day holds the latest post
-        entry.active.append((age, seen.get(packed) or _decoded(packed, seen)))
-        entry.texts.append(packed)
-        entry.oldest = age
+            active, texts = entry.active, entry.texts
+        tally = seen.get(packed)
+        active.append((age, tally if tally is not None else _decoded(packed, seen)))
+        texts.append(packed)
 
 
 _POSTS_SQL = (

@@ -49,52 +49,56 @@ def _fingerprint() -> bytes:
 FINGERPRINT = _fingerprint()
 
 
-def tallies_digest(ages: Sequence[int], texts: Sequence[str]) -> str:
-    """md5 of the days' `age:tally` texts, youngest first: what `_SQL` below computes."""
-    joined = ",".join([f"{age}:{text}" for age, text in zip(ages, texts, strict=True)])
-    return hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
-
-
-def days_digest(entry: ChildDays) -> str:
-    return tallies_digest([age for age, _ in entry.active], entry.texts)
+def tallies_digest(texts: Sequence[str]) -> bytes:
+    """md5 of the days' tally texts, youngest first: what `_SQL` below computes."""
+    return hashlib.md5(",".join(texts).encode(), usedforsecurity=False).digest()
 
 
 def inputs_digest(
-    today: date, created: datetime | None, previous: bool, tallies: str, last: datetime | None
+    today: date,
+    created: datetime | None,
+    previous: bool,
+    days: tuple[bytes, list[int], datetime | None],  # tallies digest, ages, last post
 ) -> str:
     """The digest of one verdict's inputs (see the module's docstring)."""
+    tallies, ages, last = days
     stamps = (created.timestamp() if created else None, last.timestamp() if last else None)
-    packed = marshal.dumps((FINGERPRINT, today.toordinal(), previous, tallies, stamps), 2)
+    packed = marshal.dumps((FINGERPRINT, today.toordinal(), previous, tallies, ages, stamps), 2)
     return hashlib.blake2b(packed, digest_size=16).hexdigest()
+
+
+def days_inputs(entry: ChildDays) -> tuple[bytes, list[int], datetime | None]:
+    """What of a child's days a verdict is computed from, for `inputs_digest`."""
+    return tallies_digest(entry.texts), [age for age, _ in entry.active], entry.last_post_at
 
 
 # PostgreSQL hashes each child's days itself: a same-day sweep then reads one short row
 # per child with posts, not every day's tally. The text hashed is the text `load_days`
 # hands Python (same expression, same order), so both sides give the same md5.
 _SQL = (
-    "SELECT child_id, md5(string_agg(($1 - day)::text || ':' || {packed}, ',' "
-    "ORDER BY day DESC)), (array_agg(last_post_at ORDER BY day DESC))[1] "
+    "SELECT child_id, md5(string_agg({packed}, ',' ORDER BY day DESC)), "
+    "array_agg($1 - day ORDER BY day DESC), (array_agg(last_post_at ORDER BY day DESC))[1] "
     "FROM child_activity_day WHERE child_id IN ({ids}) AND day >= $2 AND posts > 0 "
     "GROUP BY child_id"
 )
-_EMPTY = tallies_digest([], [])
+_EMPTY: tuple[bytes, list[int], datetime | None] = (tallies_digest([]), [], None)
 
 
 async def _digests(
     child_ids: Collection[int], today: date, length: int
-) -> dict[int, tuple[str, datetime | None]]:
-    """Each child's tallies digest and last post (children without posts: absent)."""
+) -> dict[int, tuple[bytes, list[int], datetime | None]]:
+    """Each child's `days_inputs` (children without posts: absent)."""
     connection = connections.get("default")
     if connection.capabilities.dialect != "postgres":  # no md5() in SQLite: hash here
         days = await load_days(child_ids, today, length)
-        return {c: (days_digest(entry), entry.last_post_at) for c, entry in days.items()}
-    found: dict[int, tuple[str, datetime | None]] = {}
+        return {c: days_inputs(entry) for c, entry in days.items()}
+    found: dict[int, tuple[bytes, list[int], datetime | None]] = {}
     params = [today, today - timedelta(days=length - 1)]
     for chunk in chunked(child_ids):
         sql = _SQL.format(packed=PACKED_SQL, ids=",".join(str(int(c)) for c in chunk))
         _, rows = await connection.execute_query(sql, params)
-        for child_id, digest, last in rows:
-            found[int(child_id)] = (str(digest), last)
+        for child_id, digest, ages, last in rows:
+            found[int(child_id)] = (bytes.fromhex(digest), list(ages), last)
     return found
 
 
@@ -109,8 +113,8 @@ async def read_unchanged(
     for child_id, stored in state.stored.items():
         if stored.inputs is None:
             continue  # never assessed here, or flipped: see the module's docstring
-        tallies, last = digests.get(child_id, (_EMPTY, None))
+        days = digests.get(child_id, _EMPTY)
         created = state.created.get(child_id)
-        if inputs_digest(today, created, stored.flagged, tallies, last) == stored.inputs:
+        if inputs_digest(today, created, stored.flagged, days) == stored.inputs:
             same.add(child_id)
     return state, same

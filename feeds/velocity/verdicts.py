@@ -33,7 +33,7 @@ from feeds.velocity import sweep
 from feeds.velocity.alerts import do_notify_flagged
 from feeds.velocity.detector import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
 from feeds.velocity.tallies import ChildDays, chunked, day_end, load_days, utc_day
-from feeds.velocity.unchanged import days_digest, inputs_digest, read_unchanged
+from feeds.velocity.unchanged import days_inputs, inputs_digest, read_unchanged
 from feeds.velocity.verdict_rows import (
     ChunkState,
     VerdictRow,
@@ -154,7 +154,7 @@ def _moved(
         inputs = None  # a flip: reassessed with its new flag next time (unchanged.py)
         if verdict.flagged == (stored is not None and stored.flagged):
             created = state.created.get(child_id)
-            inputs = inputs_digest(today, created, verdict.flagged, days_digest(entry), last)
+            inputs = inputs_digest(today, created, verdict.flagged, days_inputs(entry))
         if stored is None or stored.digest != digest or stored.inputs != inputs:
             shown = dict(zip(_ASSESSMENT_FIELDS, values, strict=True))
             moved.append(VerdictRow(child_id, shown, shown["score"], last, digest, inputs))
