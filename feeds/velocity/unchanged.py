@@ -74,12 +74,15 @@ def days_inputs(entry: ChildDays) -> tuple[bytes, list[int], datetime | None]:
 
 # PostgreSQL hashes each child's days itself: a same-day sweep then reads one short row
 # per child with posts, not every day's tally. The text hashed is the text `load_days`
-# hands Python (same expression, same order), so both sides give the same md5.
+# hands Python (same expression), youngest first: the aggregates take the rows in the
+# subquery's order (PostgreSQL keeps it; three ORDER BYs inside them sorted each child's
+# rows three times, a quarter of the query). Were the order ever lost, the digests would
+# only differ, and the child be reassessed: never a wrong skip.
 _SQL = (
-    "SELECT child_id, md5(string_agg({packed}, ',' ORDER BY day DESC)), "
-    "array_agg($1 - day ORDER BY day DESC), (array_agg(last_post_at ORDER BY day DESC))[1] "
-    "FROM child_activity_day WHERE child_id IN ({ids}) AND day >= $2 AND posts > 0 "
-    "GROUP BY child_id"
+    "SELECT child_id, md5(string_agg(packed, ',')), array_agg(age), "
+    "(array_agg(last_post_at))[1] FROM (SELECT child_id, $1 - day AS age, {packed} AS packed, "
+    "last_post_at FROM child_activity_day WHERE child_id IN ({ids}) AND day >= $2 "
+    "AND posts > 0 ORDER BY child_id, day DESC) AS d GROUP BY child_id"
 )
 _EMPTY: tuple[bytes, list[int], datetime | None] = (tallies_digest([]), [], None)
 
