@@ -446,6 +446,9 @@ class VelocityState(Model):
     # A hash of what the board shows (assessment and last post), so a sweep compares 32
     # characters per child instead of reading every stored verdict back.
     shown_digest = fields.CharField(max_length=32, null=True)
+    # A hash of what the verdict was computed from (feeds/velocity/unchanged.py), so a
+    # sweep later the same day skips a child whose inputs did not change.
+    inputs_digest = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "velocity_state"

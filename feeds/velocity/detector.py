@@ -211,6 +211,7 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 # --- negative-binomial tail ------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)  # a sweep asks for few distinct tails (signals are sums of halves)
 def nb_log10_sf(k: float, shape: float, p: float) -> float:
     """Return log10 P(X >= k) for X ~ NegBin(shape, p), P(X=j) ∝ C(j+shape-1, j) p^shape q^j.
 

@@ -159,11 +159,10 @@ _SQL = (
     "SELECT child_id, {age}, {counts}, last_post_at FROM child_activity_day "
     "WHERE child_id IN ({ids}) AND day >= {since} AND posts > 0 ORDER BY child_id, day DESC"
 )
+# A day's tally as PostgreSQL sends it (also hashed by feeds/velocity/unchanged.py).
+PACKED_SQL = "json_build_array(posts, by_kind, agencies, concern_agencies)::text"
 _DIALECT = {
-    "postgres": {
-        "age": "$2 - day",
-        "counts": "json_build_array(posts, by_kind, agencies, concern_agencies)::text",
-    },
+    "postgres": {"age": "$2 - day", "counts": PACKED_SQL},
     "sqlite": {
         "age": "CAST(julianday(?) - julianday(day) AS INTEGER)",
         "counts": "'[' || posts || ',' || by_kind || ',' || agencies || ',' || concern_agencies "
@@ -185,13 +184,18 @@ def _decoded(key: str, seen: dict[str, DayTally]) -> DayTally:
 
 class ChildDays:
     """One child's stored days with posts, as (age in days, tally), youngest first
-    (age 0 = `today`), and its last post time."""
+    (age 0 = `today`), each day's tally as read (`texts`), and its last post time."""
 
     def __init__(self, length: int) -> None:
         self.length = length
         self.active: list[tuple[int, DayTally]] = []
+        self.texts: list[str] = []
         self.last_post_at: datetime | None = None
-        self.oldest = -1  # age of the oldest day with posts
+
+    @property
+    def oldest(self) -> int:
+        """The age of the oldest day with posts (-1: none)."""
+        return self.active[-1][0] if self.active else -1
 
     @property
     def days(self) -> list[DayTally]:
@@ -209,10 +213,10 @@ class ChildDays:
         longer read (the sweep reads silence's 40 weeks and velocity's 13 at once)."""
         younger = ChildDays(length)
         if self.oldest < length:  # every day fits (or there are none)
-            younger.active, younger.oldest = self.active, self.oldest
+            younger.active, younger.texts = self.active, self.texts
         else:
             younger.active = [(age, day) for age, day in self.active if age < length]
-            younger.oldest = younger.active[-1][0] if younger.active else -1
+            younger.texts = self.texts[: len(younger.active)]  # youngest first: a prefix
         if younger.active:
             younger.last_post_at = self.last_post_at  # the youngest day's: still in
         return younger
@@ -241,13 +245,15 @@ async def load_days(child_ids: Collection[int], today: date, length: int) -> dic
 def _collect(rows: Iterable[Any], found: dict[int, ChildDays], seen: dict[str, DayTally]) -> None:
     """Rows come grouped by child, youngest day first (a million rows in a full sweep:
     this loop is kept to the bone)."""
-    current, entry = None, ChildDays(0)
+    current, active, texts = None, [], []
     for child_id, age, packed, last in rows:
         if child_id != current:
             current, entry = child_id, found[child_id]
             entry.last_post_at = moment(last)  # the youngest day holds the latest post
-        entry.active.append((age, seen.get(packed) or _decoded(packed, seen)))
-        entry.oldest = age
+            active, texts = entry.active, entry.texts
+        tally = seen.get(packed)
+        active.append((age, tally if tally is not None else _decoded(packed, seen)))
+        texts.append(packed)
 
 
 _POSTS_SQL = (

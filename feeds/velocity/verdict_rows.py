@@ -29,6 +29,7 @@ class StoredVerdict:
     flagged: bool
     score: float
     digest: str | None  # of what the board shows (see `shown_digest`); None before any
+    inputs: str | None = None  # of what it was computed from (feeds/velocity/unchanged.py)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class VerdictRow:
     score: float
     last_post_at: datetime | None
     digest: str
+    inputs: str | None = None  # see StoredVerdict
 
 
 def shown_digest(shown: tuple[Any, ...], last_post_at: datetime | None) -> str:
@@ -87,7 +89,7 @@ def _inlined(ids: Collection[int]) -> str:
 
 
 _READ_SQL = (
-    "SELECT c.id, c.created_at, v.flagged, v.score, v.shown_digest "
+    "SELECT c.id, c.created_at, v.flagged, v.score, v.shown_digest, v.inputs_digest "
     "FROM child c LEFT JOIN velocity_state v ON v.child_id = c.id WHERE c.id IN ({ids})"
 )
 
@@ -99,13 +101,13 @@ async def read_chunk(child_ids: Collection[int]) -> ChunkState:
         return state
     connection, _ = _client()
     _, rows = await connection.execute_query(_READ_SQL.format(ids=_inlined(child_ids)))
-    for child_id, created, flagged, score, digest in rows:
+    for child_id, created, flagged, score, digest, inputs in rows:
         key = int(child_id)
         created_at = moment(created)
         if created_at is not None:
             state.created[key] = created_at
         if flagged is not None:
-            state.stored[key] = StoredVerdict(bool(flagged), float(score), digest)
+            state.stored[key] = StoredVerdict(bool(flagged), float(score), digest, inputs)
     return state
 
 
@@ -135,12 +137,12 @@ _LOCK_SQL = (
 )
 _WRITE_SQL = {
     "postgres": "UPDATE velocity_state AS v SET assessment = d.shown::jsonb, score = d.score, "
-    "last_post_at = d.last_post_at, shown_digest = d.digest, assessed_at = $6, "
-    "updated_at = $6 FROM unnest($1::int[], $2::text[], $3::float8[], $4::timestamptz[], "
-    "$5::text[]) AS d(child_id, shown, score, last_post_at, digest) "
-    "WHERE v.child_id = d.child_id",
+    "last_post_at = d.last_post_at, shown_digest = d.digest, inputs_digest = d.inputs, "
+    "assessed_at = $7, updated_at = $7 FROM unnest($1::int[], $2::text[], $3::float8[], "
+    "$4::timestamptz[], $5::text[], $6::text[]) "
+    "AS d(child_id, shown, score, last_post_at, digest, inputs) WHERE v.child_id = d.child_id",
     "sqlite": "UPDATE velocity_state SET assessment = ?, score = ?, last_post_at = ?, "
-    "shown_digest = ?, assessed_at = ?, updated_at = ? WHERE child_id = ?",
+    "shown_digest = ?, inputs_digest = ?, assessed_at = ?, updated_at = ? WHERE child_id = ?",
 }
 
 
@@ -152,7 +154,10 @@ async def write_verdicts(rows: Sequence[VerdictRow], now: datetime) -> None:
     rows = sorted(rows, key=_child_of)
     if postgres:
         columns: list[Any] = as_columns(
-            [(r.child_id, _json(r.shown), r.score, r.last_post_at, r.digest) for r in rows]
+            [
+                (r.child_id, _json(r.shown), r.score, r.last_post_at, r.digest, r.inputs)
+                for r in rows
+            ]
         )
         columns.append(now)
         # Two workers often store the same children (each recomputes after every post):
@@ -163,7 +168,7 @@ async def write_verdicts(rows: Sequence[VerdictRow], now: datetime) -> None:
             await held.execute_query(_WRITE_SQL["postgres"], columns)
         return
     values = [
-        [_json(row.shown), row.score, row.last_post_at, row.digest, now, now, row.child_id]
-        for row in rows
+        [_json(r.shown), r.score, r.last_post_at, r.digest, r.inputs, now, now, r.child_id]
+        for r in rows
     ]
     await connection.execute_many(_WRITE_SQL["sqlite"], values)

@@ -34,6 +34,7 @@ from feeds.velocity import sweep
 from feeds.velocity.alerts import do_notify_flagged
 from feeds.velocity.detector import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
 from feeds.velocity.tallies import ChildDays, chunked, day_end, load_days, utc_day
+from feeds.velocity.unchanged import days_inputs, inputs_digest, read_unchanged
 from feeds.velocity.verdict_rows import (
     ChunkState,
     VerdictRow,
@@ -146,17 +147,23 @@ def loaded_assessment(data: dict[str, Any]) -> Assessment:
 
 
 def _moved(
-    verdicts: dict[int, Assessment], days: dict[int, ChildDays], state: ChunkState
+    verdicts: dict[int, Assessment], days: dict[int, ChildDays], state: ChunkState, today: date
 ) -> list[VerdictRow]:
-    """The verdicts whose shown JSON or last post differ from what is stored."""
+    """The verdicts whose shown JSON or last post, or the inputs they were computed from,
+    differ from what is stored."""
     moved = []
     for child_id, verdict in verdicts.items():
-        values, last = _shown_values(verdict), days[child_id].last_post_at
+        entry = days[child_id]
+        values, last = _shown_values(verdict), entry.last_post_at
         digest = shown_digest(values, last)
         stored = state.stored.get(child_id)
-        if stored is None or stored.digest != digest:
+        inputs = None  # a flip: reassessed with its new flag next time (unchanged.py)
+        if verdict.flagged == (stored is not None and stored.flagged):
+            created = state.created.get(child_id)
+            inputs = inputs_digest(today, created, verdict.flagged, days_inputs(entry))
+        if stored is None or stored.digest != digest or stored.inputs != inputs:
             shown = dict(zip(_ASSESSMENT_FIELDS, values, strict=True))
-            moved.append(VerdictRow(child_id, shown, shown["score"], last, digest))
+            moved.append(VerdictRow(child_id, shown, shown["score"], last, digest, inputs))
     return moved
 
 
@@ -203,20 +210,23 @@ async def do_recompute_velocity(
     *,
     announce: bool = False,
     silence: DueSilence | None = None,
+    skip_unchanged: bool = False,
 ) -> list[Flip]:
     """Reassess these children, persist their verdicts and emit an event for each flip
     (and, with `announce`, for each child whose stored verdict moved otherwise). With
     `silence`, the children due for their daily silence verdict get it from the same read
-    of their days."""
+    of their days. With `skip_unchanged` (and no silence due), children whose stored
+    verdict was computed today from the inputs they have now are left alone: reassessed,
+    they would give the same verdict (feeds/velocity/unchanged.py)."""
     now = now or utcnow()
     # In chunks: bounded memory, and no statement over the drivers' parameter limits.
     chunks = list(chunked(set(child_ids)))
     if not chunks:
         return []
-    reader = _Reader(now, silence)
+    reader = _Reader(now, silence, skip_unchanged)
     if len(chunks) == 1:
-        state, days = await reader.load(chunks[0])
-        flips, moved, verdicts = await reader.decide(chunks[0], state, days)
+        ids, state, days = await reader.load(chunks[0])
+        flips, moved, verdicts = await reader.decide(ids, state, days)
         await write_verdicts(moved, now)
         if announce:
             await _announce(_reranked(state, moved, flips, verdicts), verdicts)
@@ -232,16 +242,27 @@ class _Reader:
 
     now: datetime
     silence: DueSilence | None
+    skip_unchanged: bool = False
+
+    @property
+    def silence_due(self) -> bool:
+        return self.silence is not None and bool(self.silence.stored)
 
     @property
     def length(self) -> int:
-        due = self.silence is not None and bool(self.silence.stored)
-        return max(HISTORY_DAYS, SILENCE_DAYS) if due else HISTORY_DAYS
+        return max(HISTORY_DAYS, SILENCE_DAYS) if self.silence_due else HISTORY_DAYS
 
-    async def load(self, ids: list[int]) -> tuple[ChunkState, dict[int, ChildDays]]:
-        # Flags and scores as stored before this pass (a flip rewrites only its own); the
-        # two reads go out together, on two pooled connections.
-        return await asyncio.gather(read_chunk(ids), load_days(ids, utc_day(self.now), self.length))
+    async def load(self, ids: list[int]) -> tuple[list[int], ChunkState, dict[int, ChildDays]]:
+        """The children to assess (all, or those whose inputs changed), the chunk's stored
+        state and their days. Flags and scores as stored before this pass (a flip rewrites
+        only its own); the reads go out together, on pooled connections."""
+        today = utc_day(self.now)
+        if self.skip_unchanged and not self.silence_due:
+            state, same = await read_unchanged(ids, today, HISTORY_DAYS)
+            ids = [c for c in ids if c not in same]
+            return ids, state, await load_days(ids, today, self.length)
+        state, days = await asyncio.gather(read_chunk(ids), load_days(ids, today, self.length))
+        return ids, state, days
 
     async def decide(
         self, ids: list[int], state: ChunkState, days: dict[int, ChildDays]
@@ -263,8 +284,8 @@ async def _pipelined(chunks: list[list[int]], reader: _Reader, announce: bool) -
     loading = asyncio.ensure_future(reader.load(chunks[0]))
     writing: asyncio.Future[None] | None = None
     try:
-        for index, ids in enumerate(chunks):
-            state, days = await loading
+        for index in range(len(chunks)):
+            ids, state, days = await loading
             if index + 1 < len(chunks):
                 loading = asyncio.ensure_future(reader.load(chunks[index + 1]))
                 await asyncio.sleep(0)  # send its queries before assessing this chunk
@@ -313,7 +334,7 @@ async def _decide(
         changed = verdict.flagged != previous.get(child_id, False)
         if changed and await do_flip(child_id, verdict, now):
             flips.append(Flip(child_id, verdict.flagged, verdict))
-    return flips, _moved(verdicts, days, state), verdicts
+    return flips, _moved(verdicts, days, state, utc_day(now)), verdicts
 
 
 def _reranked(
@@ -465,8 +486,9 @@ class VelocityWatcher:
             swept, now = False, utcnow()
             try:
                 children = await sweep.shard_children(shard)
+                silence = await self._due_silence(shard, children, now)
                 flips += await do_recompute_velocity(
-                    children, now, silence=await self._due_silence(shard, children, now)
+                    children, now, silence=silence, skip_unchanged=True
                 )
                 swept = True
             finally:
