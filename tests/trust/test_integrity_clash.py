@@ -138,3 +138,25 @@ async def test_a_page_gets_the_same_plain_409(client: httpx.AsyncClient, make: F
         answer = await post_form(client, f"/children/{child.id}", f"/children/{child.id}/follow")
     assert answer.status_code == 409 and html.escape(CLASHED) in answer.text
     assert not any(word in answer.text.lower() for word in ("unique", "constraint", "key ("))
+
+
+async def test_a_second_agency_team_or_account_of_the_same_name_is_a_409(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    """Without a race the action's own check answers, 409 too, saying what clashes."""
+    auth = await bearer(await make.professional(role=Role.ADMIN))
+    agency = await make.agency()
+    person = {"name": "Ann", "agency_id": agency.id, "password": "a long enough password"}
+    cases = [
+        ("agencies", {"name": "Police", "sector": "police"}, {"name": "POLICE"}),
+        ("teams", {"name": "Early help", "agency_id": agency.id}, {"name": "early help"}),
+        ("people", {**person, "email": "ann@example.test"}, {"email": " ANN@example.test"}),
+    ]
+    for kind, body, again in cases:
+        assert (await client.post(f"{ADMIN}/{kind}", json=body, headers=auth)).status_code == 201
+        clash = await client.post(f"{ADMIN}/{kind}", json=body | again, headers=auth)
+        assert clash.status_code == 409, (kind, clash.text)
+        assert clash.json()["error"]["field"] in ("name", "email")
+        assert "already" in clash.json()["error"]["message"]
+    refused = await client.post(f"{ADMIN}/people", json={**person, "email": "no-at"}, headers=auth)
+    assert refused.status_code == 422  # a malformed email is still bad input
