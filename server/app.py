@@ -135,7 +135,11 @@ def create_app(settings: Settings) -> Starlette:
         # RegisterTortoise makes the ORM visible to request tasks, which uvicorn does not
         # start from the lifespan task (Tortoise 1.x keeps its context in a contextvar).
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-            hub = Hub(settings.database_url, retention=settings.event_retention)
+            hub = Hub(
+                settings.database_url,
+                retention=settings.event_retention,
+                session_idle=settings.session_idle,
+            )
             app.state.hub = hub
             kept = hear_events(app.state.comparisons, hub)
             await hub.start()

@@ -173,8 +173,9 @@ async def start_session(
     return NewSession(raw, session)
 
 
-async def session_user(raw_id: str, settings: Settings) -> Professional | None:
-    """The active professional behind a session cookie, enforcing idle and absolute limits."""
+async def session_user(raw_id: str, settings: Settings, touch: bool = True) -> Professional | None:
+    """The active professional behind a session cookie, enforcing idle and absolute limits;
+    `touch` counts this as activity (moves the idle timer on)."""
     # One query: the session, its professional and their agency (every request pays it).
     session = (
         await Session.filter(
@@ -192,7 +193,7 @@ async def session_user(raw_id: str, settings: Settings) -> Professional | None:
     if now - session.last_seen_at > settings.session_idle:
         return None
     user: Professional = session.professional
-    if now - session.last_seen_at > TOUCH_EVERY:
+    if touch and now - session.last_seen_at > TOUCH_EVERY:
         await Session.filter(id=session.id).update(last_seen_at=now)
     return user
 

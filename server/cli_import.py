@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from feeds import import_audit
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.csv_import import MAX_FILE_BYTES, Importer, Outcome, Report
 from feeds.models import Professional, Role
@@ -34,6 +36,18 @@ async def _administrator(email: str) -> Professional:
     return person
 
 
+async def _importer(email: str, action: AuditAction, data: bytes) -> Professional:
+    """The administrator named by --by; anyone else is refused, the attempt audited."""
+    try:
+        return await _administrator(email)
+    except click.ClickException:
+        said, denied = "--by names no active administrator", AuditOutcome.DENIED
+        await import_audit.record_failed(
+            action, CONTEXT, data, said, actor_email=email, outcome=denied
+        )
+        raise
+
+
 def _print(report: Report) -> None:
     for row in report.rows:
         if row.outcome == Outcome.CHANGED:
@@ -45,13 +59,15 @@ def _print(report: Report) -> None:
     click.echo(f"{report.kind.capitalize()}: {report.summary()}.")
 
 
-def _run_import(importer: Importer, path: Path, by: str, reason: str, dry_run: bool) -> None:
+def _run_import(
+    importer: Importer, action: AuditAction, path: Path, by: str, reason: str, dry_run: bool
+) -> None:
     from server.cli import _settings, run_with_db
 
     data = _read(path)
 
     async def work() -> Report:
-        actor = await _administrator(by)
+        actor = await _importer(by, action, data)
         bars = StageBars(file=sys.stderr)
         try:
             return await importer(actor, data, reason, CONTEXT, dry_run=dry_run, progress=bars)
@@ -94,7 +110,7 @@ def import_children(file: Path, by: str, reason: str, dry_run: bool) -> None:
     """Create or update children's records, matched by reference."""
     from feeds.records.importing import do_import_children
 
-    _run_import(do_import_children, file, by, reason, dry_run)
+    _run_import(do_import_children, AuditAction.IMPORT_CHILDREN, file, by, reason, dry_run)
 
 
 @import_group.command("people")
@@ -103,4 +119,4 @@ def import_people(file: Path, by: str, reason: str, dry_run: bool) -> None:
     """Create or update professionals' accounts, matched by email."""
     from feeds.organisation.importing import do_import_people
 
-    _run_import(do_import_people, file, by, reason, dry_run)
+    _run_import(do_import_people, AuditAction.IMPORT_PEOPLE, file, by, reason, dry_run)

@@ -55,6 +55,19 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
+# Sent by the page's scripts on the requests they make by themselves, in answer to live
+# events (re-reading the board or a child's activity, marking live posts seen).
+BACKGROUND_HEADER = "x-jigsaw-background"
+
+
+def is_activity(conn: HTTPConnection) -> bool:
+    """Whether this request shows the person is there, and so moves the session's idle
+    timer on. A websocket upgrade (a page reconnects by itself) and a page's background
+    requests do not: an unattended screen still showing live posts is what the idle limit
+    is for (server/sessions_watch.py closes its sockets once the limit passes)."""
+    return conn.scope["type"] == "http" and BACKGROUND_HEADER not in conn.headers
+
+
 async def resolve_user(conn: HTTPConnection) -> Professional | None:
     """The caller, by bearer token or session cookie; cached on the connection."""
     if hasattr(conn.state, "user"):
@@ -65,7 +78,7 @@ async def resolve_user(conn: HTTPConnection) -> Professional | None:
     if token:
         user = await token_user(token)
     elif token is None and (cookie := conn.cookies.get(settings_of(conn).session_cookie)):
-        user = await session_user(cookie, settings_of(conn))
+        user = await session_user(cookie, settings_of(conn), touch=is_activity(conn))
     conn.state.user = user  # token_user and session_user load the agency with the user
     return user
 

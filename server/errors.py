@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
-from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.exceptions import DBConnectionError, IntegrityError, OperationalError
 
 from feeds.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Throttled
 from feeds.serializers import me_view
@@ -125,6 +125,19 @@ DATABASE_OUTAGES: tuple[type[Exception], ...] = (
 )
 
 
+CLASHED = "Someone else changed this at the same moment: reload and try again."
+
+
+async def integrity_error(request: Request, exc: Exception) -> Response:
+    """A uniqueness or reference rule the database kept when two requests raced past the
+    checks made before writing (each action checks first and says what is wrong; only a
+    race gets here). Nothing was written (the transaction rolled back). The database's own
+    message names tables and values, so neither the answer nor the log repeats it."""
+    cause = type(exc.__cause__ or exc).__name__
+    log.warning("database refused a write as a clash (%s): answered 409", cause)
+    return error_response(request, 409, CLASHED)
+
+
 async def search_down(request: Request, exc: Exception) -> Response:
     log.warning("search unavailable: %s", type(exc.__cause__).__name__)
     response = error_response(request, 503, SearchUnavailable.message)
@@ -156,6 +169,7 @@ EXCEPTION_HANDLERS = {
     HTTPException: http_error,
     **dict.fromkeys(DATABASE_OUTAGES, database_down),
     SearchUnavailable: search_down,
+    IntegrityError: integrity_error,
     asyncpg.DataError: server_error,  # a value PostgreSQL cannot take is our bug, not an outage
     Exception: server_error,
 }

@@ -195,8 +195,10 @@ class Hub:
         database_url: str,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(days=30),
+        session_idle: timedelta | None = None,  # sockets of sessions idle longer are closed
     ) -> None:
         self.database_url = database_url
+        self.session_idle = session_idle
         self.poll_interval = poll_interval
         self.retention = retention
         self._next_prune = 0.0
@@ -305,7 +307,7 @@ class Hub:
     async def _housekeeping(self) -> None:
         if self._listen is None and self.database_url.startswith("postgres"):
             await self._start_listening()
-        for subscriber in await ended_subscribers(self.subscribers):
+        for subscriber in await ended_subscribers(self.subscribers, self.session_idle):
             subscriber.close("logged_out")
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY

@@ -149,6 +149,13 @@ async def redactor(viewer: Professional, child_ids: Iterable[int]) -> Redactor:
     sibling's feed too). One query (none when there is nothing to read)."""
     if not any(True for _ in child_ids):
         return AS_WRITTEN
+    return await reasons_redactor(viewer)
+
+
+async def reasons_redactor(viewer: Professional) -> Redactor:
+    """How the viewer reads free text that may name any child: reasons (break-glass, a
+    request to join and its refusal, shielding, a merge, an import) and audit details. As
+    post text: every shielded child the viewer does not identify is withheld. One query."""
     if not viewer.is_active:
         return _hiding(await Child.filter(shielded_at__isnull=False).values(*_NAMED))
     # Hand-written (a feed read's hottest statement after the page itself: the ORM's query

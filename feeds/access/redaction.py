@@ -17,6 +17,7 @@ import functools
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from feeds.errors import Conflict
 
@@ -119,6 +120,19 @@ class Redactor:
             return text
         tokens = tuple(t for i in sorted(named) for t in self.hidden[i].tokens)
         return _pattern(tokens).sub(WITHHELD, text)
+
+    def within(self, value: Any) -> Any:
+        """A JSON-like value (an audit record's detail) as the viewer may read it: every
+        string in it, at any depth, read through this redactor (the keys are ours)."""
+        if not self.hidden:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {key: self.within(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.within(item) for item in value]
+        return value
 
     def named_by(self, terms: Iterable[str], prefix: str | None = None) -> frozenset[int]:
         """The hidden children these search terms (lower case) name."""

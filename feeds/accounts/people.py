@@ -6,7 +6,7 @@ import asyncio
 import re
 
 from feeds.accounts.passwords import hash_password
-from feeds.errors import Invalid
+from feeds.errors import Conflict, Invalid
 from feeds.models import Agency, Professional, Role, Sector
 
 MIN_PASSWORD = 12
@@ -38,8 +38,10 @@ async def do_create_professional(
 ) -> Professional:
     """A new active professional; the agency is created when it does not exist yet."""
     address = email.strip().lower()
-    if "@" not in address or await Professional.filter(email=address).exists():
-        raise Invalid("That email is malformed or already in use.", field="email")
+    if "@" not in address:
+        raise Invalid("That email is malformed.", field="email")
+    if await Professional.filter(email=address).exists():  # a duplicate, as for agencies
+        raise Conflict(f"There is already an account with the email {address}.", field="email")
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"Passwords are at least {MIN_PASSWORD} characters.", field="password")
     if sector not in Sector.__members__.values():

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from feeds import audit, lookup
 from feeds.access.policy import Action, check_child_access
+from feeds.access.redaction import AS_WRITTEN, Redactor
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.errors import Forbidden, Invalid
@@ -32,7 +33,9 @@ class AuditFilter:
     limit: int = 100
 
 
-def record_view(record: AuditRecord) -> dict[str, object]:
+def record_view(record: AuditRecord, redact: Redactor = AS_WRITTEN) -> dict[str, object]:
+    """One record as a reader sees it: `redact` (identity.reasons_redactor) withholds the
+    shielded names the reader may not see from the detail's free text (reasons)."""
     return {
         "id": record.id,
         "at": record.at.isoformat(),
@@ -41,7 +44,7 @@ def record_view(record: AuditRecord) -> dict[str, object]:
         "action": record.action,
         "child_id": record.child_id,
         "outcome": record.outcome,
-        "detail": record.detail,
+        "detail": redact.within(record.detail),
     }
 
 
@@ -101,14 +104,15 @@ async def _resolved(found: AuditFilter) -> AuditFilter:
     return replace(found, child=child)
 
 
-def as_csv(records: list[AuditRecord]) -> str:
-    """CSV for spreadsheets: formula-looking cells are prefixed so they stay text."""
+def as_csv(records: list[AuditRecord], redact: Redactor = AS_WRITTEN) -> str:
+    """CSV for spreadsheets: formula-looking cells are prefixed so they stay text; the
+    detail as `record_view` shows it."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS_CSV)
     for r in records:
         row = [r.id, r.at.isoformat(), r.actor_id, r.actor_email, r.action, r.child_id]
-        row += [r.outcome, r.ip, r.request_id, r.detail, r.hash, r.seq]
+        row += [r.outcome, r.ip, r.request_id, redact.within(r.detail), r.hash, r.seq]
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()
 

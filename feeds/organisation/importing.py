@@ -32,6 +32,7 @@ from feeds.csv_import import (
     read_rows,
 )
 from feeds.errors import Conflict
+from feeds.import_audit import failure_recorded, outcome_of
 from feeds.models import Professional
 from feeds.organisation.admin import check_admin
 from feeds.organisation.people import ACCOUNT_CHANGED
@@ -135,7 +136,18 @@ async def do_import_people(
     """Check every row of the file, then (unless `dry_run`, and only when no row is
     refused) apply them all in one transaction. Administrators only."""
     await check_admin(actor, AuditAction.IMPORT_PEOPLE, ctx)
-    why = check_reason(reason)
+    async with failure_recorded(AuditAction.IMPORT_PEOPLE, actor, ctx, data, dry_run):
+        return await _import(actor, data, check_reason(reason), ctx, dry_run, progress)
+
+
+async def _import(
+    actor: Professional,
+    data: bytes,
+    why: str,
+    ctx: AuditContext,
+    dry_run: bool,
+    progress: Progress,
+) -> Report:
     rows, bad = read_rows(data, COLUMNS)
     report = Report("people", dry_run, list(bad), sha256=digest(data))
     lookups, seen = await lookups_for(rows), dict[str, int]()
@@ -146,7 +158,10 @@ async def do_import_people(
     applied = not dry_run and not report.refused
     summary |= {"dry_run": dry_run, "applied": applied}
     if not applied:
-        await audit.record(AuditAction.IMPORT_PEOPLE, ctx, actor=actor, detail=summary)
+        outcome = outcome_of(report)
+        await audit.record(
+            AuditAction.IMPORT_PEOPLE, ctx, actor=actor, outcome=outcome, detail=summary
+        )
         return report
     progress(WRITING, 0, 1)
     await _write(actor, checked, summary, ctx)

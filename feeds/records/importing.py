@@ -24,6 +24,7 @@ from feeds.csv_import import (
     no_progress,
     read_rows,
 )
+from feeds.import_audit import failure_recorded, outcome_of
 from feeds.models import Professional
 from feeds.organisation.admin import check_admin
 from feeds.records.import_rows import COLUMNS, check_row, lookups_for, result_of
@@ -46,7 +47,18 @@ async def do_import_children(
     """Check every row of the file, then (unless `dry_run`, and only when no row is
     refused) apply them all in one transaction. Administrators only."""
     await check_admin(actor, AuditAction.IMPORT_CHILDREN, ctx)
-    why = check_reason(reason)
+    async with failure_recorded(AuditAction.IMPORT_CHILDREN, actor, ctx, data, dry_run):
+        return await _import(actor, data, check_reason(reason), ctx, dry_run, progress)
+
+
+async def _import(
+    actor: Professional,
+    data: bytes,
+    why: str,
+    ctx: AuditContext,
+    dry_run: bool,
+    progress: Progress,
+) -> Report:
     rows, bad = read_rows(data, COLUMNS)
     report = Report("children", dry_run, list(bad), sha256=digest(data))
     lookups, seen = await lookups_for(rows), dict[str, int]()
@@ -55,7 +67,10 @@ async def do_import_children(
     )
     if dry_run or report.refused:
         detail = _report_detail(report, why, dry_run) | {"applied": False}
-        await audit.record(AuditAction.IMPORT_CHILDREN, ctx, actor=actor, detail=detail)
+        outcome = outcome_of(report)
+        await audit.record(
+            AuditAction.IMPORT_CHILDREN, ctx, actor=actor, outcome=outcome, detail=detail
+        )
         return report
     await write_children(actor, checked, _report_detail(report, why, False), ctx, progress)
     report.applied = True

@@ -28,26 +28,31 @@ from server.schemas.codec import build, decode, is_json, reply
 from server.schemas.operation import api
 
 
-def _common(request: AccessRequest) -> dict[str, Any]:
+def _common(request: AccessRequest, redact: identity.Redactor) -> dict[str, Any]:
     return {
         "id": request.id,
         "role": request.role,
-        "reason": request.reason,
+        "reason": redact(request.reason),
         "created_at": iso(request.created_at),
         "lapses_at": iso(requests.lapses_at(request)),
         "status": requests.status_of(request),
     }
 
 
-def decider_view(request: AccessRequest, named: AbstractSet[int] = frozenset()) -> dict[str, Any]:
+def decider_view(
+    request: AccessRequest,
+    named: AbstractSet[int] = frozenset(),
+    redact: identity.Redactor = identity.AS_WRITTEN,
+) -> dict[str, Any]:
     """For those who decide: who asks, from where, about which child (needs
     request.requester.agency and request.child loaded). A shielded child not in `named`
-    (feeds/access/identity.py) shows its label only."""
+    (feeds/access/identity.py) shows its label only, and `redact` withholds the names the
+    decider may not see from the reason."""
     person, child = request.requester, request.child
     if child is not None and identity.is_shielded(child) and child.id not in named:
         child = identity.disguised(child)
     return {
-        **_common(request),
+        **_common(request, redact),
         "child": None
         if child is None
         else {"id": child.id, "display_name": child.display_name, "reference": child.reference},
@@ -62,19 +67,32 @@ def decider_view(request: AccessRequest, named: AbstractSet[int] = frozenset()) 
 
 async def decider_views(user: Professional, found: list[AccessRequest]) -> list[dict[str, Any]]:
     """`decider_view` of each, with the children whose identity `user` may see."""
+    if not found:
+        return []
     named = await identity.identified_ids(user, {r.child_id for r in found if r.child_id})
-    return [decider_view(r, named) for r in found]
+    redact = await identity.reasons_redactor(user)
+    return [decider_view(r, named, redact) for r in found]
 
 
-def requester_view(request: AccessRequest) -> dict[str, Any]:
-    """For the requester: what they typed and the answer, never which child it matched."""
+def requester_view(
+    request: AccessRequest, redact: identity.Redactor = identity.AS_WRITTEN
+) -> dict[str, Any]:
+    """For the requester: what they typed and the answer, never which child it matched
+    (nor, through the decider's words, the name of a shielded child: `redact`)."""
     declined = request.status == RequestStatus.DECLINED
     return {
-        **_common(request),
+        **_common(request, redact),
         "reference": request.reference,
         "decided_at": iso(request.decided_at),
-        "decline_reason": request.decline_reason if declined else None,
+        "decline_reason": redact(request.decline_reason) if declined else None,
     }
+
+
+async def requester_views(user: Professional) -> list[dict[str, Any]]:
+    """The requester's own requests, each a `requester_view`."""
+    found = await requests.my_requests(user)
+    redact = await identity.reasons_redactor(user) if found else identity.AS_WRITTEN
+    return [requester_view(r, redact) for r in found]
 
 
 def _listed(views: list[dict[str, Any]]) -> Response:
@@ -106,8 +124,7 @@ async def api_waiting(request: Request, user: Professional) -> Response:
 @api(schema.MyRequests, "Your own requests to join, and their answers")
 @authenticated
 async def api_mine(request: Request, user: Professional) -> Response:
-    found = await requests.my_requests(user)
-    mine = {"access_requests": [requester_view(r) for r in found]}
+    mine = {"access_requests": await requester_views(user)}
     return reply(build(schema.MyRequests, mine))
 
 
@@ -166,7 +183,7 @@ async def _page(request: Request, user: Professional, status: int = 200, **extra
         status,
         user=me_view(user),
         waiting=await decider_views(user, waiting),
-        mine=[requester_view(r) for r in await requests.my_requests(user)],
+        mine=await requester_views(user),
         sent=requests.SENT if request.query_params.get("sent") == "1" else None,
         limits={
             "reason": requests.REASON_LENGTH,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from feeds import lookup
+from feeds.access import identity
 from feeds.audit import keys, reading
 from feeds.audit.reading import AuditFilter, record_view
 from feeds.audit.sealer import Sealer
@@ -56,8 +57,10 @@ def parse_filter(request: Request, default_limit: int = 100) -> AuditFilter:
     )
 
 
-def _records(records: list[AuditRecord]) -> Response:
-    return reply(build(schema.AuditRecords, {"records": [record_view(r) for r in records]}))
+async def _records(user: Professional, records: list[AuditRecord]) -> Response:
+    redact = await identity.reasons_redactor(user)
+    views = [record_view(r, redact) for r in records]
+    return reply(build(schema.AuditRecords, {"records": views}))
 
 
 @api(
@@ -70,7 +73,7 @@ async def api_child_audit(request: Request, user: Professional) -> Response:
     records = await reading.do_read_child_audit(
         user, path_id(request, "child_id"), audit_context(request)
     )
-    return _records(records)
+    return await _records(user, records)
 
 
 @api(
@@ -82,7 +85,7 @@ async def api_child_audit(request: Request, user: Professional) -> Response:
 @authenticated
 async def api_audit(request: Request, user: Professional) -> Response:
     records = await reading.do_search_audit(user, parse_filter(request), audit_context(request))
-    return _records(records)
+    return await _records(user, records)
 
 
 @api(
@@ -98,14 +101,16 @@ async def api_audit_csv(request: Request, user: Professional) -> Response:
         user, parse_filter(request, 10_000), audit_context(request)
     )
     headers = {"content-disposition": 'attachment; filename="jigsaw-audit.csv"'}
-    return Response(reading.as_csv(records), media_type="text/csv", headers=headers)
+    redact = await identity.reasons_redactor(user)
+    return Response(reading.as_csv(records, redact), media_type="text/csv", headers=headers)
 
 
 @authenticated
 async def child_audit_page(request: Request, user: Professional) -> Response:
     child_id = path_id(request, "child_id")
     records = await reading.do_read_child_audit(user, child_id, audit_context(request))
-    views = [record_view(r) for r in records]
+    redact = await identity.reasons_redactor(user)
+    views = [record_view(r, redact) for r in records]
     return render(request, "audit.html", user=me_view(user), records=views, child_id=child_id)
 
 
@@ -118,8 +123,10 @@ async def admin_audit_page(request: Request, user: Professional) -> Response:
     except Invalid as error:  # a name that matches nobody: say so beside the filters
         return render(request, "audit.html", 422, records=[], error=error.message, **context)
     references = await lookup.references_of({r.child_id for r in records if r.child_id})
+    redact = await identity.reasons_redactor(user)
     views = [
-        {**record_view(r), "child_reference": references.get(r.child_id or 0)} for r in records
+        {**record_view(r, redact), "child_reference": references.get(r.child_id or 0)}
+        for r in records
     ]
     return render(request, "audit.html", records=views, **context)
 

@@ -21,16 +21,18 @@ from server.schemas.codec import build, decode, decode_query, is_json, reply
 from server.schemas.operation import api
 
 
-def break_glass_view(access: BreakGlass) -> dict[str, Any]:
+def break_glass_view(access: BreakGlass, redact: identity.Redactor) -> dict[str, Any]:
+    """One use as a viewer reads it: the reason and note with the shielded names the
+    viewer may not see withheld (`identity.reasons_redactor`)."""
     view: dict[str, Any] = {
         "id": access.id,
         "child_id": access.child_id,
         "professional_id": access.professional_id,
-        "reason": access.reason,
+        "reason": redact(access.reason),
         "started_at": iso(access.started_at),
         "expires_at": iso(access.expires_at),
         "reviewed_at": iso(access.reviewed_at),
-        "review_note": access.review_note,
+        "review_note": redact(access.review_note),
     }
     if isinstance(access.professional, Professional):
         view["professional"] = {"id": access.professional.id, "name": access.professional.name}
@@ -65,7 +67,8 @@ async def api_open(request: Request, user: Professional) -> Response:
         audit_context(request),
         settings_of(request).break_glass,
     )
-    return reply(build(schema.BreakGlass, break_glass_view(access)), 201)
+    view = break_glass_view(access, await identity.reasons_redactor(user))
+    return reply(build(schema.BreakGlass, view), 201)
 
 
 @api(
@@ -77,8 +80,8 @@ async def api_open(request: Request, user: Professional) -> Response:
 @authenticated
 async def api_list(request: Request, user: Professional) -> Response:
     _check_admin(user)
-    uses = await _uses(request)
-    views = {"break_glass": [break_glass_view(u) for u in uses]}
+    uses, redact = await _uses(request), await identity.reasons_redactor(user)
+    views = {"break_glass": [break_glass_view(u, redact) for u in uses]}
     return reply(build(schema.BreakGlassList, views))
 
 
@@ -106,7 +109,8 @@ async def api_review(request: Request, user: Professional) -> Response:
     access = await breakglass.do_review_break_glass(
         user, path_id(request, "break_glass_id"), note or "", audit_context(request)
     )
-    return reply(build(schema.BreakGlass, break_glass_view(access)))
+    view = break_glass_view(access, await identity.reasons_redactor(user))
+    return reply(build(schema.BreakGlass, view))
 
 
 REFUSAL = "No such child, or you do not have access to this child."
@@ -174,9 +178,10 @@ async def review_page(request: Request, user: Professional) -> Response:
     # Administrators hold no grant: they see the case reference, never the child's name
     # (nor, for a shielded child, its reference: its label).
     children = await identity.as_seen_by(user, [u.child for u in uses])
+    redact = await identity.reasons_redactor(user)
     views = [
         {
-            **break_glass_view(u),
+            **break_glass_view(u, redact),
             "child_reference": c.reference or c.display_name,
             "shielded": c.shielded_at is not None,
         }

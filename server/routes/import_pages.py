@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from feeds import import_audit
 from feeds.audit.actions import AuditAction
 from feeds.csv_import import Importer, Report, digest
-from feeds.errors import Conflict, Invalid
+from feeds.errors import Conflict, Forbidden, Invalid
 from feeds.models import Professional
 from feeds.organisation.admin import check_admin
 from feeds.organisation.importing import do_import_people
@@ -120,8 +121,8 @@ async def _run(
     shown: dict[str, Any] = {"form": form, "filename": upload.name, "dry_run": dry_run}
     if task.done():
         error = task.exception()
-        if error is not None and not isinstance(error, Invalid | Conflict):
-            raise error  # Forbidden: the app's 403 page
+        if isinstance(error, Forbidden):
+            raise error  # the app's 403 page; any other failure is said on the import page
         status, extra = _outcome(request, user, task, form)
         return _page(request, user, status, **shown, **extra)
     page = _page(request, user, streaming=True, **shown)
@@ -163,10 +164,12 @@ async def confirm_import(request: Request, user: Professional) -> Response:
     kind = upload.fields.get("kind", "")
     if kind not in IMPORTERS:
         return _page(request, user, 422, error=CHOOSE, form={})
-    await check_admin(user, ACTIONS[kind], audit_context(request))
+    ctx = audit_context(request)
+    await check_admin(user, ACTIONS[kind], ctx)
     try:
         form = {"kind": kind, "reason": _previewed(request, user, kind, upload)}
-    except Conflict as error:
+    except Conflict as error:  # an attempt all the same: audited, as every import is
+        await import_audit.record_failed(ACTIONS[kind], ctx, upload.data, error.message, actor=user)
         return _page(request, user, 409, error=error.message, form={"kind": kind})
     return await _run(request, user, form, upload, dry_run=False)
 

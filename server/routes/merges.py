@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.access import identity
 from feeds.access.policy import may_view
 from feeds.errors import Conflict, DomainError, Invalid, NotFound
 from feeds.lookup import references_of
@@ -29,9 +30,11 @@ from server.schemas.operation import api
 FormError = (Invalid, Conflict, NotFound)
 
 
-async def merge_views(found: list[ChildMerge]) -> list[dict[str, Any]]:
-    """Merges as plain data, naming both records by reference (never by name)."""
+async def merge_views(user: Professional, found: list[ChildMerge]) -> list[dict[str, Any]]:
+    """Merges as plain data, naming both records by reference (never by name); the reason
+    with the shielded names `user` may not see withheld."""
     refs = await references_of({m.survivor_id for m in found} | {m.merged_id for m in found})
+    redact = await identity.reasons_redactor(user) if found else identity.AS_WRITTEN
     return [
         {
             "id": m.id,
@@ -40,7 +43,7 @@ async def merge_views(found: list[ChildMerge]) -> list[dict[str, Any]]:
             "merged_id": m.merged_id,
             "merged_reference": refs.get(m.merged_id, ""),
             "merged_by_id": m.merged_by_id,
-            "reason": m.reason,
+            "reason": redact(m.reason),
             "at": iso(m.at),
             "undo_until": iso(merging.undo_until(m)),
             "undone_at": iso(m.undone_at),
@@ -51,8 +54,8 @@ async def merge_views(found: list[ChildMerge]) -> list[dict[str, Any]]:
     ]
 
 
-async def _one(merge: ChildMerge, status: int = 200) -> Response:
-    return reply(build(schema.Merge, (await merge_views([merge]))[0]), status)
+async def _one(user: Professional, merge: ChildMerge, status: int = 200) -> Response:
+    return reply(build(schema.Merge, (await merge_views(user, [merge]))[0]), status)
 
 
 def _duplicate(data: schema.MergeCreate) -> int | str:
@@ -74,14 +77,14 @@ async def merge_child(request: Request, user: Professional) -> Response:
     merge = await merging.do_merge_children(
         user, path_id(request, "child_id"), _duplicate(data), data.reason, audit_context(request)
     )
-    return await _one(merge, 201)
+    return await _one(user, merge, 201)
 
 
 @api(schema.Merges, "Administrators: the merges of the last 30 days", errors={403})
 @authenticated
 async def list_merges(request: Request, user: Professional) -> Response:
     found = await merging.do_read_recent(user, audit_context(request))
-    return reply(build(schema.Merges, {"merges": await merge_views(found)}))
+    return reply(build(schema.Merges, {"merges": await merge_views(user, found)}))
 
 
 @api(
@@ -95,7 +98,7 @@ async def undo_merge(request: Request, user: Professional) -> Response:
     merge_id = path_id(request, "merge_id")
     data = await decode(request, schema.MergeUndo)
     merge = await merging.do_unmerge_children(user, merge_id, data.reason, audit_context(request))
-    return await _one(merge)
+    return await _one(user, merge)
 
 
 async def survivor_redirect(user: Professional, child_id: int, path: str) -> Response | None:
@@ -180,7 +183,7 @@ async def _merges_page(
         "admin_merges.html",
         status,
         user=me_view(user),
-        merges=await merge_views(found),
+        merges=await merge_views(user, found),
         **extra,
     )
 

@@ -152,7 +152,8 @@ def test_create_token_for_an_unknown_email_fails_clearly(env: dict[str, str]) ->
 def test_create_user_refuses_a_duplicate_email_without_a_traceback(env: dict[str, str]) -> None:
     ok(create_user(env, "ann@example.test"))
     fails_clearly(
-        create_user(env, "ANN@example.test"), "That email is malformed or already in use."
+        create_user(env, "ANN@example.test"),
+        "There is already an account with the email ann@example.test.",
     )
 
 

@@ -14,16 +14,13 @@ from server.live import Subscriber
 from server.sessions_watch import ended_subscribers
 from tests.conftest import Factory
 
+IDLE = timedelta(minutes=30)
+
 
 async def _session(person: Professional, raw: str, **changes: object) -> str:
     now = utcnow()
-    await Session.create(
-        id=digest(raw),
-        professional=person,
-        last_seen_at=now,
-        expires_at=now + timedelta(hours=8),
-        **changes,
-    )
+    fields = {"last_seen_at": now, "expires_at": now + timedelta(hours=8), **changes}
+    await Session.create(id=digest(raw), professional=person, **fields)
     return digest(raw)
 
 
@@ -57,8 +54,21 @@ async def test_exactly_the_sockets_of_ended_sessions_tokens_and_people_are_named
     missing = Subscriber(bob.id, session_id=digest("never stored"))
     deactivated = Subscriber(gone.id, token_hash=await _token(gone))
     await Professional.filter(id=gone.id).update(is_active=False)
-    subs = [live, live_token, logged_out, expired, revoked_token, missing, deactivated]
+    idle_for = utcnow() - IDLE - timedelta(seconds=1)
+    idle = Subscriber(bob.id, session_id=await _session(bob, "b-idle", last_seen_at=idle_for))
+    subs = [live, live_token, logged_out, expired, revoked_token, missing, deactivated, idle]
 
-    ended = await ended_subscribers(subs)
+    ended = await ended_subscribers(subs, IDLE)
 
-    assert set(ended) == {logged_out, expired, revoked_token, missing, deactivated}
+    assert set(ended) == {logged_out, expired, revoked_token, missing, deactivated, idle}
+    # Without an idle limit (a hub built without one) the idle session's socket stays.
+    assert idle not in await ended_subscribers(subs)
+
+
+async def test_a_session_just_inside_its_idle_limit_keeps_its_socket(
+    app: Starlette, make: Factory
+) -> None:
+    person = await make.practitioner()
+    almost = utcnow() - IDLE + timedelta(seconds=30)
+    sub = Subscriber(person.id, session_id=await _session(person, "nearly", last_seen_at=almost))
+    assert await ended_subscribers([sub], IDLE) == []

@@ -3,7 +3,7 @@
 // child (new, edited, removed) or a flip of its verdict, this reads the server-drawn
 // fragment again (GET /children/{id}/activity) and swaps it in: no second socket, no
 // reload, the table left open if it was.
-import { announce } from "./render.js";
+import { BACKGROUND, announce } from "./render.js";
 
 const SETTLE_MS = 800; // a burst of posts becomes one read
 const SWAPPED = ["flag-slot", "activity"];
@@ -43,7 +43,7 @@ async function reread() {
   }
   reading = true;
   try {
-    const response = await fetch(`/children/${childId}/activity`, { headers: { accept: "text/html" } });
+    const response = await fetch(`/children/${childId}/activity`, { headers: { accept: "text/html", ...BACKGROUND } });
     if (!response.ok) return; // access ended or signed out: live.js deals with that
     swapIn(new DOMParser().parseFromString(await response.text(), "text/html"));
     document.getElementById("activity")?.setAttribute("data-refreshed", String(Date.now()));

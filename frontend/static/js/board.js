@@ -5,7 +5,7 @@
 // re-rank. On those (and on grant changes) the board reads this same page again (same
 // filters) and swaps in the summary, the ranked list and the comparison: no reload, focus
 // kept, flips announced politely.
-import { announce } from "./render.js";
+import { BACKGROUND, announce } from "./render.js";
 
 const SETTLE_MS = 700; // a burst of posts becomes one re-read
 const SWAPPED = ["#board-summary", "ol.board", "table.compare"];
@@ -62,7 +62,7 @@ async function reread() {
   }
   reading = true;
   try {
-    const response = await fetch(location.href, { headers: { accept: "text/html" } });
+    const response = await fetch(location.href, { headers: { accept: "text/html", ...BACKGROUND } });
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
     if (!page.querySelector("ol.board")) throw new Error("not the board"); // e.g. signed out
     swapIn(page);

@@ -2,7 +2,7 @@
 // the last event id this tab saw, so nothing is missed or shown twice after a drop.
 // Protocol: docs/api.md. Loaded as an ES module (CSP: script-src 'self', no inline code).
 import { flush, forgetDevice, holdForSignIn, loggingOut, startOutbox } from "./outbox.js";
-import { announce, el, insertPost, replacePost, setSeen, setUnread, showStatus, userId } from "./render.js";
+import { BACKGROUND, announce, el, insertPost, replacePost, setSeen, setUnread, showStatus, userId } from "./render.js";
 
 const LAST_ID = "jigsaw.lastEventId";
 const CLOSE_RELOAD = 4000;
@@ -76,7 +76,7 @@ function onPostEdited(message) {
 async function onFollowChanged() {
   const home = document.querySelector('[data-live-feed="home"]');
   if (!home) return;
-  const response = await fetch("/api/v1/home?limit=1");
+  const response = await fetch("/api/v1/home?limit=1", { headers: BACKGROUND });
   if (response.ok) home.dataset.following = (await response.json()).following.join(",");
 }
 
@@ -124,7 +124,7 @@ function backoff() {
 
 async function stillLoggedIn() {
   try {
-    const response = await fetch("/api/v1/me");
+    const response = await fetch("/api/v1/me", { headers: BACKGROUND });
     return response.status !== 401;
   } catch {
     return true; // no connection: not a reason to think the session ended

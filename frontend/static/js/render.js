@@ -14,6 +14,10 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Headers of a request the page makes by itself (in answer to a live event): the server
+ * does not count it as the person being there, so an unattended screen still times out. */
+export const BACKGROUND = Object.freeze({ "x-jigsaw-background": "1" });
+
 export function csrfToken() {
   const cookie = document.cookie.split("; ").find((part) => part.startsWith("csrftoken="));
   if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));

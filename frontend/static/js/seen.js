@@ -1,7 +1,7 @@
 // Live posts that arrive while a child's page is open count as seen: the page tells the
 // server (POST /api/v1/children/{id}/seen) so the next visit's "New since your last visit"
 // starts after them. Waits while the tab is hidden; one call for a burst of posts.
-import { csrfToken } from "./render.js";
+import { BACKGROUND, csrfToken } from "./render.js";
 
 const feed = document.querySelector("[data-mark-seen]");
 let pending = 0;
@@ -15,7 +15,7 @@ async function send() {
   try {
     await fetch(`/api/v1/children/${Number(feed.dataset.childId)}/seen`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-csrftoken": csrfToken() },
+      headers: { "content-type": "application/json", "x-csrftoken": csrfToken(), ...BACKGROUND },
       body: JSON.stringify({ post_id: postId }),
     });
   } catch {
