@@ -67,25 +67,16 @@ class VelocityParams:
     author_weight: float = 0.0  # signal per distinct author that day (no gain measured)
     concern_bonus: float = 1.0  # extra per agency that raised a hunch/concern that day
     worry_weight: float = 1.5  # extra per hunch/concern post
+    # per positive post (a day's signal is never below 0): good news is evidence against
+    # escalation, and routine positives on a quiet child otherwise read as attention
+    positive_weight: float = -0.5
     new_agency_bonus: float = 2.0  # extra per recent agency-day from an agency silent before
     half_life: float = 2.0  # days: the recent view weighs day i of the window 2^(-i/half_life)
     # Agencies already involved count at most this many a day (0: no cap); newly involved
     # ones always count. A routine meeting writes up several usual agencies on one day.
     day_agency_cap: int = 2
-    # Per-post signal by kind, on top of the agency units (e.g. ("positive", -0.5)); a
-    # day's signal is never below 0.
-    kind_weights: tuple[tuple[str, float], ...] = ()
-    # The child's own spread: the dispersion is scaled by the child's weekly variance/mean
-    # of baseline signal over the cohort's (`weekly_dispersion`), pooled with the cohort's
-    # ratio 1 counted as `variance_weeks` weeks (0: off); never below `min_spread`.
-    variance_weeks: float = 0.0
-    # An agency heard from on k < rare_agency_days baseline days earns the newcomer bonus
-    # scaled by 1 - k / rare_agency_days (0: only agencies silent all baseline earn it).
-    rare_agency_days: int = 0
-    weekly_dispersion: float = 2.6
-    min_spread: float = 0.0
-    flag_threshold: float = 0.93  # recent_score at or above which an unflagged child is flagged
-    release_threshold: float = 0.78  # a flagged child stays flagged while recent_score >= this
+    flag_threshold: float = 0.92  # recent_score at or above which an unflagged child is flagged
+    release_threshold: float = 0.77  # a flagged child stays flagged while recent_score >= this
     min_recent_posts: int = 3  # fewer posts than this in the test window: never flagged,
     few_posts_max_score: float = 0.5  # ... and the score is at most this
     min_posts_to_flag: int = 4  # a child not yet flagged needs at least this many posts
@@ -171,10 +162,12 @@ class DayTally:
     # Derived once per tally (a sweep shares tallies between many children's days).
     worries: int = field(init=False, repr=False, compare=False)  # hunches + concerns
     hunches: int = field(init=False, repr=False, compare=False)
+    positives: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "worries", self.count(*CONCERN_KINDS))
         object.__setattr__(self, "hunches", self.count(PostKind.HUNCH.value))
+        object.__setattr__(self, "positives", self.count(PostKind.POSITIVE.value))
 
     def count(self, *kinds: str) -> int:
         """Posts of these kinds that day."""
@@ -203,7 +196,6 @@ class _Digest:
     week_posts: int = 0  # posts in the last 7 days
     weekly: list[int] = field(default_factory=list)  # posts per whole baseline week
     decayed_signal: float = 0.0  # test window signal, day i weighted 2^(-i/half_life)
-    weekly_signal: list[float] = field(default_factory=list)  # per whole baseline week
 
 
 @dataclass(frozen=True)
@@ -354,15 +346,12 @@ def _digest(
         params.concern_bonus,
         params.author_weight,
     )
-    worry_weight, cap = params.worry_weight, params.day_agency_cap
-    kind_weights, rare = params.kind_weights, params.rare_agency_days
-    seen: dict[str, int] = {}
+    worry_weight, cap, positive = params.worry_weight, params.day_agency_cap, params.positive_weight
     recent_agencies: set[str] = set()
     baseline_agencies: set[str] = set()
     sparkline = [0] * SPARKLINE_DAYS
     n_weeks = (end - test_days) // 7
     weekly = [0] * (n_weeks + 1)  # the last, partial week is dropped below
-    weekly_signal = [0.0] * (n_weeks + 1)
     recent = []
     posts_72h = test_posts = baseline_posts = hunches = concerns = 0
     baseline_signal = 0.0
@@ -382,9 +371,6 @@ def _digest(
             test_posts += posts
             continue
         baseline_agencies |= day.agencies
-        if rare:
-            for agency in day.agencies:
-                seen[agency] = seen.get(agency, 0) + 1
         if i < end:
             # _day_signal, inlined: this line runs for every baseline day of every child.
             units = len(day.agencies)
@@ -395,13 +381,11 @@ def _digest(
                 signal += author_weight * len(day.authors)
             if worry_weight:
                 signal += worry_weight * day.worries
-            if kind_weights:
-                signal = max(0.0, signal + _kind_signal(day, kind_weights))
+            if positive and day.positives:
+                signal = max(0.0, signal + positive * day.positives)
             baseline_posts += posts
             baseline_signal += signal
-            week = (i - test_days) // 7
-            weekly[week] += posts
-            weekly_signal[week] += signal
+            weekly[(i - test_days) // 7] += posts
     # "Silent for 12 weeks" is weaker evidence when the child is known for less.
     newness = params.new_agency_bonus * max(
         0.0, min(1.0, (known - test_days) / params.baseline_days)
@@ -414,11 +398,6 @@ def _digest(
         signal = _day_signal(day, params, new)
         if new:  # and more for agencies not heard from in the baseline
             signal += newness * new
-        if rare:
-            for agency in day.agencies:
-                k = seen.get(agency, 0)
-                if 0 < k < rare:
-                    signal += newness * (1.0 - k / rare)
         decayed += signal * fading[i]
         for n, width in enumerate(windows):
             if i < width:
@@ -437,7 +416,6 @@ def _digest(
         sum(sparkline[-7:]),
         weekly[:n_weeks],
         decayed,
-        weekly_signal[:n_weeks],
     )
 
 
@@ -452,28 +430,9 @@ def _day_signal(day: DayTally, params: VelocityParams, new: int = 0) -> float:
         signal += params.author_weight * len(day.authors)
     if params.worry_weight:
         signal += params.worry_weight * day.worries
-    if params.kind_weights:
-        signal = max(0.0, signal + _kind_signal(day, params.kind_weights))
+    if params.positive_weight and day.positives:
+        signal = max(0.0, signal + params.positive_weight * day.positives)
     return signal
-
-
-def _kind_signal(day: DayTally, weights: tuple[tuple[str, float], ...]) -> float:
-    return sum(weight * day.count(kind) for kind, weight in weights)
-
-
-def _dispersion(dig: _Digest, params: VelocityParams) -> float:
-    """The child's dispersion: the cohort's, scaled by how much more (or less) the child's
-    baseline weeks vary than a typical child's, shrunk towards typical on few weeks."""
-    phi, prior, weeks = params.dispersion, params.variance_weeks, dig.weekly_signal
-    n = len(weeks)
-    if not prior or n < 2:
-        return phi
-    mean = sum(weeks) / n
-    if mean <= 0.0:
-        return phi
-    spread = sum((w - mean) ** 2 for w in weeks) / (n - 1) / mean / params.weekly_dispersion
-    ratio = (prior + (n - 1) * spread) / (prior + n - 1)
-    return phi * max(ratio, params.min_spread, 1.0 / phi)
 
 
 @lru_cache(maxsize=256)
@@ -534,7 +493,7 @@ def _window_test(
     Counts are divided by ``dispersion`` (quasi-Poisson): activity arrives in clumps
     (a meeting, a busy afternoon), so one signal unit is less than one independent event.
     """
-    phi = _dispersion(dig, params)
+    phi = params.dispersion
     days = params.windows[window]
     observed = dig.window_signal[window] / phi
     start, end = params.test_days, max(params.test_days, known)
@@ -550,7 +509,7 @@ def _recent_test(
     """The same test on the recent view (the window's days weighted 1, 0.71, 0.5, ... back
     in time): high while attention is still rising, falling within days of one busy day.
     Returns the uncorrected log10 p-value."""
-    phi = _dispersion(dig, params)
+    phi = params.dispersion
     start, end = params.test_days, max(params.test_days, known)
     shape = params.prior_shape + dig.baseline_signal / phi
     rate = params.prior_shape * phi / params.prior_mean + exposure[end] - exposure[start]
