@@ -7,15 +7,16 @@ Method, in one paragraph (the long version with measurements is docs/velocity.md
 a child's activity is reduced to one ``DayTally`` per day, and each day's signal is the
 number of distinct agencies active (agencies already involved count at most 2 a day: a
 routine meeting writes several up at once), plus 1 per agency that raised a hunch or
-concern and 1.5 per hunch or concern, plus 2 per agency that was silent for the whole 12-week
-baseline.  For the last 7 days we ask how surprising that signal is given the child's
-own previous 12 weeks, using a gamma-Poisson (negative-binomial) predictive distribution
-whose prior comes from the cohort, so that a child with no history is compared with a
-typical child.  The score is ``-log10`` of that p-value and ranks children.  The same
-test on a *recent view* of the window (day i weighted 2^(-i/2)) gives ``recent_score``,
-which raises and keeps the flag (with hysteresis): it follows attention that is still
-rising and lets go of one busy day within days.  Low post counts are capped and never
-flag.  It measures *professional attention*, not risk.
+concern and 1.5 per hunch or concern, less 0.5 per positive post (a day never below 0),
+plus 2 per agency that was silent for the whole 12-week baseline. For the last 7 days we
+ask how surprising that signal is given the child's own previous 12 weeks, using a
+gamma-Poisson (negative-binomial) predictive distribution whose prior comes from the
+cohort, so that a child with no history is compared with a typical child. The score is
+``-log10`` of that p-value and ranks children. The same test on a *recent view* of the
+window (day i weighted 2^(-i/2)) gives ``recent_score``, which raises and keeps the flag
+(with hysteresis): it follows attention that is still rising and lets go of one busy day
+within days. Low post counts are capped and never flag. It measures *professional
+attention*, not risk.
 """
 
 from __future__ import annotations
