@@ -7,15 +7,16 @@ Method, in one paragraph (the long version with measurements is docs/velocity.md
 a child's activity is reduced to one ``DayTally`` per day, and each day's signal is the
 number of distinct agencies active (agencies already involved count at most 2 a day: a
 routine meeting writes several up at once), plus 1 per agency that raised a hunch or
-concern and 1.5 per hunch or concern, plus 2 per agency that was silent for the whole 12-week
-baseline.  For the last 7 days we ask how surprising that signal is given the child's
-own previous 12 weeks, using a gamma-Poisson (negative-binomial) predictive distribution
-whose prior comes from the cohort, so that a child with no history is compared with a
-typical child.  The score is ``-log10`` of that p-value and ranks children.  The same
-test on a *recent view* of the window (day i weighted 2^(-i/2)) gives ``recent_score``,
-which raises and keeps the flag (with hysteresis): it follows attention that is still
-rising and lets go of one busy day within days.  Low post counts are capped and never
-flag.  It measures *professional attention*, not risk.
+concern and 1.5 per hunch or concern, less 0.5 per positive post (a day never below 0),
+plus 2 per agency that was silent for the whole 12-week baseline. For the last 7 days we
+ask how surprising that signal is given the child's own previous 12 weeks, using a
+gamma-Poisson (negative-binomial) predictive distribution whose prior comes from the
+cohort, so that a child with no history is compared with a typical child. The score is
+``-log10`` of that p-value and ranks children. The same test on a *recent view* of the
+window (day i weighted 2^(-i/2)) gives ``recent_score``, which raises and keeps the flag
+(with hysteresis): it follows attention that is still rising and lets go of one busy day
+within days. Low post counts are capped and never flag. It measures *professional
+attention*, not risk.
 """
 
 from __future__ import annotations
@@ -67,13 +68,16 @@ class VelocityParams:
     author_weight: float = 0.0  # signal per distinct author that day (no gain measured)
     concern_bonus: float = 1.0  # extra per agency that raised a hunch/concern that day
     worry_weight: float = 1.5  # extra per hunch/concern post
+    # per positive post (a day's signal is never below 0): good news is evidence against
+    # escalation, and routine positives on a quiet child otherwise read as attention
+    positive_weight: float = -0.5
     new_agency_bonus: float = 2.0  # extra per recent agency-day from an agency silent before
     half_life: float = 2.0  # days: the recent view weighs day i of the window 2^(-i/half_life)
     # Agencies already involved count at most this many a day (0: no cap); newly involved
     # ones always count. A routine meeting writes up several usual agencies on one day.
     day_agency_cap: int = 2
-    flag_threshold: float = 0.93  # recent_score at or above which an unflagged child is flagged
-    release_threshold: float = 0.78  # a flagged child stays flagged while recent_score >= this
+    flag_threshold: float = 0.92  # recent_score at or above which an unflagged child is flagged
+    release_threshold: float = 0.77  # a flagged child stays flagged while recent_score >= this
     min_recent_posts: int = 3  # fewer posts than this in the test window: never flagged,
     few_posts_max_score: float = 0.5  # ... and the score is at most this
     min_posts_to_flag: int = 4  # a child not yet flagged needs at least this many posts
@@ -159,10 +163,12 @@ class DayTally:
     # Derived once per tally (a sweep shares tallies between many children's days).
     worries: int = field(init=False, repr=False, compare=False)  # hunches + concerns
     hunches: int = field(init=False, repr=False, compare=False)
+    positives: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "worries", self.count(*CONCERN_KINDS))
         object.__setattr__(self, "hunches", self.count(PostKind.HUNCH.value))
+        object.__setattr__(self, "positives", self.count(PostKind.POSITIVE.value))
 
     def count(self, *kinds: str) -> int:
         """Posts of these kinds that day."""
@@ -342,7 +348,7 @@ def _digest(
         params.concern_bonus,
         params.author_weight,
     )
-    worry_weight, cap = params.worry_weight, params.day_agency_cap
+    worry_weight, cap, positive = params.worry_weight, params.day_agency_cap, params.positive_weight
     recent_agencies: set[str] = set()
     baseline_agencies: set[str] = set()
     sparkline = [0] * SPARKLINE_DAYS
@@ -377,6 +383,8 @@ def _digest(
                 signal += author_weight * len(day.authors)
             if worry_weight:
                 signal += worry_weight * day.worries
+            if positive and day.positives:
+                signal = max(0.0, signal + positive * day.positives)
             baseline_posts += posts
             baseline_signal += signal
             weekly[(i - test_days) // 7] += posts
@@ -424,6 +432,8 @@ def _day_signal(day: DayTally, params: VelocityParams, new: int = 0) -> float:
         signal += params.author_weight * len(day.authors)
     if params.worry_weight:
         signal += params.worry_weight * day.worries
+    if params.positive_weight and day.positives:
+        signal = max(0.0, signal + params.positive_weight * day.positives)
     return signal
 
 

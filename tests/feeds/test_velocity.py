@@ -253,6 +253,46 @@ def test_empty_history_scores_zero_and_explains_itself() -> None:
     ]
 
 
+# --- post kinds as evidence ----------------------------------------------------------
+
+
+def two_posts_each_from_three_agencies(kind: str) -> list[ActivityEvent]:
+    """Six posts of one kind in the last 36 h: a sitting each from school, health, police."""
+    agencies = ("school", "health", "police")
+    return [ev(0.2 + 0.5 * i + 0.01 * j, kind, agencies[i]) for i in range(3) for j in range(2)]
+
+
+def test_a_week_of_good_news_is_not_flagged_where_the_same_updates_are() -> None:
+    history = fortnightly_school_updates()
+    updates = assess(history + two_posts_each_from_three_agencies("update"), NOW)
+    good_news = assess(history + two_posts_each_from_three_agencies("positive"), NOW)
+    assert updates.flagged
+    assert not good_news.flagged
+    assert good_news.score < updates.score and good_news.recent_score < updates.recent_score
+    assert good_news.reasons[0] == updates.reasons[0] == "6 posts in the last 72 h, usually 0.3"
+
+
+def test_a_worried_rise_flags_though_one_of_its_posts_is_good_news() -> None:
+    rise = [
+        ev(0.2, "hunch", "school"),
+        ev(0.3, "positive", "school"),
+        ev(1.2, "concern", "health"),
+        ev(2.2, "update", "police"),
+    ]
+    assert assess(fortnightly_school_updates() + rise, NOW).flagged
+
+
+def test_good_news_on_one_day_never_cancels_worries_on_another() -> None:
+    worries = [ev(0.2, "hunch", "health"), ev(1.2, "concern", "police"), ev(2.2, "hunch")]
+    good_day = [ev(3.2 + 0.01 * i, "positive") for i in range(4)]  # a day's signal stops at 0
+    history = fortnightly_school_updates()
+    with_good_day = assess(history + worries + good_day, NOW, previously_flagged=True)
+    without = assess(history + worries, NOW, previously_flagged=True)
+    assert with_good_day.flagged and without.flagged
+    assert with_good_day.score == without.score
+    assert with_good_day.recent_score == without.recent_score
+
+
 # --- the week in plain words, for a child not flagged ----------------------------------
 
 
