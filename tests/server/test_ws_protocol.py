@@ -89,7 +89,7 @@ async def test_the_lean_protocol_answers_every_attribute_as_uvicorns() -> None:
             assert isinstance(ours, {"queue": Inbox, "writable": Gate}.get(name, type(value)))
         else:
             assert ours == value, name
-    assert lean.conn.max_size == stock.conn.max_size == 64 * 1024
+    assert lean.conn.max_message_size == stock.conn.max_message_size == 64 * 1024
     assert lean.conn.available_extensions == stock.conn.available_extensions == []
 
 
