@@ -13,9 +13,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.routing import WebSocketRoute
-from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -164,19 +163,31 @@ def failing_app(kind: App, handlers: dict[Any, Handler]) -> Starlette:
     return kind(routes=[route], exception_handlers=handlers, **extra)
 
 
-@pytest.mark.parametrize("kind", [Starlette, DirectWebSockets])
-def test_a_failing_endpoint_meets_the_apps_handler_as_through_the_stack(kind: App) -> None:
-    with TestClient(failing_app(kind, {Boom: close_4321})) as client:  # noqa: SIM117
-        with client.websocket_connect("/ws") as socket:
-            assert socket.receive_text() == "handled"
-            with pytest.raises(WebSocketDisconnect) as closed:
-                socket.receive_text()
-    assert closed.value.code == 4321
+async def run_socket(app: Starlette) -> list[Message]:
+    """Connect to /ws, then leave the app to it: what it sent."""
+    sent: list[Message] = []
+    incoming = iter([{"type": "websocket.connect"}])
+
+    async def receive() -> Message:
+        return next(incoming, {"type": "websocket.disconnect", "code": 1000})
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {**websocket_scope(), "headers": [], "subprotocols": []}
+    await app(scope, receive, send)
+    return sent
 
 
 @pytest.mark.parametrize("kind", [Starlette, DirectWebSockets])
-def test_an_unhandled_failure_goes_on_to_the_server_as_through_the_stack(kind: App) -> None:
+async def test_a_failing_endpoint_meets_the_apps_handler_as_through_the_stack(kind: App) -> None:
+    sent = await run_socket(failing_app(kind, {Boom: close_4321}))
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+    assert sent[1]["text"] == "handled" and sent[2]["code"] == 4321
+
+
+@pytest.mark.parametrize("kind", [Starlette, DirectWebSockets])
+async def test_an_unhandled_failure_goes_on_to_the_server_as_through_the_stack(kind: App) -> None:
     # The app's 500 handler is the error middleware's, which hands websocket errors on.
-    with TestClient(failing_app(kind, {Exception: close_4321})) as client:  # noqa: SIM117
-        with pytest.raises(Boom), client.websocket_connect("/ws") as socket:
-            socket.receive_text()
+    with pytest.raises(Boom):
+        await run_socket(failing_app(kind, {Exception: close_4321}))
