@@ -211,6 +211,7 @@ class Measured:
     idle_cpu: float  # the server's CPU (cores) with every socket open and no posts
     idle_db: float  # its database backends' CPU (cores) meanwhile
     gc_pauses: list[str]  # per worker, collections in the window (--gc-stats)
+    load: tuple[str, str] = ("", "")  # the box's load average as the sockets opened, at the end
 
 
 def _spawn(target: Any, *args: Any) -> tuple[Any, Connection]:
@@ -253,8 +254,14 @@ def traced(spec: str, args: argparse.Namespace) -> tuple[str, dict[str, str], Pa
     return "loadtests.traced_app:app", env, Path(folder)
 
 
+def load_average() -> str:
+    """The box's 1, 5 and 15 minute load averages (other work on a shared box shows here)."""
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 async def measure(setup: Setup, args: argparse.Namespace) -> Measured:
     """Open every socket from the reader processes, post from the writer process, collect."""
+    load_before = load_average()
     idle_kib = rss_kib(setup.pids)
     readers = await _open_sockets(setup, args.client_procs)
     await asyncio.sleep(2.0)  # let connection set-up garbage settle before reading RSS
@@ -284,7 +291,8 @@ async def measure(setup: Setup, args: argparse.Namespace) -> Measured:
     writer.join()
     expected = sum(setup.audience[child] for child in written.children)
     cpu_s = (server_cpu, window, idle_cpu, idle_db)
-    return Measured(setup, expected, results, written, idle_kib, loaded_kib, *cpu_s, pauses)
+    load = (load_before, load_average())
+    return Measured(setup, expected, results, written, idle_kib, loaded_kib, *cpu_s, pauses, load)
 
 
 async def run_jigsaw(args: argparse.Namespace) -> Measured:
@@ -375,6 +383,7 @@ def report(m: Measured) -> None:
     client_cpu = ", ".join(f"{100 * r.cpu_s / max(r.wall_s, 1e-9):.0f}%" for r in m.readers)
     sockets = len(m.setup.targets)
     print(f"== {m.setup.label}: {sockets} sockets, {posts} posts in {m.writer.wall_s:.1f} s")
+    print(f"load average: {m.load[0]} as the sockets opened, {m.load[1]} at the end")
     print(f"deliveries: {got} of {m.expected} expected; sockets closed by the server: {closed}")
     print(
         f"post-to-screen ms: p50={pct(lat, 0.5):.1f} p95={pct(lat, 0.95):.1f} "

@@ -68,6 +68,7 @@ from server.routes import (
 )
 from server.settings import Settings
 from server.sso import build_provider
+from server.ws_dispatch import DirectWebSockets
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -157,8 +158,9 @@ def create_app(settings: Settings) -> Starlette:
                 if router is not None:
                     await router.close()
 
-    app = Starlette(
+    app = DirectWebSockets(
         routes=build_routes(),
+        direct_websockets=ws.routes,  # live sockets skip the HTTP middleware's frames
         middleware=[
             Middleware(SecurityHeadersMiddleware, https=settings.https),
             # Before anything reads a body (asgi-csrf buffers forms) or checks a login.

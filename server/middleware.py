@@ -31,6 +31,14 @@ SECURITY_HEADERS = {
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+def new_request_id(scope: Scope) -> str:
+    """A fresh id for this request or websocket, kept in its state: audit records and error
+    logs name it."""
+    request_id = secrets.token_hex(8)
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
+
+
 class SecurityHeadersMiddleware:
     """A request id on every request; security headers and no-store on every response."""
 
@@ -42,8 +50,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = new_request_id(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

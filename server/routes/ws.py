@@ -44,6 +44,14 @@ def origin_allowed(websocket: WebSocket) -> bool:
     return urlsplit(origin).netloc == websocket.headers.get("host", "")
 
 
+def forget_handshake(websocket: WebSocket) -> None:
+    """Let the headers go once the socket is open: nothing reads them again (the server's
+    protocol holds this same scope)."""
+    websocket.scope["headers"] = []
+    for cached in ("_headers", "_cookies"):  # Starlette's parsed copies
+        vars(websocket).pop(cached, None)
+
+
 def parse_after(websocket: WebSocket) -> int | None:
     # Parsed from the scope, not `websocket.query_params`, which the socket would keep.
     raw = QueryParams(websocket.scope["query_string"]).get("after", "")
@@ -139,8 +147,10 @@ async def live_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     hub: Hub = websocket.app.state.hub
     upto = hub.subscribe(sub)
-    # The socket lives for hours: it keeps the person's id (in `sub`), not their loaded model.
+    # The socket lives for hours: it keeps the person's id (in `sub`), not their loaded model,
+    # nor the handshake's headers (~1.6 KiB, the session cookie among them).
     del websocket.state.user
+    forget_handshake(websocket)
     try:
         await _serve(websocket, sub, upto)
     except WebSocketDisconnect:
