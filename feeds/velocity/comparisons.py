@@ -14,6 +14,10 @@ event for the child, from any worker (`event`; server/app.py wires it). Rules:
   heard in that window (or during the read) keeps it from being kept.
 - `ttl` is the backstop for an event the hub never dispatches (committed more than its
   gap wait after its id was drawn) or tallies rebuilt outside the app (ops CLI).
+- Boards read at once share their reads: a read of children already being read by
+  another request waits for it (two managers opening boards over the same 2,000 children
+  read their tallies once), under the same rules as what is kept: not a read begun before
+  this worker's last commit, and a child dropped since that read began is read again.
 Access is the request's own: only children the policy lets it see are looked up, and
 names, labels and order come from its board rows.
 """
@@ -91,6 +95,7 @@ class Comparisons:
         self._drops = 0
         self._news: asyncio.Event | None = None
         self._refreshing: dict[Spans, asyncio.Future[dict[int, ChildCompared]]] = {}
+        self._reading: dict[Spans, list[_Read]] = {}  # reads under way, shared while they run
 
     # What the process hears (server/app.py wires these to the hub and the events module).
 
@@ -144,8 +149,28 @@ class Comparisons:
                 aging.add(child_id)
         if aging:
             self._refresh(spans, aging, compute)
+        if missing and usable:
+            shared = await self._shared(spans, missing)
+            found.update(shared)
+            missing -= shared.keys()
         if missing:
             found.update(await self._computed(spans, missing, compute))
+        return found
+
+    async def _shared(self, spans: Spans, wanted: set[int]) -> dict[int, ChildCompared]:
+        """What reads under way (begun since this worker's last commit) give of `wanted`,
+        less the children dropped since they began (a failed read gives nothing)."""
+        found: dict[int, ChildCompared] = {}
+        for under_way in list(self._reading.get(spans, ())):
+            overlap = (wanted & under_way.child_ids) - found.keys()
+            if not overlap or under_way.asked < self.committed_at:
+                continue
+            result = await asyncio.shield(under_way.result)
+            found.update(
+                (c, result[c])
+                for c in overlap
+                if c in result and not self._dropped_since(c, under_way.asked, under_way.drops)
+            )
         return found
 
     async def _heard_lately(self) -> bool:
@@ -172,7 +197,19 @@ class Comparisons:
     ) -> dict[int, ChildCompared]:
         """`compute(child_ids)`, kept as of when it was asked (less the replica's lag)."""
         asked, drops = self.clock() - _replica_lag(), self._drops
-        fresh = await compute(child_ids)
+        under_way = _Read(asked, drops, child_ids, asyncio.get_running_loop().create_future())
+        self._reading.setdefault(spans, []).append(under_way)
+        try:
+            fresh = await compute(child_ids)
+        except BaseException:
+            under_way.result.set_result({})  # failed or cancelled: those waiting read afresh
+            raise
+        finally:
+            reading = self._reading[spans]
+            reading.remove(under_way)
+            if not reading:
+                del self._reading[spans]
+        under_way.result.set_result(fresh)
         self._keep(spans, asked, drops, fresh)
         return fresh
 
@@ -220,6 +257,17 @@ class Comparisons:
 
     def size(self) -> int:
         return sum(len(children) for children in self._kept.values())
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A read of some children's tallies under way: when it was asked (less the replica's
+    lag), the drop count then, and its result when it comes."""
+
+    asked: float
+    drops: int
+    child_ids: set[int]
+    result: asyncio.Future[dict[int, ChildCompared]]
 
 
 def _wrote_lately() -> bool:

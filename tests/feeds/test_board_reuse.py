@@ -303,3 +303,73 @@ async def test_a_reader_who_wrote_lately_reads_afresh() -> None:
     await read(recent, {1}, SPANS, computed)
 
     assert computed.asked == [{1}, {1}]
+
+
+class Gated(Computed):
+    """A tally read that waits until `release` is set: two boards read at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def __call__(self, ids: set[int]) -> dict[int, ChildCompared]:
+        self.asked.append(set(ids))
+        await self.release.wait()
+        return await Computed.__call__(Computed(), ids)
+
+
+async def test_two_boards_read_at_once_read_shared_children_once() -> None:
+    recent, gated = Comparisons(clock=Clock()), Gated()
+    first = asyncio.ensure_future(read(recent, {1, 2, 3}, SPANS, gated))
+    await asyncio.sleep(0)  # the first read is under way
+    second = asyncio.ensure_future(read(recent, {2, 3, 4}, SPANS, gated))
+    await asyncio.sleep(0)
+    gated.release.set()
+
+    assert set(await first) == {1, 2, 3} and set(await second) == {2, 3, 4}
+    assert gated.asked == [{1, 2, 3}, {4}]  # the second read only what the first was not
+
+
+async def test_a_child_dropped_during_a_shared_read_is_read_again_by_the_later_board() -> None:
+    recent, gated = Comparisons(clock=Clock()), Gated()
+    first = asyncio.ensure_future(read(recent, {1, 2}, SPANS, gated))
+    await asyncio.sleep(0)
+    recent.event(events.POST_CREATED, 2)  # a post: the read under way may predate it
+    second = asyncio.ensure_future(read(recent, {1, 2}, SPANS, gated))
+    await asyncio.sleep(0)
+    gated.release.set()
+    await asyncio.gather(first, second)
+
+    assert gated.asked == [{1, 2}, {2}]
+
+
+async def test_a_writer_does_not_share_a_read_begun_before_its_commit() -> None:
+    recent, gated = Comparisons(clock=Clock()), Gated()
+    first = asyncio.ensure_future(read(recent, {1}, SPANS, gated))
+    await asyncio.sleep(0)
+    recent.clock.now = 1.0  # type: ignore[attr-defined]
+    recent.committed()  # this worker committed a post after the first read began
+    second = asyncio.ensure_future(read(recent, {1}, SPANS, gated))
+    await asyncio.sleep(0)
+    gated.release.set()
+    await asyncio.gather(first, second)
+
+    assert gated.asked == [{1}, {1}]
+
+
+async def test_a_failed_shared_read_is_read_again_by_the_board_waiting_on_it() -> None:
+    recent, computed = Comparisons(clock=Clock()), Computed()
+    started = asyncio.Event()
+
+    async def failing(ids: set[int]) -> dict[int, ChildCompared]:
+        started.set()
+        await asyncio.sleep(0.01)
+        raise ConnectionError("the database went away")
+
+    first = asyncio.ensure_future(read(recent, {1}, SPANS, failing))
+    await started.wait()
+    second = await read(recent, {1}, SPANS, computed)
+
+    (failure,) = await asyncio.gather(first, return_exceptions=True)
+    assert set(second) == {1} and computed.asked == [{1}]
+    assert isinstance(failure, ConnectionError)
