@@ -120,6 +120,7 @@ def run_locust(
     # The load generator shares the 2 cores: its own CPU (as a waited-for child) is reported
     # so a reader can judge how much of the box the server had.
     started, used_before = time.monotonic(), _children_cpu_seconds()
+    database_before = _database_cpu_seconds()
     subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         [
             sys.executable,
@@ -148,18 +149,33 @@ def run_locust(
     )
     cpu = sum(p.cpu_percent(None) for p in watched)
     rss = sum(p.memory_info().rss for p in watched) / 2**20
-    locust_cpu = (_children_cpu_seconds() - used_before) / (time.monotonic() - started) * 100
+    elapsed = time.monotonic() - started
+    locust_cpu = (_children_cpu_seconds() - used_before) / elapsed * 100
+    database_cpu = (_database_cpu_seconds() - database_before) / elapsed * 100
     return {
         "endpoints": read_stats(prefix),
         "server_cpu_percent": cpu,
         "server_rss_mib": rss,
         "load_generator_cpu_percent": round(locust_cpu, 1),
+        "database_cpu_percent": round(database_cpu, 1),
     }
 
 
 def _children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _database_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (backends, WAL writer,
+    checkpointer): the third user of the box beside the server and the load generator.
+    Backends that exit during the run take their time with them, so this is a floor."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if proc.info["name"] and proc.info["name"].startswith("postgres") and times:
+            total += times.user + times.system
+    return total
 
 
 SERVER_PID = [0]
@@ -274,10 +290,12 @@ def write_report(
         "",
         f"Ratios (Jigsaw / bare, same run): {report['ratios']}",
         "",
-        "| run | server CPU % (all workers) | load generator CPU % | server RSS MiB |",
-        "| --- | ---: | ---: | ---: |",
+        "| run | server CPU % (all workers) | database CPU % | load generator CPU % "
+        "| server RSS MiB |",
+        "| --- | ---: | ---: | ---: | ---: |",
         *(
             f"| {name} | {r['server_cpu_percent']:.0f} | "
+            f"{r.get('database_cpu_percent', float('nan')):.0f} | "
             f"{r.get('load_generator_cpu_percent', float('nan')):.0f} | {r['server_rss_mib']:.0f} |"
             for name, r in runs
         ),
