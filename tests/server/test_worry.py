@@ -13,7 +13,7 @@ from feeds.clock import utcnow
 from feeds.models import Agency, AuditRecord, Child, Notification, Post, PostKind, Professional
 from feeds.network.models import WorryEpisode, WorryShare
 from feeds.network.worry import ALREADY, NOT_A_WORRY, OWN_WORRY
-from feeds.network.worry_episodes import PROMPT, do_assess_worry
+from feeds.network.worry_episodes import PROMPT, do_assess_worry, load_worries
 from feeds.network.worry_rule import MAX_NOTE
 from server.auth import issue_token
 from tests.conftest import Factory
@@ -212,6 +212,28 @@ async def test_only_standing_worries_count_not_removed_ones_their_shares_or_upda
     hunch = await post(client, first, world.child)
     await share(client, second, hunch)  # now three professionals from three agencies
     assert await prompts(world.lead) == 1
+
+
+async def test_one_childs_worries_read_alone_are_those_read_with_others(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
+    """A posted worry reads its one child with a bound parameter, the board many children
+    inlined: both statements give the same worries (removed posts and updates left out)."""
+    world, other = await Around(make).build(), await Around(make).build()
+    first, second = await world.practitioner(), await world.practitioner()
+    hunch = await post(client, first, world.child)
+    await share(client, second, hunch, note="Same at school")
+    await post(client, second, world.child, "update")
+    removed = await post(client, second, world.child, "concern")
+    gone = await client.delete(f"/api/v1/posts/{removed}", headers=await bearer(second))
+    assert gone.status_code == 204, gone.text
+    await post(client, await other.practitioner(), other.child, "concern")
+    now = utcnow()
+    alone = await load_worries([world.child.id], now)
+    together = await load_worries([world.child.id, other.child.id], now)
+    assert set(alone[world.child.id]) == set(together[world.child.id])
+    assert {w.professional_id for w in alone[world.child.id]} == {first.id, second.id}
+    assert len(alone[world.child.id]) == 2 and len(together[other.child.id]) == 1
 
 
 async def test_worries_older_than_fourteen_days_do_not_count(
