@@ -361,3 +361,25 @@ async def test_sealing_stops_between_batches_when_told(app: Starlette) -> None:
     assert await chain.seal_pending(batch=7) == 13
     assert [row.seq for row in await sealed_by_seq()] == list(range(1, 21))
     assert (await verify_chain()).ok
+
+
+async def test_a_batch_whose_first_row_another_sealer_took_is_a_seal_race(app: Starlette) -> None:
+    """The batch is stored in one call on PostgreSQL (migration 0032) and row by row on
+    SQLite: either way a row sealed meanwhile stops it with SealRace, and the rows are
+    then sealed once, by the chain's next seqs."""
+    await sealer_of(app).loop.stop()
+    ids = sorted(await write(3))
+    at = await chain.head()
+    rows = {r.id: r for r in await AuditRecord.filter(id__in=ids)}
+    stale, previous = [], at.hash
+    for n, record_id in enumerate(ids, start=1):
+        previous = record_hash(previous, fields_of(rows[record_id]))
+        stored = await raw_sql.fetch("SELECT at FROM audit_record WHERE id = $1", record_id)
+        stale.append(chain._Seal(at.seq + n, previous, record_id, stored[0][0]))
+    assert await chain.seal_pending(batch=1, keep_going=lambda: False) == 1  # the other sealer
+    with pytest.raises(chain.SealRace, match=f"audit record {ids[0]} "):
+        async with in_transaction():
+            await chain._store(stale)
+    assert await chain.seal_pending() == 2
+    assert [row.id for row in await sealed_by_seq()][-3:] == ids
+    assert (await verify_chain()).ok
