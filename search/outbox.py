@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from feeds.background import BackgroundLoop
 from feeds.clock import utcnow
+from feeds.db import PLAIN_INDEX_SCAN
 from feeds.models import Post, SearchOutbox
 from search.base import PostDoc, SearchIndex
 from search.reconcile import RECONCILE_EVERY, reconcile
@@ -31,6 +32,8 @@ MAX_ERROR = 500
 async def _claim(conn: BaseDBAsyncClient, batch: int) -> list[SearchOutbox]:
     rows = SearchOutbox.filter(processed_at__isnull=True).order_by("attempts", "id").limit(batch)
     if conn.capabilities.dialect == "postgres":
+        # Each row processed leaves its old version in the processed_at index.
+        await conn.execute_query(PLAIN_INDEX_SCAN)
         rows = rows.select_for_update(skip_locked=True)
     return await rows.using_db(conn)
 

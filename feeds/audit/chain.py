@@ -27,6 +27,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from feeds import raw_sql
+from feeds.db import PLAIN_INDEX_SCAN
 from feeds.models import AuditRecord
 
 GENESIS = "0" * 64
@@ -127,18 +128,10 @@ async def _store(seals: list[_Seal]) -> None:
             raise SealRace(f"audit record {seal.id} was sealed by another sealer")
 
 
-# Sealing leaves each row's unsealed version dead in the `seq IS NULL` index until VACUUM.
-# A bitmap scan of that index (the planner's choice: few rows expected) visits every dead
-# version's heap page on every pass and never marks them dead, so each pass cost grew with
-# the rows sealed since the last VACUUM (48 ms a pass after 130,000 rows, none unsealed).
-# A plain index scan marks them on its first visit and skips them after (0.5 ms).
-_INDEX_SCAN_SQL = "SET LOCAL enable_bitmapscan = off"
-
-
 async def read_unsealed(batch: int) -> list[raw_sql.Row]:
     """The oldest unsealed rows (at most `batch`), inside the caller's transaction."""
-    if _postgres():
-        await raw_sql.fetch(_INDEX_SCAN_SQL)  # this transaction only
+    if _postgres():  # sealing leaves each row's unsealed version in the seq IS NULL index
+        await raw_sql.fetch(PLAIN_INDEX_SCAN)
     return await raw_sql.fetch(_unsealed_sql(int(batch)))
 
 
