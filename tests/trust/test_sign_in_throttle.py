@@ -7,6 +7,7 @@ ranges, no traffic leaves the test)."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from feeds.accounts import lockout, throttle
+from feeds.audit.actions import CREDENTIAL_ACTIONS
 from feeds.models import AuditRecord, Professional, Role
 from server.auth import issue_token
 from tests.conftest import PASSWORD, Factory, client_for
@@ -163,3 +165,10 @@ async def test_guessing_the_password_with_a_token_is_throttled_too(
         assert held.status_code == 429
     outcomes = AuditRecord.filter(action="password.confirm", actor_id=person.id)
     assert await outcomes.values_list("outcome", flat=True) == ["failed"] * 5
+
+
+def test_the_credential_index_covers_exactly_the_actions_the_throttles_count() -> None:
+    """Migration 0033 indexes the credential records by their actions, written out as they
+    were then: the planner uses it only while the throttles' `action IN (...)` is that list."""
+    migration = importlib.import_module("feeds.migrations.0033_credential_audit_index")
+    assert tuple(action.value for action in CREDENTIAL_ACTIONS) == migration.ACTIONS
