@@ -4,6 +4,7 @@ suggestions, and telling the author which mentions reached nobody: API and pages
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -257,7 +258,9 @@ async def test_the_author_is_told_which_mentions_reached_nobody_without_learning
         assert by[handle]["message"] == (
             f"@{handle}: nobody of that handle can see this child, so nobody was notified."
         )
-    notified = await Notification.filter(kind="mention").values_list("recipient_id", flat=True)
+    notified: list[Any] = await Notification.filter(kind="mention").values_list(
+        "recipient_id", flat=True
+    )
     assert sorted(notified) == sorted([people["granted"].id, people["glass"].id])
 
 

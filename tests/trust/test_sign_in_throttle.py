@@ -8,6 +8,7 @@ ranges, no traffic leaves the test)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -162,4 +163,5 @@ async def test_guessing_the_password_with_a_token_is_throttled_too(
         )
         assert held.status_code == 429
     outcomes = AuditRecord.filter(action="password.confirm", actor_id=person.id)
-    assert await outcomes.values_list("outcome", flat=True) == ["failed"] * 5
+    found: list[Any] = await outcomes.values_list("outcome", flat=True)
+    assert found == ["failed"] * 5
