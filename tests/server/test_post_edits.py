@@ -25,7 +25,9 @@ from feeds.models import (
 from tests.conftest import Factory, api_login
 
 
-async def _write(client: httpx.AsyncClient, child_id: int, body: str, kind: str = "update") -> dict:
+async def _write(
+    client: httpx.AsyncClient, child_id: int, body: str, kind: str = "update"
+) -> dict[str, Any]:
     response = await client.post(
         f"/api/v1/children/{child_id}/posts", json={"kind": kind, "body": body}
     )
@@ -33,7 +35,9 @@ async def _write(client: httpx.AsyncClient, child_id: int, body: str, kind: str 
     return dict(response.json())
 
 
-async def _author_of_a_post(client: httpx.AsyncClient, make: Factory) -> tuple[Child, dict]:
+async def _author_of_a_post(
+    client: httpx.AsyncClient, make: Factory
+) -> tuple[Child, dict[str, Any]]:
     child = await make.child()
     author = await make.practitioner(grants=[child])
     await api_login(client, author.email)

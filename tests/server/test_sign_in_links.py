@@ -36,7 +36,7 @@ async def bearer(person: Professional) -> dict[str, str]:
     return {"authorization": f"Bearer {(await issue_token(person, 'test'))[1]}"}
 
 
-async def imported(make: Factory, **fields: object) -> Professional:
+async def imported(make: Factory, **fields: Any) -> Professional:
     """A person as `jigsaw import people` leaves them: no usable password."""
     return await make.professional(password_hash=unusable_password_hash(), **fields)
 

@@ -19,7 +19,7 @@ from tests.conftest import Factory
 from tests.server.test_pages import child_named, logged_in, submit
 
 
-async def lead_of(child: Child, make: Factory, **fields: str) -> tuple[Professional, Grant]:
+async def lead_of(child: Child, make: Factory, **fields: Any) -> tuple[Professional, Grant]:
     lead = await make.practitioner(**fields)
     grant = await make.grant(child, professional=lead)
     child.lead_professional_id = lead.id
