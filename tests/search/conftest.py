@@ -65,7 +65,8 @@ async def index(request: pytest.FixtureRequest, app: Starlette) -> AsyncIterator
     drainer.index = chosen
     yield chosen
     if request.param == "meili":
-        await chosen._call(chosen._admin.delete_index, chosen.uid)  # type: ignore[attr-defined]
+        assert isinstance(chosen, MeiliIndex)
+        await chosen._call(chosen._admin.delete_index, chosen.uid)
 
 
 class FailingIndex:
@@ -150,7 +151,10 @@ async def drain_all(index: SearchIndex) -> int:
     return total
 
 
+Param = str | int | float | bool | None  # what httpx encodes as one query parameter
+
+
 async def api_search(
-    client: httpx.AsyncClient, world: World, actor: str, **params: object
+    client: httpx.AsyncClient, world: World, actor: str, **params: Param
 ) -> httpx.Response:
     return await client.get("/api/v1/search", params=params, headers=world.auth(actor))
