@@ -91,6 +91,9 @@ class FailingIndex:
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         return []
 
+    async def indexed_ids(self) -> set[int]:
+        raise ConnectionError("search engine unreachable")
+
     async def clear(self) -> None:
         return None
 
