@@ -20,6 +20,9 @@ from tortoise import connections
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.models import Model
 
+from feeds import held
+from feeds.held import held_connection
+
 M = TypeVar("M", bound=Model)
 Row = Sequence[Any]
 
@@ -33,6 +36,8 @@ def placeholders(sql: str, dialect: str) -> str:
 async def fetch(sql: str, *params: Any) -> list[Row]:
     """Rows of one parametrised statement, on the current connection or transaction."""
     connection = connections.get("default")
+    if held_connection(connection):
+        return list(await held.fetch(connection, sql, params))
     _, rows = await connection.execute_query(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
@@ -41,22 +46,25 @@ async def fetch(sql: str, *params: Any) -> list[Row]:
 
 async def insert(sql: str, *params: Any) -> Any:
     """Run one `INSERT ... RETURNING id` and return the id."""
-    connection = connections.get("default")
-    # execute_query_dict: asyncpg's execute_query drops an INSERT's RETURNING rows.
-    found = await connection.execute_query_dict(
-        placeholders(sql, connection.capabilities.dialect), list(params)
-    )
+    found = await _returning(sql, params)
     return found[0]["id"]
 
 
 async def insert_or_none(sql: str, *params: Any) -> Any | None:
     """Run one `INSERT ... ON CONFLICT DO NOTHING RETURNING id`: the id, or None when the
     row was already there."""
+    found = await _returning(sql, params)
+    return found[0]["id"] if found else None
+
+
+async def _returning(sql: str, params: tuple[Any, ...]) -> Sequence[Any]:
     connection = connections.get("default")
-    found = await connection.execute_query_dict(
+    if held_connection(connection):
+        return await held.fetch(connection, sql, params)
+    # execute_query_dict: asyncpg's execute_query drops an INSERT's RETURNING rows.
+    return await connection.execute_query_dict(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
-    return found[0]["id"] if found else None
 
 
 _COLUMNS: dict[type[Model], tuple[str, ...]] = {}
@@ -86,8 +94,64 @@ def columns(model: type[Model], alias: str) -> str:
 def from_row(model: type[M], row: Row, start: int = 0) -> M:
     """The instance whose `columns(...)` start at `row[start]`, as the ORM would build it
     (values converted by the model's fields, marked as saved)."""
-    names = column_names(model)
-    return saved(model, **dict(zip(names, tuple(row)[start : start + len(names)], strict=True)))
+    plan = _plan(model)
+    if plan is None:
+        names = column_names(model)
+        values = tuple(row)[start : start + len(names)]
+        return saved(model, **dict(zip(names, values, strict=True)))
+    return plan.build(model, row, start)
+
+
+class _Plan:
+    """What `Model._init_from_db` does for a whole row, worked out once per model: which
+    column goes to which attribute, converted how. A caseload builds fifty children a
+    request, and the ORM's per-call work (a keyword dict, its checks) was most of it."""
+
+    def __init__(self, model: type[Model]) -> None:
+        meta = model._meta
+        at = {name: i for i, name in enumerate(column_names(model))}
+        self.lists = (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
+        self.native = [(at[key], attr) for key, attr, _ in meta.db_native_fields]
+        self.typed = [(at[key], attr, f.field_type) for key, attr, f in meta.db_default_fields]
+        self.converted = [
+            (at[key], attr, f.to_python_value) for key, attr, f in meta.db_complex_fields
+        ]
+        self.custom_pk = meta.db_pk_column not in meta.generated_db_fields
+
+    def build(self, model: type[M], row: Row, start: int) -> M:
+        instance = model.__new__(model)
+        values = instance.__dict__
+        values["_partial"], values["_saved_in_db"] = False, True
+        values["_custom_generated_pk"], values["_await_when_save"] = self.custom_pk, {}
+        for i, attr in self.native:
+            values[attr] = row[start + i]
+        for i, attr, kind in self.typed:
+            value = row[start + i]
+            values[attr] = None if value is None else kind(value)
+        for i, attr, convert in self.converted:
+            values[attr] = convert(row[start + i])
+        return instance
+
+
+_PLANS: dict[type[Model], _Plan] = {}
+
+
+def _plan(model: type[Model]) -> _Plan | None:
+    """The model's plan, once Tortoise is initialised (and again if it was initialised
+    anew); None for a model with an attribute the class itself handles (a descriptor),
+    which only the ORM's own path sets right."""
+    meta = model._meta
+    plan = _PLANS.get(model)
+    if plan is not None and plan.lists[0] is meta.db_native_fields:
+        return plan
+    if not meta._inited:
+        return None
+    plan = _Plan(model)
+    attrs = [attr for _, attr in plan.native] + [a for _, a, _ in plan.typed + plan.converted]
+    if any(hasattr(getattr(model, a, None), "__set__") for a in attrs):
+        return None
+    _PLANS[model] = plan
+    return plan
 
 
 def saved(model: type[M], **values: Any) -> M:
@@ -109,6 +173,8 @@ def python_value(model: type[Model], field: str, value: Any) -> Any:
 async def execute(sql: str, *params: Any) -> int:
     """Run one parametrised UPDATE or DELETE; returns the number of rows it changed."""
     connection = connections.get("default")
+    if held_connection(connection):
+        return await held.execute(connection, sql, params)
     changed, _ = await connection.execute_query(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
@@ -142,6 +208,7 @@ def model_tables() -> tuple[str, ...]:
 # they are.
 
 
+@cache  # one class, not one per request
 def _pinned_class() -> Any:
     # Imported late: asyncpg's client is only needed (and importable) with PostgreSQL.
     from tortoise.backends.asyncpg.client import TransactionWrapper
