@@ -11,7 +11,7 @@ functions below.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any, TypeVar
@@ -168,6 +168,12 @@ def db_value(model: type[Model], field: str, value: Any) -> Any:
 def python_value(model: type[Model], field: str, value: Any) -> Any:
     """One column's value as the ORM returns it (SQLite hands back stored text)."""
     return model._meta.fields_map[field].to_python_value(value)
+
+
+def converter(model: type[Model], field: str) -> Callable[[Any], Any]:
+    """`python_value` for one field, looked up once (for a column read row after row)."""
+    convert: Callable[[Any], Any] = model._meta.fields_map[field].to_python_value
+    return convert
 
 
 async def execute(sql: str, *params: Any) -> int:

@@ -45,6 +45,10 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, https: bool = False) -> None:
         self.app = app
         self.https = https
+        self.defaults = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in {**SECURITY_HEADERS, "cache-control": "no-store"}.items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,9 +59,9 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("cache-control", "no-store")
+                present = {name for name, _ in headers.raw}
+                # Appended raw, as MutableHeaders.setdefault would, without its per-header scan.
+                headers.raw.extend(h for h in self.defaults if h[0] not in present)
                 headers["x-request-id"] = request_id
                 if self.https:
                     headers["strict-transport-security"] = "max-age=31536000"

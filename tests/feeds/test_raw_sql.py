@@ -23,7 +23,7 @@ def _state(instance: Model) -> dict[str, object]:
 
 async def _orm_and_fast(model: type[Model], alias: str, row_id: int) -> tuple[Model, Model]:
     table = model._meta.db_table
-    sql = f'SELECT {raw_sql.columns(model, alias)} FROM "{table}" {alias} WHERE {alias}.id = $1'
+    sql = f'SELECT {raw_sql.columns(model, alias)} FROM "{table}" {alias} WHERE {alias}.id = $1'  # noqa: S608 - model names only
     row = (await raw_sql.fetch(sql, row_id))[0]
     names = raw_sql.column_names(model)
     orm = model._init_from_db(**dict(zip(names, tuple(row), strict=True)))
@@ -51,7 +51,7 @@ async def test_from_row_builds_what_the_orm_builds(make: Factory) -> None:
 async def test_from_row_reads_at_an_offset(make: Factory) -> None:
     lead = await make.practitioner()
     sql = (
-        f"SELECT 7, {raw_sql.columns(Professional, 'p')}, {raw_sql.columns(Agency, 'a')} "
+        f"SELECT 7, {raw_sql.columns(Professional, 'p')}, {raw_sql.columns(Agency, 'a')} "  # noqa: S608
         "FROM professional p JOIN agency a ON a.id = p.agency_id WHERE p.id = $1"
     )
     row = (await raw_sql.fetch(sql, lead.id))[0]
