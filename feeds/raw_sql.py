@@ -113,8 +113,11 @@ class _Plan:
         self.lists = (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
         self.native = [(at[key], attr) for key, attr, _ in meta.db_native_fields]
         self.typed = [(at[key], attr, f.field_type) for key, attr, f in meta.db_default_fields]
+        # Most of these are nullable times, mostly NULL (closed_at, shielded_at): where the
+        # field turns None into None, a NULL needs no call.
         self.converted = [
-            (at[key], attr, f.to_python_value) for key, attr, f in meta.db_complex_fields
+            (at[key], attr, f.to_python_value, _keeps_none(f.to_python_value))
+            for key, attr, f in meta.db_complex_fields
         ]
         self.custom_pk = meta.db_pk_column not in meta.generated_db_fields
 
@@ -128,9 +131,17 @@ class _Plan:
         for i, attr, kind in self.typed:
             value = row[start + i]
             values[attr] = None if value is None else kind(value)
-        for i, attr, convert in self.converted:
-            values[attr] = convert(row[start + i])
+        for i, attr, convert, keeps_none in self.converted:
+            value = row[start + i]
+            values[attr] = None if value is None and keeps_none else convert(value)
         return instance
+
+
+def _keeps_none(convert: Callable[[Any], Any]) -> bool:
+    try:
+        return convert(None) is None
+    except Exception:  # then every value goes through it
+        return False
 
 
 _PLANS: dict[type[Model], _Plan] = {}
@@ -147,7 +158,8 @@ def _plan(model: type[Model]) -> _Plan | None:
     if not meta._inited:
         return None
     plan = _Plan(model)
-    attrs = [attr for _, attr in plan.native] + [a for _, a, _ in plan.typed + plan.converted]
+    attrs = [attr for _, attr in plan.native] + [attr for _, attr, _ in plan.typed]
+    attrs += [attr for _, attr, _, _ in plan.converted]
     if any(hasattr(getattr(model, a, None), "__set__") for a in attrs):
         return None
     _PLANS[model] = plan

@@ -22,8 +22,8 @@ def _state(instance: Model) -> dict[str, object]:
 
 
 async def _orm_and_fast(model: type[Model], alias: str, row_id: int) -> tuple[Model, Model]:
-    table = model._meta.db_table
-    sql = f'SELECT {raw_sql.columns(model, alias)} FROM "{table}" {alias} WHERE {alias}.id = $1'  # noqa: S608 - model names only
+    table, columns = model._meta.db_table, raw_sql.columns(model, alias)
+    sql = f'SELECT {columns} FROM "{table}" {alias} WHERE {alias}.id = $1'  # noqa: S608
     row = (await raw_sql.fetch(sql, row_id))[0]
     names = raw_sql.column_names(model)
     orm = model._init_from_db(**dict(zip(names, tuple(row), strict=True)))
