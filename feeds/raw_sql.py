@@ -62,9 +62,10 @@ async def _returning(sql: str, params: tuple[Any, ...]) -> Sequence[Any]:
     if held_connection(connection):
         return await held.fetch(connection, sql, params)
     # execute_query_dict: asyncpg's execute_query drops an INSERT's RETURNING rows.
-    return await connection.execute_query_dict(
+    found: list[dict[str, Any]] = await connection.execute_query_dict(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
+    return found
 
 
 _COLUMNS: dict[type[Model], tuple[str, ...]] = {}
