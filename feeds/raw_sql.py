@@ -4,9 +4,9 @@ The ORM's query building and row instantiation cost more CPU than the queries
 themselves on every API request; these helpers run one parametrised statement text on
 both databases and build model instances straight from its rows.
 
-This is the one adapter that touches Tortoise's private API (`_meta`, `_init_from_db`,
-the client's `_pool` and a wrapper's `_connection`); the rest of the code goes through the
-functions below.
+This is the one adapter that touches Tortoise's private API (`_meta`, `_init_from_db`'s
+work, the client's `_pool`, a wrapper's `_connection`, `_lock` and `_translate_exceptions`);
+the rest of the code goes through the functions below.
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from functools import cache
 from typing import Any, TypeVar
 
 from tortoise import connections
-from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.models import Model
-
-from feeds import held
-from feeds.held import held_connection
 
 M = TypeVar("M", bound=Model)
 Row = Sequence[Any]
@@ -37,7 +34,7 @@ async def fetch(sql: str, *params: Any) -> list[Row]:
     """Rows of one parametrised statement, on the current connection or transaction."""
     connection = connections.get("default")
     if held_connection(connection):
-        return list(await held.fetch(connection, sql, params))
+        return list(await _held_fetch(connection, sql, params))
     _, rows = await connection.execute_query(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
@@ -60,7 +57,7 @@ async def insert_or_none(sql: str, *params: Any) -> Any | None:
 async def _returning(sql: str, params: tuple[Any, ...]) -> Sequence[Any]:
     connection = connections.get("default")
     if held_connection(connection):
-        return await held.fetch(connection, sql, params)
+        return await _held_fetch(connection, sql, params)
     # execute_query_dict: asyncpg's execute_query drops an INSERT's RETURNING rows.
     found: list[dict[str, Any]] = await connection.execute_query_dict(
         placeholders(sql, connection.capabilities.dialect), list(params)
@@ -193,7 +190,7 @@ async def execute(sql: str, *params: Any) -> int:
     """Run one parametrised UPDATE or DELETE; returns the number of rows it changed."""
     connection = connections.get("default")
     if held_connection(connection):
-        return await held.execute(connection, sql, params)
+        return await _held_execute(connection, sql, params)
     changed, _ = await connection.execute_query(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
@@ -211,6 +208,54 @@ def model_tables() -> tuple[str, ...]:
         for value in defined
         if issubclass(value, Model) and value.__module__ == models.__name__
     )
+
+
+# Statements straight to asyncpg on a connection the request already holds. Inside
+# `one_connection()` or a transaction, Tortoise's client wraps every statement in three
+# layers (exception translation, its statement method, a connection wrapper that takes the
+# lock and logs at debug level) before asyncpg's own call; on a feed read those layers cost
+# about as much CPU as asyncpg itself. The connection is already held, so the statement
+# runs on it directly, keeping what the layers are for: the client's lock (statements of
+# one task group never interleave on one connection) and Tortoise's exception translation
+# (an IntegrityError is still an IntegrityError; server/errors.py answers it). A client
+# holding no connection (the pool, SQLite) keeps the ORM's path.
+
+
+def held_connection(client: BaseDBAsyncClient) -> bool:
+    """True for an asyncpg client holding one connection (pinned or in a transaction)."""
+    return (
+        isinstance(client, TransactionalDBClient)
+        and client.capabilities.dialect == "postgres"
+        and type(getattr(client, "_connection", None)).__module__.startswith("asyncpg")
+    )
+
+
+async def _held_fetch(client: Any, sql: str, params: Sequence[Any]) -> Sequence[Any]:
+    """The rows of one statement (`$n` parameters) on the client's held connection."""
+    rows: Sequence[Any] = await client._translate_exceptions(_fetch_on, sql, params)
+    return rows
+
+
+async def _held_execute(client: Any, sql: str, params: Sequence[Any]) -> int:
+    """Run one UPDATE or DELETE; the rows it changed, as Tortoise's `execute_query` counts."""
+    changed: int = await client._translate_exceptions(_execute_on, sql, params)
+    return changed
+
+
+async def _fetch_on(client: Any, sql: str, params: Sequence[Any]) -> Sequence[Any]:
+    async with client._lock:
+        return await client._connection.fetch(sql, *params)  # type: ignore[no-any-return]
+
+
+async def _execute_on(client: Any, sql: str, params: Sequence[Any]) -> int:
+    if not sql.lstrip().upper().startswith(("UPDATE", "DELETE", "INSERT")):
+        return len(await _fetch_on(client, sql, params))
+    async with client._lock:
+        status = await client._connection.execute(sql, *params)
+    try:
+        return int(status.split(" ")[1])
+    except (AttributeError, IndexError, ValueError):
+        return 0
 
 
 # One pooled connection for a block of statements (PostgreSQL), instead of one per
