@@ -34,7 +34,8 @@ async def fetch(sql: str, *params: Any) -> list[Row]:
     """Rows of one parametrised statement, on the current connection or transaction."""
     connection = connections.get("default")
     if held_connection(connection):
-        return list(await _held_fetch(connection, sql, params))
+        _, rows = await _held_query(connection, sql, params)
+        return list(rows)
     _, rows = await connection.execute_query(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
@@ -190,7 +191,8 @@ async def execute(sql: str, *params: Any) -> int:
     """Run one parametrised UPDATE or DELETE; returns the number of rows it changed."""
     connection = connections.get("default")
     if held_connection(connection):
-        return await _held_execute(connection, sql, params)
+        changed, _ = await _held_query(connection, sql, params)
+        return changed
     changed, _ = await connection.execute_query(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
@@ -230,32 +232,34 @@ def held_connection(client: BaseDBAsyncClient) -> bool:
     )
 
 
+async def _held_query(client: Any, sql: str, params: Sequence[Any]) -> tuple[int, Sequence[Any]]:
+    """Tortoise's `execute_query` on the held connection: (rows changed, no rows) for an
+    UPDATE, DELETE or INSERT, (row count, rows) for anything else."""
+    found: tuple[int, Sequence[Any]] = await client._translate_exceptions(_query_on, sql, params)
+    return found
+
+
 async def _held_fetch(client: Any, sql: str, params: Sequence[Any]) -> Sequence[Any]:
-    """The rows of one statement (`$n` parameters) on the client's held connection."""
+    """Every row the statement returns (an INSERT's RETURNING rows too)."""
     rows: Sequence[Any] = await client._translate_exceptions(_fetch_on, sql, params)
     return rows
 
 
-async def _held_execute(client: Any, sql: str, params: Sequence[Any]) -> int:
-    """Run one UPDATE or DELETE; the rows it changed, as Tortoise's `execute_query` counts."""
-    changed: int = await client._translate_exceptions(_execute_on, sql, params)
-    return changed
+async def _query_on(client: Any, sql: str, params: Sequence[Any]) -> tuple[int, Sequence[Any]]:
+    if not sql.lstrip().upper().startswith(("UPDATE", "DELETE", "INSERT")):
+        rows = await _fetch_on(client, sql, params)
+        return len(rows), rows
+    async with client._lock:
+        status = await client._connection.execute(sql, *params)
+    try:
+        return int(status.split(" ")[1]), []
+    except (AttributeError, IndexError, ValueError):
+        return 0, []
 
 
 async def _fetch_on(client: Any, sql: str, params: Sequence[Any]) -> Sequence[Any]:
     async with client._lock:
         return await client._connection.fetch(sql, *params)  # type: ignore[no-any-return]
-
-
-async def _execute_on(client: Any, sql: str, params: Sequence[Any]) -> int:
-    if not sql.lstrip().upper().startswith(("UPDATE", "DELETE", "INSERT")):
-        return len(await _fetch_on(client, sql, params))
-    async with client._lock:
-        status = await client._connection.execute(sql, *params)
-    try:
-        return int(status.split(" ")[1])
-    except (AttributeError, IndexError, ValueError):
-        return 0
 
 
 # One pooled connection for a block of statements (PostgreSQL), instead of one per

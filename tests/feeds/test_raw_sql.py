@@ -89,3 +89,17 @@ async def test_a_held_connection_still_raises_integrity_errors(make: Factory) ->
                 "FROM professional WHERE id = $1 RETURNING id",
                 lead.id,
             )
+
+
+async def test_fetch_answers_alike_on_a_held_connection_or_not(make: Factory) -> None:
+    agency = await make.agency()
+    for sql in (
+        "SELECT id FROM agency WHERE id = $1",
+        "UPDATE agency SET name = name WHERE id = $1 RETURNING id",  # the ORM's: no rows
+    ):
+        outside = [tuple(row) for row in await raw_sql.fetch(sql, agency.id)]
+        async with one_connection():
+            pinned = [tuple(row) for row in await raw_sql.fetch(sql, agency.id)]
+        async with in_transaction():
+            inside = [tuple(row) for row in await raw_sql.fetch(sql, agency.id)]
+        assert outside == pinned == inside, sql
