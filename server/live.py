@@ -338,7 +338,7 @@ class Hub:
         an id that may still be committing (ids are allocated before commit)."""
         while True:
             read_at = time.monotonic()
-            batch = await Event.filter(id__gt=self.position).order_by("id").limit(BATCH)
+            batch = await events.events_after(self.position, BATCH)
             messages: dict[int, dict[str, Any]] | None = None
             names = identity.AS_WRITTEN  # the batch's shielded children, once rendered
             for event in batch:
