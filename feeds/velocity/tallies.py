@@ -152,7 +152,7 @@ def moment(value: datetime | str | None) -> datetime | None:
 
 # Hand-written: the ORM's row building would dominate a 100,000-child recompute. The
 # JSON columns the detector reads arrive as one JSON array, so each row costs one
-# json.loads (and most rows repeat an earlier one: see _tally_of), and the day arrives
+# json.loads (and most rows repeat an earlier one: see _decoded), and the day arrives
 # as its age in days. Authors are left out: the detector does not weigh them
 # (author_weight 0), and leaving them out makes most days' content repeat.
 _SQL = (
@@ -164,9 +164,9 @@ PACKED_SQL = "json_build_array(posts, by_kind, agencies, concern_agencies)::text
 # PostgreSQL sends one row per child, its days as arrays (youngest first) and the youngest
 # day's last post: decoding a row and a timestamp per day was over half a sweep's reading
 # (aggregating costs the database a fifth as much). The aggregates take the rows in the
-# subquery's order, as in feeds/velocity/unchanged.py.
+# subquery's order, as in feeds/velocity/unchanged.py. (Constants only, hence the noqa.)
 _POSTGRES_SQL = (
-    "SELECT child_id, array_agg(age), array_agg(packed), (array_agg(last_post_at))[1] "
+    "SELECT child_id, array_agg(age), array_agg(packed), (array_agg(last_post_at))[1] "  # noqa: S608
     f"FROM (SELECT child_id, $2 - day AS age, {PACKED_SQL} AS packed, last_post_at "
     "FROM child_activity_day WHERE child_id IN ({ids}) AND day >= $1 AND posts > 0 "
     "ORDER BY child_id, day DESC) AS d GROUP BY child_id"
@@ -260,7 +260,7 @@ def _collect_children(
         entry.last_post_at = last
         entry.texts = texts
         entry.active = [
-            (age, tally if (tally := seen.get(packed)) is not None else _decoded(packed, seen))
+            (age, known if (known := seen.get(packed)) is not None else _decoded(packed, seen))
             for age, packed in zip(ages, texts, strict=True)
         ]
 
