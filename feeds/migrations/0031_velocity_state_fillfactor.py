@@ -3,8 +3,8 @@
 A day rollover rewrites every stored verdict (about 1 KB each). On full pages each new
 version went to another page, and both of the table's indexes got an entry for it; with
 pages half filled, the new version stays on its page and the update is HOT (no index
-entries): 28% less database CPU for the rollover's writes, measured on 100,000 children
-(1.74 -> 1.24 s). The table takes about twice the pages. Existing pages fill as before
+entries): about a quarter less database CPU for the rollover's writes at 100,000 children
+(1.74-1.80 -> 1.24-1.39 s). The table takes about twice the pages. Existing pages fill as before
 until their rows are next rewritten, which the next new day does; SQLite has no such
 setting.
 """
