@@ -10,7 +10,7 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +28,12 @@ from server.sso_settings import LocalPasswords
 TOKEN_PREFIX = "jgw_"  # noqa: S105 - a public marker, not a secret
 # Touch last_seen_at at most this often, to avoid a write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
+
+
+def idle_since(now: datetime, idle: timedelta) -> datetime:
+    """The idle rule's one home: a session last seen before this moment has ended (here on
+    every request; for open sockets in server/sessions_watch.py, as SQL)."""
+    return now - idle
 
 
 class LoginThrottled(Exception):
@@ -190,7 +196,7 @@ async def session_user(raw_id: str, settings: Settings, touch: bool = True) -> P
     now = utcnow()
     if session is None or session.expires_at <= now:
         return None
-    if now - session.last_seen_at > settings.session_idle:
+    if session.last_seen_at < idle_since(now, settings.session_idle):
         return None
     user: Professional = session.professional
     if touch and now - session.last_seen_at > TOUCH_EVERY:

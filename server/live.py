@@ -222,7 +222,7 @@ class Hub:
     async def start(self) -> None:
         self.position = await events.latest_event_id()
         events.add_listener(self._on_commit)
-        if self.database_url.startswith(("postgres", "asyncpg")):
+        if self._uses_postgres:
             await self._start_listening()
         self.loop.start()
         self.watch.start()
@@ -236,14 +236,32 @@ class Hub:
         if self._listen is not None:
             await self._listen.close()
 
+    @property
+    def _uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres", "asyncpg"))
+
+    @property
+    def listening(self) -> bool:
+        """Is the hub hearing other workers' commits (PostgreSQL LISTEN) right now?"""
+        return self._listen is not None and not self._listen.is_closed()
+
     async def _start_listening(self) -> None:
         dsn = self.database_url.replace("asyncpg://", "postgres://", 1)
         try:
             self._listen = await asyncpg.connect(dsn)
             await self._listen.add_listener(events.NOTIFY_CHANNEL, self._on_notify)
+            self._listen.add_termination_listener(self._on_listen_lost)
         except (OSError, asyncpg.PostgresError):
             log.warning("LISTEN unavailable; relying on polling until it returns")
             self._listen = None
+            return
+        self.wake()  # what committed while nobody listened is read now, not at the next poll
+
+    def _on_listen_lost(self, connection: object) -> None:
+        # Housekeeping listens again within SESSION_CHECK_EVERY; meanwhile commits here
+        # wake the hub directly (_on_commit) and other workers' reach it by polling.
+        log.warning("LISTEN connection lost; listening again")
+        self.wake()
 
     def _on_notify(self, *args: object) -> None:
         self.wake()
@@ -251,7 +269,7 @@ class Hub:
     def _on_commit(self) -> None:
         # While LISTEN is up, this process's commits wake the hub by their NOTIFY too:
         # waking here as well ran `pump` twice per post.
-        if self._listen is None or self._listen.is_closed():
+        if not self.listening:
             self.wake()
 
     def wake(self) -> None:
@@ -305,7 +323,9 @@ class Hub:
         return [s for v in viewers if v.may_receive(event) for s in v.sockets]
 
     async def _housekeeping(self) -> None:
-        if self._listen is None and self.database_url.startswith("postgres"):
+        if self._uses_postgres and not self.listening:
+            if self._listen is not None:
+                self._listen.terminate()  # already gone: frees what is left of it
             await self._start_listening()
         for subscriber in await ended_subscribers(self.subscribers, self.session_idle):
             subscriber.close("logged_out")
@@ -318,7 +338,7 @@ class Hub:
         an id that may still be committing (ids are allocated before commit)."""
         while True:
             read_at = time.monotonic()
-            batch = await Event.filter(id__gt=self.position).order_by("id").limit(BATCH)
+            batch = await events.events_after(self.position, BATCH)
             messages: dict[int, dict[str, Any]] | None = None
             names = identity.AS_WRITTEN  # the batch's shielded children, once rendered
             for event in batch:

@@ -25,6 +25,7 @@ from tortoise import connections
 from feeds import raw_sql
 from feeds.clock import utcnow
 from feeds.models import Session
+from server import auth
 
 if TYPE_CHECKING:
     from server.live import Subscriber
@@ -107,7 +108,8 @@ async def ended_subscribers(
     dialect = _dialect()
     at = utcnow()
     now = raw_sql.db_value(Session, "expires_at", at)
-    idle_since = raw_sql.db_value(Session, "last_seen_at", at - idle if idle else NO_IDLE_LIMIT)
+    seen_since = auth.idle_since(at, idle) if idle else NO_IDLE_LIMIT
+    idle_since = raw_sql.db_value(Session, "last_seen_at", seen_since)
     params = [*(_as_param(values, dialect) for values in held), now, idle_since]
     counts = (await raw_sql.fetch(_count_sql(dialect), *params))[0]
     if tuple(int(n) for n in counts) == tuple(len(values) for values in held):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,8 @@ class Factory:
 
     async def practitioner(
         self,
-        grants: list[Child] = (),
-        **fields: Any,  # type: ignore[assignment]
+        grants: Sequence[Child] = (),
+        **fields: Any,
     ) -> Professional:
         person = await self.professional(**fields)
         for child in grants:
@@ -151,9 +151,9 @@ class Factory:
 
     async def team(
         self,
-        members: list[Professional] = (),  # type: ignore[assignment]
-        managers: list[Professional] = (),
-    ) -> Team:  # type: ignore[assignment]
+        members: Sequence[Professional] = (),
+        managers: Sequence[Professional] = (),
+    ) -> Team:
         team = await Team.create(name=f"Team {self._next()}", agency=await self.agency())
         for person in members:
             await TeamMember.create(team=team, professional=person)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -96,7 +96,7 @@ async def token_for(person: Professional) -> str:
     return (await issue_token(person, "test"))[1]
 
 
-async def call(address: str, person: Professional, path: str, body: dict[str, object]) -> int:
+async def call(address: str, person: Professional, path: str, body: Mapping[str, object]) -> int:
     """POST `body` as JSON to the running server as `person`; the status code."""
     async with httpx.AsyncClient(base_url=f"http://{address}") as http:
         response = await http.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from feeds import audit, raw_sql
@@ -80,16 +81,20 @@ POST_VIEWS_SQL = (
 )
 
 
-def _post_view(row: raw_sql.Row) -> PostView:
-    """As views.post_view renders the post (never a removed one: the query skips them)."""
+Moment = Callable[[object], datetime | None]
+
+
+def _post_view(row: raw_sql.Row, created_at: Moment, edited_at: Moment) -> PostView:
+    """As views.post_view renders the post (never a removed one: the query skips them);
+    the columns' values converted as the ORM converts them."""
     post_id, child_id, kind, body, created, edited, author_id, name, handle, title, agency = row
     return {
         "id": post_id,
         "child_id": child_id,
         "kind": str(kind),
         "body": body,
-        "created_at": iso(raw_sql.python_value(Post, "created_at", created)) or "",
-        "edited_at": iso(raw_sql.python_value(Post, "edited_at", edited)),
+        "created_at": iso(created_at(created)) or "",
+        "edited_at": iso(edited_at(edited)),
         "author": {
             "id": author_id,
             "name": name,
@@ -106,7 +111,8 @@ async def _post_views(child_id: int, before: int | None, count: int) -> list[Pos
     else:
         sql = POST_VIEWS_SQL.format(before=" AND p.id < $3")
         found = await raw_sql.fetch(sql, child_id, count, before)
-    return [_post_view(row) for row in found]
+    created_at, edited_at = (raw_sql.converter(Post, name) for name in ("created_at", "edited_at"))
+    return [_post_view(row, created_at, edited_at) for row in found]
 
 
 async def _read_page(

@@ -36,7 +36,7 @@ async def create_seal_function(apps, schema_editor) -> None:  # type: ignore[no-
 
 
 class Migration(migrations.Migration):
-    dependencies = [("feeds", "0030_velocity_inputs")]
+    dependencies = [("feeds", "0031_velocity_state_fillfactor")]
 
     initial = False
 

@@ -151,13 +151,18 @@ def _typical_gap(days: Sequence[int], gaps: list[int]) -> tuple[list[int], float
     """Contact days with extras merged, the median gap between them and those gaps, given
     the days and their gaps. Repeated because extras shorten the median that decides what
     an extra is (a monthly visit plus a call or two looks fortnightly at first)."""
-    kept, kept_gaps, typical = list(days), gaps, float(_median(gaps))
+    own = float(_median(gaps))
+    kept, kept_gaps, typical = list(days), gaps, own
     for _ in range(4):
         merged = _merge_extras(days, typical)
         if len(merged) < 2:
             break
-        kept, kept_gaps, settled = merged, _gaps(merged), typical
-        typical = float(_median(kept_gaps))
+        settled = typical
+        if len(merged) == len(days):  # nothing merged (most agencies): the days' own gaps
+            kept, kept_gaps, typical = merged, gaps, own
+        else:
+            kept, kept_gaps = merged, _gaps(merged)
+            typical = float(_median(kept_gaps))
         if typical == settled:
             break
     return kept, typical, kept_gaps
@@ -222,7 +227,7 @@ def _variation(gaps: Sequence[int]) -> float:
     """Coefficient of variation (population sd / mean), in floats: statistics.pstdev's
     exact fractions were a third of the detector's time."""
     mean = sum(gaps) / len(gaps)
-    return math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps)) / mean
+    return math.sqrt(sum([(g - mean) ** 2 for g in gaps]) / len(gaps)) / mean  # a list: faster
 
 
 def _jitter(
@@ -328,7 +333,9 @@ def assess_ages(
         for a in sorted(ages)
         if (c := learn_cadence(a, ages[a], params, regular_only=regular_only)) is not None
     ]
-    score = max((c.score for c in cadences), default=0.0)
+    if not cadences:  # most children: nothing to say
+        return SilenceAssessment(score=0.0, flagged=False, reasons=[], silent_agencies=[])
+    score = max(c.score for c in cadences)
     bar = params.release_threshold if previously_flagged else params.flag_threshold
     due = [c for c in cadences if c.days_silent >= params.min_missed * c.typical_gap]
     silent = sorted((c for c in due if c.regular and c.score >= bar), key=lambda c: -c.score)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
 from tests import db_backends
 from tests.conftest import PASSWORD
@@ -20,13 +21,24 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PHONE = {
+
+
+class Device(TypedDict, total=False):
+    """The `Browser.new_context` keywords a journey varies, so `**device` type-checks."""
+
+    viewport: ViewportSize
+    is_mobile: bool
+    has_touch: bool
+    device_scale_factor: float
+
+
+PHONE: Device = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
     "has_touch": True,
     "device_scale_factor": 2,
 }
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+DESKTOP: Device = {"viewport": {"width": 1280, "height": 900}}
 TIMEOUT_MS = 15_000  # generous: the assertions auto-wait, they do not sleep
 
 
@@ -47,8 +59,8 @@ e2e_only = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-async def new_page(browser: Browser, base_url: str, device: dict[str, object]) -> Page:
-    context: BrowserContext = await browser.new_context(base_url=base_url, **device)  # type: ignore[arg-type]
+async def new_page(browser: Browser, base_url: str, device: Device) -> Page:
+    context: BrowserContext = await browser.new_context(base_url=base_url, **device)
     context.set_default_timeout(TIMEOUT_MS)
     return await context.new_page()
 

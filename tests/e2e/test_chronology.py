@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, expect
 from pypdf import PdfReader
 
-from tests.e2e.browser import DESKTOP, PHONE, e2e_only, log_in, new_page
+from tests.e2e.browser import DESKTOP, PHONE, Device, e2e_only, log_in, new_page
 from tests.e2e.conftest import Site
 from tests.e2e.test_pages_look_and_access import SCREENSHOTS, blocking_violations
 
@@ -65,7 +65,7 @@ async def test_the_lead_marks_a_post_and_downloads_the_chronology_pdf(
 
 @pytest.mark.parametrize("device", [PHONE])
 async def test_the_chronology_reads_on_a_phone(
-    site: Site, browser: Browser, device: dict[str, object]
+    site: Site, browser: Browser, device: Device
 ) -> None:
     world = site.world
     page = await new_page(browser, site.base_url, device)

@@ -89,7 +89,7 @@ async def test_without_javascript_the_server_refuses_and_keeps_the_draft(
     site: Site, browser: Browser
 ) -> None:
     child = site.world.child
-    context = await browser.new_context(base_url=site.base_url, java_script_enabled=False, **PHONE)  # type: ignore[arg-type]
+    context = await browser.new_context(base_url=site.base_url, java_script_enabled=False, **PHONE)
     page = await context.new_page()
     await page.goto(f"/login?next=/children/{child.id}")
     await page.get_by_label("Email").fill(site.world.phone_user.email)

@@ -64,7 +64,7 @@ async def test_without_javascript_older_posts_is_a_link_to_the_next_page(
 ) -> None:
     await Follow.create(child=site.world.child, professional=site.world.teammate)
     await many_posts(site, 30)
-    context = await browser.new_context(base_url=site.base_url, java_script_enabled=False, **PHONE)  # type: ignore[arg-type]
+    context = await browser.new_context(base_url=site.base_url, java_script_enabled=False, **PHONE)
     page = await context.new_page()
     await page.goto("/login")
     await page.get_by_label("Email").fill(site.world.teammate.email)

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page
 
 from feeds.models import Agency, Notification, Role, Sector
 from tests.conftest import Factory
-from tests.e2e.browser import DESKTOP, PHONE, e2e_only, live_connected, log_in, new_page
+from tests.e2e.browser import DESKTOP, PHONE, Device, e2e_only, live_connected, log_in, new_page
 from tests.e2e.conftest import Site
 from tests.e2e.world import add_quiet_child, post_burst_directly, search_index_caught_up
 
@@ -80,7 +80,7 @@ async def visit(page: Page, shown: Shown) -> None:
 
 @pytest.mark.parametrize("device", DEVICES.values(), ids=DEVICES.keys())
 async def test_every_page_has_no_serious_accessibility_violations(
-    site: Site, browser: Browser, device: dict[str, object]
+    site: Site, browser: Browser, device: Device
 ) -> None:
     page = await new_page(browser, site.base_url, device)
     await page.goto("/login")

@@ -140,10 +140,10 @@ async def build(make: Factory, state: State, now: datetime) -> Universe:
             started_at=now - timedelta(hours=3),
             expires_at=ends,
         )
-    for child, lead in zip(children, state.leads, strict=True):
+    for kid, lead in zip(children, state.leads, strict=True):
         if lead is not None:
-            child.lead_professional_id = people[lead].id
-            await child.save(update_fields=["lead_professional_id"])
+            kid.lead_professional_id = people[lead].id
+            await kid.save(update_fields=["lead_professional_id"])
     for person in state.inactive:
         people[person].is_active = False
         await people[person].save(update_fields=["is_active"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from feeds.audit.records import AuditContext
 from feeds.clock import utcnow
@@ -122,6 +123,6 @@ async def test_a_sweep_over_more_children_than_one_statement_takes(make: Factory
         [Child(display_name=f"Bulk {n}", reference=f"B-{n:06d}") for n in range(6_000)],
         batch_size=1000,
     )
-    ids = list(await Child.all().values_list("id", flat=True))
+    ids: list[Any] = list(await Child.all().values_list("id", flat=True))
     assert await do_recompute_velocity(ids) == []
     assert await VelocityState.filter(assessed_at__isnull=False).count() == len(ids)

@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from tortoise.exceptions import BaseORMException
 
 from feeds import audit
+from feeds.audit.actions import AuditAction
 from feeds.audit.records import AuditContext
 from feeds.models import AuditRecord
 from tests.audit_tools import seal_now
@@ -17,7 +18,7 @@ REFUSED = (BaseORMException, asyncpg.exceptions.PostgresError)
 
 
 async def test_audit_rows_cannot_be_updated_or_deleted(app: Starlette) -> None:
-    record = await audit.record("feed.read", AuditContext(ip="10.0.0.1"), child_id=7)
+    record = await audit.record(AuditAction.FEED_READ, AuditContext(ip="10.0.0.1"), child_id=7)
     for sealed in (False, True):  # rows are written unsealed; the sealer chains them later
         if sealed:
             await seal_now(app)
@@ -31,6 +32,6 @@ async def test_audit_rows_cannot_be_updated_or_deleted(app: Starlette) -> None:
 
 async def test_control_characters_cannot_forge_audit_lines(app: Starlette) -> None:
     record = await audit.record(
-        "login", AuditContext(ip="1.2.3.4\nFAKE"), actor_email="a@b.c\r\nlogin ok admin"
+        AuditAction.LOGIN, AuditContext(ip="1.2.3.4\nFAKE"), actor_email="a@b.c\r\nlogin ok admin"
     )
     assert "\n" not in record.actor_email and "\n" not in record.ip

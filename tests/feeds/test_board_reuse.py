@@ -16,7 +16,7 @@ from feeds.records.shielding import do_shield_child
 from feeds.replica import Router
 from feeds.velocity import board
 from feeds.velocity.board import Board, Period
-from feeds.velocity.comparisons import ChildCompared, Comparisons, Spans
+from feeds.velocity.comparisons import ChildCompared, Comparisons, Compute, Spans
 from feeds.velocity.detector import side_by_side
 from feeds.velocity.periods import NOTHING
 from feeds.velocity.trends import describe
@@ -156,7 +156,7 @@ class Computed:
 
 
 async def read(
-    recent: Comparisons, ids: set[int], spans: Spans, computed: Computed
+    recent: Comparisons, ids: set[int], spans: Spans, computed: Compute
 ) -> dict[int, ChildCompared]:
     """A read after the hub has heard the log to its end."""
     recent.caught_up(recent.clock())

@@ -253,7 +253,9 @@ async def test_the_demo_has_a_request_to_join_waiting_for_its_lead(app: Starlett
     assert len(waiting) == 1
     assert waiting[0].requester.email == "teacher@demo.jigsaw.test"
     assert waiting[0].child is not None
-    assert waiting[0].child.lead_professional.email == "practitioner@demo.jigsaw.test"
+    lead = waiting[0].child.lead_professional
+    assert lead is not None
+    assert lead.email == "practitioner@demo.jigsaw.test"
 
 
 async def test_the_demo_managers_hotspots_show_schools_and_areas(demo: DemoSummary) -> None:

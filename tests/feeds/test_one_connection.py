@@ -65,7 +65,7 @@ async def test_a_transaction_inside_commits_or_rolls_back_on_the_same_connection
 
 
 async def test_the_connection_goes_back_to_the_pool(make: Factory) -> None:
-    pool = connections.get("default")._pool  # type: ignore[attr-defined]
+    pool = connections.get("default")._pool
     idle = pool.get_idle_size()
     async with one_connection():
         assert pool.get_idle_size() == idle - 1 or idle == 0

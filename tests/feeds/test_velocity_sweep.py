@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,8 @@ async def _children(n: int) -> list[int]:
     await Child.bulk_create(
         [Child(display_name=f"S {i}", reference=f"S-{i:05d}") for i in range(n)]
     )
-    return [int(i) for i in await Child.all().values_list("id", flat=True)]
+    found: list[Any] = await Child.all().values_list("id", flat=True)
+    return [int(i) for i in found]
 
 
 async def test_two_workers_share_one_sweep_and_every_child_is_assessed(make: Factory) -> None:

@@ -65,7 +65,8 @@ async def index(request: pytest.FixtureRequest, app: Starlette) -> AsyncIterator
     drainer.index = chosen
     yield chosen
     if request.param == "meili":
-        await chosen._call(chosen._admin.delete_index, chosen.uid)  # type: ignore[attr-defined]
+        assert isinstance(chosen, MeiliIndex)
+        await chosen._call(chosen._admin.delete_index, chosen.uid)
 
 
 class FailingIndex:
@@ -89,6 +90,9 @@ class FailingIndex:
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         return []
+
+    async def indexed_ids(self) -> set[int]:
+        raise ConnectionError("search engine unreachable")
 
     async def clear(self) -> None:
         return None
@@ -150,7 +154,10 @@ async def drain_all(index: SearchIndex) -> int:
     return total
 
 
+Param = str | int | float | bool | None  # what httpx encodes as one query parameter
+
+
 async def api_search(
-    client: httpx.AsyncClient, world: World, actor: str, **params: object
+    client: httpx.AsyncClient, world: World, actor: str, **params: Param
 ) -> httpx.Response:
     return await client.get("/api/v1/search", params=params, headers=world.auth(actor))

@@ -108,7 +108,7 @@ async def test_every_query_plan_answers_what_the_reference_query_answers(
     for allowed in (few, many):
         for text in TEXTS:
             for extra in ({}, {"kind": "visit"}, {"child": min(allowed)}):
-                query = SearchQuery(text=text, child_ids=allowed, order=order, limit=50, **extra)  # type: ignore[arg-type]
+                query = SearchQuery(text=text, child_ids=allowed, order=order, limit=50, **extra)
                 want = await reference(query)
                 got = await every_page(index, query)
                 assert close(got, want), (len(allowed), text, extra, got[:5], want[:5])

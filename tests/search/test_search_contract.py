@@ -18,7 +18,7 @@ from feeds.models import AuditRecord, Grant, PostKind, SearchOutbox
 from search.base import SearchIndex, SearchQuery
 from search.outbox import reindex
 from tests.conftest import Factory
-from tests.search.conftest import CTX, World, api_search, drain_all, post
+from tests.search.conftest import CTX, Param, World, api_search, drain_all, post
 
 
 def unique(prefix: str = "canary") -> str:
@@ -156,7 +156,7 @@ async def test_filters_narrow_by_child_kind_author_agency_and_dates(
     b = await post(second, world.other_child, f"{word} two", PostKind.CONCERN.value)
     await drain_all(index)
 
-    async def ids(**params: object) -> set[int]:
+    async def ids(**params: Param) -> set[int]:
         body = (await api_search(client, world, "author", q=word, **params)).json()
         return {r["post"]["id"] for r in body["results"]}
 
@@ -181,7 +181,7 @@ async def test_pages_follow_the_cursor_in_both_orders_without_repeats(
         seen: list[int] = []
         cursor: int | None = None
         for _ in range(5):
-            params: dict[str, object] = {"q": word, "limit": 2, "order": order}
+            params: dict[str, Param] = {"q": word, "limit": 2, "order": order}
             if cursor is not None:
                 params["cursor"] = cursor
             body = (await api_search(client, world, "author", **params)).json()

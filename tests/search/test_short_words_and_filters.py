@@ -12,14 +12,14 @@ from feeds.clock import utcnow
 from feeds.models import AuditRecord, Post, PostKind
 from search.base import SearchIndex, SearchQuery
 from tests.conftest import Factory, api_login
-from tests.search.conftest import World, api_search, drain_all, post
+from tests.search.conftest import Param, World, api_search, drain_all, post
 
 
 def marker() -> str:
     return f"m{uuid.uuid4().hex[:8]}"
 
 
-async def found(client: httpx.AsyncClient, world: World, **params: object) -> list[int]:
+async def found(client: httpx.AsyncClient, world: World, **params: Param) -> list[int]:
     response = await api_search(client, world, "author", **params)
     assert response.status_code == 200, response.text
     return [r["post"]["id"] for r in response.json()["results"]]
@@ -77,7 +77,7 @@ async def test_filter_only_results_page_in_both_orders_without_repeats(
         seen: list[int] = []
         cursor: int | None = None
         for _ in range(5):
-            params: dict[str, object] = {"child": world.child.id, "limit": 2, "order": order}
+            params: dict[str, Param] = {"child": world.child.id, "limit": 2, "order": order}
             if cursor is not None:
                 params["cursor"] = cursor
             body = (await api_search(client, world, "author", **params)).json()

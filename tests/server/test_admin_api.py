@@ -4,6 +4,7 @@ members, people's accounts (create, role, deactivate). Everyone else is refused.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -74,7 +75,7 @@ async def test_an_administrator_sets_up_an_agency_a_team_and_a_person(
         json={"email": "ann.okafor@example.test", "password": "a long enough password"},
     )
     assert login.status_code == 200
-    actions = await AuditRecord.filter(outcome="ok").values_list("action", flat=True)
+    actions: list[Any] = await AuditRecord.filter(outcome="ok").values_list("action", flat=True)
     for action in ("agency.create", "team.create", "person.create", "team.member.add"):
         assert action in actions
 

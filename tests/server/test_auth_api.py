@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -52,7 +53,7 @@ async def test_every_login_attempt_is_audited(client: httpx.AsyncClient, make: F
     person = await make.professional()
     await client.post("/api/v1/auth/login", json={"email": person.email, "password": "nope"})
     await api_login(client, person.email)
-    outcomes = (
+    outcomes: list[Any] = (
         await AuditRecord.filter(action="login").order_by("id").values_list("outcome", flat=True)
     )
     assert list(outcomes) == ["failed", "ok"]

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.types import Message, Scope
 
 from feeds.models import Post
 from server.auth import issue_token
@@ -187,15 +188,15 @@ async def test_a_client_that_hangs_up_mid_body_is_no_server_error(
     child = await make.child()
     author = await make.practitioner(grants=[child])
     _token, raw = await issue_token(author, "hang-up")
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",

@@ -132,7 +132,9 @@ async def test_a_merge_moves_everything_and_both_references_find_the_survivor(
     await do_request_access(asker, t.duplicate.reference, "school nurse", REASON, SYSTEM)
     assert (await AccessRequest.get(requester_id=asker.id)).child_id == t.survivor.id
     # Derived data follows: the day tallies, the search index.
-    days = await ChildActivityDay.filter(child_id=t.survivor.id).values_list("posts", flat=True)
+    days: list[Any] = await ChildActivityDay.filter(child_id=t.survivor.id).values_list(
+        "posts", flat=True
+    )
     assert sum(days) == 2
     assert not await ChildActivityDay.filter(child_id=t.duplicate.id).exists()
     queued = await SearchOutbox.filter(post_id=mine.id, child_id=t.survivor.id, op="index")
@@ -149,7 +151,9 @@ async def test_a_merge_moves_everything_and_both_references_find_the_survivor(
         (t.duplicate.id, "ok"),
     ]
     assert all(detail["reason"] == REASON for _, _, detail in records)
-    by = await AuditRecord.filter(action="child.merge").values_list("actor_id", flat=True)
+    by: list[Any] = await AuditRecord.filter(action="child.merge").values_list(
+        "actor_id", flat=True
+    )
     assert set(by) == {t.manager.id}
 
 

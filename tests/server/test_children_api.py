@@ -122,7 +122,7 @@ async def test_a_reference_is_stored_trimmed(client: httpx.AsyncClient, make: Fa
     assert created.json()["reference"] == "AB-1"
 
 
-BAD_INPUT = [
+BAD_INPUT: list[tuple[dict[str, object], str, str]] = [
     ({"display_name": "   "}, "display_name", "required"),
     ({"reference": "AB\n1"}, "reference", "control characters"),
     ({"reference": "x" * 33}, "reference", "at most 32"),

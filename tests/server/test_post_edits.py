@@ -4,6 +4,7 @@ suggestions, and telling the author which mentions reached nobody: API and pages
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -24,7 +25,9 @@ from feeds.models import (
 from tests.conftest import Factory, api_login
 
 
-async def _write(client: httpx.AsyncClient, child_id: int, body: str, kind: str = "update") -> dict:
+async def _write(
+    client: httpx.AsyncClient, child_id: int, body: str, kind: str = "update"
+) -> dict[str, Any]:
     response = await client.post(
         f"/api/v1/children/{child_id}/posts", json={"kind": kind, "body": body}
     )
@@ -32,7 +35,9 @@ async def _write(client: httpx.AsyncClient, child_id: int, body: str, kind: str 
     return dict(response.json())
 
 
-async def _author_of_a_post(client: httpx.AsyncClient, make: Factory) -> tuple[Child, dict]:
+async def _author_of_a_post(
+    client: httpx.AsyncClient, make: Factory
+) -> tuple[Child, dict[str, Any]]:
     child = await make.child()
     author = await make.practitioner(grants=[child])
     await api_login(client, author.email)
@@ -257,7 +262,9 @@ async def test_the_author_is_told_which_mentions_reached_nobody_without_learning
         assert by[handle]["message"] == (
             f"@{handle}: nobody of that handle can see this child, so nobody was notified."
         )
-    notified = await Notification.filter(kind="mention").values_list("recipient_id", flat=True)
+    notified: list[Any] = await Notification.filter(kind="mention").values_list(
+        "recipient_id", flat=True
+    )
     assert sorted(notified) == sorted([people["granted"].id, people["glass"].id])
 
 

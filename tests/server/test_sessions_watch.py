@@ -4,6 +4,7 @@ those are named, whatever mix of live and ended credentials the open sockets hol
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -19,7 +20,11 @@ IDLE = timedelta(minutes=30)
 
 async def _session(person: Professional, raw: str, **changes: object) -> str:
     now = utcnow()
-    fields = {"last_seen_at": now, "expires_at": now + timedelta(hours=8), **changes}
+    fields: dict[str, Any] = {
+        "last_seen_at": now,
+        "expires_at": now + timedelta(hours=8),
+        **changes,
+    }
     await Session.create(id=digest(raw), professional=person, **fields)
     return digest(raw)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -286,7 +287,9 @@ async def test_break_glass_on_a_shielded_child_alerts_every_administrator(
         headers=await w.auth("stranger"),
     )
     assert opened.status_code == 201, opened.text
-    alerted = await Notification.filter(kind=SHIELDED_ALERT).values_list("recipient_id", flat=True)
+    alerted: list[Any] = await Notification.filter(kind=SHIELDED_ALERT).values_list(
+        "recipient_id", flat=True
+    )
     assert sorted(alerted) == sorted([w.admin.id, second_admin.id])
     feed = await client.get(f"/children/{w.child.id}", headers=await w.auth("stranger"))
     assert feed.status_code == 200

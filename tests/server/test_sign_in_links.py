@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -35,7 +36,7 @@ async def bearer(person: Professional) -> dict[str, str]:
     return {"authorization": f"Bearer {(await issue_token(person, 'test'))[1]}"}
 
 
-async def imported(make: Factory, **fields: object) -> Professional:
+async def imported(make: Factory, **fields: Any) -> Professional:
     """A person as `jigsaw import people` leaves them: no usable password."""
     return await make.professional(password_hash=unusable_password_hash(), **fields)
 
@@ -108,10 +109,10 @@ async def test_a_link_works_once(client: httpx.AsyncClient, make: Factory) -> No
         headers={"origin": "http://testserver"},
     )
     assert again.status_code == 410
-    reasons = await AuditRecord.filter(action="sign_in_link.use", outcome="failed").values_list(
-        "detail", flat=True
-    )
-    assert [r["reason"] for r in reasons] == ["used", "used"]  # type: ignore[index]
+    reasons: list[Any] = await AuditRecord.filter(
+        action="sign_in_link.use", outcome="failed"
+    ).values_list("detail", flat=True)
+    assert [r["reason"] for r in reasons] == ["used", "used"]
 
 
 async def test_expired_unknown_and_replaced_links_get_one_and_the_same_refusal(
@@ -127,8 +128,8 @@ async def test_expired_unknown_and_replaced_links_get_one_and_the_same_refusal(
     assert replaced == expired == unknown
     assert person.name not in unknown
     used = AuditRecord.filter(action="sign_in_link.use").order_by("id")
-    reasons = await used.values_list("detail", flat=True)
-    assert [r["reason"] for r in reasons] == ["revoked", "expired", "unknown"]  # type: ignore[index]
+    reasons: list[Any] = await used.values_list("detail", flat=True)
+    assert [r["reason"] for r in reasons] == ["revoked", "expired", "unknown"]
 
 
 async def test_a_short_password_is_refused_and_the_link_still_works(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -18,7 +19,7 @@ from tests.conftest import Factory
 from tests.server.test_pages import child_named, logged_in, submit
 
 
-async def lead_of(child: Child, make: Factory, **fields: str) -> tuple[Professional, Grant]:
+async def lead_of(child: Child, make: Factory, **fields: Any) -> tuple[Professional, Grant]:
     lead = await make.practitioner(**fields)
     grant = await make.grant(child, professional=lead)
     child.lead_professional_id = lead.id
@@ -148,7 +149,7 @@ async def test_access_ending_is_warned_about_once(client: httpx.AsyncClient, mak
 
     assert await do_warn_ending(now) == 2
     assert await do_warn_ending(now) == 0  # a second sweep (or worker) sends nothing more
-    told = await Notification.filter(kind=KIND, child_id=child.id).values_list(
+    told: list[Any] = await Notification.filter(kind=KIND, child_id=child.id).values_list(
         "recipient_id", flat=True
     )
     # The holder and the lead for one grant; the team's member and the lead for the other.

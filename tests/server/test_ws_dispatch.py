@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.routing import WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
@@ -25,7 +26,11 @@ from server.ws_dispatch import DirectWebSockets
 from tests.conftest import Factory
 from tests.live_server import receive, token_for, ws_connect
 
-HTTP_STACK = ("server/middleware.py", "server/body_limit.py", "server/page_context.py")
+HTTP_STACK: tuple[str, ...] = (
+    "server/middleware.py",
+    "server/body_limit.py",
+    "server/page_context.py",
+)
 HTTP_STACK += ("asgi_csrf.py", "starlette/middleware/", "starlette/routing.py")
 
 
@@ -63,7 +68,7 @@ async def handed_on(middleware: Any, scope: Scope) -> tuple[bool, list[Message]]
 async def test_every_http_middleware_hands_a_websocket_on_untouched(settings: Settings) -> None:
     """What the direct dispatch skips does nothing for a websocket: the same scope, receive
     and send go on, unchanged, and nothing is answered."""
-    stack = [(ServerErrorMiddleware, (), {}), *create_app(settings).user_middleware]
+    stack = [Middleware(ServerErrorMiddleware), *create_app(settings).user_middleware]
     assert len(stack) > 5
     for cls, args, kwargs in stack:
         scope = websocket_scope()
@@ -73,7 +78,8 @@ async def test_every_http_middleware_hands_a_websocket_on_untouched(settings: Se
 
 def coroutine_files(task: asyncio.Task[Any]) -> list[str]:
     """The source files of the frames a task is suspended in, outermost first."""
-    files, awaited = [], task.get_coro()
+    files: list[str] = []
+    awaited: object = task.get_coro()
     while isinstance(awaited, CoroutineType):
         files.append(awaited.cr_code.co_filename + ":" + awaited.cr_code.co_name)
         awaited = awaited.cr_await

@@ -75,7 +75,7 @@ def stock_and_lean() -> tuple[WebSocketsSansIOProtocol, LeanWebSocketProtocol]:
 
 def handshake_started(protocol: WebSocketsSansIOProtocol) -> None:
     """What uvicorn sets on a connection once a handshake arrives."""
-    protocol.request, protocol.response, protocol.scope = None, None, {}  # type: ignore[assignment]
+    protocol.request, protocol.response, protocol.scope = None, None, {}  # type: ignore[assignment,typeddict-item]
 
 
 async def test_the_lean_protocol_answers_every_attribute_as_uvicorns() -> None:

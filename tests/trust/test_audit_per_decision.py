@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -110,7 +111,7 @@ async def test_a_board_read_with_its_comparison_is_one_audit_record(
         since = await last_record_id()
         response = await client.get(path, headers=headers)
         assert response.status_code in {200, 422}, response.text
-        new = await AuditRecord.filter(id__gt=since, actor_id=manager).values_list(
+        new: list[Any] = await AuditRecord.filter(id__gt=since, actor_id=manager).values_list(
             "action", flat=True
         )
         assert new == ["board.read"], path

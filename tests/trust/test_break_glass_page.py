@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -175,9 +176,9 @@ async def test_the_form_opens_the_record_marked_as_emergency_access(
     assert access.reason == REASON
     assert timedelta(hours=HOURS) - timedelta(minutes=1) < expires_in(access)
     assert access.expires_at.isoformat()[11:16] in page.text  # the banner's end time
-    alerted = await Notification.filter(kind="break_glass", child_id=child.id).values_list(
-        "recipient_id", flat=True
-    )
+    alerted: list[Any] = await Notification.filter(
+        kind="break_glass", child_id=child.id
+    ).values_list("recipient_id", flat=True)
     assert sorted(alerted) == sorted([lead.id, manager.id])
     assert await AuditRecord.filter(action="breakglass.open", actor_id=outsider.id).count() == 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -47,9 +48,9 @@ async def test_break_glass_needs_a_reason_opens_the_record_and_alerts_at_once(
     for page in ("/", f"/children/{child.id}", "/notifications"):
         shown = await client.get(page, headers=auth)
         assert "Emergency (break-glass) access" in shown.text, page
-    alerted = await Notification.filter(kind="break_glass", child_id=child.id).values_list(
-        "recipient_id", flat=True
-    )
+    alerted: list[Any] = await Notification.filter(
+        kind="break_glass", child_id=child.id
+    ).values_list("recipient_id", flat=True)
     assert sorted(alerted) == sorted([lead.id, manager.id])
     assert await AuditRecord.filter(action="breakglass.open", actor_id=outsider.id).count() == 1
     grant = await client.post(

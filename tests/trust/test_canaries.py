@@ -141,7 +141,7 @@ async def build_world(make: Factory) -> World:
     await do_create_post(writer, children[2].id, PostKind.UPDATE.value, named, SYSTEM)
     await Follow.create(child=children[2], team=other)
     tokens = {name: (await issue_token(p, "canary"))[1] for name, p in people.items()}
-    may_see = {name: set() for name in people} | {
+    may_see: dict[str, set[int]] = {name: set() for name in people} | {
         CONTROL: {0},
         "other_team": {2},
         "other_manager": {2},

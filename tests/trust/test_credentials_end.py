@@ -6,6 +6,7 @@ so a session or a token alone cannot."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -79,7 +80,9 @@ async def test_setting_up_an_authenticator_ends_other_sessions_and_every_token(
     assert done.status_code == 200, done.text
     assert (await here.get("/api/v1/me")).json()["id"] == person.id
     assert await still_works(app, there, token) == (401, 401)
-    detail = await AuditRecord.filter(action="mfa.enrol").values_list("detail", flat=True)
+    detail: list[Any] = await AuditRecord.filter(action="mfa.enrol").values_list(
+        "detail", flat=True
+    )
     assert detail == [{"sessions_ended": 2, "tokens_revoked": 1}]
     for browser in (here, there):
         await browser.aclose()

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -185,7 +186,10 @@ async def test_fuzzed_api_answers_within_its_schema(app: Starlette, make: Factor
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         document = (await client.get("/api/v1/openapi.json")).json()
         schema = schemathesis.openapi.from_dict(document)
-        operations = [result.ok() for result in schema.get_all_operations()]
+        operations = []
+        for result in schema.get_all_operations():
+            assert isinstance(result, Ok), result
+            operations.append(result.ok())
 
         def call(kwargs: dict[str, Any]) -> httpx.Response:
             future = asyncio.run_coroutine_threadsafe(send(client, target, kwargs), loop)

@@ -114,7 +114,7 @@ COMMANDS = st.fixed_dictionaries(
         "token": st.text(max_size=40),
     },
 )
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,8 @@ FRAMES = st.one_of(
     st.just(""),
     st.just(b""),
 ).map(Frame)
-OVERSIZED = st.sampled_from(["x" * (MAX_MESSAGE + 1), b"\0" * (MAX_MESSAGE + 10)]).map(Frame)
+TOO_BIG: list[str | bytes] = ["x" * (MAX_MESSAGE + 1), b"\0" * (MAX_MESSAGE + 10)]
+OVERSIZED = st.sampled_from(TOO_BIG).map(Frame)
 # One socket in ten ends with a frame over the cap (which closes it: 1009).
 ONE_IN_TEN = st.sampled_from([False] * 9 + [True])
 SOCKET_FRAMES = st.tuples(st.lists(FRAMES, max_size=6), ONE_IN_TEN).flatmap(

@@ -147,7 +147,7 @@ async def test_a_second_agency_team_or_account_of_the_same_name_is_a_409(
     auth = await bearer(await make.professional(role=Role.ADMIN))
     agency = await make.agency()
     person = {"name": "Ann", "agency_id": agency.id, "password": "a long enough password"}
-    cases = [
+    cases: list[tuple[str, dict[str, object], dict[str, str]]] = [
         ("agencies", {"name": "Police", "sector": "police"}, {"name": "POLICE"}),
         ("teams", {"name": "Early help", "agency_id": agency.id}, {"name": "early help"}),
         ("people", {**person, "email": "ann@example.test"}, {"email": " ANN@example.test"}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -102,7 +103,7 @@ async def test_enrolment_shows_a_qr_code_and_the_secret_and_a_code_turns_it_on(
     codes = shown_codes(done.text)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert "will not be shown again" in done.text
-    stored = await RecoveryCode.filter(professional_id=person.id).values_list(
+    stored: list[Any] = await RecoveryCode.filter(professional_id=person.id).values_list(
         "code_hash", flat=True
     )
     assert len(stored) == 10 and all(h.startswith("$argon2id$") for h in stored)

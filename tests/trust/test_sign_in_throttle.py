@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -164,7 +165,8 @@ async def test_guessing_the_password_with_a_token_is_throttled_too(
         )
         assert held.status_code == 429
     outcomes = AuditRecord.filter(action="password.confirm", actor_id=person.id)
-    assert await outcomes.values_list("outcome", flat=True) == ["failed"] * 5
+    found: list[Any] = await outcomes.values_list("outcome", flat=True)
+    assert found == ["failed"] * 5
 
 
 def test_the_credential_index_covers_exactly_the_actions_the_throttles_count() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from feeds import audit
 from feeds.accounts.throttle import ADDRESS_CEILING
+from feeds.audit.actions import AuditAction, AuditOutcome
 from feeds.audit.records import AuditContext
 from feeds.models import AuditRecord
 from server.cli import uvicorn_proxy_options
@@ -75,7 +76,9 @@ async def test_forwarded_for_is_believed_from_trusted_proxies_only(
 async def fail_from(address: str, count: int) -> None:
     ctx = AuditContext(ip=address, request_id="seed")
     for n in range(count):
-        await audit.record("login", ctx, actor_email=f"nobody{n}@x.test", outcome="failed")
+        await audit.record(
+            AuditAction.LOGIN, ctx, actor_email=f"nobody{n}@x.test", outcome=AuditOutcome.FAILED
+        )
 
 
 async def attempt(client: httpx.AsyncClient, forwarded: str) -> int:
