@@ -234,6 +234,7 @@ class Hub:
         for subscriber in list(self.subscribers):
             subscriber.close("shutdown")
         if self._listen is not None:
+            self._listen.remove_termination_listener(self._on_listen_lost)  # not a loss
             await self._listen.close()
 
     @property
