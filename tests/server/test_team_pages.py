@@ -6,7 +6,7 @@ the granting form suggests people by name from a bounded set only."""
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -114,7 +114,10 @@ async def test_past_access_and_access_ending_soon(client: httpx.AsyncClient, mak
     await lead_of(child, make)
     now = utcnow()
     soon = await make.practitioner(name="Bea Soon")
-    await Grant.create(child=child, professional=soon, expires_at=now + timedelta(days=3, hours=1))
+    # Noon three UTC days ahead: "ends in" counts calendar days, so now + 3 days 1 hour read
+    # "ends in 4 days" when the test ran after 23:00 UTC.
+    in_three_days = datetime.combine(now.date() + timedelta(days=3), time(12), tzinfo=UTC)
+    await Grant.create(child=child, professional=soon, expires_at=in_three_days)
     later = await make.practitioner(name="Cal Later")
     await Grant.create(child=child, professional=later, expires_at=now + timedelta(days=30))
     ended = await make.practitioner(name="Dee Ended")
