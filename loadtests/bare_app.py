@@ -1,52 +1,65 @@
 """The bare baseline: Starlette + raw asyncpg running the SQL Jigsaw runs for a feed read
-and a post, without the ORM, auth, CSRF, templates or audit helpers around it.
+and a post, statement for statement, without the ORM, middleware, schemas, CSRF or audit
+helpers around it. The capacity goal is Jigsaw's throughput against this app's.
+
+Every statement text is imported from where Jigsaw defines it, and
+tests/loadtests/test_bare_app.py holds the two apps' statements equal, request by
+request, so the baseline cannot drift into doing less work than Jigsaw does.
 
     JIGSAW_DATABASE_URL=postgres://... uvicorn loadtests.bare_app:app --workers 2
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from tortoise import Tortoise
 
+from feeds.access.policy import CHILD_STANDINGS_SQL, UNIDENTIFIED_SHIELDED_SQL
+from feeds.audit.actions import AuditAction
+from feeds.audit.records import _INSERT_SQL as AUDIT_SQL
+from feeds.db import MODELS_APP, tortoise_config
+from feeds.events import _EMIT_SQL, _NOTIFY
+from feeds.feed.posting import _OUTBOX_SQL, _POST_SQL
+from feeds.feed.reading import POST_VIEWS_SQL
+from feeds.kinds import WORRY_KINDS
+from feeds.models import Agency, Child, Professional
+from feeds.network.involvement import _KNOWN_SQL
+from feeds.network.models import EntryKind, WorryEpisode
+from feeds.network.worry import _SHARES_SQL
+from feeds.network.worry_episodes import _CURRENT_SQL, _LOCK_SQL, _ONE_CHILD_SQL
+from feeds.network.worry_rule import WINDOW
+from feeds.raw_sql import column_names, columns
 from feeds.velocity.detector import CONCERN_KINDS
 from feeds.velocity.tallies import ADD_POST_SQL
+from server.auth import BEARER_USER_SQL
 
-ACCESS = (
-    'SELECT 1 FROM "grant" WHERE child_id = $1 AND revoked_at IS NULL '
-    "AND (expires_at IS NULL OR expires_at > now()) AND (professional_id = $2 OR team_id IN "
-    "(SELECT team_id FROM team_member WHERE professional_id = $2)) LIMIT 1"
-)
-PAGE = (
-    "SELECT p.id, p.kind, p.body, p.created_at, a.name FROM post p JOIN professional a "
-    "ON a.id = p.author_id WHERE p.child_id = $1 AND p.removed_at IS NULL "
-    "ORDER BY p.id DESC LIMIT 21"
-)
-AUDIT = (
-    "INSERT INTO audit_record (at, actor_id, actor_email, action, child_id, outcome, ip, "
-    "request_id, detail) VALUES (now(), $1, '', $2, $3, 'ok', '', '', '{}')"
-)
-
-
-async def audit(conn: asyncpg.Connection, user: int, action: str, child: int) -> None:
-    """Jigsaw's audit append: one unsealed INSERT, no lock (its sealer chains it later)."""
-    await conn.execute(AUDIT, user, action, child)
-
-
-async def tally(conn: asyncpg.Connection, child: int, user: int, kind: str) -> None:
-    """The per-day tally posting keeps: Jigsaw's own statement (feeds/velocity/tallies.py)."""
-    at = datetime.now(UTC)
-    worried = kind in CONCERN_KINDS
-    await conn.execute(ADD_POST_SQL, child, at.date(), kind, str(user), "Load agency", worried, at)
+# Model column lists exist once Tortoise knows the models (no connection needed).
+Tortoise.init_models(tortoise_config("sqlite://:memory:")["apps"][MODELS_APP]["models"], MODELS_APP)
+TOKEN_SQL = BEARER_USER_SQL.format(people=columns(Professional, "p"), agencies=columns(Agency, "a"))
+STANDINGS_SQL = CHILD_STANDINGS_SQL.format(columns=columns(Child, "c"))
+PAGE_SQL = POST_VIEWS_SQL.format(before="")
+EVENT_SQL = _EMIT_SQL + _NOTIFY
+EPISODE_SQL = _CURRENT_SQL.format(columns=columns(WorryEpisode, "e"))
+AGENCY_INVOLVED = EntryKind.AGENCY_INVOLVED.value
+# Where TOKEN_SQL's row holds the caller: after the token's id and last use, the person's
+# columns, then the agency's.
+PERSON = 2
+EMAIL = PERSON + column_names(Professional).index("email")
+AGENCY = PERSON + len(column_names(Professional))
+AGENCY_NAME = AGENCY + column_names(Agency).index("name")
+NOT_FOUND = JSONResponse({"error": "not found"}, status_code=404)
 
 
 @asynccontextmanager
@@ -56,63 +69,72 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await app.state.pool.close()
 
 
-def _user(request: Request) -> int:
-    return int(request.headers.get("x-user", "1"))
+async def _caller(conn: asyncpg.Connection, request: Request) -> asyncpg.Record | None:
+    """The bearer token's professional (id, email, agency), as Jigsaw looks it up."""
+    raw = request.headers.get("authorization", "").removeprefix("Bearer ")
+    found = await conn.fetchrow(TOKEN_SQL, hashlib.sha256(raw.encode()).hexdigest())
+    return found
+
+
+async def _may_see(conn: asyncpg.Connection, child: int, user: int, now: datetime) -> bool:
+    """Jigsaw's access check: the child and the caller's standings in one statement."""
+    row = await conn.fetchrow(STANDINGS_SQL, child, now, user)
+    return row is not None and any(bool(fact) for fact in row[-4:])
+
+
+async def _audit(
+    conn: asyncpg.Connection, caller: asyncpg.Record, action: str, child: int, detail: Any
+) -> None:
+    """Jigsaw's audit append: one unsealed INSERT, no lock (its sealer chains it later)."""
+    at, who, email = datetime.now(UTC), caller[PERSON], caller[EMAIL]
+    await conn.fetchval(AUDIT_SQL, at, who, email, action, child, "ok", "", "", json.dumps(detail))
 
 
 async def feed(request: Request) -> Response:
-    child, user = int(request.path_params["child"]), _user(request)
+    child, now = int(request.path_params["child"]), datetime.now(UTC)
     async with request.app.state.pool.acquire() as conn:
-        if await conn.fetchval(ACCESS, child, user) is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        rows = await conn.fetch(PAGE, child)
-        async with conn.transaction():
-            await audit(conn, user, "feed.read", child)
-    return JSONResponse({"posts": [{"id": r["id"], "body": r["body"]} for r in rows]})
+        caller = await _caller(conn, request)
+        if caller is None or not await _may_see(conn, child, caller[PERSON], now):
+            return NOT_FOUND
+        rows = await conn.fetch(PAGE_SQL, child, 21)
+        posts = [{"id": r[0], "kind": r[2], "body": r[3]} for r in rows[:20]]
+        read = {"before": None, "count": len(posts)}
+        await _audit(conn, caller, AuditAction.FEED_READ.value, child, read)
+        if posts:  # the shielded names withheld from this reader
+            await conn.fetch(UNIDENTIFIED_SHIELDED_SQL, now, caller[PERSON])
+        worries = [p["id"] for p in posts if p["kind"] in WORRY_KINDS]
+        if worries:  # who shares each hunch and concern
+            ids = ", ".join(f"${n}" for n in range(1, len(worries) + 1))
+            await conn.fetch(_SHARES_SQL.format(ids=ids), *worries)
+    return JSONResponse({"posts": posts})
 
 
 async def post(request: Request) -> Response:
-    child, user = int(request.path_params["child"]), _user(request)
+    child, now = int(request.path_params["child"]), datetime.now(UTC)
     data = json.loads(await request.body())
+    kind, body, key = data["kind"], data["body"], request.headers.get("idempotency-key")
     async with request.app.state.pool.acquire() as conn:
-        if await conn.fetchval(ACCESS, child, user) is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
+        caller = await _caller(conn, request)
+        if caller is None or not await _may_see(conn, child, caller[PERSON], now):
+            return NOT_FOUND
+        user, agency, agency_name = caller[PERSON], caller[AGENCY], caller[AGENCY_NAME]
         async with conn.transaction():
-            post_id = await conn.fetchval(
-                "INSERT INTO post (child_id, author_id, kind, body, created_at, idempotency_key)"
-                " VALUES ($1, $2, $3, $4, now(), $5) RETURNING id",
-                child,
-                user,
-                data["kind"],
-                data["body"],
-                request.headers.get("idempotency-key"),
-            )
-            await tally(conn, child, user, data["kind"])
-            # The event row and its wake-up in one statement, as feeds.events.emit does.
-            await conn.fetchval(
-                "INSERT INTO event (created_at, type, child_id, payload) VALUES "
-                "(now(), 'post.created', $1, $2) RETURNING id, pg_notify('jigsaw_events', '')",
-                child,
-                json.dumps(data),
-            )
+            fingerprint = hashlib.sha256(f"{child}\n{kind}\n{body}".encode()).hexdigest()
+            post_id = await conn.fetchval(_POST_SQL, child, user, kind, body, now, key, fingerprint)
+            worried = kind in CONCERN_KINDS
             await conn.execute(
-                "INSERT INTO search_outbox (created_at, post_id, child_id, op, "
-                "attempts, last_error) VALUES (now(), $1, $2, 'index', 0, '')",
-                post_id,
-                child,
+                ADD_POST_SQL, child, now.date(), kind, str(user), agency_name, worried, now
             )
-            await audit(conn, user, "post.create", child)  # last, as Jigsaw does
-    return JSONResponse({"id": post_id}, status_code=201)
-
-
-async def insert(request: Request) -> Response:
-    data = json.loads(await request.body())
-    async with request.app.state.pool.acquire() as conn:
-        post_id = await conn.fetchval(
-            "INSERT INTO post (child_id, author_id, kind, body, created_at) VALUES "
-            "($1, 1, 'update', 'plain insert', now()) RETURNING id",
-            int(data["child"]),
-        )
+            payload = json.dumps({"post_id": post_id})
+            await conn.fetchval(EVENT_SQL, now, "post.created", child, None, payload)
+            await conn.fetchval(_OUTBOX_SQL, now, post_id, child, "index")
+            await conn.fetch(_KNOWN_SQL, child, AGENCY_INVOLVED, agency)
+            if kind in WORRY_KINDS:  # Jigsaw reassesses the child's worry episode
+                await conn.fetch(_LOCK_SQL, child)
+                await conn.fetch(_ONE_CHILD_SQL, now - WINDOW, child)
+                await conn.fetch(EPISODE_SQL, child)
+            done = {"post_id": post_id, "kind": kind}
+            await _audit(conn, caller, AuditAction.POST_CREATE.value, child, done)
     return JSONResponse({"id": post_id}, status_code=201)
 
 
@@ -120,7 +142,6 @@ app = Starlette(
     routes=[
         Route("/api/v1/children/{child}/posts", feed, methods=["GET"]),
         Route("/api/v1/children/{child}/posts", post, methods=["POST"]),
-        Route("/insert", insert, methods=["POST"]),
     ],
     lifespan=lifespan,
 )

@@ -1,8 +1,12 @@
 """Locust scenarios of a working day, against Jigsaw or the bare baseline (LOAD_TARGET).
 
-Practitioners read caseloads and feeds and post with idempotency keys; followers hold a
-websocket and report post-to-screen delay as the "WS post delivery" metric; managers
-watch the board and compare periods. The bare target runs the same SQL without the framework.
+Two mixes (LOAD_MIX):
+- capacity: practitioners only, reading feeds and posting with idempotency keys, no think
+  time, signed in by their seeded tokens: the same requests for Jigsaw and for the bare
+  target, which runs the same SQL without the framework (loadtests/bare_app.py);
+- day (Jigsaw): practitioners also read caseloads and search, signing in with passwords;
+  followers hold a websocket and report post-to-screen delay as "WS post delivery";
+  managers watch the board and compare periods.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import websocket  # websocket-client: gevent-friendly under locust's monkey-patc
 from locust import User, between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.seed import CHILDREN_PER_PRACTITIONER, PASSWORD, caseload
+from loadtests.seed import PASSWORD, caseload, load_token
 
 TARGET = os.environ.get("LOAD_TARGET", "jigsaw")
 PROFESSIONALS = int(os.environ.get("LOAD_PROFESSIONALS", "200"))
@@ -61,13 +65,14 @@ class Practitioner(FastHttpUser):
     def on_start(self) -> None:
         self.person = pick_practitioner()
         self.children = list(caseload(self.person, CHILDREN, MANAGERS))
-        self.headers = {"x-user": str(self.person + 1)}
-        if TARGET == "jigsaw":
+        if DAY:
             self.headers = bearer(self.client, f"p{self.person}@load.test")
+        else:  # capacity: no argon2 logins in the window, the same header for both targets
+            self.headers = {"authorization": f"Bearer {load_token(self.person)}"}
 
     @task(1)
     def caseload(self) -> None:
-        if TARGET == "jigsaw":
+        if DAY:
             self.client.get("/api/v1/children", headers=self.headers, name="caseload")
 
     @task(6)
@@ -117,7 +122,7 @@ class Manager(FastHttpUser):
 class Follower(User):
     """A team member with the home stream open: measures post-to-screen delay."""
 
-    weight = 1 if TARGET == "jigsaw" else 0
+    weight = 1 if DAY else 0
     wait_time = constant(0)  # always in recv: a sleeping follower would add its sleep
 
     def on_start(self) -> None:
@@ -161,15 +166,3 @@ class Follower(User):
 
     def on_stop(self) -> None:
         self.socket.close()
-
-
-class Insert(FastHttpUser):
-    """Bare baseline only: the plain one-INSERT throughput."""
-
-    weight = 1 if TARGET == "bare" else 0
-    wait_time = between(0.5 * THINK, 2.0 * THINK)
-
-    @task
-    def insert(self) -> None:
-        child = random.randrange(1, CHILDREN_PER_PRACTITIONER)
-        self.client.post("/insert", json={"child": child}, name="insert")

@@ -301,9 +301,11 @@ def write_report(
         ),
         *(before_lines(before, report) if before else []),
         "",
-        "`jigsaw` and `bare`: capacity runs (no think time) of the same mix (caseload, feed,",
-        "post; followers hold websockets). `jigsaw day`: every user class (practitioners with",
-        "search, managers on 2,000-child boards, followers) with 0.5-2 s think time.",
+        "`jigsaw` and `bare`: capacity runs (no think time) of the same requests: practitioners",
+        "reading feeds and posting, signed in by seeded tokens; the bare app sends the same",
+        "statements (tests/loadtests/test_bare_app.py). `jigsaw day`: every user class",
+        "(practitioners with caseloads and search, managers on 2,000-child boards, followers",
+        "on websockets) with 0.5-2 s think time.",
     ]
     path = RESULTS / f"load_{tag}.md"
     path.write_text("\n".join(lines) + "\n")

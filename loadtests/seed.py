@@ -1,7 +1,8 @@
 """Seed a migrated PostgreSQL database at load-test scale with COPY (fast, shows progress).
 
 Every practitioner gets ~50 children by direct grant; posts are spread over 90 days.
-Logins: p<n>@load.test (practitioners) and m<n>@load.test (managers), password below.
+Logins: p<n>@load.test (practitioners) and m<n>@load.test (managers), password below; each
+also holds a personal access token, `load_token(n)` (capacity runs skip argon2 logins with it).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from tortoise import Tortoise
 
 from feeds.accounts.passwords import hash_password
 from feeds.db import tortoise_config
+from feeds.network.involvement import BACKFILL_SQL
 from search.outbox import reindex
 from search.service import make_index
+from server.auth import TOKEN_PREFIX, digest
 
 PASSWORD = "load-test-password"  # noqa: S105 - fictional load-test accounts
 CHILDREN_PER_PRACTITIONER = 50
@@ -41,6 +44,8 @@ async def seed(url: str, children: int, professionals: int, posts: int, seed: in
         await _children(conn, children)
         await _grants(conn, rng, children, professionals)
         await _posts(conn, rng, children, professionals, posts)
+        await _tokens(conn, professionals)
+        await conn.execute(BACKFILL_SQL)  # the agency around each child, as posting keeps it
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -111,6 +116,24 @@ async def _children(conn: asyncpg.Connection, children: int) -> None:
     )
     await conn.execute("SELECT setval('child_id_seq', $1)", children)
     _progress("children", children, children)
+
+
+def load_token(person: int) -> str:
+    """Professional n's seeded personal access token (raw: the seed stores its hash)."""
+    return f"{TOKEN_PREFIX}load-{person}"
+
+
+async def _tokens(conn: asyncpg.Connection, professionals: int) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        (n + 1, "load", digest(load_token(n)), load_token(n)[:10], now, now)
+        for n in range(professionals)
+    ]
+    await conn.copy_records_to_table(
+        "api_token",
+        records=rows,
+        columns=["professional_id", "name", "token_hash", "prefix", "created_at", "last_used_at"],
+    )
 
 
 def caseload(person: int, children: int, managers: int) -> range:

@@ -41,5 +41,6 @@ def test_smoke_profile_runs_without_request_errors() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (ROOT / "loadtests/results/load_smoke.md").read_text()
-    assert "| jigsaw | POST post |" in report and "| bare | POST insert |" in report
+    assert "| jigsaw | POST post |" in report and "| bare | POST post |" in report
+    assert "| bare | GET feed |" in report and "| jigsaw day | GET caseload |" in report
     assert "Ratios (Jigsaw / bare, same run)" in report

@@ -1,0 +1,116 @@
+"""Do Jigsaw and the bare baseline (loadtests/bare_app.py) send PostgreSQL the same
+statements for a feed read and a post? The capacity goal compares their throughput, so
+the baseline must do the same database work, statement for statement.
+
+Seeds a small throwaway database, drives each request through both apps in this process
+(no network) and records every statement asyncpg sends for it, in order, as sent.
+
+    python -m loadtests.same_sql        # prints both lists per request; exit 1 if they differ
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+from starlette.types import ASGIApp
+
+from feeds.db import migrate_database
+from loadtests import bare_app
+from loadtests.app_env import app_env
+from loadtests.pgdb import create_database, drop_database
+from loadtests.seed import caseload, load_token, seed
+from server.app import create_app
+from server.settings import load_settings
+
+PROFESSIONALS, CHILDREN = 10, 60
+MARK = "statements per request, Jigsaw and bare:"  # the JSON follows (progress precedes)
+PERSON = 3  # a practitioner (the seed makes professional 0 the manager)
+REQUESTS = {
+    "feed": ("GET", None),
+    "post update": ("POST", {"kind": "update", "body": "Visited, all calm."}),
+    "post hunch": ("POST", {"kind": "hunch", "body": "Something is off at home."}),
+}
+
+
+@contextmanager
+def recording() -> Iterator[list[str]]:
+    """Every statement the current task sends through asyncpg while inside, as text."""
+    connection = asyncpg.connection.Connection
+    execute, run = connection.execute, connection._execute
+    task, sent = asyncio.current_task(), []
+
+    async def recorded_execute(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        if not args and asyncio.current_task() is task:  # with arguments: _execute's
+            sent.append(query)
+        return await execute(self, query, *args, **kw)
+
+    async def recorded_run(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        if asyncio.current_task() is task:  # not the hub's, the sealer's or the outbox's
+            sent.append(query)
+        return await run(self, query, *args, **kw)
+
+    connection.execute, connection._execute = recorded_execute, recorded_run
+    try:
+        yield sent
+    finally:
+        connection.execute, connection._execute = execute, run
+
+
+async def _sent(client: httpx.AsyncClient, name: str, child: int) -> list[str]:
+    method, body = REQUESTS[name]
+    headers = {"authorization": f"Bearer {load_token(PERSON)}"}
+    with recording() as sent:
+        answer = await client.request(
+            method, f"/api/v1/children/{child}/posts", json=body, headers=headers
+        )
+    assert answer.status_code < 300, f"{name}: {answer.status_code} {answer.text}"
+    return list(sent)
+
+
+def _client(app: ASGIApp) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://load")
+
+
+async def compare(url: str) -> dict[str, dict[str, list[str]]]:
+    """{request: {"jigsaw": statements, "bare": statements}} on a seeded database. Each
+    request goes to Jigsaw, then to the bare app, so both read the same feed."""
+    await migrate_database(url)
+    await seed(url, CHILDREN, PROFESSIONALS, posts=600)
+    child = caseload(PERSON, CHILDREN, managers=1)[0]
+    jigsaw_app = create_app(load_settings(app_env(url)))
+    os.environ["JIGSAW_DATABASE_URL"] = url  # what bare_app.lifespan connects to
+    found: dict[str, dict[str, list[str]]] = {}
+    async with (
+        jigsaw_app.router.lifespan_context(jigsaw_app),
+        bare_app.app.router.lifespan_context(bare_app.app),
+        _client(jigsaw_app) as jigsaw,
+        _client(bare_app.app) as bare,
+    ):
+        for name in REQUESTS:
+            found[name] = {
+                "jigsaw": await _sent(jigsaw, name, child),
+                "bare": await _sent(bare, name, child),
+            }
+    return found
+
+
+async def _main() -> int:
+    url = await create_database("jigsaw_same_sql")
+    try:
+        found = await compare(url)
+    finally:
+        await drop_database(url)
+    print(MARK, json.dumps(found, indent=2), sep="\n")
+    return 0 if all(pair["jigsaw"] == pair["bare"] for pair in found.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(_main()))
