@@ -241,16 +241,23 @@ class DueSilence:
     velocity sweep can assess them from the days it reads anyway (one read, both verdicts)."""
 
     stored: dict[int, _Stored]
+    touch: bool = False  # also mark verdicts that did not move as assessed today
 
     async def do_assess(
         self, child_ids: Collection[int], days: Mapping[int, ChildDays], now: datetime
     ) -> list[SilenceFlip]:
         """Assess and store those of `child_ids` that are due; `days` must reach back
-        `HISTORY_DAYS`. Verdicts that did not move are not written at all (on a new day
-        that is most of them): the sweep knows it has assessed a shard today from the
-        shard's own row (`VelocityWatcher._due_silence`), not from each child's."""
+        `HISTORY_DAYS`. Unless `touch`, verdicts that did not move are not written at all
+        (on a new day that is most of them): the sweep knows it has assessed a shard today
+        from the shard's own row (`VelocityWatcher._due_silence`), not from each child's."""
         todo = [c for c in child_ids if c in self.stored]
-        return await _do_store(todo, days, self.stored, now, touch=False) if todo else []
+        return await _do_store(todo, days, self.stored, now, self.touch) if todo else []
+
+
+async def every_silence(child_ids: Collection[int]) -> DueSilence:
+    """All of these children, reassessed as `do_recompute_silence` would, from days read
+    for velocity too: the catch-up after posts reads each child's days once, not twice."""
+    return DueSilence(await _stored(child_ids), touch=True)
 
 
 async def due_silence(child_ids: Collection[int], now: datetime) -> DueSilence:

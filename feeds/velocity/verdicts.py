@@ -29,7 +29,7 @@ from feeds.clock import utcnow
 from feeds.leases import Lease
 from feeds.models import Event, VelocityState
 from feeds.silence.verdicts import HISTORY_DAYS as SILENCE_DAYS
-from feeds.silence.verdicts import DueSilence, do_recompute_silence, due_silence
+from feeds.silence.verdicts import DueSilence, due_silence, every_silence
 from feeds.velocity import sweep
 from feeds.velocity.alerts import do_notify_flagged
 from feeds.velocity.detector import DEFAULT_PARAMS, SPARKLINE_DAYS, Assessment, assess_active
@@ -175,11 +175,16 @@ def _reranks(before: float, verdict: Assessment) -> bool:
 async def _announce(child_ids: list[int], verdicts: dict[int, Assessment]) -> None:
     """Tell open boards these children's stored verdicts moved (one event each, filtered
     by access like every event), so they re-rank without waiting for a flip."""
-    async with events.transaction():
-        for child_id in child_ids:
-            verdict = verdicts[child_id]
-            payload = {"child_id": child_id, "score": round(verdict.score, 2)}
-            await events.emit(events.VELOCITY_UPDATED, payload, child_id=child_id)
+    if not child_ids:
+        return
+    scores = [(child_id, round(verdicts[child_id].score, 2)) for child_id in child_ids]
+    async with events.transaction():  # one statement for them all (a pass may move many)
+        await events.emit_many(
+            [
+                (events.VELOCITY_UPDATED, {"child_id": child_id, "score": score}, child_id, None)
+                for child_id, score in scores
+            ]
+        )
 
 
 async def do_flip(child_id: int, verdict: Assessment, now: datetime) -> bool:
@@ -452,9 +457,9 @@ class VelocityWatcher:
             fresh = [(int(i), child) for i, child, _ in rows if int(i) not in self._done]
             touched = {int(child) for _, child in fresh if child is not None}
             flips: list[Flip] = []
-            if touched:
-                flips = await do_recompute_velocity(touched, announce=True)
-                await do_recompute_silence(touched)  # a post may end a silence
+            if touched:  # a post may end a silence too: both from one read of the days
+                silence = await every_silence(touched)
+                flips = await do_recompute_velocity(touched, announce=True, silence=silence)
                 self.recomputed += len(touched)
                 self.passes += 1
             # Only now: a failed recompute is tried again on the next pass.

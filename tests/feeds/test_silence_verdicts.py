@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from feeds.audit import SYSTEM
 from feeds.audit.actions import AuditAction
 from feeds.clock import utcnow
+from feeds.feed.posting import do_create_post
 from feeds.models import AuditRecord, Child, ChildActivityDay, Notification, Role, SilenceState
 from feeds.silence.verdicts import KIND, do_recompute_silence
 from feeds.velocity.tallies import utc_day
@@ -125,3 +127,29 @@ async def test_a_closed_case_is_not_gone_quiet(make: Factory) -> None:
     state = await SilenceState.get(child_id=child.id)
     assert not state.flagged and state.score == 0.0 and state.reasons == []
     assert await do_recompute_silence([child.id], NOW + timedelta(days=30)) == []
+
+
+async def test_the_catch_up_after_a_post_ends_the_episode_and_marks_it_assessed(
+    make: Factory,
+) -> None:
+    """The catch-up reads the child's days once for velocity and silence both: the quiet
+    agency's post ends the episode, and an unmoved verdict is still marked assessed today."""
+    child, _ = await answerable_child(make)
+    school = await make.agency()
+    teacher = await make.professional(agency=school)
+    await make.grant(child, professional=teacher)
+    steady = await make.child()
+    await make.grant(steady, professional=teacher)
+    now = utcnow()
+    await contact_every(child, school.name, 7, 14, silent=23, now=now)
+    await contact_every(steady, school.name, 7, 14, silent=2, now=now)
+    await do_recompute_silence([child.id, steady.id], now - timedelta(days=1))
+    assert (await SilenceState.get(child_id=child.id)).flagged
+
+    for pupil in (child, steady):
+        await do_create_post(teacher, pupil.id, "visit", "In class today, settled.", SYSTEM)
+    await VelocityWatcher().catch_up()
+
+    ended, still = [await SilenceState.get(child_id=c.id) for c in (child, steady)]
+    assert not ended.flagged and ended.assessed_on == utc_day(utcnow())
+    assert not still.flagged and still.assessed_on == utc_day(utcnow())
