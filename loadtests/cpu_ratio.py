@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve()
 KINDS = ("feed", "post")
 SETTLE = 1.5  # seconds after the last request of a kind before its CPU is read
 PERSON = 60  # a practitioner in loadtests/seed.py's layout (email p60@load.test, id 61)
+TOKEN_ENV = "LOAD_TOKEN"  # noqa: S105 - the variable naming the seeded (fictional) token
 Headers = list[tuple[bytes, bytes]]
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -168,19 +169,12 @@ async def _jigsaw(
 async def _jigsaw_measured(
     url: str, n: int, children: list[int], profile: str, others: Any
 ) -> dict[str, Any]:
-    from loadtests.seed import PASSWORD
     from server.app import create_app
     from server.settings import load_settings
 
     app = create_app(load_settings(_companions_module()["app_env"](url)))
     async with app.router.lifespan_context(app):
-        login = {"email": f"p{PERSON}@load.test", "password": PASSWORD, "name": "ratio"}
-        json_type = [(b"content-type", b"application/json")]
-        status, body = await call(
-            app, "POST", "/api/v1/auth/tokens", json_type, json.dumps(login).encode()
-        )
-        assert status == 201, body
-        auth = [(b"authorization", f"Bearer {json.loads(body)['token']}".encode())]
+        auth = _seeded_token()
         if profile:
             await _profiled(app, auth, children, n, profile)
             return {}
@@ -192,7 +186,18 @@ async def _bare(url: str, n: int, children: list[int]) -> dict[str, Any]:
     from loadtests.bare_app import app
 
     async with app.router.lifespan_context(app):
-        return await _measure(app, [(b"x-user", str(PERSON + 1).encode())], children, n)
+        return await _measure(app, _seeded_token(), children, n)
+
+
+def _seeded_token() -> Headers:
+    """The practitioner's token from this driver's loadtests/seed.py (`_child` passes it:
+    a checkout measured may seed none): both apps look it up, as in the capacity mix."""
+    token = os.environ.get(TOKEN_ENV)
+    if token is None:  # in this process (--profile): this checkout's seed
+        from loadtests.seed import load_token
+
+        token = load_token(PERSON)
+    return [(b"authorization", f"Bearer {token}".encode())]
 
 
 def _children() -> list[int]:
@@ -223,7 +228,9 @@ def _child(target: str, url: str, n: int, checkout: Path, companions: int = 0) -
         f"runpy.run_path({str(HERE)!r}, run_name='__child__')['child_main'](*sys.argv[1:5])"
     )
     args = [sys.executable, "-c", code, "--", target, url, str(n), str(companions)]
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    from loadtests.seed import load_token
+
+    env = {**os.environ, "PYTHONPATH": str(checkout), TOKEN_ENV: load_token(PERSON)}
     done = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         args, env=env, cwd=checkout, capture_output=True, text=True, check=False
     )
