@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -249,6 +250,25 @@ def measure(
         process.wait()
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One target's capacity runs as one: the middle run by feed throughput, with every
+    endpoint's req/s the median over the runs and each run's feed and post req/s listed."""
+    if len(runs) == 1:
+        return runs[0]
+    middle = sorted(runs, key=lambda r: _rps(r, "GET feed"))[len(runs) // 2]
+    endpoints = {
+        name: {**stats, "rps": statistics.median(_rps(r, name) for r in runs)}
+        for name, stats in middle["endpoints"].items()
+    }
+    each = [(_rps(r, "GET feed"), _rps(r, "POST post")) for r in runs]
+    return {**middle, "endpoints": endpoints, "rounds": each}
+
+
+def _rps(run: dict[str, Any], endpoint: str) -> float:
+    found = run["endpoints"].get(endpoint)
+    return float(found["rps"]) if found else 0.0
+
+
 def ratio(jigsaw: dict[str, Any], bare: dict[str, Any], j_name: str, b_name: str) -> float:
     j, b = jigsaw["endpoints"].get(j_name), bare["endpoints"].get(b_name)
     return round(j["rps"] / b["rps"], 2) if j and b and b["rps"] else float("nan")
@@ -317,6 +337,10 @@ def write_report(
         low, high = result.get("load_average", (0.0, 0.0))
         cpu = result.get("server_cpu_percent", 0.0)
         lines.append(f"- {name}: load {low:.1f} -> {high:.1f}, server CPU {cpu:.0f}%")
+    for name, result in runs:
+        if "rounds" in result:
+            each = ", ".join(f"{feed:.0f}/{post:.0f}" for feed, post in result["rounds"])
+            lines.append(f"- {name}: feed/post req/s per round {each} (the table: medians)")
     lines += [
         "",
         f"Ratios (Jigsaw / bare, same run): {report['ratios']}",
@@ -352,6 +376,12 @@ def main() -> int:
         type=Path,
         help="also measure Jigsaw from this checkout (e.g. main) in the same run, same data",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="capacity runs per target, alternated; the report compares their medians",
+    )
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     RESULTS.mkdir(exist_ok=True)
@@ -364,25 +394,32 @@ def main() -> int:
         if profile.warm_up:
             tag = f"{args.profile}_warm_up"
             warm = measure("server.asgi:app", "jigsaw", url, profile, args.port, tag)
-        jigsaw = measure("server.asgi:app", "jigsaw", url, profile, args.port, args.profile)
-        bare = measure("loadtests.bare_app:app", "bare", url, profile, args.port + 1, args.profile)
+        app, bare_app, tag = "server.asgi:app", "loadtests.bare_app:app", args.profile
+        old_tag = f"{tag}_before"
+        source = args.before.resolve() if args.before else None
+        rounds: dict[str, list[dict[str, Any]]] = {"jigsaw": [], "bare": [], "before": []}
+        for _ in range(args.rounds):  # alternated: drift on a shared box hits each alike
+            rounds["jigsaw"].append(measure(app, "jigsaw", url, profile, args.port, tag))
+            rounds["bare"].append(measure(bare_app, "bare", url, profile, args.port + 1, tag))
+            if source:
+                old = measure(app, "jigsaw", url, profile, args.port + 2, old_tag, source=source)
+                rounds["before"].append(old)
+        jigsaw, bare = median_run(rounds["jigsaw"]), median_run(rounds["bare"])
         day = None
         if profile.day_seconds:
-            day = measure("server.asgi:app", "jigsaw", url, profile, args.port, args.profile, "day")
+            day = measure(app, "jigsaw", url, profile, args.port, tag, "day")
         before = None
-        if args.before:
-            source = args.before.resolve()
-            port, tag = args.port + 2, f"{args.profile}_before"
-            old = measure("server.asgi:app", "jigsaw", url, profile, port, tag, source=source)
+        if source:
             old_day = None
             if profile.day_seconds:
                 old_day = measure(
-                    "server.asgi:app", "jigsaw", url, profile, port, tag, "day", source
+                    app, "jigsaw", url, profile, args.port + 2, old_tag, "day", source
                 )
-            before = (str(source), old, old_day)
+            before = (str(source), median_run(rounds["before"]), old_day)
         path = write_report(args.profile, profile, jigsaw, bare, day, before, warm)
         print(path.read_text())
-        runs = [r for r in (jigsaw, bare, day, *(before[1:] if before else ())) if r]
+        measured = [*rounds["jigsaw"], *rounds["bare"], *rounds["before"]]
+        runs = [r for r in (warm, day, *measured, *(before[2:] if before else ())) if r]
         failures = sum(s["failures"] for r in runs for s in r["endpoints"].values())
         return 1 if failures else 0
     finally:
