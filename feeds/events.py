@@ -125,8 +125,8 @@ async def transaction() -> AsyncIterator[None]:
 
 async def emit_many(items: list[tuple[str, dict[str, Any], int | None, int | None]]) -> None:
     """Append many events (type, payload, child_id, recipient_id) in few statements, inside
-    the caller's transaction (bulk imports); on PostgreSQL one NOTIFY wakes the listeners,
-    who read every event after their position."""
+    the caller's transaction (bulk imports, a catch-up pass's board re-ranks); on PostgreSQL
+    one NOTIFY wakes the listeners, who read every event after their position."""
     if not items:
         return
     created_at = utcnow()
