@@ -14,7 +14,7 @@ In one process (SQLite), `wake_listeners()` after the commit does the same job.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -123,7 +123,9 @@ async def transaction() -> AsyncIterator[None]:
     wake_listeners()
 
 
-async def emit_many(items: list[tuple[str, dict[str, Any], int | None, int | None]]) -> None:
+async def emit_many(
+    items: Sequence[tuple[str, Mapping[str, Any], int | None, int | None]],
+) -> None:
     """Append many events (type, payload, child_id, recipient_id) in few statements, inside
     the caller's transaction (bulk imports, a catch-up pass's board re-ranks); on PostgreSQL
     one NOTIFY wakes the listeners, who read every event after their position."""

@@ -25,59 +25,20 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import asyncpg
 import httpx
 
 from feeds.db import migrate_database
 from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import PASSWORD, seed
+from loadtests.statements import recording
 from server.app import create_app
 from server.settings import load_settings
 
 Step = Callable[[httpx.AsyncClient, dict[str, str], int], Awaitable[httpx.Response]]
-STATEMENTS: Counter[str] = Counter()
-
-
-@contextmanager
-def counting() -> Iterator[Counter[str]]:
-    """Count every statement asyncpg sends while inside (by its first words)."""
-    connection = asyncpg.connection.Connection
-    execute, run, many = connection.execute, connection._execute, connection._executemany
-
-    task = asyncio.current_task()
-
-    def note(query: str) -> None:
-        # Only the request's own statements: not the sealer's, the hub's or the outbox's.
-        if asyncio.current_task() is task:
-            STATEMENTS[" ".join(query.split()[:3])[:60]] += 1
-
-    async def counted_execute(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        if not args:  # with arguments it goes through _execute, counted there
-            note(query)
-        return await execute(self, query, *args, **kw)
-
-    async def counted_run(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        note(query)
-        return await run(self, query, *args, **kw)
-
-    async def counted_many(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        note(query)
-        return await many(self, query, *args, **kw)
-
-    connection.execute, connection._execute = counted_execute, counted_run
-    connection._executemany = counted_many
-    STATEMENTS.clear()
-    try:
-        yield STATEMENTS
-    finally:
-        connection.execute, connection._execute = execute, run
-        connection._executemany = many
 
 
 async def caseload(client: httpx.AsyncClient, headers: dict[str, str], _: int) -> httpx.Response:
@@ -136,15 +97,15 @@ async def _measure(
     for _ in range(5):  # warm caches, prepared statements and connections
         await step(client, headers, random.choice(ids))
     walls, cpus = [], []
-    with counting() as statements:
+    with recording() as sent:
         for _ in range(n):
             started, cpu = time.perf_counter(), time.process_time()
             answer = await step(client, headers, random.choice(ids))
             walls.append((time.perf_counter() - started) * 1000)
             cpus.append((time.process_time() - cpu) * 1000)
             assert answer.status_code < 400, answer.text
-        total = sum(statements.values())
-        top = statements.most_common(12)
+    statements = Counter(" ".join(query.split()[:3])[:60] for query in sent)  # by first words
+    total, top = len(sent), statements.most_common(12)
     print(f"\n## {name}: {total / n:.2f} statements per request")
     for text, count in top:
         print(f"   {count / n:6.2f}  {text}")

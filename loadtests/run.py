@@ -390,11 +390,10 @@ def main() -> int:
         print(f"migrating and seeding {profile} ...", flush=True)
         asyncio.run(migrate_database(url))
         asyncio.run(seed(url, profile.children, profile.professionals, profile.posts))
+        app, bare_app, tag = "server.asgi:app", "loadtests.bare_app:app", args.profile
         warm = None
         if profile.warm_up:
-            tag = f"{args.profile}_warm_up"
-            warm = measure("server.asgi:app", "jigsaw", url, profile, args.port, tag)
-        app, bare_app, tag = "server.asgi:app", "loadtests.bare_app:app", args.profile
+            warm = measure(app, "jigsaw", url, profile, args.port, f"{tag}_warm_up")
         old_tag = f"{tag}_before"
         source = args.before.resolve() if args.before else None
         rounds: dict[str, list[dict[str, Any]]] = {"jigsaw": [], "bare": [], "before": []}

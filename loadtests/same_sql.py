@@ -14,11 +14,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
-import asyncpg
 import httpx
 from starlette.types import ASGIApp
 
@@ -27,6 +23,7 @@ from loadtests import bare_app
 from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import caseload, load_token, seed
+from loadtests.statements import recording
 from server.app import create_app
 from server.settings import load_settings
 
@@ -38,30 +35,6 @@ REQUESTS = {
     "post update": ("POST", {"kind": "update", "body": "Visited, all calm."}),
     "post hunch": ("POST", {"kind": "hunch", "body": "Something is off at home."}),
 }
-
-
-@contextmanager
-def recording() -> Iterator[list[str]]:
-    """Every statement the current task sends through asyncpg while inside, as text."""
-    connection = asyncpg.connection.Connection
-    execute, run = connection.execute, connection._execute
-    task, sent = asyncio.current_task(), []
-
-    async def recorded_execute(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        if not args and asyncio.current_task() is task:  # with arguments: _execute's
-            sent.append(query)
-        return await execute(self, query, *args, **kw)
-
-    async def recorded_run(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        if asyncio.current_task() is task:  # not the hub's, the sealer's or the outbox's
-            sent.append(query)
-        return await run(self, query, *args, **kw)
-
-    connection.execute, connection._execute = recorded_execute, recorded_run
-    try:
-        yield sent
-    finally:
-        connection.execute, connection._execute = execute, run
 
 
 async def _sent(client: httpx.AsyncClient, name: str, child: int) -> list[str]:

@@ -177,14 +177,12 @@ async def _announce(child_ids: list[int], verdicts: dict[int, Assessment]) -> No
     by access like every event), so they re-rank without waiting for a flip."""
     if not child_ids:
         return
-    scores = [(child_id, round(verdicts[child_id].score, 2)) for child_id in child_ids]
+    moved = [
+        (events.VELOCITY_UPDATED, {"child_id": c, "score": round(verdicts[c].score, 2)}, c, None)
+        for c in child_ids
+    ]
     async with events.transaction():  # one statement for them all (a pass may move many)
-        await events.emit_many(
-            [
-                (events.VELOCITY_UPDATED, {"child_id": child_id, "score": score}, child_id, None)
-                for child_id, score in scores
-            ]
-        )
+        await events.emit_many(moved)
 
 
 async def do_flip(child_id: int, verdict: Assessment, now: datetime) -> bool:
