@@ -11,7 +11,6 @@ request, so the baseline cannot drift into doing less work than Jigsaw does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -26,15 +25,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise import Tortoise
 
-from feeds.access.policy import CHILD_STANDINGS_SQL, UNIDENTIFIED_SHIELDED_SQL
+from feeds.access.policy import CHILD_STANDINGS_SQL, UNIDENTIFIED_SHIELDED_SQL, row_standings
+from feeds.access.rules import Action, allows
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import _INSERT_SQL as AUDIT_SQL
 from feeds.db import MODELS_APP, tortoise_config
 from feeds.events import _EMIT_SQL, _NOTIFY
-from feeds.feed.posting import _OUTBOX_SQL, _POST_SQL
+from feeds.feed.posting import _OUTBOX_SQL, _POST_SQL, request_fingerprint
 from feeds.feed.reading import POST_VIEWS_SQL
 from feeds.kinds import WORRY_KINDS
-from feeds.models import Agency, Child, Professional
+from feeds.models import Agency, Child, PostKind, Professional
 from feeds.network.involvement import _KNOWN_SQL
 from feeds.network.models import EntryKind, WorryEpisode
 from feeds.network.worry import _SHARES_SQL
@@ -43,7 +43,7 @@ from feeds.network.worry_rule import WINDOW
 from feeds.raw_sql import column_names, columns
 from feeds.velocity.detector import CONCERN_KINDS
 from feeds.velocity.tallies import ADD_POST_SQL
-from server.auth import BEARER_USER_SQL
+from server.auth import BEARER_USER_SQL, digest
 
 # Model column lists exist once Tortoise knows the models (no connection needed).
 Tortoise.init_models(tortoise_config("sqlite://:memory:")["apps"][MODELS_APP]["models"], MODELS_APP)
@@ -72,14 +72,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 async def _caller(conn: asyncpg.Connection, request: Request) -> asyncpg.Record | None:
     """The bearer token's professional (id, email, agency), as Jigsaw looks it up."""
     raw = request.headers.get("authorization", "").removeprefix("Bearer ")
-    found = await conn.fetchrow(TOKEN_SQL, hashlib.sha256(raw.encode()).hexdigest())
+    found = await conn.fetchrow(TOKEN_SQL, digest(raw))
     return found
 
 
 async def _may_see(conn: asyncpg.Connection, child: int, user: int, now: datetime) -> bool:
-    """Jigsaw's access check: the child and the caller's standings in one statement."""
+    """Jigsaw's access check: the child and the caller's standings in one statement,
+    judged by the access policy's own rule."""
     row = await conn.fetchrow(STANDINGS_SQL, child, now, user)
-    return row is not None and any(bool(fact) for fact in row[-4:])
+    return row is not None and allows(row_standings(row), Action.VIEW)
 
 
 async def _audit(
@@ -119,7 +120,7 @@ async def post(request: Request) -> Response:
             return NOT_FOUND
         user, agency, agency_name = caller[PERSON], caller[AGENCY], caller[AGENCY_NAME]
         async with conn.transaction():
-            fingerprint = hashlib.sha256(f"{child}\n{kind}\n{body}".encode()).hexdigest()
+            fingerprint = request_fingerprint(child, PostKind(kind), body)
             post_id = await conn.fetchval(_POST_SQL, child, user, kind, body, now, key, fingerprint)
             worried = kind in CONCERN_KINDS
             await conn.execute(

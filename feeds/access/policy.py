@@ -174,7 +174,8 @@ CHILD_STANDINGS_SQL = (
 )
 
 
-def _standings(row: raw_sql.Row) -> frozenset[Standing]:
+def row_standings(row: raw_sql.Row) -> frozenset[Standing]:
+    """The standings a CHILD_STANDINGS_SQL row's last four columns give."""
     direct, team, glass, lead = row[-4:]
     return standings_of(
         lead=bool(lead),
@@ -195,7 +196,7 @@ async def child_and_standings(
     if not found:
         return None, frozenset()
     child = raw_sql.from_row(Child, found[0])
-    return child, _standings(found[0]) if professional.is_active else frozenset()
+    return child, row_standings(found[0]) if professional.is_active else frozenset()
 
 
 async def may_view(professional: Professional, child_id: int) -> bool:

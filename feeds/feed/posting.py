@@ -90,7 +90,8 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def _fingerprint(child_id: int, kind: PostKind, body: str) -> str:
+def request_fingerprint(child_id: int, kind: PostKind, body: str) -> str:
+    """What an Idempotency-Key's first post is compared by when the key comes again."""
     return hashlib.sha256(f"{child_id}\n{kind.value}\n{body}".encode()).hexdigest()
 
 
@@ -210,7 +211,7 @@ async def do_create_post(
     await check_open(child, AuditAction.POST_CREATE, ctx, author)
     checked_kind, text = check_kind(kind), check_body(body)
     key = check_idempotency_key(idempotency_key)
-    fingerprint = _fingerprint(child_id, checked_kind, text)
+    fingerprint = request_fingerprint(child_id, checked_kind, text)
     # No lookup before the insert: the unique (author, key) index catches a retry, and the
     # common first attempt saves a round trip.
     try:
