@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import raw_sql
 
@@ -77,7 +77,7 @@ async def _insert_pg(
     returning: Sequence[str],
     on_conflict_nothing: bool,
 ) -> list[dict[str, Any]]:
-    connection = connections.get("default")
+    connection = get_connection("default")
     sql = await _pg_statement(table, columns) + _tail(returning, on_conflict_nothing)
     found: list[dict[str, Any]] = []
     for start in range(0, len(rows), PG_ROWS):
@@ -98,7 +98,7 @@ async def insert_rows(
     """Insert `rows` (values in `columns` order); the `returning` columns of each new row."""
     if not rows:
         return []
-    connection = connections.get("default")
+    connection = get_connection("default")
     dialect = connection.capabilities.dialect
     if dialect == "postgres":
         return await _insert_pg(table, columns, rows, returning, on_conflict_nothing)
@@ -124,7 +124,7 @@ async def update_rows(sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """Run one parametrised UPDATE (`$n` parameters) once per row of `rows`."""
     if not rows:
         return
-    connection = connections.get("default")
+    connection = get_connection("default")
     statement = raw_sql.placeholders(sql, connection.capabilities.dialect)
     await connection.execute_many(statement, [list(row) for row in rows])
 
@@ -144,7 +144,7 @@ async def analyze(*tables: str) -> None:
     """PostgreSQL: refresh the planner's statistics after a bulk load, so the next lookups
     (a re-import's, a board's) use the indexes at once rather than after autovacuum's next
     round; without them a freshly filled table looks empty and `IN (...)` lists scan it."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     if connection.capabilities.dialect == "postgres":
         names = ", ".join(f'"{table}"' for table in tables)
         await connection.execute_script(f"ANALYZE {names}")

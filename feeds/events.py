@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from feeds import bulk_sql, raw_sql
@@ -97,7 +97,7 @@ async def emit(
     type_: str, payload: dict[str, Any], *, child_id: int | None, recipient_id: int | None = None
 ) -> Event:
     """Append one event (inside the caller's transaction); its id orders it for replay."""
-    postgres = connections.get("default").capabilities.dialect == "postgres"
+    postgres = get_connection("default").capabilities.dialect == "postgres"
     created_at = utcnow()
     stored = raw_sql.db_value(Event, "payload", payload)
     event_id = await raw_sql.insert(
@@ -138,6 +138,6 @@ async def emit_many(
     ]
     columns = ("created_at", "type", "child_id", "recipient_id", "payload")
     found = await bulk_sql.insert_rows("event", columns, rows, returning=("id",))
-    if connections.get("default").capabilities.dialect == "postgres":
+    if get_connection("default").capabilities.dialect == "postgres":
         last = max(int(row["id"]) for row in found)
         await raw_sql.fetch(f"SELECT pg_notify('{NOTIFY_CHANNEL}', $1)", str(last))

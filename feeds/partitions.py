@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from feeds.clock import utcnow
@@ -75,7 +75,7 @@ def months_between(first: Month, last: Month) -> list[Month]:
 
 
 def _client(client: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    return client if client is not None else connections.get("default")
+    return client if client is not None else get_connection("default")
 
 
 def is_postgres(client: BaseDBAsyncClient | None = None) -> bool:
@@ -220,5 +220,5 @@ async def prune_events(retention: timedelta, now: datetime | None = None) -> Pru
         return Pruned(int(await Event.filter(created_at__lt=cutoff).delete()), [])
     dropped = await drop_months_before("event", cutoff)
     sql = 'DELETE FROM "event_default" WHERE created_at < $1'
-    deleted, _ = await connections.get("default").execute_query(sql, [cutoff])
+    deleted, _ = await get_connection("default").execute_query(sql, [cutoff])
     return Pruned(int(deleted), dropped)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.connection import get_connection, get_connections
+from tortoise.fields import DatetimeField, Field
 from tortoise.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -32,14 +34,15 @@ def placeholders(sql: str, dialect: str) -> str:
 
 async def fetch(sql: str, *params: Any) -> list[Row]:
     """Rows of one parametrised statement, on the current connection or transaction."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     if held_connection(connection):
         _, rows = await _held_query(connection, sql, params)
         return list(rows)
-    _, rows = await connection.execute_query(
+    # Records (asyncpg) or rows (SQLite), whatever Tortoise's annotation says.
+    found: tuple[int, Sequence[Any]] = await connection.execute_query(
         placeholders(sql, connection.capabilities.dialect), list(params)
     )
-    return list(rows)
+    return list(found[1])
 
 
 async def insert(sql: str, *params: Any) -> Any:
@@ -56,7 +59,7 @@ async def insert_or_none(sql: str, *params: Any) -> Any | None:
 
 
 async def _returning(sql: str, params: tuple[Any, ...]) -> Sequence[Any]:
-    connection = connections.get("default")
+    connection = get_connection("default")
     if held_connection(connection):
         return await _held_fetch(connection, sql, params)
     # execute_query_dict: asyncpg's execute_query drops an INSERT's RETURNING rows.
@@ -108,14 +111,15 @@ class _Plan:
 
     def __init__(self, model: type[Model]) -> None:
         meta = model._meta
-        at = {name: i for i, name in enumerate(column_names(model))}
+        self.names = column_names(model)
+        at = {name: i for i, name in enumerate(self.names)}
         self.lists = (meta.db_native_fields, meta.db_default_fields, meta.db_complex_fields)
         self.native = [(at[key], attr) for key, attr, _ in meta.db_native_fields]
         self.typed = [(at[key], attr, f.field_type) for key, attr, f in meta.db_default_fields]
         # Most of these are nullable times, mostly NULL (closed_at, shielded_at): where the
         # field turns None into None, a NULL needs no call.
         self.converted = [
-            (at[key], attr, f.to_python_value, _keeps_none(f.to_python_value))
+            (at[key], attr, _python_value(f), _keeps_none(f.to_python_value))
             for key, attr, f in meta.db_complex_fields
         ]
         self.custom_pk = meta.db_pk_column not in meta.generated_db_fields
@@ -134,6 +138,23 @@ class _Plan:
             value = row[start + i]
             values[attr] = None if value is None and keeps_none else convert(value)
         return instance
+
+
+def _python_value(field: Field[Any]) -> Callable[[Any], Any]:
+    """The field's `to_python_value`; for a time, one that keeps a UTC time as it comes.
+    asyncpg hands back timestamptz values in UTC and `feeds.clock.utcnow` makes them so;
+    the ORM would move each one into its configured zone, also UTC, through a new object
+    (a tenth of a feed read's CPU, two times a post). Only the tzinfo object differs."""
+    convert: Callable[[Any], Any] = field.to_python_value
+    if not isinstance(field, DatetimeField):
+        return convert
+
+    def moment(value: Any) -> Any:
+        if value.__class__ is datetime and value.tzinfo is UTC:
+            return value
+        return convert(value)
+
+    return moment
 
 
 def _keeps_none(convert: Callable[[Any], Any]) -> bool:
@@ -168,7 +189,14 @@ def _plan(model: type[Model]) -> _Plan | None:
 def saved(model: type[M], **values: Any) -> M:
     """An instance built from column values and marked as saved (what the ORM returns
     after an insert), without another round trip."""
-    return model._init_from_db(**values)
+    plan = _plan(model)
+    if plan is None or len(values) != len(plan.names):
+        return model._init_from_db(**values)  # some columns only: the ORM's partial path
+    try:
+        row = tuple(values[name] for name in plan.names)
+    except KeyError:  # not keyed by column
+        return model._init_from_db(**values)
+    return plan.build(model, row, 0)
 
 
 def db_value(model: type[Model], field: str, value: Any) -> Any:
@@ -183,13 +211,12 @@ def python_value(model: type[Model], field: str, value: Any) -> Any:
 
 def converter(model: type[Model], field: str) -> Callable[[Any], Any]:
     """`python_value` for one field, looked up once (for a column read row after row)."""
-    convert: Callable[[Any], Any] = model._meta.fields_map[field].to_python_value
-    return convert
+    return _python_value(model._meta.fields_map[field])
 
 
 async def execute(sql: str, *params: Any) -> int:
     """Run one parametrised UPDATE or DELETE; returns the number of rows it changed."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     if held_connection(connection):
         changed, _ = await _held_query(connection, sql, params)
         return changed
@@ -225,11 +252,16 @@ def model_tables() -> tuple[str, ...]:
 
 def held_connection(client: BaseDBAsyncClient) -> bool:
     """True for an asyncpg client holding one connection (pinned or in a transaction)."""
-    return (
-        isinstance(client, TransactionalDBClient)
-        and client.capabilities.dialect == "postgres"
-        and type(getattr(client, "_connection", None)).__module__.startswith("asyncpg")
-    )
+    kind = type(client)
+    held = _HOLDS.get(kind)
+    if held is None:  # worked out once per client class: asked before every statement
+        held = _HOLDS[kind] = issubclass(kind, TransactionalDBClient) and any(
+            base.__module__ == "tortoise.backends.asyncpg.client" for base in kind.__mro__
+        )
+    return held
+
+
+_HOLDS: dict[type, bool] = {}
 
 
 async def _held_query(client: Any, sql: str, params: Sequence[Any]) -> tuple[int, Sequence[Any]]:
@@ -291,7 +323,7 @@ def _pinned_class() -> Any:
 @asynccontextmanager
 async def one_connection() -> AsyncIterator[None]:
     """Run the block's statements (this task's) on one connection from the pool."""
-    client = connections.get("default")
+    client = get_connection("default")
     pool = getattr(client, "_pool", None)
     if (
         client.capabilities.dialect != "postgres"
@@ -302,9 +334,9 @@ async def one_connection() -> AsyncIterator[None]:
         return
     pinned = _pinned_class()(client)
     pinned._connection = await pool.acquire()
-    token = connections.set("default", pinned)
+    token = get_connections().set("default", pinned)
     try:
         yield
     finally:
-        connections.reset(token)
+        get_connections().reset(token)
         await pool.release(pinned._connection)

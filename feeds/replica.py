@@ -28,8 +28,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.connection import get_connection
 
 log = logging.getLogger("jigsaw.replica")
 PRIMARY = "default"
@@ -131,7 +131,7 @@ class Router:
         self.probing = True
         try:
             at = self.clock()
-            primary = await _scalar(connections.get(PRIMARY), "SELECT pg_current_wal_lsn()::text")
+            primary = await _scalar(get_connection(PRIMARY), "SELECT pg_current_wal_lsn()::text")
             self.samples.append((at, parse_lsn(str(primary))))
             replayed = await _scalar(self.client, "SELECT pg_last_wal_replay_lsn()::text")
             if replayed is None:
@@ -169,7 +169,7 @@ class Router:
     async def note_write(self, person_id: int) -> int:
         """After `person_id`'s write committed: the primary's WAL position now, which the
         standby must have replayed before it serves them (kept for `max_lag` seconds)."""
-        wal = await _scalar(connections.get(PRIMARY), "SELECT pg_current_wal_lsn()::text")
+        wal = await _scalar(get_connection(PRIMARY), "SELECT pg_current_wal_lsn()::text")
         position = parse_lsn(str(wal))
         now = self.clock()
         self.written[person_id] = (position, now)
@@ -222,7 +222,7 @@ def bound() -> tuple[Router, int] | None:
 async def read_with(run: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
     """`run(db)` on the standby when allowed (see above), else on the primary; run again on
     the primary when it fails on the standby. For ORM reads: `Model.filter(...).using_db(db)`."""
-    primary = connections.get(PRIMARY)
+    primary = get_connection(PRIMARY)
     bound = _bound.get()
     # Inside a transaction the caller must see its own uncommitted rows: the primary.
     if bound is None or isinstance(primary, TransactionalDBClient):

@@ -31,7 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
+from tortoise.connection import get_connection
 
 from feeds.access.policy import visible_child_ids
 from feeds.clock import utcnow
@@ -226,7 +227,7 @@ _POSTS_SQL = (
 async def compare_from_posts(ids: set[int], a: Period, b: Period) -> PeriodComparison:
     """What the board did before comparisons read the tallies: every post in both periods
     as an ActivityEvent, counted in Python."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     postgres = connection.capabilities.dialect == "postgres"
     since = min(a.start, b.start)
     events = []

@@ -213,11 +213,13 @@ def child_main(target: str, url: str, requests: str, companions: str = "0") -> N
     """In a child process: measure one target and print its numbers as JSON."""
     import logging
 
+    import uvloop  # the event loop uvicorn serves both apps on (uvicorn[standard])
+
     logging.disable(logging.INFO)  # the sealer's checkpoint lines
     if target == "jigsaw":
-        found = asyncio.run(_jigsaw(url, int(requests), _children(), companions=int(companions)))
+        found = uvloop.run(_jigsaw(url, int(requests), _children(), companions=int(companions)))
     else:
-        found = asyncio.run(_bare(url, int(requests), _children()))
+        found = uvloop.run(_bare(url, int(requests), _children()))
     print(json.dumps(found))
 
 

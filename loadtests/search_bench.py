@@ -41,7 +41,8 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
+from tortoise.connection import get_connection
 
 from feeds.audit.records import AuditContext
 from feeds.db import migrate_database, tortoise_config
@@ -129,7 +130,7 @@ async def seed_people(children: int) -> tuple[list[int], list[int], Professional
         await Agency.create(name=f"Bench agency {i}", sector=Sector.SOCIAL_CARE)
         for i in range(AGENCIES)
     ]
-    conn = connections.get("default")
+    conn = get_connection("default")
     now = datetime.now(UTC)
     await Professional.bulk_create(
         [
@@ -158,7 +159,7 @@ async def seed_posts(posts: int, child_ids: list[int], author_ids: list[int], se
     rng = random.Random(seed)
     lines = texts(rng)
     vocabulary = [f"w{n:05d}" for n in range(20_000)]  # a Zipf-ish tail of rare words
-    conn = connections.get("default")
+    conn = get_connection("default")
     pg = conn.capabilities.dialect == "postgres"
     marks = "$1, $2, $3, $4, $5" if pg else "?, ?, ?, ?, ?"
     sql = f"INSERT INTO post (child_id, author_id, kind, body, created_at) VALUES ({marks})"

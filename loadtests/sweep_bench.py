@@ -36,7 +36,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
+from tortoise.connection import get_connection
 
 TEMPLATE = "jigsaw_sweep_template"
 
@@ -86,7 +87,7 @@ def _backend_cpu(pids: list[int]) -> float:
 
 
 async def _backends() -> list[int]:
-    _, rows = await connections.get("default").execute_query(
+    _, rows = await get_connection("default").execute_query(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
     )
     return [int(row[0]) for row in rows]
@@ -103,7 +104,7 @@ def _worker(url: str, hours: float, velocity_only: bool, profile: str, queues: A
 
     async def run() -> None:
         await Tortoise.init(config=tortoise_config(url))
-        await connections.get("default").execute_query("SELECT 1")
+        await get_connection("default").execute_query("SELECT 1")
         ready.put(True)
         go.wait()
         profiler = _profiler(profile)
@@ -205,7 +206,7 @@ async def seed_template(base: str, template: str, children: int, posts: int) -> 
         await VelocityWatcher().sweep()  # every verdict stored, as of today
         took = time.perf_counter() - start
         print(f"first sweep (one process, every verdict written): {took:.1f} s")
-        await connections.get("default").execute_query("VACUUM ANALYZE")
+        await get_connection("default").execute_query("VACUUM ANALYZE")
     finally:
         await Tortoise.close_connections()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import replica
 from search.base import ParsedQuery, PostDoc, SearchHit, SearchQuery
@@ -108,7 +108,7 @@ class PostgresIndex:
     name = "postgres"
 
     async def ensure_ready(self) -> None:
-        await connections.get("default").execute_query("SELECT post_id FROM search_doc LIMIT 0")
+        await get_connection("default").execute_query("SELECT post_id FROM search_doc LIMIT 0")
 
     async def index_posts(self, docs: Sequence[PostDoc]) -> None:
         if docs:
@@ -116,20 +116,20 @@ class PostgresIndex:
                 [d.post_id, d.child_id, d.author_id, d.agency_id, d.kind, d.created_ts, d.body]
                 for d in docs
             ]
-            await connections.get("default").execute_many(UPSERT, rows)
+            await get_connection("default").execute_many(UPSERT, rows)
 
     async def remove_posts(self, post_ids: Sequence[int]) -> None:
         if post_ids:
-            await connections.get("default").execute_query(
+            await get_connection("default").execute_query(
                 "DELETE FROM search_doc WHERE post_id = ANY($1::int[])", [list(post_ids)]
             )
 
     async def indexed_ids(self) -> set[int]:
-        rows = await connections.get("default").execute_query_dict("SELECT post_id FROM search_doc")
+        rows = await get_connection("default").execute_query_dict("SELECT post_id FROM search_doc")
         return {int(row["post_id"]) for row in rows}
 
     async def clear(self) -> None:
-        await connections.get("default").execute_script("DELETE FROM search_doc")
+        await get_connection("default").execute_script("DELETE FROM search_doc")
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         if not query.children():

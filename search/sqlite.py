@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from search.base import ParsedQuery, PostDoc, SearchHit, SearchQuery
@@ -58,7 +58,7 @@ class SqliteIndex:
     name = "sqlite"
 
     async def ensure_ready(self) -> None:
-        conn = connections.get("default")
+        conn = get_connection("default")
         await conn.execute_query("SELECT rowid FROM search_fts LIMIT 0")
         await conn.execute_query("SELECT post_id FROM search_doc LIMIT 0")
 
@@ -95,7 +95,7 @@ class SqliteIndex:
         )
 
     async def indexed_ids(self) -> set[int]:
-        rows = await connections.get("default").execute_query_dict("SELECT post_id FROM search_doc")
+        rows = await get_connection("default").execute_query_dict("SELECT post_id FROM search_doc")
         return {int(row["post_id"]) for row in rows}
 
     async def clear(self) -> None:
@@ -124,7 +124,7 @@ class SqliteIndex:
                 "SELECT d.post_id, d.child_id, 0.0 AS score, '' AS snippet "  # noqa: S608
                 f"FROM search_doc d WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
             )
-        rows = await connections.get("default").execute_query_dict(sql, values)
+        rows = await get_connection("default").execute_query_dict(sql, values)
         return [_hit(row) for row in rows]
 
 

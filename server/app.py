@@ -177,11 +177,14 @@ def create_app(settings: Settings) -> Starlette:
     app.state.running_imports = set()  # imports started from the page (routes/import_stream)
     # Children's comparisons, kept until an event for the child (feeds/velocity/comparisons.py).
     app.state.comparisons = Comparisons(bound=settings.replica_max_lag)
-    # Heavy reads from a hot standby when one is configured (feeds/replica.py).
+    # Heavy reads from a hot standby when one is configured (feeds/replica.py). Set either
+    # way: every signed-in request looks it up, and a missing attribute is Starlette's
+    # slow path (an exception raised and caught).
     router = None
     if settings.database_replica_url:
         client = replica_client(settings.database_replica_url)
-        router = app.state.replica = Router(client, settings.replica_max_lag)
+        router = Router(client, settings.replica_max_lag)
+    app.state.replica = router
     redact_secret_paths()  # sign-in links carry their token in the path
     app.state.templates = Jinja2Templates(directory=FRONTEND / "templates")
     # Templates and scripts take the worry kinds from feeds.kinds, not a copy of their own.

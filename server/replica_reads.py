@@ -24,7 +24,7 @@ WAL_COOKIE = "jigsaw_wal"
 
 
 def router_of(request: Request) -> replica.Router | None:
-    found: replica.Router | None = getattr(request.app.state, "replica", None)
+    found: replica.Router | None = request.app.state.replica  # None: no standby
     return found
 
 

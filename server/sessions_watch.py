@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import raw_sql
 from feeds.clock import utcnow
@@ -71,7 +71,7 @@ def _count_sql(dialect: str) -> str:
 
 
 def _dialect() -> str:
-    postgres = connections.get("default").capabilities.dialect == "postgres"
+    postgres = get_connection("default").capabilities.dialect == "postgres"
     return "postgres" if postgres else "sqlite"
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tortoise import connections
+from tortoise.connection import get_connection
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
@@ -134,7 +134,7 @@ async def _export(month: Month, directory: Path) -> tuple[str, str]:
         raise ArchiveRefused(f"{path} already exists: not overwritten (choose another --to).")
     query = f'SELECT * FROM "{month.name(TABLE)}" ORDER BY seq'  # noqa: S608
     connection: Any
-    async with connections.get("default").acquire_connection() as connection:
+    async with get_connection("default").acquire_connection() as connection:
         await connection.copy_from_query(query, output=str(path), format="csv", header=True)
     return path.name, await asyncio.to_thread(_synced_digest, path)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from feeds import raw_sql
@@ -111,7 +111,7 @@ class _Seal:
 
 
 def _postgres() -> bool:
-    return bool(connections.get("default").capabilities.dialect == "postgres")
+    return bool(get_connection("default").capabilities.dialect == "postgres")
 
 
 async def _store(seals: list[_Seal]) -> None:

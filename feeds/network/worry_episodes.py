@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Collection
 from datetime import datetime
 
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import audit, raw_sql
 from feeds.access.policy import responsible_for
@@ -98,7 +98,7 @@ async def open_episodes(child_ids: Collection[int], now: datetime) -> dict[int, 
 
 
 async def _lock(child_id: int) -> None:
-    if connections.get("default").capabilities.dialect == "postgres":
+    if get_connection("default").capabilities.dialect == "postgres":
         await raw_sql.fetch(_LOCK_SQL, child_id)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import audit, events, raw_sql
 from feeds.access.policy import responsible_for
@@ -73,7 +73,7 @@ class SilenceFlip:
 
 
 def _dialect() -> str:
-    return "postgres" if connections.get("default").capabilities.dialect == "postgres" else "sqlite"
+    return "postgres" if get_connection("default").capabilities.dialect == "postgres" else "sqlite"
 
 
 def _day(value: date | str | None) -> date | None:
@@ -127,7 +127,7 @@ async def _write(
     touch: bool = True,
 ) -> None:
     """Store the verdicts that moved; with `touch`, mark the others as assessed today."""
-    dialect, connection = _dialect(), connections.get("default")
+    dialect, connection = _dialect(), get_connection("default")
     on: date | str = today if dialect == "postgres" else today.isoformat()
     moved, still = [], []
     for child_id, verdict in sorted(verdicts.items()):

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import replica
 from feeds.access import identity
@@ -151,7 +151,7 @@ async def _read(sql: str, fresh: bool) -> list[Any]:
     """From the hot standby when one may serve (feeds/replica.py), or from the primary when
     `fresh` (right after this request wrote verdicts)."""
     if fresh:
-        return list((await connections.get("default").execute_query(sql))[1])
+        return list((await get_connection("default").execute_query(sql))[1])
     return list(await replica.read_rows(sql))
 
 

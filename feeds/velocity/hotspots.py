@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import audit, raw_sql, replica
 from feeds.access import identity
@@ -119,7 +119,7 @@ _TEAMS_SQL = (
 
 
 def _dialect() -> str:
-    return "postgres" if connections.get("default").capabilities.dialect == "postgres" else "sqlite"
+    return "postgres" if get_connection("default").capabilities.dialect == "postgres" else "sqlite"
 
 
 def _day(value: date) -> Any:

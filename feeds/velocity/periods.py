@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds import replica
 from feeds.velocity.detector import KINDS, PeriodStats
@@ -115,7 +115,7 @@ async def tallied_by_child(
     """Each child's activity in periods A and B (each [start, end) of whole UTC days;
     children without posts get `NOTHING`), in one statement per chunk of children."""
     days = [day_of(a[0]), day_of(a[1]), day_of(b[0]), day_of(b[1])]
-    connection = connections.get("default")
+    connection = get_connection("default")
     dialect = "postgres" if connection.capabilities.dialect == "postgres" else "sqlite"
     params: list[Any] = days if dialect == "postgres" else [str(day) for day in days]
     rows: list[Any] = []

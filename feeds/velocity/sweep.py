@@ -14,7 +14,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise import connections
+from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
 from feeds.clock import utcnow
@@ -77,7 +77,7 @@ async def swept_on(shard: int) -> datetime | None:
 async def shard_children(shard: int) -> list[int]:
     """The ids of the children in this shard."""
     sql = "SELECT id FROM child WHERE id % {shards} = {shard}"
-    _, rows = await connections.get("default").execute_query(
+    _, rows = await get_connection("default").execute_query(
         sql.format(shards=SHARDS, shard=int(shard))
     )
     return [int(row[0]) for row in rows]

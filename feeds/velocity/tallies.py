@@ -13,8 +13,8 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 
 from feeds.models import Child, ChildActivityDay
 from feeds.velocity.detector import CONCERN_KINDS, QUIET_DAY, DayTally
@@ -91,7 +91,7 @@ async def count_post(
 ) -> None:
     """Add (delta=1) or subtract (delta=-1) one post to its day; call inside the post's
     transaction so the tally and the post commit or roll back together."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     if delta > 0 and connection.capabilities.dialect == "postgres":
         worried = kind in CONCERN_KINDS
         params = [child_id, utc_day(at), kind, str(author_id), agency, worried, at]
@@ -235,7 +235,7 @@ async def load_days(child_ids: Collection[int], today: date, length: int) -> dic
     found: dict[int, ChildDays] = defaultdict(lambda: ChildDays(length))
     if not child_ids:
         return found
-    connection = connections.get("default")
+    connection = get_connection("default")
     postgres = connection.capabilities.dialect == "postgres"
     since = today - timedelta(days=length - 1)
     params: list[Any] = [since, today] if postgres else [today.isoformat(), since.isoformat()]
@@ -317,7 +317,7 @@ async def rebuild_days(child_ids: Collection[int] | None = None) -> int:
     ids: Collection[Any] = child_ids or []
     if child_ids is None:
         ids = await Child.all().values_list("id", flat=True)
-    connection = connections.get("default")
+    connection = get_connection("default")
     written = 0
     for chunk in chunked([int(i) for i in ids]):
         _, rows = await connection.execute_query(

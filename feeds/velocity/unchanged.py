@@ -26,7 +26,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds.velocity.tallies import PACKED_SQL, ChildDays, chunked, load_days
 from feeds.velocity.verdict_rows import ChunkState, read_chunk
@@ -91,7 +91,7 @@ async def _digests(
     child_ids: Collection[int], today: date, length: int
 ) -> dict[int, tuple[bytes, list[int], datetime | None]]:
     """Each child's `days_inputs` (children without posts: absent)."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     if connection.capabilities.dialect != "postgres":  # no md5() in SQLite: hash here
         days = await load_days(child_ids, today, length)
         return {c: days_inputs(entry) for c, entry in days.items()}

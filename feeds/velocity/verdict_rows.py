@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from feeds.velocity.tallies import moment
@@ -80,7 +80,7 @@ def _json(shown: dict[str, Any]) -> str:
 
 
 def _client() -> tuple[BaseDBAsyncClient, bool]:
-    connection = connections.get("default")
+    connection = get_connection("default")
     return connection, connection.capabilities.dialect == "postgres"
 
 

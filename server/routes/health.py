@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tortoise import connections
+from tortoise.connection import get_connection
 
 from feeds.replica import Router
 from search import outbox
@@ -23,7 +23,7 @@ async def healthz(request: Request) -> Response:
     """503 when the database is unreachable; "degraded" (still 200: posting and reading
     work) when the search engine is, with how many posts wait in the outbox."""
     try:
-        await connections.get("default").execute_query("SELECT 1")
+        await get_connection("default").execute_query("SELECT 1")
         search_ok = await _search_ok(request)
         waiting = await outbox.pending()
     except Exception:

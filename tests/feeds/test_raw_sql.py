@@ -3,7 +3,7 @@ connection as the ORM would (same rows, same counts, same exceptions)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from tortoise.exceptions import IntegrityError
@@ -46,6 +46,47 @@ async def test_from_row_builds_what_the_orm_builds(make: Factory) -> None:
         assert type(fast) is model
         assert _state(fast) == _state(orm), model.__name__
         assert list(vars(fast)) == list(vars(orm)), model.__name__  # same attributes, same order
+
+
+async def test_saved_builds_what_the_orm_builds(make: Factory) -> None:
+    await make.practitioner()  # the ORM initialised
+    values = {
+        "id": 5,
+        "child_id": 1,
+        "author_id": 2,
+        "kind": "update",
+        "body": "Seen at school.",
+        "created_at": utcnow(),
+        "edited_at": None,
+        "removed_at": None,
+        "removed_by_id": None,
+        "idempotency_key": None,
+        "request_fingerprint": "f" * 64,
+    }
+    fast, orm = raw_sql.saved(Post, **values), Post._init_from_db(**values)
+    assert _state(fast) == _state(orm)
+    assert list(vars(fast)) == list(vars(orm))
+    partial = raw_sql.saved(Post, id=5, body="Seen.")  # some columns: the ORM's partial path
+    assert partial._partial and (partial.id, partial.body) == (5, "Seen.")
+
+
+async def test_times_convert_to_the_instant_the_orm_gives(make: Factory) -> None:
+    await make.practitioner()
+    convert, field = raw_sql.converter(Post, "created_at"), Post._meta.fields_map["created_at"]
+    noon = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    for value in (
+        noon,  # asyncpg's timestamptz, kept as it comes
+        noon.astimezone(timezone(timedelta(hours=1))),
+        noon.replace(tzinfo=None),
+        "2026-01-01 12:00:00+00:00",  # SQLite's text
+        None,
+    ):
+        got, want = convert(value), field.to_python_value(value)
+        assert got == want, value
+        assert got is None or (got.utcoffset(), got.isoformat()) == (
+            want.utcoffset(),
+            want.isoformat(),
+        )
 
 
 async def test_from_row_reads_at_an_offset(make: Factory) -> None:
