@@ -1,10 +1,11 @@
 """The bare baseline: Starlette + raw asyncpg running the SQL Jigsaw runs for a feed read
-and a post, statement for statement, without the ORM, middleware, schemas, CSRF or audit
-helpers around it. The capacity goal is Jigsaw's throughput against this app's.
+and a post, statement for statement, and answering with the same JSON, without the ORM,
+middleware, schemas, CSRF or audit helpers around it. The capacity goal is Jigsaw's
+throughput against this app's.
 
 Every statement text is imported from where Jigsaw defines it, and
-tests/loadtests/test_bare_app.py holds the two apps' statements equal, request by
-request, so the baseline cannot drift into doing less work than Jigsaw does.
+tests/loadtests/test_bare_app.py holds the two apps' statements and answers equal,
+request by request, so the baseline cannot drift into doing less work than Jigsaw does.
 
     JIGSAW_DATABASE_URL=postgres://... uvicorn loadtests.bare_app:app --workers 2
 """
@@ -26,6 +27,7 @@ from starlette.routing import Route
 from tortoise import Tortoise
 
 from feeds.access.policy import CHILD_STANDINGS_SQL, UNIDENTIFIED_SHIELDED_SQL, row_standings
+from feeds.access.redaction import hiding
 from feeds.access.rules import Action, allows
 from feeds.audit.actions import AuditAction
 from feeds.audit.records import _INSERT_SQL as AUDIT_SQL
@@ -59,6 +61,8 @@ PERSON = 2
 EMAIL = PERSON + column_names(Professional).index("email")
 AGENCY = PERSON + len(column_names(Professional))
 AGENCY_NAME = AGENCY + column_names(Agency).index("name")
+AUTHOR = {key: PERSON + column_names(Professional).index(key) for key in ("name", "handle")}
+JOB_TITLE = PERSON + column_names(Professional).index("job_title")
 NOT_FOUND = JSONResponse({"error": "not found"}, status_code=404)
 
 
@@ -91,6 +95,36 @@ async def _audit(
     await conn.fetchval(AUDIT_SQL, at, who, email, action, child, "ok", "", "", json.dumps(detail))
 
 
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _post(row: asyncpg.Record) -> dict[str, Any]:
+    """A post of the feed page's query as Jigsaw's API shows it."""
+    post_id, child, kind, body, created, edited, author, name, handle, title, agency = row
+    who = {"id": author, "name": name, "handle": handle, "job_title": title, "agency": agency}
+    return {
+        "id": post_id,
+        "child_id": child,
+        "kind": kind,
+        "body": body,
+        "created_at": _when(created),
+        "edited_at": _when(edited),
+        "author": who,
+    }
+
+
+def _shares(rows: list[asyncpg.Record], worries: list[int]) -> dict[int, dict[str, Any]]:
+    """Who shares each worry, oldest first, as Jigsaw's API shows it."""
+    found: dict[int, dict[str, Any]] = {post: {"count": 0, "shared_by": []} for post in worries}
+    for post, person, name, title, agency, note, created in rows:
+        who = {"id": person, "name": name, "job_title": title, "agency": agency}
+        share = {"professional": who, "note": note, "created_at": _when(created)}
+        found[post]["shared_by"].append(share)
+        found[post]["count"] += 1
+    return found
+
+
 async def feed(request: Request) -> Response:
     child, now = int(request.path_params["child"]), datetime.now(UTC)
     async with request.app.state.pool.acquire() as conn:
@@ -98,16 +132,21 @@ async def feed(request: Request) -> Response:
         if caller is None or not await _may_see(conn, child, caller[PERSON], now):
             return NOT_FOUND
         rows = await conn.fetch(PAGE_SQL, child, 21)
-        posts = [{"id": r[0], "kind": r[2], "body": r[3]} for r in rows[:20]]
+        posts = [_post(r) for r in rows[:20]]
         read = {"before": None, "count": len(posts)}
         await _audit(conn, caller, AuditAction.FEED_READ.value, child, read)
         if posts:  # the shielded names withheld from this reader
-            await conn.fetch(UNIDENTIFIED_SHIELDED_SQL, now, caller[PERSON])
+            hidden = await conn.fetch(UNIDENTIFIED_SHIELDED_SQL, now, caller[PERSON])
+            if hidden:
+                redact = hiding(tuple(sorted((r[0], r[1], r[2]) for r in hidden)))
+                posts = [{**p, "body": redact(p["body"])} for p in posts]
         worries = [p["id"] for p in posts if p["kind"] in WORRY_KINDS]
         if worries:  # who shares each hunch and concern
             ids = ", ".join(f"${n}" for n in range(1, len(worries) + 1))
-            await conn.fetch(_SHARES_SQL.format(ids=ids), *worries)
-    return JSONResponse({"posts": posts})
+            shares = _shares(await conn.fetch(_SHARES_SQL.format(ids=ids), *worries), worries)
+            posts = [{**p, "worry": shares[p["id"]]} if p["id"] in shares else p for p in posts]
+    more = posts[-1]["id"] if len(rows) > 20 else None
+    return JSONResponse({"posts": posts, "next_before": more})
 
 
 async def post(request: Request) -> Response:
@@ -136,7 +175,24 @@ async def post(request: Request) -> Response:
                 await conn.fetch(EPISODE_SQL, child)
             done = {"post_id": post_id, "kind": kind}
             await _audit(conn, caller, AuditAction.POST_CREATE.value, child, done)
-    return JSONResponse({"id": post_id}, status_code=201)
+    author = {
+        "id": user,
+        "name": caller[AUTHOR["name"]],
+        "handle": caller[AUTHOR["handle"]],
+        "job_title": caller[JOB_TITLE],
+        "agency": agency_name,
+    }
+    written = {
+        "id": post_id,
+        "child_id": child,
+        "kind": kind,
+        "body": body,
+        "created_at": _when(now),
+        "edited_at": None,
+        "author": author,
+        "unreachable_mentions": [],
+    }
+    return JSONResponse(written, status_code=201)
 
 
 app = Starlette(

@@ -28,11 +28,14 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 from tortoise import Tortoise
 
+from feeds.audit.chain import seal_pending
 from feeds.db import migrate_database, tortoise_config
 from feeds.velocity.verdicts import VelocityWatcher
 from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
 from loadtests.seed import seed
+from search.outbox import catch_up as search_catch_up
+from search.service import make_index
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -211,11 +214,16 @@ async def settle(url: str) -> None:
     """Before each measured run, leave the database as a running deployment keeps it, so
     that no run pays for what came before it: every child's verdicts swept within the
     sweep interval (else a 60 s window carries a whole 10-minute sweep of every child, for
-    whichever Jigsaw runs first), dead rows vacuumed, hint bits set and dirty pages
-    checkpointed (else the first run writes what seeding left)."""
+    whichever Jigsaw runs first), every audit row sealed and every changed post indexed
+    (the bare app writes both as Jigsaw does but never seals or indexes: the next Jigsaw
+    run's sealer and drainer did the bare run's work in their own window), dead rows
+    vacuumed, hint bits set and dirty pages checkpointed (else the first run writes what
+    seeding left)."""
     await Tortoise.init(config=tortoise_config(url))
     try:
         await VelocityWatcher().sweep()
+        await seal_pending()
+        await search_catch_up(make_index(url))
     finally:
         await Tortoise.close_connections()
     conn = await asyncpg.connect(url)

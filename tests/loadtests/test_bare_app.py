@@ -1,6 +1,7 @@
 """The capacity goal is Jigsaw's throughput against the bare app's "running the same SQL":
 the bare baseline must send PostgreSQL exactly the statements Jigsaw sends for a feed read
-and for posts (a plain one and a worry, which reassesses the child's worry episode).
+and for posts (a plain one and a worry, which reassesses the child's worry episode), and
+answer with the same JSON (the feed's posts with their authors, times and worry shares).
 
 Runs loadtests.same_sql in a subprocess: it drives both apps in one process of its own,
 with asyncpg's statements recorded.
@@ -20,7 +21,7 @@ pytestmark = postgres_only("the bare app runs on PostgreSQL only: it runs in the
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_bare_app_sends_the_statements_jigsaw_sends() -> None:
+def test_bare_app_sends_the_statements_and_answers_jigsaw_sends() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "loadtests.same_sql"],
         cwd=ROOT,
@@ -33,11 +34,22 @@ def test_bare_app_sends_the_statements_jigsaw_sends() -> None:
     found = json.loads(done.stdout.split(MARK, 1)[1])
     assert set(found) == {"feed", "post update", "post hunch"}
     for request, pair in found.items():
-        assert pair["jigsaw"] == pair["bare"], request
+        assert pair["jigsaw"]["statements"] == pair["bare"]["statements"], request
+        assert pair["jigsaw"]["status"] == pair["bare"]["status"], request
+        assert pair["jigsaw"]["answer"] == pair["bare"]["answer"], request
     # What makes the work equal: a token look-up, the access check, the audit append...
     for pair in found.values():
-        assert "FROM api_token t" in pair["bare"][0]
-        assert any("INSERT INTO audit_record" in sql for sql in pair["bare"])
+        assert "FROM api_token t" in pair["bare"]["statements"][0]
+        assert any("INSERT INTO audit_record" in sql for sql in pair["bare"]["statements"])
     # ...and the statements a worry adds (its episode re-read under the child's lock).
-    assert len(found["post hunch"]["bare"]) > len(found["post update"]["bare"])
+    hunch, update = found["post hunch"]["bare"], found["post update"]["bare"]
+    assert len(hunch["statements"]) > len(update["statements"])
+    # The answers are whole: every post with its author, and the shared worry's share.
+    posts = found["feed"]["bare"]["answer"]["posts"]
+    assert len(posts) == 20 and all(post["author"]["agency"] for post in posts)
+    assert found["feed"]["bare"]["answer"]["next_before"] == posts[-1]["id"]
+    shared = [post["worry"] for post in posts if post.get("worry", {}).get("count")]
+    assert shared and shared[0]["shared_by"][0]["note"] == "Same here."
+    assert hunch["answer"]["body"] == "Something is off at home."
+    assert hunch["answer"]["author"]["name"] == "Person 3"
     assert done.returncode == 0
