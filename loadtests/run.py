@@ -54,6 +54,8 @@ class Profile:
     # at capacity runs slower for whichever target comes first (same code measured first and
     # last: 476 against 715 feed req/s), so the measured runs start from the same state.
     warm_up: bool = False
+    # The working day's statistics from when every user has signed in (loadtests/locustfile.py).
+    day_after_sign_in: bool = False
 
 
 PROFILES = {
@@ -74,6 +76,7 @@ PROFILES = {
         think=0.0,
         day_seconds=60,
         warm_up=True,
+        day_after_sign_in=True,
     ),
 }
 
@@ -123,6 +126,7 @@ def run_locust(
         "LOAD_PROFESSIONALS": str(profile.professionals),
         "LOAD_THINK": str(profile.think if mix == "capacity" else 1.0),
         "LOAD_MIX": mix,
+        "LOAD_DAY_AFTER_SIGN_IN": "1" if profile.day_after_sign_in else "0",
     }
     seconds = profile.seconds if mix == "capacity" else profile.day_seconds
     server = psutil.Process(SERVER_PID[0])
@@ -197,8 +201,8 @@ def read_stats(prefix: Path) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, float]] = {}
     with open(f"{prefix}_stats.csv", newline="") as handle:
         for row in csv.DictReader(handle):
-            if row["Name"] == "Aggregated":
-                continue
+            if row["Name"] == "Aggregated" or row["Request Count"] == "0":
+                continue  # a row emptied by the day's reset after sign-in has no times
             rows[f"{row['Type']} {row['Name']}"] = {
                 "requests": float(row["Request Count"]),
                 "failures": float(row["Failure Count"]),
@@ -366,10 +370,17 @@ def write_report(
         "",
         "`jigsaw` and `bare`: capacity runs (no think time) of the same requests: practitioners",
         "reading feeds and posting, signed in by seeded tokens; the bare app sends the same",
-        "statements (tests/loadtests/test_bare_app.py). `jigsaw day`: every user class",
+        "statements and answers with the same JSON (tests/loadtests/test_bare_app.py); before",
+        "each run the audit rows are sealed, the posts indexed and every child's verdicts swept",
+        "(tests/loadtests/test_settle.py). `jigsaw day`: every user class",
         "(practitioners with caseloads and search, managers on 2,000-child boards, followers",
         "on websockets) with 0.5-2 s think time.",
     ]
+    if day and profile.day_after_sign_in:
+        lines += [
+            "The day's numbers start once every user has signed in (their argon2 logins,",
+            "all in the first seconds, are the runner's output line `signed in: ...`).",
+        ]
     path = RESULTS / f"load_{tag}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
