@@ -61,8 +61,8 @@ PERSON = 2
 EMAIL = PERSON + column_names(Professional).index("email")
 AGENCY = PERSON + len(column_names(Professional))
 AGENCY_NAME = AGENCY + column_names(Agency).index("name")
-AUTHOR = {key: PERSON + column_names(Professional).index(key) for key in ("name", "handle")}
-JOB_TITLE = PERSON + column_names(Professional).index("job_title")
+# ... and the columns a written post's author shows.
+AUTHOR = {k: PERSON + column_names(Professional).index(k) for k in ("name", "handle", "job_title")}
 NOT_FOUND = JSONResponse({"error": "not found"}, status_code=404)
 
 
@@ -175,13 +175,7 @@ async def post(request: Request) -> Response:
                 await conn.fetch(EPISODE_SQL, child)
             done = {"post_id": post_id, "kind": kind}
             await _audit(conn, caller, AuditAction.POST_CREATE.value, child, done)
-    author = {
-        "id": user,
-        "name": caller[AUTHOR["name"]],
-        "handle": caller[AUTHOR["handle"]],
-        "job_title": caller[JOB_TITLE],
-        "agency": agency_name,
-    }
+    author = {"id": user, **{k: caller[i] for k, i in AUTHOR.items()}, "agency": agency_name}
     written = {
         "id": post_id,
         "child_id": child,
