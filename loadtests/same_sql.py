@@ -6,8 +6,8 @@ to send and, on the same box, for the load generator to read).
 
 Seeds a small throwaway database, drives each request through both apps in this process
 (no network) and records every statement asyncpg sends for it, in order, as sent, and
-the answer. The feed is read twice, so the two answers are equal byte for byte; each post
-is new, so its id and time are left out of the comparison.
+the answer, as JSON. Both apps read the same feed, so the two answers are equal whole; each
+post is new, so its id and time are left out of the comparison.
 
     python -m loadtests.same_sql        # prints both per request; exit 1 if they differ
 """
@@ -25,6 +25,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from feeds.db import migrate_database
+from feeds.kinds import WORRY_KINDS
 from loadtests import bare_app
 from loadtests.app_env import app_env
 from loadtests.pgdb import create_database, drop_database
@@ -70,9 +71,10 @@ async def _share_a_worry(url: str, child: int) -> None:
     conn = await asyncpg.connect(url)
     try:
         worry = await conn.fetchval(
-            "SELECT id FROM post WHERE child_id = $1 AND kind IN ('hunch', 'concern')"
+            "SELECT id FROM post WHERE child_id = $1 AND kind = ANY($2::text[])"
             " ORDER BY id DESC LIMIT 1",
             child,
+            sorted(WORRY_KINDS),
         )
         assert worry is not None, "the seed gave the child no worry to share"
         await conn.execute(
